@@ -1,0 +1,95 @@
+"""The `augen` command line: one subcommand per user task (argparse; later issues add score/submit/...)."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from pathlib import Path
+
+from bench.data.safeio import DataError, atomic_write_bytes
+
+
+def _world_cfg(args):
+    from bench.world.params import WorldConfig
+
+    return WorldConfig(seed=args.seed, image_size=args.size)
+
+
+def cmd_world_make(args) -> int:
+    from bench.world.make import make_world_set
+
+    m = make_world_set(args.out, _world_cfg(args), args.split, args.n, shard_size=args.shard_size,
+                       workers=args.workers, progress=not args.quiet, overwrite=args.overwrite)
+    print(f"wrote {m.count} {args.split} images ({m.image_size[0]}x{m.image_size[1]}) to {args.out}")
+    return 0
+
+
+def cmd_world_show(args) -> int:
+    from bench.world.make import contact_sheet, world_batches
+
+    cfg = _world_cfg(args)
+    samples = [s for batch in world_batches(cfg, args.split, args.start, args.start + args.n) for s in batch]
+    out = Path(args.out)
+    buf = io.BytesIO()
+    contact_sheet(samples, cols=args.cols).save(buf, format="PNG")
+    atomic_write_bytes(out, buf.getvalue())
+    print(f"wrote contact sheet of {len(samples)} {args.split} faces to {out}")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from bench.data.sampleset import validate
+
+    m = validate(args.sampleset)
+    print(f"ok: {args.sampleset}: {m.count} images {m.image_size[0]}x{m.image_size[1]}, "
+          f"generator {m.generator.get('name')} {m.generator.get('version', '')}".rstrip())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="augen", description="AUGen-Bench: score generators of AU-labelled faces")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    world = sub.add_parser("world", help="the embedded FACS world").add_subparsers(dest="world_cmd", required=True)
+
+    def world_common(p):
+        p.add_argument("--split", choices=("train", "val", "test"), default="train")
+        p.add_argument("--seed", type=int, default=0, help="world seed")
+        p.add_argument("--size", type=int, default=64, help="image side in pixels (32-256)")
+
+    mk = world.add_parser("make", help="write world images + true labels as a SampleSet")
+    world_common(mk)
+    mk.add_argument("--n", type=int, required=True, help="number of samples (indices 0..n-1)")
+    mk.add_argument("--out", required=True, help="SampleSet folder to create")
+    mk.add_argument("--shard-size", type=int, default=0, help="write shards of this many images (resumable)")
+    mk.add_argument("--workers", type=int, default=1, help="processes writing shards at once")
+    mk.add_argument("--overwrite", action="store_true")
+    mk.add_argument("--quiet", action="store_true", help="no progress bar")
+    mk.set_defaults(func=cmd_world_make)
+
+    show = world.add_parser("show", help="write a labelled contact sheet PNG of world faces")
+    world_common(show)
+    show.add_argument("--n", type=int, default=24)
+    show.add_argument("--start", type=int, default=0, help="first sample index")
+    show.add_argument("--cols", type=int, default=6)
+    show.add_argument("--out", default="reports/world_contact_sheet.png")
+    show.set_defaults(func=cmd_world_show)
+
+    val = sub.add_parser("validate", help="strictly check a SampleSet (manifest, hashes, every row and image)")
+    val.add_argument("sampleset")
+    val.set_defaults(func=cmd_validate)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (DataError, FileExistsError, ValueError) as e:
+        print(f"augen: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

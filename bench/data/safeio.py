@@ -1,0 +1,189 @@
+"""Hostile-input helpers: one error type naming file and row, atomic writes, contained paths, guarded decoding.
+
+Every reader in `bench.data` funnels user-supplied paths and images through here, so the rules
+(no `..`, no absolute paths, no symlinks, no decompression bombs, no partial output) live in one place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from PIL import Image
+
+#: Largest image file we agree to open (bytes) and largest decoded size (pixels) when no size is expected.
+MAX_IMAGE_BYTES = 32 * 1024 * 1024
+MAX_IMAGE_PIXELS = 4096 * 4096
+
+
+class DataError(ValueError):
+    """Bad input: the message names the file (and row, when there is one) and what is wrong."""
+
+    def __init__(self, path: str | os.PathLike, message: str, row: int | None = None):
+        self.path, self.row, self.reason = str(path), row, message
+        where = f"{self.path}" if row is None else f"{self.path}: row {row}"
+        super().__init__(f"{where}: {message}")
+
+
+# ----------------------------------------------------------------------------------------- writes
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` to `path` via a temp file in the same folder + rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def atomic_dir(final: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temp folder beside `final`; on success it is renamed to `final`, on error removed.
+
+    Nothing appears at `final` unless the block completes. With `overwrite`, an existing `final` is
+    replaced only after the new content is complete.
+    """
+    final = Path(final)
+    if final.exists() and not overwrite:
+        raise FileExistsError(f"{final} already exists (pass overwrite to replace it)")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".partial"))
+    try:
+        yield tmp
+        if final.exists():
+            old = final.with_name(f".{final.name}.old-{os.getpid()}")
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, streamed."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+# ------------------------------------------------------------------------------------------ paths
+
+_BARE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,254}$")
+
+
+def check_bare_name(name: str, where: str | os.PathLike, row: int | None = None) -> str:
+    """A single file name with no folder part, no leading dot, portable characters only."""
+    if not _BARE_NAME.match(name) or name in (".", ".."):
+        raise DataError(where, f"file name {name!r} is not a bare file name (letters, digits, . _ -)", row)
+    return name
+
+
+def contained_path(root: str | os.PathLike, rel: str, where: str | os.PathLike, row: int | None = None) -> Path:
+    """Resolve `rel` inside `root`, refusing absolute paths, `..`, backslashes and symlinks on the way.
+
+    `where` and `row` name the place the path came from (a CSV file and its row) for the error.
+    """
+    if not rel or rel.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", rel) or "\\" in rel or "\x00" in rel:
+        raise DataError(where, f"path {rel!r} is absolute or malformed; paths must be relative to {root}", row)
+    parts = Path(rel).parts
+    if any(p in ("..", ".") for p in parts):
+        raise DataError(where, f"path {rel!r} escapes its folder (contains '..' or '.')", row)
+    root = Path(root)
+    current = root
+    for part in parts:
+        current = current / part
+        if current.is_symlink():
+            raise DataError(where, f"path {rel!r} goes through a symlink ({current.name}); symlinks are refused", row)
+    resolved_root = root.resolve()
+    resolved = current.resolve()
+    if resolved_root != resolved and resolved_root not in resolved.parents:
+        raise DataError(where, f"path {rel!r} resolves outside {root}", row)
+    return current
+
+
+# ----------------------------------------------------------------------------------------- images
+
+
+def read_image(
+    path: str | os.PathLike,
+    expected_size: tuple[int, int] | None = None,
+    *,
+    where: str | os.PathLike | None = None,
+    row: int | None = None,
+    require_rgb: bool = True,
+    formats: tuple[str, ...] = ("PNG",),
+) -> np.ndarray:
+    """Decode one image to (H, W, 3) uint8 after checking file size, format, mode and pixel count.
+
+    `expected_size` is (height, width); it is checked from the header *before* decoding, so a
+    decompression bomb never gets decoded. Without it the pixel count is capped at MAX_IMAGE_PIXELS.
+    With `require_rgb=False`, grayscale/palette/RGBA images are converted to RGB (real datasets).
+    """
+    path = Path(path)
+    where = path if where is None else where
+
+    def fail(msg: str) -> DataError:
+        return DataError(where, f"{path.name}: {msg}", row)
+
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        raise fail("image file is missing") from None
+    if path.is_symlink():
+        raise fail("image is a symlink; symlinks are refused")
+    if not path.is_file():
+        raise fail("image is not a regular file")
+    if st.st_size > MAX_IMAGE_BYTES:
+        raise fail(f"image file is {st.st_size} bytes, over the {MAX_IMAGE_BYTES} byte limit")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                if im.format not in formats:
+                    raise fail(f"image format {im.format} is not one of {', '.join(formats)}")
+                w, h = im.size
+                if expected_size is not None and (h, w) != tuple(expected_size):
+                    raise fail(f"image is {h}x{w}, expected {expected_size[0]}x{expected_size[1]}")
+                if w * h > MAX_IMAGE_PIXELS:
+                    raise fail(f"image is {h}x{w}, over the {MAX_IMAGE_PIXELS} pixel limit (decompression bomb?)")
+                if im.mode != "RGB":
+                    if require_rgb:
+                        raise fail(f"image mode is {im.mode}, expected RGB")
+                    im = im.convert("RGB")
+                im.load()
+                arr = np.asarray(im, dtype=np.uint8)
+    except DataError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise fail(f"decompression bomb refused ({e})") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise fail(f"corrupt or truncated image ({e})") from None
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise fail(f"decoded to shape {arr.shape}, expected (H, W, 3)")
+    return arr
