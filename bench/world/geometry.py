@@ -35,8 +35,8 @@ AU_CUES: dict[int, str] = {
     15: "mouth corners down; lines down from the corners",
     17: "lower lip and chin up; crease under the lower lip",
     20: "mouth corners pulled out sideways; horizontal stretch lines",
-    23: "lips thinner (narrowed red) and mouth narrower",
-    24: "lips pressed: pale bulges above and below, dark seam",
+    23: "short vertical lines above and below the lips; lips thinner, mouth narrower",
+    24: "lips pressed: dark bulge crease above the upper lip, dark seam, lips slightly thinner",
     25: "lips apart: gap with teeth, lower lip down",
     26: "jaw drops: chin and face outline lower, lower lip down",
 }
@@ -111,23 +111,24 @@ def face_geometry(p: FaceParams) -> dict[str, torch.Tensor]:
     g["mouth_x"] = xs[:, 0]
     g["mouth_y"] = _t(p.mouth_y)
     g["corner_dx"] = (_t(p.mouth_w)[:, None] + 0.012 * I12s + 0.025 * I(20)[:, None] - 0.004 * I14s
-                      - 0.008 * I(23)[:, None])  # (n, 2) half-width per side
+                      - 0.014 * I(23)[:, None])  # (n, 2) half-width per side
     g["corner_dy"] = -0.022 * I12s + (0.022 * I(15) + 0.004 * I(20))[:, None]  # (n, 2), + is down
     g["gap_up"] = 0.012 * I(10) + 0.006 * I(25)
     g["gap_lo"] = 0.022 * I(25) + 0.018 * I(26)
-    thin = (1 - 0.09 * I(23)) * (1 - 0.03 * I(24)) * (1 - 0.04 * I(20))
+    thin = (1 - 0.11 * I(23)) * (1 - 0.04 * I(24)) * (1 - 0.04 * I(20))
     g["lip_tu"] = _t(p.lip_tu) * thin
     g["lip_tl"] = _t(p.lip_tl) * thin * (1 - 0.06 * I(17))
     # -- cue opacities
     def op(x: torch.Tensor) -> torch.Tensor:
         return x.clamp(0.0, 0.95)
-    g["forehead_center"], g["forehead_side"] = op(0.18 * I(1)), op(0.18 * I(2))
-    g["frown"], g["crows_feet"], g["cheek_glow"] = op(0.18 * I(4)), op(0.18 * I(6)), op(0.1 + 0.08 * I(6))
+    g["forehead_center"], g["forehead_side"] = op(0.19 * I(1)), op(0.19 * I(2))
+    g["frown"], g["crows_feet"], g["cheek_glow"] = op(0.19 * I(4)), op(0.19 * I(6)), op(0.1 + 0.08 * I(6))
     g["lower_lid_line"] = op(0.25 + 0.12 * I(7))
-    g["nose_wrinkle"], g["nasolabial"] = op(0.18 * I(9)), op(0.18 * I(10))
-    g["smile_fold"], g["dimple"] = op(0.18 * I12s), op(0.18 * I14s)
-    g["marionette"], g["chin_crease"], g["stretch"] = op(0.18 * I(15)), op(0.18 * I(17)), op(0.18 * I(20))
-    g["bulge"], g["seam"] = op(0.15 * I(24)), op(0.3 + 0.12 * I(24))
+    g["nose_wrinkle"], g["nasolabial"] = op(0.19 * I(9)), op(0.19 * I(10))
+    g["smile_fold"], g["dimple"] = op(0.19 * I12s), op(0.19 * I14s)
+    g["marionette"], g["chin_crease"], g["stretch"] = op(0.19 * I(15)), op(0.19 * I(17)), op(0.19 * I(20))
+    g["bulge"], g["seam"] = op(0.19 * I(24)), op(0.3 + 0.13 * I(24))
+    g["lip_lines"] = op(0.19 * I(23))
     return g
 
 

@@ -164,7 +164,7 @@ def identity_params(cfg: WorldConfig, ids: np.ndarray) -> dict[str, np.ndarray]:
         mouth_y=u("my", 0.33, 0.37), mouth_w=u("mw", 0.15, 0.18),
         lip_tu=u("ltu", 0.035, 0.045) * np.where(fem, 1.1, 1.0) * np.where(old, 0.8, 1.0),
         lip_tl=u("ltl", 0.045, 0.055) * np.where(fem, 1.1, 1.0) * np.where(old, 0.8, 1.0),
-        hairline=u("hl", -0.60, -0.54),
+        hairline=u("hl", -0.66, -0.61),
     )
 
 

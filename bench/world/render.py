@@ -22,6 +22,8 @@ SCLERA = (0.96, 0.96, 0.94)
 MOUTH_INSIDE = (0.25, 0.05, 0.07)
 TEETH = (0.95, 0.93, 0.88)
 BLACK = (0.03, 0.02, 0.02)
+LINE_SHADE = 0.32  # wrinkles/folds: skin darkened to this factor (high contrast on every tone)
+LINE = 0.016  # half-thickness of wrinkle lines (~1 px wide at 64 px)
 
 
 def _c(x: torch.Tensor) -> torch.Tensor:
@@ -134,7 +136,7 @@ def _paint_head(cv: Canvas, g: dict, p: FaceParams, skin: torch.Tensor, hair: to
 
 def _paint_upper_face(cv: Canvas, g: dict, p: FaceParams, skin: torch.Tensor, hair: torch.Tensor) -> None:
     n = skin.shape[0]
-    line = skin * 0.45
+    line = skin * LINE_SHADE
     old = torch.as_tensor(p.age_group == 2, dtype=torch.float32)
     # forehead lines (AU1 centre, AU2 sides)
     r = cv.region(-0.5, 0.5, -0.72, -0.38)
@@ -142,15 +144,15 @@ def _paint_upper_face(cv: Canvas, g: dict, p: FaceParams, skin: torch.Tensor, ha
     fy = _c(g["forehead_y"])
     mx = _c(g["mouth_x"])
     for dy in (0.0, -0.06):
-        r.paint(soft(segment_d(X, Y, mx - 0.13, fy + dy, mx + 0.13, fy + dy, 0.012), aa), line, g["forehead_center"])
+        r.paint(soft(segment_d(X, Y, mx - 0.13, fy + dy, mx + 0.13, fy + dy, LINE), aa), line, g["forehead_center"])
         for s in (-1.0, 1.0):
-            r.paint(soft(segment_d(X, Y, mx + s * 0.2, fy + dy, mx + s * 0.38, fy + dy - 0.01, 0.012), aa),
+            r.paint(soft(segment_d(X, Y, mx + s * 0.2, fy + dy, mx + s * 0.38, fy + dy - 0.01, LINE), aa),
                     line, g["forehead_side"])
     # frown lines (AU4)
     r = cv.region(-0.2, 0.2, -0.48, -0.12)
     X, Y = r.X, r.Y
     for s in (-1.0, 1.0):
-        r.paint(soft(segment_d(X, Y, mx + s * 0.045, _c(g["frown_top"]), mx + s * 0.04, _c(g["frown_bottom"]), 0.012),
+        r.paint(soft(segment_d(X, Y, mx + s * 0.045, _c(g["frown_top"]), mx + s * 0.04, _c(g["frown_bottom"]), LINE),
                      aa), line, g["frown"])
     # brows, eyes, crow's feet, eye bags, per side
     brow_col = hair * 0.75
@@ -183,7 +185,7 @@ def _paint_upper_face(cv: Canvas, g: dict, p: FaceParams, skin: torch.Tensor, ha
         # crow's feet (AU6): three rays from the outer corner
         cx, cy = ex + s * (ew + 0.025), ey
         for ang in (-0.5, 0.0, 0.5):
-            r.paint(soft(segment_d(X, Y, cx, cy, cx + s * 0.07 * math.cos(ang), cy + 0.07 * math.sin(ang), 0.011), aa),
+            r.paint(soft(segment_d(X, Y, cx, cy, cx + s * 0.07 * math.cos(ang), cy + 0.07 * math.sin(ang), LINE), aa),
                     line, g["crows_feet"])
         # eye bags (old)
         by = ey + _c(g["eye_lo"]) + 0.05
@@ -191,7 +193,7 @@ def _paint_upper_face(cv: Canvas, g: dict, p: FaceParams, skin: torch.Tensor, ha
 
 
 def _paint_mid_face(cv: Canvas, g: dict, p: FaceParams, skin: torch.Tensor) -> None:
-    line = skin * 0.45
+    line = skin * LINE_SHADE
     aa = cv.aa
     old = torch.as_tensor(p.age_group == 2, dtype=torch.float32)
     stubble = torch.as_tensor(p.stubble, dtype=torch.float32)
@@ -217,12 +219,12 @@ def _paint_mid_face(cv: Canvas, g: dict, p: FaceParams, skin: torch.Tensor) -> N
         r.paint(soft(ellipse_d(X, Y, _c(g["nostril_x"][:, k]), _c(g["nostril_y"][:, k]), 0.022, 0.013), aa),
                 line * 0.5, 0.85)
     for dy in (0.03, 0.065, 0.1):
-        r.paint(soft(segment_d(X, Y, nx - 0.06, ey + dy, nx + 0.06, ey + dy, 0.01), aa), line, g["nose_wrinkle"])
+        r.paint(soft(segment_d(X, Y, nx - 0.06, ey + dy, nx + 0.06, ey + dy, LINE), aa), line, g["nose_wrinkle"])
 
 
 def _paint_mouth(cv: Canvas, g: dict, p: FaceParams, skin: torch.Tensor) -> None:
     n = skin.shape[0]
-    line = skin * 0.45
+    line = skin * LINE_SHADE
     aa = cv.aa
     lip = torch.as_tensor(p.lip_rgb, dtype=torch.float32)
     r = cv.region(-0.55, 0.55, 0.0, 0.95)
@@ -242,7 +244,7 @@ def _paint_mouth(cv: Canvas, g: dict, p: FaceParams, skin: torch.Tensor) -> None
     for k, s in enumerate((-1.0, 1.0)):
         x0 = _c(g["nose_x"]) + s * (_c(g["nose_w"]) + 0.05)
         r.paint(soft(segment_d(X, Y, x0, _c(g["nose_tip_y"]), mx + s * (_c(g["corner_dx"][:, k]) + 0.06), my + 0.06,
-                               0.012), aa), line, g["nasolabial"])
+                               LINE), aa), line, g["nasolabial"])
     # inside, teeth, lips, seam
     r.paint(between(Y, seam_up, seam_lo, aa) * across, _rgb(MOUTH_INSIDE, n))
     r.paint(between(Y, seam_up, torch.minimum(seam_up + 0.03, seam_lo), aa) * across, _rgb(TEETH, n))
@@ -250,25 +252,30 @@ def _paint_mouth(cv: Canvas, g: dict, p: FaceParams, skin: torch.Tensor) -> None
     r.paint(between(Y, seam_lo, lip_bot, aa) * across, lip)
     mid = 0.5 * (seam_up + seam_lo)
     r.paint(soft((Y - mid).abs() - 0.007, aa) * across, lip * 0.45, g["seam"])
-    # lip bulges (AU24) above and below
+    # lip bulges (AU24): a dark crease above the pressed upper lip
     top_c, bot_c = my - _c(g["gap_up"]) - _c(g["lip_tu"]), my + _c(g["gap_lo"]) + _c(g["lip_tl"])
-    wbul = 0.6 * _c(g["corner_dx"].mean(1))
-    for y in (top_c - 0.03, bot_c + 0.03):
-        r.paint(soft(segment_d(X, Y, mx - wbul, y, mx + wbul, y, 0.014), aa), skin * 1.25, g["bulge"])
+    wbul = 0.7 * _c(g["corner_dx"].mean(1))
+    r.paint(soft(segment_d(X, Y, mx - wbul, top_c - 0.035, mx + wbul, top_c - 0.035, 1.3 * LINE), aa), line, g["bulge"])
+    # tightened lips (AU23): short vertical lines above and below the lips
+    for dx in (-0.05, 0.0, 0.05):
+        r.paint(soft(segment_d(X, Y, mx + dx, top_c - 0.012, mx + dx * 1.2, top_c - 0.05, LINE * 0.8), aa), line,
+                g["lip_lines"])
+        r.paint(soft(segment_d(X, Y, mx + dx, bot_c + 0.012, mx + dx * 1.2, bot_c + 0.045, LINE * 0.8), aa), line,
+                g["lip_lines"])
     # corner cues per side: smile folds (AU12), dimples (AU14), marionette lines (AU15), stretch lines (AU20)
     for k, s in enumerate((-1.0, 1.0)):
         cx, cy = mx + s * _c(g["corner_dx"][:, k]), my + _c(g["corner_dy"][:, k])
-        fold = torch.maximum(soft(segment_d(X, Y, cx + s * 0.02, cy - 0.06, cx + s * 0.045, cy - 0.01, 0.011), aa),
-                             soft(segment_d(X, Y, cx + s * 0.045, cy - 0.01, cx + s * 0.03, cy + 0.04, 0.011), aa))
+        fold = torch.maximum(soft(segment_d(X, Y, cx + s * 0.02, cy - 0.06, cx + s * 0.045, cy - 0.01, LINE), aa),
+                             soft(segment_d(X, Y, cx + s * 0.045, cy - 0.01, cx + s * 0.03, cy + 0.04, LINE), aa))
         r.paint(fold, line, g["smile_fold"][:, k])
-        r.paint(soft(ellipse_d(X, Y, cx + s * 0.04, cy - 0.01, 0.018, 0.018), aa), line, g["dimple"][:, k])
-        r.paint(soft(segment_d(X, Y, cx + s * 0.01, cy + 0.015, cx + s * 0.035, cy + 0.1, 0.011), aa), line,
+        r.paint(soft(ellipse_d(X, Y, cx + s * 0.045, cy - 0.012, 0.026, 0.026), aa), line, g["dimple"][:, k])
+        r.paint(soft(segment_d(X, Y, cx + s * 0.01, cy + 0.015, cx + s * 0.035, cy + 0.1, LINE), aa), line,
                 g["marionette"])
-        r.paint(soft(segment_d(X, Y, cx + s * 0.02, cy, cx + s * 0.1, cy + 0.005, 0.011), aa), line, g["stretch"])
+        r.paint(soft(segment_d(X, Y, cx + s * 0.02, cy, cx + s * 0.11, cy + 0.005, 1.3 * LINE), aa), line, g["stretch"])
     # chin crease (AU17)
-    cy = bot_c + 0.06
-    crease = torch.maximum(soft(segment_d(X, Y, mx - 0.09, cy, mx, cy + 0.015, 0.012), aa),
-                           soft(segment_d(X, Y, mx, cy + 0.015, mx + 0.09, cy, 0.012), aa))
+    cy = bot_c + 0.075
+    crease = torch.maximum(soft(segment_d(X, Y, mx - 0.09, cy, mx, cy + 0.015, LINE), aa),
+                           soft(segment_d(X, Y, mx, cy + 0.015, mx + 0.09, cy, LINE), aa))
     r.paint(crease, line, g["chin_crease"])
 
 

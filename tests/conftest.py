@@ -1,0 +1,38 @@
+"""Shared fixtures: tiny world SampleSets written by the project's own writer."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+from bench.data.sampleset import SampleSetWriter  # noqa: E402
+from bench.world.make import ATTRIBUTES, generator_info, world_batches  # noqa: E402
+from bench.world.params import WorldConfig  # noqa: E402
+
+SMALL = WorldConfig(image_size=32)
+
+
+def write_world(root, n: int = 6, cfg: WorldConfig = SMALL, split: str = "train"):
+    """A valid n-image world SampleSet at `root`; returns its path."""
+    with SampleSetWriter(root, name="fixture", generator=generator_info(cfg, split),
+                         image_size=(cfg.image_size, cfg.image_size), attributes=ATTRIBUTES) as w:
+        for batch in world_batches(cfg, split, 0, n):
+            for s in batch:
+                w.add(s)
+    return root
+
+
+@pytest.fixture
+def world_set(tmp_path):
+    return write_world(tmp_path / "set")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
