@@ -7,7 +7,7 @@ generator lands on one canonical 17-AU vector (FACS numbers, intensity 0-5, NaN 
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 

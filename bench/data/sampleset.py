@@ -22,9 +22,10 @@ import datetime as _dt
 import hashlib
 import math
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import yaml
@@ -82,7 +83,7 @@ class Manifest:
         return yaml.safe_dump(d, sort_keys=False)
 
     @staticmethod
-    def load(path: Path) -> "Manifest":
+    def load(path: Path) -> Manifest:
         if not path.is_file():
             raise DataError(path, "manifest.yaml is missing: not a SampleSet, or an incomplete one")
         try:
@@ -166,7 +167,7 @@ class SampleSetWriter:
         self._count = 0
         self._last_file = ""
 
-    def __enter__(self) -> "SampleSetWriter":
+    def __enter__(self) -> SampleSetWriter:
         self._ctx = atomic_dir(self.root, overwrite=self._overwrite)
         self._tmp = self._ctx.__enter__()
         (self._tmp / "images").mkdir()
@@ -317,7 +318,8 @@ class SampleSet:
             raise DataError(labels, "labels.csv is missing (or a symlink)")
         digest = sha256_file(labels)
         if digest != m.labels_sha256:
-            raise DataError(mpath, f"labels_sha256 {m.labels_sha256[:12]}... does not match labels.csv ({digest[:12]}...)")
+            raise DataError(mpath, f"labels_sha256 {m.labels_sha256[:12]}... does not match labels.csv "
+                                   f"({digest[:12]}...)")
         n = sum(1 for _ in self._parse_rows())
         if n != m.count:
             raise DataError(mpath, f"count is {m.count} but labels.csv has {n} rows")

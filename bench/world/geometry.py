@@ -65,7 +65,7 @@ def face_geometry(p: FaceParams) -> dict[str, torch.Tensor]:
     """
     aus = _t(p.aus)  # (n, 17)
 
-    def I(au: int) -> torch.Tensor:  # (n,)
+    def I(au: int) -> torch.Tensor:  # noqa: E743  (n,) intensity of one AU, named as in FACS texts
         return aus[:, AU_INDEX[au]]
 
     asym = _t(p.asym)

@@ -11,16 +11,16 @@ import multiprocessing as mp
 import os
 import shutil
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from tqdm import tqdm
 
 from bench.data.aus import EXPRESSIONS, format_aus
-from bench.data.sampleset import Manifest, Sample, SampleSetWriter, finalize_shards
 from bench.data.safeio import DataError
+from bench.data.sampleset import Manifest, Sample, SampleSetWriter, finalize_shards
 from bench.world.params import AGE_GROUPS, GENDERS, WorldConfig, sample_params
 from bench.world.prompts import prompt_from_aus
 from bench.world.render import render

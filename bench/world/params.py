@@ -113,15 +113,15 @@ class FaceParams:
     def __len__(self) -> int:
         return len(self.identity)
 
-    def take(self, idx) -> "FaceParams":
+    def take(self, idx) -> FaceParams:
         """Subset (or reorder) the batch."""
         return FaceParams(**{f.name: getattr(self, f.name)[idx] for f in dataclasses.fields(self)})
 
-    def replace(self, **changes) -> "FaceParams":
+    def replace(self, **changes) -> FaceParams:
         return dataclasses.replace(self, **changes)
 
     @staticmethod
-    def concat(parts: list["FaceParams"]) -> "FaceParams":
+    def concat(parts: list[FaceParams]) -> FaceParams:
         return FaceParams(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
                              for f in dataclasses.fields(FaceParams)})
 

@@ -65,7 +65,7 @@ def between(Y, top, bottom, aa: float) -> torch.Tensor:
 class Region:
     """A rectangle of the canvas: views of its pixels and its canonical coordinates X (1,1,w), Y (1,h,1)."""
 
-    def __init__(self, canvas: "Canvas", rows: slice, cols: slice):
+    def __init__(self, canvas: Canvas, rows: slice, cols: slice):
         self.rgb = canvas.rgb[:, :, rows, cols]  # (n, 3, h, w) view
         self.alpha = canvas.alpha[:, :, rows, cols]  # (n, 1, h, w) view
         self.X = canvas.coords[cols].reshape(1, 1, -1)
