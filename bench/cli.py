@@ -38,6 +38,22 @@ def cmd_world_show(args) -> int:
     return 0
 
 
+def cmd_world_probe(args) -> int:
+    import json
+
+    from bench.world.probe import ProbeConfig, difficulty_markdown, run_probe
+
+    cfg = ProbeConfig(n_train=args.n_train, n_test=args.n_test, epochs=args.epochs)
+    res = run_probe(_world_cfg(args), cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
+    out = Path(args.out)
+    atomic_write_bytes(out.with_suffix(".json"), json.dumps(res, indent=1).encode())
+    command = "augen world probe " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else "augen world probe"
+    atomic_write_bytes(out.with_suffix(".md"), difficulty_markdown(res, command).encode())
+    print(f"expression accuracy {res['expression_accuracy']:.3f}, mean AU F1 {res['mean_f1']:.3f}; "
+          f"wrote {out.with_suffix('.md')}")
+    return 0
+
+
 def cmd_validate(args) -> int:
     from bench.data.sampleset import validate
 
@@ -75,6 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--cols", type=int, default=6)
     show.add_argument("--out", default="reports/world_contact_sheet.png")
     show.set_defaults(func=cmd_world_show)
+
+    pr = world.add_parser("probe", help="train a small CNN on world train images, report test accuracy/F1")
+    world_common(pr)
+    pr.add_argument("--n-train", type=int, default=16000)
+    pr.add_argument("--n-test", type=int, default=4000)
+    pr.add_argument("--epochs", type=int, default=6)
+    pr.add_argument("--out", default="reports/world_difficulty", help="writes OUT.json and OUT.md")
+    pr.set_defaults(func=cmd_world_probe)
 
     val = sub.add_parser("validate", help="strictly check a SampleSet (manifest, hashes, every row and image)")
     val.add_argument("sampleset")

@@ -252,3 +252,20 @@ def test_missing_files_are_named(tmp_path):
     for fn in (read_disfa, read_bp4d):
         with pytest.raises(DataError, match="nope"):
             list(fn(tmp_path / "nope"))
+
+
+def test_dataset_root_bad_images(tmp_path):
+    from test_sampleset import _bomb_png
+
+    root = tmp_path / "images"
+    (root / "1").mkdir(parents=True)
+    Image.new("RGB", (64, 64), (200, 10, 10)).save(root / "1" / "ok.jpg", quality=90)
+    (root / "1" / "cut.jpg").write_bytes((root / "1" / "ok.jpg").read_bytes()[:300])
+    (root / "1" / "bomb.png").write_bytes(_bomb_png(6000, 6000))
+    rows = [_an_row("1/ok.jpg"), _an_row("1/cut.jpg"), _an_row("1/bomb.png")]
+    ok, cut, bomb = read_affectnet(_affectnet(tmp_path, rows))
+    assert load_dataset_image(root, ok).shape == (64, 64, 3)
+    with pytest.raises(DataError, match=r"training.csv: row 2: cut.jpg: corrupt or truncated"):
+        load_dataset_image(root, cut)
+    with pytest.raises(DataError, match=r"training.csv: row 3: bomb.png: image is 6000x6000, over the .* pixel limit"):
+        load_dataset_image(root, bomb)

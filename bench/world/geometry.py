@@ -33,12 +33,12 @@ AU_CUES: dict[int, str] = {
     12: "mouth corners up and out; curved folds beside the corners",
     14: "dimples beside the mouth corners; corners tucked in",
     15: "mouth corners down; lines down from the corners",
-    17: "lower lip and chin up; crease under the lower lip",
+    17: "dimpled chin (dots) and a crease under the lower lip; lower lip and chin up",
     20: "mouth corners pulled out sideways; horizontal stretch lines",
     23: "short vertical lines above and below the lips; lips thinner, mouth narrower",
-    24: "lips pressed: dark bulge crease above the upper lip, dark seam, lips slightly thinner",
+    24: "lips pressed: pale lips, dark bulge crease above the upper lip, dark seam",
     25: "lips apart: gap with teeth, lower lip down",
-    26: "jaw drops: chin and face outline lower, lower lip down",
+    26: "jaw drops: chin and face outline lower (the lips part only with AU25)",
 }
 
 #: Landmark moves per AU as (landmark, axis, sign): axis "y" (down is +) or "out" (away from the midline).
@@ -50,7 +50,7 @@ LANDMARK_MOVES: dict[int, tuple[tuple[str, str, int], ...]] = {
     14: (("mouth_corner", "out", -1),), 15: (("mouth_corner", "y", +1),),
     17: (("lower_lip_bottom", "y", -1), ("chin", "y", -1)), 20: (("mouth_corner", "out", +1),),
     23: (("upper_lip_top", "y", +1), ("mouth_corner", "out", -1)), 24: (("upper_lip_top", "y", +1),),
-    25: (("lower_lip_top", "y", +1),), 26: (("chin", "y", +1), ("lower_lip_top", "y", +1)),
+    25: (("lower_lip_top", "y", +1),), 26: (("chin", "y", +1),),
 }
 
 
@@ -114,21 +114,27 @@ def face_geometry(p: FaceParams) -> dict[str, torch.Tensor]:
                       - 0.014 * I(23)[:, None])  # (n, 2) half-width per side
     g["corner_dy"] = -0.022 * I12s + (0.022 * I(15) + 0.004 * I(20))[:, None]  # (n, 2), + is down
     g["gap_up"] = 0.012 * I(10) + 0.006 * I(25)
-    g["gap_lo"] = 0.022 * I(25) + 0.018 * I(26)
+    g["gap_lo"] = 0.03 * I(25)
     thin = (1 - 0.11 * I(23)) * (1 - 0.04 * I(24)) * (1 - 0.04 * I(20))
     g["lip_tu"] = _t(p.lip_tu) * thin
     g["lip_tl"] = _t(p.lip_tl) * thin * (1 - 0.06 * I(17))
     # -- cue opacities
     def op(x: torch.Tensor) -> torch.Tensor:
         return x.clamp(0.0, 0.95)
-    g["forehead_center"], g["forehead_side"] = op(0.19 * I(1)), op(0.19 * I(2))
-    g["frown"], g["crows_feet"], g["cheek_glow"] = op(0.19 * I(4)), op(0.19 * I(6)), op(0.1 + 0.08 * I(6))
+
+    def cue(x: torch.Tensor) -> torch.Tensor:
+        """Opacity of a texture cue: 45% of full at level A (1), 95% at E (5), linear ramp below A."""
+        return 0.95 * torch.where(x < 1.0, 0.45 * x, 0.45 + 0.55 * (x - 1.0) / 4.0)
+    g["forehead_center"], g["forehead_side"] = cue(I(1)), cue(I(2))
+    g["frown"], g["crows_feet"], g["cheek_glow"] = cue(I(4)), cue(I(6)), op(0.1 + 0.08 * I(6))
     g["lower_lid_line"] = op(0.25 + 0.12 * I(7))
-    g["nose_wrinkle"], g["nasolabial"] = op(0.19 * I(9)), op(0.19 * I(10))
-    g["smile_fold"], g["dimple"] = op(0.19 * I12s), op(0.19 * I14s)
-    g["marionette"], g["chin_crease"], g["stretch"] = op(0.19 * I(15)), op(0.19 * I(17)), op(0.19 * I(20))
-    g["bulge"], g["seam"] = op(0.19 * I(24)), op(0.3 + 0.13 * I(24))
-    g["lip_lines"] = op(0.19 * I(23))
+    g["nose_wrinkle"], g["nasolabial"] = cue(I(9)), cue(I(10))
+    g["smile_fold"], g["dimple"] = cue(I12s), cue(I14s)
+    g["marionette"], g["chin_crease"], g["stretch"] = cue(I(15)), cue(I(17)), cue(I(20))
+    g["bulge"], g["seam"] = cue(I(24)), op(0.3 + 0.13 * I(24))
+    g["lip_lines"] = cue(I(23))
+    g["lip_pale"] = op(0.11 * I(24))
+    g["chin_dots"] = cue(I(17))
     return g
 
 

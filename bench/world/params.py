@@ -25,7 +25,7 @@ PROTOTYPES: dict[int, tuple[int, ...]] = {
 #: AUs that often join a prototype, with their probability.
 OPTIONAL: dict[int, dict[int, float]] = {
     1: {25: 0.4, 26: 0.1}, 2: {17: 0.4, 6: 0.1}, 3: {25: 0.6}, 4: {25: 0.5},
-    5: {17: 0.3, 25: 0.3, 4: 0.3}, 6: {24: 0.4, 10: 0.2, 17: 0.3},
+    5: {17: 0.3, 25: 0.3, 4: 0.3}, 6: {24: 0.6, 10: 0.2, 17: 0.3},
 }
 #: Expressions whose prototype is one-sided (contempt: unilateral 12+14).
 UNILATERAL = {7: (12, 14)}
@@ -52,9 +52,9 @@ class WorldConfig:
     seed: int = 0  # world seed: changes every identity and every sample
     image_size: int = 64  # output side in pixels, 32-256
     identities: tuple[int, int, int] = (1500, 250, 250)  # identity pool size of train/val/test (disjoint)
-    blend_prob: float = 0.25  # chance a sample mixes in a second expression's prototype, weakened
+    blend_prob: float = 0.35  # chance a sample mixes in a second expression's prototype, weakened
     spontaneous_prob: float = 0.05  # chance each AU fires on its own at low intensity
-    drop_prob: float = 0.12  # chance a non-core prototype AU is left out
+    drop_prob: float = 0.15  # chance a non-core prototype AU is left out
 
     def __post_init__(self):
         if not 32 <= self.image_size <= 256:
@@ -184,9 +184,12 @@ for _e, _aus in OPTIONAL.items():
 
 
 def expression_aus(cfg: WorldConfig, d: Draws, expression: np.ndarray) -> np.ndarray:
-    """(n, 17) float32 AU intensities for expressions (n,): prototype, optional AUs, blends, noise."""
+    """(n, 17) float32 AU intensities for expressions (n,): prototype, optional AUs, blends, noise.
+
+    Every intensity is 0 or in [1, 5] (FACS has no level below A), so occurrence is crisp.
+    """
     n = len(expression)
-    strength = d.uniform("strength", 0.35, 1.0)[:, None]
+    strength = d.uniform("strength", 0.25, 1.0)[:, None]
     jitter = np.stack([d.uniform(f"jit{a}", 0.6, 1.15) for a in range(N_AUS)], 1)
     keep = _CORE[expression] | (_PROTO[expression] & ~np.stack(
         [d.bernoulli(f"drop{a}", cfg.drop_prob) for a in range(N_AUS)], 1))
@@ -196,13 +199,14 @@ def expression_aus(cfg: WorldConfig, d: Draws, expression: np.ndarray) -> np.nda
         [d.uniform(f"optv{a}") for a in range(N_AUS)], 1), 0.0))
     # blend: a second expression's prototype, weakened (halved again for neutral faces)
     second = (expression + 1 + d.integers("blend_expr", N_EXPRESSIONS - 1)) % N_EXPRESSIONS
-    weight = d.uniform("blend_w", 0.25, 0.6) * np.where(expression == 0, 0.5, 1.0)
+    weight = d.uniform("blend_w", 0.3, 0.85) * np.where(expression == 0, 0.5, 1.0)
     blend_on = d.bernoulli("blend", cfg.blend_prob)
     blend = np.where(_PROTO[second] & blend_on[:, None],
                      (1.0 + 4.0 * d.uniform("blend_s", 0.35, 1.0)[:, None] * jitter) * weight[:, None], 0.0)
     aus = np.maximum(aus, blend)
     spont = np.stack([d.bernoulli(f"spont{a}", cfg.spontaneous_prob) for a in range(N_AUS)], 1)
-    aus = np.maximum(aus, np.where(spont, np.stack([d.uniform(f"spv{a}", 0.3, 2.5) for a in range(N_AUS)], 1), 0))
+    aus = np.maximum(aus, np.where(spont, np.stack([d.uniform(f"spv{a}", 1.0, 2.5) for a in range(N_AUS)], 1), 0))
+    aus = np.where(aus < 1.0, 0.0, aus)  # FACS codes nothing below level A: an AU is absent or >= 1
     return np.round(aus.clip(0.0, 5.0), 2).astype(np.float32).reshape(n, N_AUS)
 
 

@@ -128,3 +128,22 @@ def run_probe(world: WorldConfig = WorldConfig(), cfg: ProbeConfig = ProbeConfig
         "config": {"world": world.__dict__, "probe": cfg.__dict__},
         "seconds": time.perf_counter() - t0,
     }
+
+
+def difficulty_markdown(res: dict, command: str) -> str:
+    """A short report of a probe run (what `augen world probe` writes beside its JSON)."""
+    lines = [
+        "# How separable is the world? (difficulty probe)", "",
+        f"Command: `{command}`  ", f"Wall time: {res['seconds']:.0f} s on this machine.", "",
+        "A small CNN (`bench.world.probe.ProbeNet`) trained only on world *train* images, tested on the *test*",
+        "split (identities never seen in training). It is a quick probe, not the world's judge.", "",
+        f"- expression accuracy: **{res['expression_accuracy']:.3f}** "
+        f"(mean per class {res['expression_mean_class_accuracy']:.3f}; chance 0.125)",
+        f"- AU occurrence (intensity >= 1) mean F1 over 17 AUs: **{res['mean_f1']:.3f}**", "",
+        "| class | accuracy |", "|---|---:|",
+        *[f"| {k} | {v:.3f} |" for k, v in res["expression_per_class"].items()], "",
+        "| AU | F1 | Pearson r (intensity) | base rate |", "|---|---:|---:|---:|",
+        *[f"| {k} | {res['au_f1'][k]:.3f} | {res['au_pearson_r'][k]:.3f} | {res['au_base_rate'][k]:.3f} |"
+          for k in res["au_f1"]],
+    ]
+    return "\n".join(lines) + "\n"

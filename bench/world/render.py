@@ -116,7 +116,11 @@ def _paint_head(cv: Canvas, g: dict, p: FaceParams, skin: torch.Tensor, hair: to
     r.paint(soft(ellipse_d(r.X, r.Y, 0.0, 0.12, W + 0.17, 0.95), aa), hair, long_hair, solid=True)
     # neck
     r = cv.region(-0.36, 0.36, 0.3, 1.0)
-    r.paint(soft(segment_d(r.X, r.Y, 0.0, FACE_CY + 0.5, 0.0, 1.4, 0.24 * W / 0.6), aa), skin * 0.82, solid=True)
+    neck = soft(segment_d(r.X, r.Y, 0.0, FACE_CY + 0.5, 0.0, 1.4, 0.24 * W / 0.6), aa)
+    r.paint(neck, skin * 0.82, solid=True)
+    # shadow the jaw casts on the neck: it moves with the chin (AU26 jaw drop, AU17)
+    shadow = soft(ellipse_d(r.X, r.Y, 0.0, _c(g["chin_y"]) + 0.02, 0.3, 0.09), aa * 3)
+    r.paint(shadow * neck, skin * 0.4, 0.85)
     # face: upper half-ellipse, lower half narrowing to the jaw
     r = cv.region(-0.68, 0.68, -0.8, 0.92)
     X, Y = r.X, r.Y
@@ -226,7 +230,7 @@ def _paint_mouth(cv: Canvas, g: dict, p: FaceParams, skin: torch.Tensor) -> None
     n = skin.shape[0]
     line = skin * LINE_SHADE
     aa = cv.aa
-    lip = torch.as_tensor(p.lip_rgb, dtype=torch.float32)
+    lip = torch.as_tensor(p.lip_rgb, dtype=torch.float32).lerp(skin, g["lip_pale"][:, None])  # AU24 pales the lips
     r = cv.region(-0.55, 0.55, 0.0, 0.95)
     X, Y = r.X, r.Y
     mx, my = _c(g["mouth_x"]), _c(g["mouth_y"])
@@ -268,7 +272,7 @@ def _paint_mouth(cv: Canvas, g: dict, p: FaceParams, skin: torch.Tensor) -> None
         fold = torch.maximum(soft(segment_d(X, Y, cx + s * 0.02, cy - 0.06, cx + s * 0.045, cy - 0.01, LINE), aa),
                              soft(segment_d(X, Y, cx + s * 0.045, cy - 0.01, cx + s * 0.03, cy + 0.04, LINE), aa))
         r.paint(fold, line, g["smile_fold"][:, k])
-        r.paint(soft(ellipse_d(X, Y, cx + s * 0.045, cy - 0.012, 0.026, 0.026), aa), line, g["dimple"][:, k])
+        r.paint(soft(ellipse_d(X, Y, cx + s * 0.09, cy - 0.05, 0.032, 0.032), aa), line, g["dimple"][:, k])
         r.paint(soft(segment_d(X, Y, cx + s * 0.01, cy + 0.015, cx + s * 0.035, cy + 0.1, LINE), aa), line,
                 g["marionette"])
         r.paint(soft(segment_d(X, Y, cx + s * 0.02, cy, cx + s * 0.11, cy + 0.005, 1.3 * LINE), aa), line, g["stretch"])
@@ -277,6 +281,9 @@ def _paint_mouth(cv: Canvas, g: dict, p: FaceParams, skin: torch.Tensor) -> None
     crease = torch.maximum(soft(segment_d(X, Y, mx - 0.09, cy, mx, cy + 0.015, LINE), aa),
                            soft(segment_d(X, Y, mx, cy + 0.015, mx + 0.09, cy, LINE), aa))
     r.paint(crease, line, g["chin_crease"])
+    # dimpled chin (AU17): three dots below the crease
+    for dx, dy in ((-0.045, 0.06), (0.045, 0.06), (0.0, 0.095)):
+        r.paint(soft(ellipse_d(X, Y, mx + dx, cy + dy, 0.026, 0.026), aa), line, g["chin_dots"])
 
 
 def render_canonical(p: FaceParams, size: int, full_frame: bool = False) -> torch.Tensor:
