@@ -1,4 +1,6 @@
-"""Turn pytest-benchmark JSON into a markdown table of images/s, in-run baseline ratios and targets.
+"""Turn pytest-benchmark JSON into a markdown table of throughput, in-run baseline ratios and targets.
+
+Each benchmark records `items` per round, its `unit` and optionally a `baseline` benchmark and a target.
 
 Usage: python -m bench.benchreport reports/bench.json reports/BENCH.md
 """
@@ -18,11 +20,12 @@ def rows(data: dict) -> list[dict]:
     out = []
     for b in data["benchmarks"]:
         info, mean = b.get("extra_info", {}), b["stats"]["mean"]
-        ips = info["images"] / mean if info.get("images") else None
+        ips = info["items"] / mean if info.get("items") else None
         base = by_name.get(info.get("baseline") or "")
-        base_ips = base["extra_info"]["images"] / base["stats"]["mean"] if base else None
+        base_ips = base["extra_info"]["items"] / base["stats"]["mean"] if base else None
         target = info.get("target_images_per_s")
-        out.append({"name": b["name"], "group": b.get("group") or "", "mean_s": mean, "images_per_s": ips,
+        out.append({"name": b["name"], "group": b.get("group") or "", "mean_s": mean, "per_s": ips,
+                    "unit": info.get("unit", "img"),
                     "baseline": info.get("baseline"), "ratio": ips / base_ips if ips and base_ips else None,
                     "target": target, "met": (ips >= target) if ips and target else None})
     return out
@@ -35,13 +38,13 @@ def markdown(data: dict) -> str:
         f"Machine: {m.get('cpu', {}).get('brand_raw', platform.processor())}, "
         f"{m.get('cpu', {}).get('count', '?')} cores, Python {m.get('python_version', '?')}; "
         f"run {data.get('datetime', '')[:19]}.", "",
-        "| benchmark | group | mean s/round | images/s | vs baseline (same run) | target | met |",
+        "| benchmark | group | mean s/round | throughput | speed vs baseline (same run) | target /s | met |",
         "|---|---|---:|---:|---|---:|---|",
     ]
     for r in rows(data):
         ratio = f"{r['ratio']:.2f}x `{r['baseline']}`" if r["ratio"] else ""
         lines.append(f"| `{r['name']}` | {r['group']} | {r['mean_s']:.4f} | "
-                     f"{r['images_per_s']:.0f} | {ratio} | {r['target'] or ''} | "
+                     f"{r['per_s']:.3g} {r['unit']}/s | {ratio} | {r['target'] or ''} | "
                      f"{'' if r['met'] is None else ('yes' if r['met'] else 'NO')} |")
     return "\n".join(lines) + "\n"
 

@@ -22,7 +22,7 @@ N_IO = 1000
 
 
 def _info(benchmark, images: int, baseline: str | None = None, target: float | None = None):
-    benchmark.extra_info.update(images=images, baseline=baseline, target_images_per_s=target)
+    benchmark.extra_info.update(items=images, unit="img", baseline=baseline, target_images_per_s=target)
 
 
 @pytest.mark.benchmark(group="world-render")

@@ -202,6 +202,6 @@ def test_cli_make_show_validate(tmp_path):
     assert r.returncode == 0, r.stderr
     from PIL import Image
     with Image.open(tmp_path / "sheet.png") as im:
-        assert im.size == (3 * 128, 2 * (128 + 52))
+        assert im.size == (3 * 128, 2 * (128 + 64))
     r = augen("world", "make", "--n", "3", "--out", str(tmp_path / "w"))
     assert r.returncode == 2 and "already exists" in r.stderr  # refuses to clobber, one clear line

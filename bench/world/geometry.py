@@ -114,7 +114,7 @@ def face_geometry(p: FaceParams) -> dict[str, torch.Tensor]:
                       - 0.014 * I(23)[:, None])  # (n, 2) half-width per side
     g["corner_dy"] = -0.022 * I12s + (0.022 * I(15) + 0.004 * I(20))[:, None]  # (n, 2), + is down
     g["gap_up"] = 0.012 * I(10) + 0.006 * I(25)
-    g["gap_lo"] = 0.03 * I(25)
+    g["gap_lo"] = 0.035 * I(25)
     thin = (1 - 0.11 * I(23)) * (1 - 0.04 * I(24)) * (1 - 0.04 * I(20))
     g["lip_tu"] = _t(p.lip_tu) * thin
     g["lip_tl"] = _t(p.lip_tl) * thin * (1 - 0.06 * I(17))

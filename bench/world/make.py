@@ -130,7 +130,7 @@ def _font(size: int) -> ImageFont.ImageFont:
 def contact_sheet(samples: list[Sample], cols: int = 6, tile: int = 128) -> Image.Image:
     """A grid of faces, each captioned with its expression, demographics and active AUs."""
     rows = math.ceil(len(samples) / cols)
-    cap_h = 52
+    cap_h = 64
     font = _font(11)
     sheet = Image.new("RGB", (cols * tile, rows * (tile + cap_h)), "white")
     draw = ImageDraw.Draw(sheet)
@@ -141,7 +141,7 @@ def contact_sheet(samples: list[Sample], cols: int = 6, tile: int = 128) -> Imag
         who = (f"{GENDERS[a['gender']][:3]} {AGE_GROUPS[a['age_group']]} tone{a['skin_tone'] + 1}"
                if a else s.identity)
         expr = EXPRESSIONS[s.expression] if s.expression >= 0 else "?"
-        lines = [f"{expr} | {who}", *textwrap.wrap("AU " + format_aus(s.intensity), width=24)[:3]]
+        lines = [expr, who, *textwrap.wrap("AU " + format_aus(s.intensity), width=22)[:3]]
         for i, text in enumerate(lines):
             draw.text((x + 3, y + tile + 1 + 12 * i), text, fill=(0, 0, 0), font=font)
     return sheet

@@ -52,7 +52,7 @@ class WorldConfig:
     seed: int = 0  # world seed: changes every identity and every sample
     image_size: int = 64  # output side in pixels, 32-256
     identities: tuple[int, int, int] = (1500, 250, 250)  # identity pool size of train/val/test (disjoint)
-    blend_prob: float = 0.35  # chance a sample mixes in a second expression's prototype, weakened
+    blend_prob: float = 0.4  # chance a sample mixes in a second expression's prototype, weakened
     spontaneous_prob: float = 0.05  # chance each AU fires on its own at low intensity
     drop_prob: float = 0.15  # chance a non-core prototype AU is left out
 
@@ -199,7 +199,7 @@ def expression_aus(cfg: WorldConfig, d: Draws, expression: np.ndarray) -> np.nda
         [d.uniform(f"optv{a}") for a in range(N_AUS)], 1), 0.0))
     # blend: a second expression's prototype, weakened (halved again for neutral faces)
     second = (expression + 1 + d.integers("blend_expr", N_EXPRESSIONS - 1)) % N_EXPRESSIONS
-    weight = d.uniform("blend_w", 0.3, 0.85) * np.where(expression == 0, 0.5, 1.0)
+    weight = d.uniform("blend_w", 0.3, 0.95) * np.where(expression == 0, 0.5, 1.0)
     blend_on = d.bernoulli("blend", cfg.blend_prob)
     blend = np.where(_PROTO[second] & blend_on[:, None],
                      (1.0 + 4.0 * d.uniform("blend_s", 0.35, 1.0)[:, None] * jitter) * weight[:, None], 0.0)
@@ -226,8 +226,8 @@ def sample_params(cfg: WorldConfig, split: str, indices) -> FaceParams:
     u = d.uniform
     return FaceParams(
         **ident, expression=expression, aus=aus, asym=asym,
-        roll=u("roll", -1, 1) * np.deg2rad(10.0), yaw=u("yaw", -1, 1), scale=u("scale", 0.9, 1.0),
-        tx=u("tx", -0.05, 0.05), ty=u("ty", -0.05, 0.05),
+        roll=u("roll", -1, 1) * np.deg2rad(10.0), yaw=u("yaw", -1, 1), scale=u("scale", 1.05, 1.15),
+        tx=u("tx", -0.04, 0.04), ty=u("ty", -0.11, -0.03),  # tight crop, like aligned AU datasets
         light_x=u("lx", -0.15, 0.15), light_y=u("ly", -0.15, 0.15), bright=u("bright", 0.94, 1.06),
         bg_top=np.stack([u(f"bgt{c}", 0.15, 0.85) for c in range(3)], 1),
         bg_bottom=np.stack([u(f"bgb{c}", 0.15, 0.85) for c in range(3)], 1),
@@ -238,5 +238,5 @@ def sample_params(cfg: WorldConfig, split: str, indices) -> FaceParams:
 def neutral_pose(p: FaceParams) -> FaceParams:
     """The same faces looking straight at the camera, centred, evenly lit, without noise (for tests/figures)."""
     z = np.zeros(len(p))
-    return p.replace(roll=z, yaw=z, scale=np.full(len(p), 0.95), tx=z, ty=z, light_x=z, light_y=z,
+    return p.replace(roll=z, yaw=z, scale=np.full(len(p), 1.1), tx=z, ty=np.full(len(p), -0.07), light_x=z, light_y=z,
                      bright=np.ones(len(p)), noise_sigma=z)

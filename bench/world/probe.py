@@ -34,7 +34,7 @@ class ProbeConfig:
 
 
 class ProbeNet(nn.Module):
-    """A small CNN (~80 MFLOPs at 64 px): full-resolution stem, then strided/pooled stages -> three heads."""
+    """A small CNN (~80 MFLOPs at 64 px): full-resolution stem, strided/pooled stages, a 4x4 map -> three heads."""
 
     def __init__(self, width: int = 32):
         super().__init__()
@@ -45,8 +45,9 @@ class ProbeNet(nn.Module):
 
         self.features = nn.Sequential(
             *block(3, w * 3 // 4), *block(w * 3 // 4, w, 2), *block(w, w * 3 // 2), nn.MaxPool2d(2),
-            *block(w * 3 // 2, w * 3), nn.MaxPool2d(2), *block(w * 3, w * 4), nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.head = nn.Linear(4 * w, N_EXPRESSIONS + 2 * N_AUS)
+            *block(w * 3 // 2, w * 3), nn.MaxPool2d(2), *block(w * 3, w * 4), nn.AdaptiveAvgPool2d(4), nn.Flatten())
+        # a 4x4 map, not a global pool: where a line sits (chin vs mouth corner) is what tells AUs apart
+        self.head = nn.Sequential(nn.Dropout(0.2), nn.Linear(16 * 4 * w, N_EXPRESSIONS + 2 * N_AUS))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """x (B, 3, H, W) in [0, 1] -> expression logits (B, 8), AU logits (B, 17), intensities (B, 17)."""
