@@ -1,0 +1,114 @@
+"""Label-alignment metrics: claimed labels vs what a judge reads from the image.
+
+Pure functions on arrays (n, k) with NaN = not labelled (those entries are left out per column).
+Occurrence: per-AU F1 and its unweighted mean, Cohen's kappa and ROC-AUC as chance-corrected figures
+(raw F1 of "always present" is ~0.6 when an AU is in half the samples). Intensity: ICC(3,1), Pearson
+r, MAE. Expressions: accuracy and mean per-class accuracy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _columns(a: np.ndarray, b: np.ndarray):
+    """Yield (column, a_k, b_k) with rows where either is NaN dropped."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"shape mismatch {a.shape} vs {b.shape}")
+    a2, b2 = a.reshape(len(a), -1), b.reshape(len(b), -1)
+    for k in range(a2.shape[1]):
+        ok = ~(np.isnan(a2[:, k]) | np.isnan(b2[:, k]))
+        yield k, a2[ok, k], b2[ok, k]
+
+
+def f1_per_column(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """F1 of binary labels per column (n, k); NaN where a column has no labelled rows or no positives at all."""
+    out = []
+    for _, t, p in _columns(true, pred):
+        t, p = t >= 0.5, p >= 0.5
+        denom = t.sum() + p.sum()
+        out.append(2.0 * (t & p).sum() / denom if denom > 0 else np.nan)
+    return np.array(out)
+
+
+def kappa_per_column(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Cohen's kappa of binary labels per column: (p_o - p_e) / (1 - p_e)."""
+    out = []
+    for _, t, p in _columns(true, pred):
+        t, p = t >= 0.5, p >= 0.5
+        if len(t) == 0:
+            out.append(np.nan)
+            continue
+        po = (t == p).mean()
+        pe = t.mean() * p.mean() + (1 - t.mean()) * (1 - p.mean())
+        out.append((po - pe) / (1 - pe) if pe < 1 else np.nan)
+    return np.array(out)
+
+
+def roc_auc_per_column(true: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """ROC-AUC of scores against binary labels per column (Mann-Whitney U with tie-averaged ranks)."""
+    from scipy.stats import rankdata
+
+    out = []
+    for _, t, s in _columns(true, score):
+        t = t >= 0.5
+        n_pos, n_neg = t.sum(), (~t).sum()
+        if n_pos == 0 or n_neg == 0:
+            out.append(np.nan)
+            continue
+        r = rankdata(s)
+        out.append((r[t].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return np.array(out)
+
+
+def pearson_per_column(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    out = []
+    for _, x, y in _columns(a, b):
+        x, y = x - x.mean(), y - y.mean()
+        den = np.sqrt((x * x).sum() * (y * y).sum())
+        out.append((x * y).sum() / den if den > 0 else np.nan)
+    return np.array(out)
+
+
+def mae_per_column(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.array([np.abs(x - y).mean() if len(x) else np.nan for _, x, y in _columns(a, b)])
+
+
+def icc_3_1(ratings: np.ndarray) -> float:
+    """ICC(3,1) (two-way mixed, consistency, single rater; Shrout & Fleiss 1979) of ratings (n targets, k raters)."""
+    x = np.asarray(ratings, np.float64)
+    if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 2:
+        raise ValueError(f"need ratings (n >= 2 targets, k >= 2 raters), got {x.shape}")
+    n, k = x.shape
+    grand = x.mean()
+    ss_rows = k * ((x.mean(1) - grand) ** 2).sum()
+    ss_cols = n * ((x.mean(0) - grand) ** 2).sum()
+    ss_err = ((x - grand) ** 2).sum() - ss_rows - ss_cols
+    ms_rows, ms_err = ss_rows / (n - 1), ss_err / ((n - 1) * (k - 1))
+    den = ms_rows + (k - 1) * ms_err
+    return float((ms_rows - ms_err) / den) if den > 0 else float("nan")
+
+
+def icc_per_column(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """ICC(3,1) between two raters (claimed vs judged) per column."""
+    return np.array([icc_3_1(np.stack([x, y], 1)) if len(x) >= 2 else np.nan for _, x, y in _columns(a, b)])
+
+
+def accuracy(true: np.ndarray, pred: np.ndarray) -> float:
+    true, pred = np.asarray(true), np.asarray(pred)
+    ok = true >= 0
+    return float((true[ok] == pred[ok]).mean()) if ok.any() else float("nan")
+
+
+def mean_class_accuracy(true: np.ndarray, pred: np.ndarray, n_classes: int) -> float:
+    """Unweighted mean of per-class recall over the classes present in `true`."""
+    true, pred = np.asarray(true), np.asarray(pred)
+    per = [(pred[true == c] == c).mean() for c in range(n_classes) if (true == c).any()]
+    return float(np.mean(per)) if per else float("nan")
+
+
+def nanmean(x: np.ndarray) -> float:
+    """Unweighted mean over defined entries (the 'mean F1 over AUs' convention)."""
+    x = np.asarray(x, np.float64)
+    return float(np.nanmean(x)) if np.isfinite(x).any() else float("nan")

@@ -1,0 +1,159 @@
+"""Realism metrics on feature arrays: Fréchet distance, KID, precision/recall, density/coverage.
+
+Pure functions on NumPy arrays (float64 inside); nothing here knows about images or networks.
+Conventions (RESEARCH.md): FID's trace term from the eigenvalues of sqrt(S1) S2 sqrt(S1) (symmetric,
+so `eigvalsh`; no `scipy.linalg.sqrtm`), KID as clean-fid's unbiased polynomial-kernel MMD but with
+seeded subsets, precision/recall with k=3 neighbourhoods (Kynkäänniemi et al. 2019),
+density/coverage with k=5 (Naeem et al. 2020).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+# --------------------------------------------------------------------------------------- statistics
+
+
+class RunningStats:
+    """Mean and covariance of feature batches, accumulated in float64 in O(d^2) memory."""
+
+    def __init__(self, dim: int):
+        self.n = 0
+        self._sum = np.zeros(dim, dtype=np.float64)
+        self._outer = np.zeros((dim, dim), dtype=np.float64)
+        self._shift: np.ndarray | None = None  # first batch mean: keeps the sums well conditioned
+
+    def update(self, feats: np.ndarray) -> None:
+        """Add a batch (b, d)."""
+        x = np.asarray(feats, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self._sum.shape[0]:
+            raise ValueError(f"expected features (b, {self._sum.shape[0]}), got {x.shape}")
+        if self._shift is None:
+            self._shift = x.mean(0)
+        x = x - self._shift
+        self.n += len(x)
+        self._sum += x.sum(0)
+        self._outer += x.T @ x
+
+    def finalize(self) -> tuple[np.ndarray, np.ndarray]:
+        """(mean (d,), covariance (d, d)) with the unbiased (n - 1) normalisation, as np.cov."""
+        if self.n < 2:
+            raise ValueError("need at least 2 feature vectors for a covariance")
+        m = self._sum / self.n
+        cov = (self._outer - self.n * np.outer(m, m)) / (self.n - 1)
+        return m + self._shift, cov
+
+
+def feature_stats(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, covariance) of features (n, d) in float64."""
+    s = RunningStats(np.asarray(feats).shape[1])
+    s.update(feats)
+    return s.finalize()
+
+
+# -------------------------------------------------------------------------------------- FID / FD
+
+
+def _sqrtm_psd(a: np.ndarray) -> np.ndarray:
+    w, v = np.linalg.eigh(a)
+    return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """||mu1 - mu2||^2 + Tr S1 + Tr S2 - 2 Tr sqrt(S1 S2), in float64.
+
+    Tr sqrt(S1 S2) = sum of sqrt(eigenvalues of sqrt(S1) S2 sqrt(S1)), a symmetric PSD matrix with the
+    same eigenvalues as S1 S2, so `eigvalsh` applies; stable when N < d where `sqrtm` gives NaN.
+    """
+    mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
+    s1, s2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
+    if mu1.shape != mu2.shape or s1.shape != s2.shape or s1.shape != (mu1.size, mu1.size):
+        raise ValueError(f"shape mismatch: mu {mu1.shape}/{mu2.shape}, sigma {s1.shape}/{s2.shape}")
+    r1 = _sqrtm_psd(s1)
+    m = r1 @ s2 @ r1
+    ev = np.linalg.eigvalsh((m + m.T) / 2.0)
+    tr_covmean = np.sqrt(np.clip(ev, 0.0, None)).sum()
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * tr_covmean)
+
+
+def fd_from_features(f1: np.ndarray, f2: np.ndarray) -> float:
+    """Fréchet distance between two feature sets (n1, d), (n2, d)."""
+    return frechet_distance(*feature_stats(f1), *feature_stats(f2))
+
+
+# ---------------------------------------------------------------------------------------------- KID
+
+
+def kid_subsets(n1: int, n2: int, num_subsets: int = 100, max_subset_size: int = 1000, seed: int = 0
+                ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (indices into set 1, indices into set 2) of each KID subset, drawn without replacement, seeded."""
+    m = min(n1, n2, max_subset_size)
+    rng = np.random.default_rng(seed)
+    return [(rng.choice(n1, m, replace=False), rng.choice(n2, m, replace=False)) for _ in range(num_subsets)]
+
+
+def kid_per_subset(f1: np.ndarray, f2: np.ndarray, subsets: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Unbiased MMD^2 with kernel (x.y/d + 1)^3 for each subset (the values KID averages)."""
+    f1, f2 = np.asarray(f1, np.float64), np.asarray(f2, np.float64)
+    d = f1.shape[1]
+    out = np.empty(len(subsets))
+    for k, (i1, i2) in enumerate(subsets):
+        x, y = f2[i2], f1[i1]
+        m = len(i1)
+        kxx = (x @ x.T / d + 1.0) ** 3
+        kyy = (y @ y.T / d + 1.0) ** 3
+        kxy = (x @ y.T / d + 1.0) ** 3
+        within = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+        out[k] = within - 2.0 * kxy.sum() / (m * m)
+    return out
+
+
+def kid(f1: np.ndarray, f2: np.ndarray, num_subsets: int = 100, max_subset_size: int = 1000, seed: int = 0
+        ) -> tuple[float, float]:
+    """KID (mean over seeded subsets) and the standard deviation over subsets."""
+    per = kid_per_subset(f1, f2, kid_subsets(len(f1), len(f2), num_subsets, max_subset_size, seed))
+    return float(per.mean()), float(per.std())
+
+
+# -------------------------------------------------------------------------- k-NN manifold metrics
+
+
+def pairwise_sq_dists(a: np.ndarray, b: np.ndarray, block: int = 2048) -> np.ndarray:
+    """Squared Euclidean distances (len(a), len(b)) computed in blocks, float64."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    bb = (b * b).sum(1)
+    out = np.empty((len(a), len(b)))
+    for lo in range(0, len(a), block):
+        x = a[lo:lo + block]
+        out[lo:lo + block] = np.maximum((x * x).sum(1)[:, None] + bb[None, :] - 2.0 * x @ b.T, 0.0)
+    return out
+
+
+def knn_radii(feats: np.ndarray, k: int) -> np.ndarray:
+    """Distance from each point to its k-th nearest neighbour within the same set (itself excluded)."""
+    if len(feats) <= k:
+        raise ValueError(f"need more than k={k} points, got {len(feats)}")
+    d = pairwise_sq_dists(feats, feats)
+    np.fill_diagonal(d, np.inf)
+    return np.sqrt(np.partition(d, k - 1, axis=1)[:, k - 1])
+
+
+def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[float, float]:
+    """Improved precision (share of fakes inside some real k-NN ball) and recall (reals inside fake balls)."""
+    r_real, r_fake = knn_radii(real, k), knn_radii(fake, k)
+    d = np.sqrt(pairwise_sq_dists(fake, real))  # (n_fake, n_real)
+    precision = (d <= r_real[None, :]).any(1).mean()
+    recall = (d.T <= r_fake[None, :]).any(1).mean()
+    return float(precision), float(recall)
+
+
+def density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5) -> tuple[float, float]:
+    """Density (mean count of real balls containing each fake, / k) and coverage (reals whose ball holds a fake)."""
+    r_real = knn_radii(real, k)
+    d = np.sqrt(pairwise_sq_dists(fake, real))  # (n_fake, n_real)
+    inside = d <= r_real[None, :]
+    density = inside.sum() / (k * len(fake))
+    coverage = inside.any(0).mean()
+    return float(density), float(coverage)
