@@ -31,6 +31,10 @@ def rows(data: dict) -> list[dict]:
     return out
 
 
+def _num(v: float) -> str:
+    return f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
+
+
 def markdown(data: dict) -> str:
     m = data.get("machine_info", {})
     lines = [
@@ -44,7 +48,7 @@ def markdown(data: dict) -> str:
     for r in rows(data):
         ratio = f"{r['ratio']:.2f}x `{r['baseline']}`" if r["ratio"] else ""
         lines.append(f"| `{r['name']}` | {r['group']} | {r['mean_s']:.4f} | "
-                     f"{r['per_s']:.3g} {r['unit']}/s | {ratio} | {r['target'] or ''} | "
+                     f"{_num(r['per_s'])} {r['unit']}/s | {ratio} | {r['target'] or ''} | "
                      f"{'' if r['met'] is None else ('yes' if r['met'] else 'NO')} |")
     return "\n".join(lines) + "\n"
 

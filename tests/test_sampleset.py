@@ -286,3 +286,16 @@ def test_sha256_helper_matches_hashlib(tmp_path):
     p = tmp_path / "f"
     p.write_bytes(b"abc" * 100_000)
     assert sha256_file(p) == hashlib.sha256(b"abc" * 100_000).hexdigest()
+
+
+def test_atomic_writes_honour_the_umask(tmp_path):
+    from bench.data.safeio import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "f.txt", "x")
+        root = write_world(tmp_path / "s", n=1)
+    finally:
+        os.umask(old)
+    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o644
+    assert root.stat().st_mode & 0o777 == 0o755 and (root / "manifest.yaml").stat().st_mode & 0o777 == 0o644

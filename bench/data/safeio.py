@@ -22,6 +22,8 @@ from PIL import Image
 #: Largest image file we agree to open (bytes) and largest decoded size (pixels) when no size is expected.
 MAX_IMAGE_BYTES = 32 * 1024 * 1024
 MAX_IMAGE_PIXELS = 4096 * 4096
+_UMASK = os.umask(0)  # read the process umask once (mkstemp/mkdtemp create 0600/0700; we honour it)
+os.umask(_UMASK)
 
 
 class DataError(ValueError):
@@ -42,6 +44,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -69,6 +72,7 @@ def atomic_dir(final: str | os.PathLike, overwrite: bool = False) -> Iterator[Pa
         raise FileExistsError(f"{final} already exists (pass overwrite to replace it)")
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".partial"))
+    os.chmod(tmp, 0o777 & ~_UMASK)
     try:
         yield tmp
         if final.exists():
