@@ -54,6 +54,48 @@ def cmd_world_probe(args) -> int:
     return 0
 
 
+def cmd_judges_train(args) -> int:
+    import dataclasses
+
+    from bench.judges.world import WorldJudgeConfig, save_world_judge, train_world_judge
+
+    cfg = WorldJudgeConfig()
+    if args.epochs:
+        cfg = dataclasses.replace(cfg, epochs=args.epochs)
+    net, report = train_world_judge(cfg, progress=not args.quiet)
+    path = save_world_judge(net, report, Path(args.out))
+    print(f"wrote {path} (AU mean F1 {report['au_mean_f1']:.3f}, min {report['au_min_f1']:.3f}; "
+          f"expression {report['expression_accuracy']:.3f})")
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from bench.controls import world_conditions
+    from bench.generators import get_generator, write_generated
+    from bench.protocols import load_protocol
+
+    proto = load_protocol(args.protocol)
+    c = proto["conditions"]
+    conds = world_conditions(proto["world"], c["split"], args.n or c["n"])
+    gen = get_generator(args.generator, world=proto["world"]) if args.generator in (
+        "real", "shuffled", "collapsed", "noise") else get_generator(args.generator)
+    write_generated(gen, conds, args.out, protocol=proto.id, progress=not args.quiet, overwrite=args.overwrite)
+    print(f"wrote {len(conds)} samples of {args.generator} for {proto.id} to {args.out}")
+    return 0
+
+
+def cmd_score(args) -> int:
+    from bench.results import format_table, write_results
+    from bench.score import score_sampleset
+
+    res = score_sampleset(args.sampleset, args.protocol, progress=not args.quiet)
+    out = Path(args.out) if args.out else Path(args.sampleset) / f"results-{res['protocol']['id']}.json"
+    write_results(out, res)
+    print(format_table(res))
+    print(f"results: {out}")
+    return 0
+
+
 def cmd_validate(args) -> int:
     from bench.data.sampleset import validate
 
@@ -100,6 +142,29 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--out", default="reports/world_difficulty", help="writes OUT.json and OUT.md")
     pr.set_defaults(func=cmd_world_probe)
 
+    gen = sub.add_parser("generate", help="run a registered generator on a protocol's conditions -> SampleSet")
+    gen.add_argument("generator", help="registered name (controls: real, shuffled, collapsed, noise)")
+    gen.add_argument("--protocol", default="world-v1")
+    gen.add_argument("--n", type=int, default=0, help="first n conditions only (default: all)")
+    gen.add_argument("--out", required=True)
+    gen.add_argument("--overwrite", action="store_true")
+    gen.add_argument("--quiet", action="store_true")
+    gen.set_defaults(func=cmd_generate)
+
+    sc = sub.add_parser("score", help="score a SampleSet under a protocol (all families but downstream)")
+    sc.add_argument("sampleset")
+    sc.add_argument("--protocol", default="world-v1")
+    sc.add_argument("--out", help="results JSON (default: SAMPLESET/results-<protocol>.json)")
+    sc.add_argument("--quiet", action="store_true")
+    sc.set_defaults(func=cmd_score)
+
+    judges = sub.add_parser("judges", help="judges that read images").add_subparsers(dest="judges_cmd", required=True)
+    jt = judges.add_parser("train", help="train the world judge (deterministic) and save it with its report")
+    jt.add_argument("--out", default=str(Path(__file__).parent / "judges" / "weights"))
+    jt.add_argument("--epochs", type=int, default=0, help="override the config's epochs (changes the judge id)")
+    jt.add_argument("--quiet", action="store_true")
+    jt.set_defaults(func=cmd_judges_train)
+
     val = sub.add_parser("validate", help="strictly check a SampleSet (manifest, hashes, every row and image)")
     val.add_argument("sampleset")
     val.set_defaults(func=cmd_validate)
@@ -110,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (DataError, FileExistsError, ValueError) as e:
+    except (DataError, FileExistsError, FileNotFoundError, KeyError, ValueError) as e:
         print(f"augen: error: {e}", file=sys.stderr)
         return 2
 

@@ -288,3 +288,52 @@ def read_openface(csv_path: str | os.PathLike) -> Iterator[Sample]:
                 prob[AU_INDEX[a]] = v
         yield Sample(image=None, intensity=inten, prob=prob, file="",
                      meta={"row": row, "source": path, "frame": frame, "success": int(ok)})
+
+
+# ----------------------------------------------------------------------------------------- LibreFace
+
+_LF_DETECT = subset("BP4D12")
+_LF_INTENSITY = subset("DISFA12")
+
+
+def read_libreface(csv_path: str | os.PathLike, key_column: str = "file") -> Iterator[Sample]:
+    """LibreFace CSV: `au_{k}` detection (0/1) for the BP4D 12, `au_{k}_intensity` (0-5) for the DISFA 12.
+
+    `key_column` names the image each row belongs to (kept as `file`); an optional `facial_expression`
+    column (AffectNet code or name) fills `expression`.
+    """
+    path = Path(csv_path)
+    rows = _csv_rows(path)
+    try:
+        _, header = next(rows)
+    except StopIteration:
+        raise DataError(path, "empty file (no header)") from None
+    header = [h.strip() for h in header]
+    if key_column not in header:
+        raise DataError(path, f"no {key_column!r} column naming the image of each row", 0)
+    det = {a: header.index(f"au_{a}") for a in _LF_DETECT if f"au_{a}" in header}
+    inten = {a: header.index(f"au_{a}_intensity") for a in _LF_INTENSITY if f"au_{a}_intensity" in header}
+    if not det and not inten:
+        raise DataError(path, "no au_{k} / au_{k}_intensity columns: not a LibreFace CSV", 0)
+    expr_col = header.index("facial_expression") if "facial_expression" in header else None
+    from bench.data.aus import expression_code
+
+    for row, fields in rows:
+        if len(fields) != len(header):
+            raise DataError(path, f"has {len(fields)} fields, header has {len(header)}", row)
+        iv = empty_intensities()
+        prob = np.full(N_AUS, np.nan, dtype=np.float32)
+        for a, j in inten.items():
+            iv[AU_INDEX[a]] = _num(fields[j].strip(), path, row, f"au_{a}_intensity", 0, 5)
+        for a, j in det.items():
+            v = _num(fields[j].strip(), path, row, f"au_{a}", 0, 1)
+            prob[AU_INDEX[a]] = v
+        expression = -1
+        if expr_col is not None and fields[expr_col].strip():
+            text = fields[expr_col].strip()
+            try:
+                expression = expression_code(int(text) if text.isdigit() else text)
+            except ValueError as e:
+                raise DataError(path, f"facial_expression: {e}", row) from None
+        yield Sample(image=None, intensity=iv, prob=prob, expression=expression, file=fields[header.index(key_column)],
+                     meta={"row": row, "source": path})

@@ -334,6 +334,15 @@ class SampleSet:
     def __len__(self) -> int:
         return self.manifest.count
 
+    def content_hash(self) -> str:
+        """sha256 over the labels hash and every image's bytes, in row order: the key for cached features."""
+        h = hashlib.sha256(self.manifest.labels_sha256.encode())
+        for s in self.rows():
+            path = Path(s.meta["dir"]) / "images" / s.file
+            with open(path, "rb") as f:
+                h.update(s.file.encode() + b"\0" + hashlib.sha256(f.read()).digest())
+        return h.hexdigest()
+
     @property
     def image_size(self) -> tuple[int, int]:
         return self.manifest.image_size

@@ -1,0 +1,117 @@
+"""Controls: generators that bound every metric of a protocol on the world.
+
+- `real`:      the world's own images for the requested labels (the best any generator can do)
+- `shuffled`:  real images whose claimed labels belong to other samples (alignment at chance)
+- `collapsed`: every face has one identity (diversity collapse; labels still true)
+- `noise`:     uniform noise images with the requested labels (realism and alignment at their worst)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import numpy as np
+
+from bench.data.aus import AUS
+from bench.data.sampleset import Sample
+from bench.generators import Condition, register
+from bench.world.params import FaceParams, WorldConfig, sample_params
+from bench.world.prompts import prompt_from_aus
+from bench.world.render import render
+
+BATCH = 256
+
+
+def world_conditions(world: dict, split: str, n: int, start: int = 0) -> list[Condition]:
+    """The condition suite of a world protocol: labels, prompts and identities of `split` samples."""
+    cfg = WorldConfig(seed=world["seed"], image_size=world["image_size"])
+    out = []
+    for lo in range(start, start + n, 4096):
+        p = sample_params(cfg, split, np.arange(lo, min(start + n, lo + 4096)))
+        for j in range(len(p)):
+            out.append(Condition(index=lo + j, seed=lo + j, prompt=prompt_from_aus(p.aus[j]), aus=p.aus[j],
+                                 expression=int(p.expression[j]), identity=f"w{int(p.identity[j])}",
+                                 demographics={"skin_tone": int(p.skin_tone[j]), "gender": int(p.gender[j]),
+                                               "age_group": int(p.age_group[j])}))
+    return out
+
+
+class _WorldControl:
+    """Shared machinery: render the world samples behind a batch of conditions."""
+
+    version = "1"
+    labelled_aus = AUS
+
+    def __init__(self, world: dict | None = None, split: str = "val", seed: int = 0):
+        world = world or {"seed": 0, "image_size": 64}
+        self.cfg = WorldConfig(seed=world["seed"], image_size=world["image_size"])
+        self.split, self.seed = split, seed
+        self.image_size = (self.cfg.image_size, self.cfg.image_size)
+        self.config = {"world": dict(world), "split": split, "seed": seed}
+
+    def _params(self, conds: list[Condition]) -> FaceParams:
+        return sample_params(self.cfg, self.split, [c.index for c in conds])
+
+    def _images(self, p: FaceParams, conds: list[Condition]) -> np.ndarray:
+        return render(p, self.cfg.image_size)
+
+    def _labels(self, p: FaceParams, conds: list[Condition]) -> FaceParams:
+        return p
+
+    def generate(self, conditions: list[Condition]) -> Iterator[Sample]:
+        for lo in range(0, len(conditions), BATCH):
+            conds = conditions[lo:lo + BATCH]
+            p = self._params(conds)
+            images, lab = self._images(p, conds), self._labels(p, conds)
+            for j, c in enumerate(conds):
+                yield Sample(image=images[j], intensity=lab.aus[j], expression=int(lab.expression[j]),
+                             prompt=prompt_from_aus(lab.aus[j]), identity=f"w{int(p.identity[j])}", seed=c.seed,
+                             attributes={"skin_tone": int(p.skin_tone[j]), "gender": int(p.gender[j]),
+                                         "age_group": int(p.age_group[j])})
+
+
+@register("real")
+class RealControl(_WorldControl):
+    name = "real"
+
+
+@register("shuffled")
+class ShuffledControl(_WorldControl):
+    """Claimed labels are those of another condition (a seeded derangement-like permutation)."""
+
+    name = "shuffled"
+
+    def generate(self, conditions: list[Condition]) -> Iterator[Sample]:
+        perm = np.random.default_rng(self.seed).permutation(len(conditions))
+        real = list(RealControl.generate(self, conditions))
+        for j, s in enumerate(real):
+            other = real[perm[j]]
+            yield dataclasses.replace(s, intensity=other.intensity, expression=other.expression, prompt=other.prompt)
+
+
+@register("collapsed")
+class CollapsedControl(_WorldControl):
+    """Every face gets the identity (and demographics) of the first condition's face."""
+
+    name = "collapsed"
+    _IDENTITY_FIELDS = [f.name for f in dataclasses.fields(FaceParams)
+                        if f.name not in {"expression", "aus", "asym", "roll", "yaw", "scale", "tx", "ty", "light_x",
+                                          "light_y", "bright", "bg_top", "bg_bottom", "noise_sigma", "noise_seed"}]
+
+    def _params(self, conds: list[Condition]) -> FaceParams:
+        p = super()._params(conds)
+        first = sample_params(self.cfg, self.split, [0])
+        return p.replace(**{k: np.repeat(getattr(first, k), len(p), axis=0) for k in self._IDENTITY_FIELDS})
+
+
+@register("noise")
+class NoiseControl(_WorldControl):
+    """Uniform noise images (seeded per condition) claiming the requested labels."""
+
+    name = "noise"
+
+    def _images(self, p: FaceParams, conds: list[Condition]) -> np.ndarray:
+        h, w = self.image_size
+        return np.stack([np.random.default_rng([self.seed, c.seed]).integers(0, 256, (h, w, 3), dtype=np.uint8)
+                         for c in conds])

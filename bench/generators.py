@@ -1,0 +1,117 @@
+"""The Generator interface and registry.
+
+A generator turns Conditions (what the protocol asks for) into Samples (an image plus the labels the
+generator *claims*). Generators register by name here, or from other packages through the
+`augen.generators` entry-point group; a folder submission is replayed by `SampleSetGenerator`.
+Adding a generator is one class with `name`, `version`, `config` and `generate`, plus one registry line.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from bench.data.sampleset import Sample, SampleSet, SampleSetWriter
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One request of a protocol's condition suite."""
+
+    index: int  # position in the suite (also names the output file)
+    seed: int  # seed the generator should use for this sample
+    prompt: str  # text description (MAUGen-style caption of the AU vector)
+    aus: np.ndarray  # (17,) float32 target AU intensities 0-5 (NaN = unconstrained)
+    expression: int  # target AffectNet code 0-7 (-1 = unconstrained)
+    identity: str = ""  # optional identity key to reproduce
+    demographics: dict[str, int] = field(default_factory=dict)  # optional demographic targets
+
+
+class Generator(Protocol):
+    name: str
+    version: str
+    config: dict
+    image_size: tuple[int, int]
+    labelled_aus: tuple[int, ...]
+
+    def generate(self, conditions: list[Condition]) -> Iterator[Sample]:
+        """One Sample per condition, in order."""
+        ...
+
+
+_REGISTRY: dict[str, Callable[..., Generator]] = {}
+
+
+def register(name: str) -> Callable:
+    """Class/factory decorator: `@register("real")`."""
+    def deco(factory):
+        _REGISTRY[name] = factory
+        return factory
+    return deco
+
+
+def available() -> list[str]:
+    _load_entry_points()
+    return sorted(_REGISTRY)
+
+
+def get_generator(name: str, **kwargs) -> Generator:
+    """Instantiate a registered generator by name (built-ins, controls, entry points)."""
+    import bench.controls  # noqa: F401  (registers the controls)
+
+    _load_entry_points()
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown generator {name!r}; available: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name](**kwargs)
+
+
+def _load_entry_points() -> None:
+    for ep in importlib.metadata.entry_points(group="augen.generators"):
+        if ep.name not in _REGISTRY:
+            _REGISTRY[ep.name] = ep.load()
+
+
+class SampleSetGenerator:
+    """Replays a submitted SampleSet folder as a generator (sample i answers condition i)."""
+
+    def __init__(self, root: str | Path):
+        self.set = SampleSet(root)
+        m = self.set.manifest
+        self.name = str(m.generator.get("name", Path(root).name))
+        self.version = str(m.generator.get("version", ""))
+        self.config = dict(m.generator.get("config", {}))
+        self.image_size, self.labelled_aus = m.image_size, m.labelled_aus
+
+    def generate(self, conditions: list[Condition]) -> Iterator[Sample]:
+        it = iter(self.set)
+        for _ in conditions:
+            s = next(it, None)
+            if s is None:
+                raise ValueError(f"{self.set.root}: holds {len(self.set)} samples, the protocol asks for "
+                                 f"{len(conditions)}")
+            yield s
+
+
+def write_generated(gen: Generator, conditions: list[Condition], out: str | Path, protocol: str | None = None,
+                    progress: bool = False, overwrite: bool = False) -> Path:
+    """Run a generator over conditions and write its samples as a SampleSet (atomically)."""
+    from tqdm import tqdm
+
+    attrs = ("skin_tone", "gender", "age_group")
+    with SampleSetWriter(out, name=f"{gen.name}-{len(conditions)}",
+                         generator={"name": gen.name, "version": gen.version, "config": gen.config},
+                         image_size=gen.image_size, labelled_aus=gen.labelled_aus, protocol=protocol,
+                         attributes=attrs, overwrite=overwrite) as w:
+        for c, s in tqdm(zip(conditions, gen.generate(conditions)), total=len(conditions), desc=gen.name,
+                         unit="img", disable=not progress):
+            s.file = f"{c.index:08d}.png"
+            s.seed = c.seed if s.seed < 0 else s.seed
+            s.attributes = {k: v for k, v in s.attributes.items() if k in attrs}
+            w.add(s)
+    return Path(out)
+

@@ -1,0 +1,86 @@
+"""Judging image sets in streamed batches, with outputs cached per (content key, judge id).
+
+Images stream from a SampleSet through a torch DataLoader (decoding in a worker process while the
+judge runs); outputs (features, AU readings, class probabilities) are stored as one .npz per
+(content key, judge id) under the cache folder and reused by every later score.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from bench.data.safeio import atomic_write_bytes
+from bench.data.sampleset import SampleSet
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("AUGEN_CACHE", Path.home() / ".cache" / "augen"))
+
+
+class SampleSetImages(IterableDataset):
+    """Yields (row index, image uint8 (H, W, 3)) of a SampleSet; rows are split between DataLoader workers."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        info = get_worker_info()
+        k, n = (info.id, info.num_workers) if info else (0, 1)
+        ss = SampleSet(self.root, check=False)  # checked once by the caller
+        for i, s in enumerate(ss.rows()):
+            if i % n == k:
+                yield i, ss.load_image(s)
+
+
+def stream_batches(root: str | Path, batch_size: int = 256, workers: int = 1) -> Iterator[np.ndarray]:
+    """uint8 image batches (B, H, W, 3) of a SampleSet in row order."""
+    dl = DataLoader(SampleSetImages(root), batch_size=batch_size, num_workers=workers,
+                    collate_fn=lambda items: items)
+    pending: dict[int, np.ndarray] = {}
+    nxt = 0
+    for items in dl:
+        for i, img in items:
+            pending[i] = img
+        take = []
+        while nxt in pending:
+            take.append(pending.pop(nxt))
+            nxt += 1
+        if take:
+            yield np.stack(take)
+    if pending:
+        raise RuntimeError("rows missing from the image stream")
+
+
+def cached(key: str, judge_id: str, compute: Callable[[], dict[str, np.ndarray]],
+           folder: Path | None = None) -> dict[str, np.ndarray]:
+    """`compute()` once per (key, judge id); later calls load the stored arrays."""
+    path = (folder or cache_root()) / "features" / judge_id / f"{key}.npz"
+    if path.is_file():
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}
+    out = compute()
+    buf = io.BytesIO()
+    np.savez(buf, **out)
+    atomic_write_bytes(path, buf.getvalue())
+    return out
+
+
+def judge_sampleset(root: str | Path, judge: Callable[[np.ndarray], dict[str, np.ndarray]], judge_id: str,
+                    batch_size: int = 256, workers: int = 1, folder: Path | None = None) -> dict[str, np.ndarray]:
+    """Judge every image of a SampleSet (streamed), cached by its content hash."""
+    ss = SampleSet(root)
+
+    def compute() -> dict[str, np.ndarray]:
+        parts: dict[str, list[np.ndarray]] = {}
+        for batch in stream_batches(root, batch_size, workers):
+            for k, v in judge(batch).items():
+                parts.setdefault(k, []).append(v)
+        return {k: np.concatenate(v) for k, v in parts.items()}
+
+    return cached(ss.content_hash(), judge_id, compute, folder)

@@ -1,0 +1,75 @@
+"""The results JSON: one file per (protocol, generator) score, versioned and written atomically.
+
+Schema (`SCHEMA_VERSION`): protocol {id, hash}, generator {name, version, config}, sampleset {path,
+content_hash, n}, metrics {name: {value, ci95, n, higher_is_better, family}}, judges {id: {sha256,
+ceiling}}, seeds, packages, git, device, stage_seconds, throughput_images_per_s, created.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.metadata
+import json
+import math
+import platform
+import subprocess
+from pathlib import Path
+
+from bench.data.safeio import atomic_write_text
+
+SCHEMA_VERSION = "1"
+PACKAGES = ("torch", "numpy", "scipy", "augen-bench", "diffusers", "transformers")
+
+
+def metric(value: float, n: int, higher_is_better: bool, family: str, ci95: tuple[float, float] | None = None,
+           **extra) -> dict:
+    """One metric entry (NaN values are stored as null)."""
+    def clean(v):
+        return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else float(v)
+    return {"value": clean(value), "ci95": [clean(c) for c in ci95] if ci95 else None, "n": int(n),
+            "higher_is_better": higher_is_better, "family": family, **extra}
+
+
+def environment() -> dict:
+    import torch
+
+    versions = {}
+    for p in PACKAGES:
+        try:
+            versions[p] = importlib.metadata.version(p)
+        except importlib.metadata.PackageNotFoundError:
+            versions[p] = None
+    try:
+        git = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).parent, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        git = None
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({platform.processor() or 'x86'})"
+    return {"packages": versions, "git": git, "device": device, "python": platform.python_version(),
+            "torch_threads": torch.get_num_threads()}
+
+
+def write_results(path: str | Path, results: dict) -> None:
+    atomic_write_text(path, json.dumps(results, indent=1, sort_keys=True) + "\n")
+
+
+def new_results(**fields) -> dict:
+    return {"schema_version": SCHEMA_VERSION,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), **fields}
+
+
+def format_table(results: dict) -> str:
+    """A plain-text table of the metrics, family by family."""
+    rows = [f"{results['generator']['name']} on {results['protocol']['id']} "
+            f"(hash {results['protocol']['hash'][:12]}, n={results['sampleset']['n']})"]
+    for fam in ("realism", "diversity", "alignment", "memorization", "downstream"):
+        items = [(k, m) for k, m in results["metrics"].items() if m["family"] == fam]
+        if not items:
+            continue
+        rows.append(f"  {fam}")
+        for k, m in items:
+            v = "n/a" if m["value"] is None else f"{m['value']:.4f}"
+            ci = f"  [{m['ci95'][0]:.4f}, {m['ci95'][1]:.4f}]" if m.get("ci95") and None not in m["ci95"] else ""
+            arrow = "higher better" if m["higher_is_better"] else "lower better"
+            rows.append(f"    {k:<26} {v:>10}{ci}  ({arrow})")
+    return "\n".join(rows)

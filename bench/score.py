@@ -1,0 +1,174 @@
+"""`augen score`: a SampleSet x a protocol -> the results JSON of every family but downstream.
+
+Stages (each timed): validate -> load judge -> judge the set (streamed, cached by content hash) ->
+judge the protocol's reference and train-reference images (cached) -> realism, diversity, alignment,
+memorization metrics with n and bootstrap CIs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.data.aus import AU_INDEX, subset
+from bench.data.safeio import DataError
+from bench.data.sampleset import SampleSet
+from bench.judges.cache import cached, judge_sampleset
+from bench.judges.world import WorldJudgeConfig, load_world_judge, predict
+from bench.metrics import alignment as A
+from bench.metrics import diversity as D
+from bench.metrics import memorization as M
+from bench.metrics import realism as R
+from bench.metrics.stats import bootstrap_ci
+from bench.protocols import Protocol, load_protocol
+from bench.results import environment, metric, new_results
+from bench.world.make import WORLD_VERSION
+from bench.world.params import WorldConfig, sample_params
+from bench.world.render import render
+
+DEMOGRAPHICS = {"skin_tone": 6, "gender": 2, "age_group": 3}
+
+
+class Stages:
+    """Wall time per stage."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        t = time.perf_counter()
+        yield
+        self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t
+
+
+def judge_world_split(net, judge_id: str, world: dict, split: str, n: int, folder: Path | None = None) -> dict:
+    """Judge outputs for world samples 0..n-1 of a split (rendered on the fly, cached)."""
+    cfg = WorldConfig(seed=world["seed"], image_size=world["image_size"])
+    key = f"world{WORLD_VERSION}-s{cfg.seed}-{cfg.image_size}px-{split}-0-{n}"
+
+    def compute() -> dict[str, np.ndarray]:
+        parts: dict[str, list] = {}
+        for lo in range(0, n, 512):
+            p = sample_params(cfg, split, np.arange(lo, min(n, lo + 512)))
+            for k, v in predict(net, render(p, cfg.image_size)).items():
+                parts.setdefault(k, []).append(v)
+        return {k: np.concatenate(v) for k, v in parts.items()}
+
+    return cached(key, judge_id, compute, folder)
+
+
+def _claimed(ss: SampleSet) -> tuple[np.ndarray, np.ndarray]:
+    inten, expr = [], []
+    for s in ss.rows():
+        inten.append(s.intensity)
+        expr.append(s.expression)
+    return np.stack(inten), np.array(expr)
+
+
+def score_sampleset(root: str | Path, protocol: str | Protocol = "world-v1", *, cache: Path | None = None,
+                    progress: bool = False) -> dict:
+    """Score a SampleSet under a protocol; returns the results dict (see bench.results)."""
+    st = Stages()
+    proto = protocol if isinstance(protocol, Protocol) else load_protocol(protocol)
+    world = proto["world"]
+    with st("validate"):
+        ss = SampleSet(root)
+        size = (world["image_size"], world["image_size"])
+        if ss.image_size != size:
+            raise DataError(root, f"images are {ss.image_size}, protocol {proto.id} scores {size}")
+        if len(ss) < 20:
+            raise DataError(root, f"{len(ss)} samples; at least 20 are needed to score")
+    with st("load_judge"):
+        jcfg = WorldJudgeConfig(**proto["judge"].get("config", {}))
+        net, report = load_world_judge(jcfg, progress=progress)
+        jid = jcfg.judge_id
+    with st("judge_generated"):
+        gen = judge_sampleset(root, lambda b: predict(net, b), jid, folder=cache)
+    with st("judge_reference"):
+        ref = judge_world_split(net, jid, world, proto["reference"]["split"], proto["reference"]["n"], cache)
+        trn = judge_world_split(net, jid, world, proto["train_reference"]["split"], proto["train_reference"]["n"],
+                                cache)
+    claimed_int, claimed_expr = _claimed(ss)
+    n = len(ss)
+    b = proto["bootstrap"]
+    boot = dict(n_boot=b["n"], seed=b["seed"], alpha=b["alpha"])
+    mdef = proto.metrics
+    out: dict[str, dict] = {}
+
+    def put(name: str, value: float, n_: int, ci=None, **extra):
+        if name in mdef:
+            out[name] = metric(value, n_, mdef[name]["higher_is_better"], mdef[name]["family"], ci, **extra)
+
+    with st("realism"):
+        fg, fr = gen["features"].astype(np.float64), ref["features"].astype(np.float64)
+        put("fd_world", R.fd_from_features(fr, fg), n, bootstrap_ci(lambda x: R.fd_from_features(fr, x), fg, **boot))
+        rz = proto["realism"]
+        kid_v, kid_sd = R.kid(fr, fg, rz["kid_subsets"], rz["kid_subset_size"], seed=b["seed"])
+        half = 1.96 * kid_sd / np.sqrt(rz["kid_subsets"])
+        put("kid_world", kid_v, n, (kid_v - half, kid_v + half))
+        p, r = R.precision_recall(fr, fg, k=rz["k_pr"])
+        put("precision", p, n)
+        put("recall", r, n)
+        dens, cov = R.density_coverage(fr, fg, k=rz["k_dc"])
+        put("density", dens, n)
+        put("coverage", cov, n)
+    with st("diversity"):
+        kls, worst = [], []
+        for attr, k in DEMOGRAPHICS.items():
+            dist = D.distribution(gen[f"{attr}_prob"].argmax(1), k)
+            put(f"{attr}_entropy", D.normalized_entropy(dist), n, distribution=dist.tolist())
+            kls.append(D.kl_divergence(dist, np.full(k, 1.0 / k)))
+            worst.append(D.worst_group_share(dist))
+        put("demographic_kl", float(np.sum(kls)), n)
+        put("worst_group_share", float(np.min(worst)), n)
+        centred = fg - fr.mean(0)  # post-ReLU features all point one way: measure spread around the world's mean
+        put("identity_similarity", D.mean_pairwise_cosine(centred), n)
+        put("vendi", D.vendi_score(centred), n)
+        cols = [AU_INDEX[a] for a in subset(proto["aus"])]
+        put("au_combination_coverage", D.au_combination_coverage(ref["au_prob"][:, cols] >= 0.5,
+                                                                  gen["au_prob"][:, cols] >= 0.5), n)
+    with st("alignment"):
+        thr = proto["occurrence_threshold"]
+        ci_, ji, jp = claimed_int[:, cols], gen["au_intensity"][:, cols], gen["au_prob"][:, cols]
+        occ = np.where(np.isnan(ci_), np.nan, (ci_ >= thr).astype(np.float64))
+        names = [f"AU{a:02d}" for a in subset(proto["aus"])]
+        f1 = A.f1_per_column(occ, (jp >= 0.5).astype(float))
+        put("au_f1", A.nanmean(f1), n,
+            bootstrap_ci(lambda o, p_: A.nanmean(A.f1_per_column(o, p_)), occ, (jp >= 0.5).astype(float), **boot),
+            per_au=dict(zip(names, np.round(f1, 4).tolist())))
+        put("au_kappa", A.nanmean(A.kappa_per_column(occ, (jp >= 0.5).astype(float))), n)
+        put("au_auc", A.nanmean(A.roc_auc_per_column(occ, jp)), n)
+        put("au_icc", A.nanmean(A.icc_per_column(ci_, ji)), n)
+        put("au_pearson", A.nanmean(A.pearson_per_column(ci_, ji)), n)
+        put("au_mae", A.nanmean(A.mae_per_column(ci_, ji)), n)
+        pred_e = gen["expression_prob"].argmax(1)
+        put("expression_accuracy", A.accuracy(claimed_expr, pred_e), int((claimed_expr >= 0).sum()),
+            bootstrap_ci(A.accuracy, claimed_expr, pred_e, **boot))
+    with st("memorization"):
+        ft = trn["features"].astype(np.float64)
+        d_gen, d_ref = M.nn_distances(fg, ft), M.nn_distances(fr, ft)
+        put("nn_distance_to_train", float(d_gen.mean()), n)
+        put("near_copy_share", M.near_copy_share(d_gen, d_ref, proto["memorization"]["near_copy_quantile"]), n)
+    m = ss.manifest
+    judged = st.seconds.get("judge_generated", 0.0)
+    return new_results(
+        protocol={"id": proto.id, "hash": proto.hash(report.get("weights_sha256", ""))},
+        generator={k: m.generator.get(k) for k in ("name", "version", "config")},
+        sampleset={"path": str(Path(root)), "content_hash": ss.content_hash(), "n": n,
+                   "labels_sha256": m.labels_sha256},
+        metrics=out,
+        judges={jid: {"sha256": report.get("weights_sha256"),
+                      "ceiling": {k: report[k] for k in ("au_mean_f1", "au_min_f1", "au_min_r", "expression_accuracy",
+                                                         "skin_tone_accuracy", "gender_accuracy",
+                                                         "age_group_accuracy", "au_f1") if k in report},
+                      "config": dataclasses.asdict(jcfg)}},
+        seeds={"bootstrap": b["seed"], "world": world["seed"]},
+        stage_seconds={k: round(v, 3) for k, v in st.seconds.items()},
+        throughput_images_per_s=round(n / judged, 1) if judged > 0 else None,
+        **environment(),
+    )
