@@ -57,13 +57,17 @@ def cmd_world_probe(args) -> int:
 def cmd_judges_train(args) -> int:
     import dataclasses
 
-    from bench.judges.world import WorldJudgeConfig, save_world_judge, train_world_judge
+    from bench.judges.world import WorldJudgeConfig, judge_markdown, save_world_judge, train_world_judge
 
     cfg = WorldJudgeConfig()
     if args.epochs:
         cfg = dataclasses.replace(cfg, epochs=args.epochs)
     net, report = train_world_judge(cfg, progress=not args.quiet)
     path = save_world_judge(net, report, Path(args.out))
+    if args.report:
+        import json
+
+        atomic_write_bytes(args.report, judge_markdown(json.loads(path.with_suffix(".json").read_text())).encode())
     print(f"wrote {path} (AU mean F1 {report['au_mean_f1']:.3f}, min {report['au_min_f1']:.3f}; "
           f"expression {report['expression_accuracy']:.3f})")
     return 0
@@ -88,11 +92,21 @@ def cmd_score(args) -> int:
     from bench.results import format_table, write_results
     from bench.score import score_sampleset
 
-    res = score_sampleset(args.sampleset, args.protocol, progress=not args.quiet)
+    res = score_sampleset(args.sampleset, args.protocol, progress=not args.quiet, au_readings=args.au_readings)
     out = Path(args.out) if args.out else Path(args.sampleset) / f"results-{res['protocol']['id']}.json"
     write_results(out, res)
     print(format_table(res))
     print(f"results: {out}")
+    return 0
+
+
+def cmd_table(args) -> int:
+    from bench.results import load_results, markdown_table
+
+    text = markdown_table(load_results(args.results))
+    if args.out:
+        atomic_write_bytes(args.out, text.encode())
+    print(text)
     return 0
 
 
@@ -155,13 +169,20 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("sampleset")
     sc.add_argument("--protocol", default="world-v1")
     sc.add_argument("--out", help="results JSON (default: SAMPLESET/results-<protocol>.json)")
+    sc.add_argument("--au-readings", help="AU judge from a tool: libreface:FILE.csv or openface:FOLDER")
     sc.add_argument("--quiet", action="store_true")
     sc.set_defaults(func=cmd_score)
+
+    tb = sub.add_parser("table", help="markdown table of results files (one protocol hash)")
+    tb.add_argument("results", nargs="+")
+    tb.add_argument("--out")
+    tb.set_defaults(func=cmd_table)
 
     judges = sub.add_parser("judges", help="judges that read images").add_subparsers(dest="judges_cmd", required=True)
     jt = judges.add_parser("train", help="train the world judge (deterministic) and save it with its report")
     jt.add_argument("--out", default=str(Path(__file__).parent / "judges" / "weights"))
     jt.add_argument("--epochs", type=int, default=0, help="override the config's epochs (changes the judge id)")
+    jt.add_argument("--report", default="reports/world_judge.md", help="markdown ceiling report ('' for none)")
     jt.add_argument("--quiet", action="store_true")
     jt.set_defaults(func=cmd_judges_train)
 

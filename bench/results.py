@@ -73,3 +73,35 @@ def format_table(results: dict) -> str:
             arrow = "higher better" if m["higher_is_better"] else "lower better"
             rows.append(f"    {k:<26} {v:>10}{ci}  ({arrow})")
     return "\n".join(rows)
+
+
+def load_results(paths: list[str | Path]) -> list[dict]:
+    out = []
+    for p in paths:
+        r = json.loads(Path(p).read_text())
+        if r.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(f"{p}: schema_version {r.get('schema_version')!r}, expected {SCHEMA_VERSION!r}")
+        out.append(r)
+    return out
+
+
+def markdown_table(results: list[dict]) -> str:
+    """Generators as columns, metrics as rows (grouped by family), one protocol hash only."""
+    hashes = {r["protocol"]["hash"] for r in results}
+    if len(hashes) != 1:
+        raise ValueError(f"results come from {len(hashes)} different protocol hashes; they are not comparable")
+    names = [r["generator"]["name"] for r in results]
+    first = results[0]
+    lines = [f"Protocol `{first['protocol']['id']}` (hash `{first['protocol']['hash'][:12]}`), "
+             f"n = {first['sampleset']['n']} per generator; judge ceiling (held-out world test): "
+             + ", ".join(f"{k} {v:.3f}" for j in first["judges"].values() for k, v in j["ceiling"].items()
+                         if isinstance(v, float)), "",
+             "| family | metric | " + " | ".join(names) + " |", "|---|---|" + "---:|" * len(names)]
+    for name, m in first["metrics"].items():
+        arrow = "↑" if m["higher_is_better"] else "↓"
+        cells = []
+        for r in results:
+            v = r["metrics"].get(name, {}).get("value")
+            cells.append("n/a" if v is None else f"{v:.3f}")
+        lines.append(f"| {m['family']} | {name} {arrow} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

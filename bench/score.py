@@ -71,8 +71,12 @@ def _claimed(ss: SampleSet) -> tuple[np.ndarray, np.ndarray]:
 
 
 def score_sampleset(root: str | Path, protocol: str | Protocol = "world-v1", *, cache: Path | None = None,
-                    progress: bool = False) -> dict:
-    """Score a SampleSet under a protocol; returns the results dict (see bench.results)."""
+                    progress: bool = False, au_readings: str | None = None) -> dict:
+    """Score a SampleSet under a protocol; returns the results dict (see bench.results).
+
+    `au_readings` ('libreface:FILE.csv' or 'openface:FOLDER') replaces the world judge's AU readings in
+    the alignment family by an external tool's (NaN where the tool reads nothing).
+    """
     st = Stages()
     proto = protocol if isinstance(protocol, Protocol) else load_protocol(protocol)
     world = proto["world"]
@@ -93,6 +97,17 @@ def score_sampleset(root: str | Path, protocol: str | Protocol = "world-v1", *, 
         ref = judge_world_split(net, jid, world, proto["reference"]["split"], proto["reference"]["n"], cache)
         trn = judge_world_split(net, jid, world, proto["train_reference"]["split"], proto["train_reference"]["n"],
                                 cache)
+    au_judge = {"id": jid, "sha256": report.get("weights_sha256")}
+    if au_readings:
+        from bench.judges.external import libreface_readings, openface_readings
+
+        kind, _, where = au_readings.partition(":")
+        readers = {"libreface": libreface_readings, "openface": openface_readings}
+        if kind not in readers or not where:
+            raise ValueError(f"--au-readings must be libreface:FILE.csv or openface:FOLDER, not {au_readings!r}")
+        ext, ext_id = readers[kind](ss, where)
+        gen = {**gen, **ext}
+        au_judge = {"id": ext_id, "sha256": ext_id.rsplit("-", 1)[-1]}
     claimed_int, claimed_expr = _claimed(ss)
     n = len(ss)
     b = proto["bootstrap"]
@@ -106,17 +121,19 @@ def score_sampleset(root: str | Path, protocol: str | Protocol = "world-v1", *, 
 
     with st("realism"):
         fg, fr = gen["features"].astype(np.float64), ref["features"].astype(np.float64)
-        put("fd_world", R.fd_from_features(fr, fg), n, bootstrap_ci(lambda x: R.fd_from_features(fr, x), fg, **boot))
+        put("fd_world", R.fd_from_features(fr, fg), n, bootstrap_ci(lambda x: R.fd_from_features(fr, x), fg, **boot),
+            n_reference=len(fr))
         rz = proto["realism"]
         kid_v, kid_sd = R.kid(fr, fg, rz["kid_subsets"], rz["kid_subset_size"], seed=b["seed"])
         half = 1.96 * kid_sd / np.sqrt(rz["kid_subsets"])
         put("kid_world", kid_v, n, (kid_v - half, kid_v + half))
         p, r = R.precision_recall(fr, fg, k=rz["k_pr"])
-        put("precision", p, n)
-        put("recall", r, n)
+        nr = len(fr)
+        put("precision", p, n, n_reference=nr)
+        put("recall", r, n, n_reference=nr)
         dens, cov = R.density_coverage(fr, fg, k=rz["k_dc"])
-        put("density", dens, n)
-        put("coverage", cov, n)
+        put("density", dens, n, n_reference=nr)
+        put("coverage", cov, n, n_reference=nr)
     with st("diversity"):
         kls, worst = [], []
         for attr, k in DEMOGRAPHICS.items():
@@ -136,12 +153,16 @@ def score_sampleset(root: str | Path, protocol: str | Protocol = "world-v1", *, 
         thr = proto["occurrence_threshold"]
         ci_, ji, jp = claimed_int[:, cols], gen["au_intensity"][:, cols], gen["au_prob"][:, cols]
         occ = np.where(np.isnan(ci_), np.nan, (ci_ >= thr).astype(np.float64))
+        # judged occurrence: the tool's probability, else its intensity >= threshold, else unread (NaN)
+        jocc = np.where(~np.isnan(jp), (jp >= 0.5).astype(float),
+                        np.where(~np.isnan(ji), (ji >= thr).astype(float), np.nan))
         names = [f"AU{a:02d}" for a in subset(proto["aus"])]
-        f1 = A.f1_per_column(occ, (jp >= 0.5).astype(float))
+        f1 = A.f1_per_column(occ, jocc)
         put("au_f1", A.nanmean(f1), n,
-            bootstrap_ci(lambda o, p_: A.nanmean(A.f1_per_column(o, p_)), occ, (jp >= 0.5).astype(float), **boot),
-            per_au=dict(zip(names, np.round(f1, 4).tolist())))
-        put("au_kappa", A.nanmean(A.kappa_per_column(occ, (jp >= 0.5).astype(float))), n)
+            bootstrap_ci(lambda o, p_: A.nanmean(A.f1_per_column(o, p_)), occ, jocc, **boot),
+            per_au={k: (None if np.isnan(v) else round(float(v), 4)) for k, v in zip(names, f1)},
+            au_judge=au_judge["id"])
+        put("au_kappa", A.nanmean(A.kappa_per_column(occ, jocc)), n)
         put("au_auc", A.nanmean(A.roc_auc_per_column(occ, jp)), n)
         put("au_icc", A.nanmean(A.icc_per_column(ci_, ji)), n)
         put("au_pearson", A.nanmean(A.pearson_per_column(ci_, ji)), n)
@@ -157,11 +178,13 @@ def score_sampleset(root: str | Path, protocol: str | Protocol = "world-v1", *, 
     m = ss.manifest
     judged = st.seconds.get("judge_generated", 0.0)
     return new_results(
-        protocol={"id": proto.id, "hash": proto.hash(report.get("weights_sha256", ""))},
+        protocol={"id": proto.id,  # an external AU judge makes the scores a different (unrankable-together) set
+                  "hash": proto.hash(report.get("weights_sha256", "") + ("|" + au_judge["id"] if au_readings else ""))},
         generator={k: m.generator.get(k) for k in ("name", "version", "config")},
         sampleset={"path": str(Path(root)), "content_hash": ss.content_hash(), "n": n,
                    "labels_sha256": m.labels_sha256},
         metrics=out,
+        au_judge=au_judge,
         judges={jid: {"sha256": report.get("weights_sha256"),
                       "ceiling": {k: report[k] for k in ("au_mean_f1", "au_min_f1", "au_min_r", "expression_accuracy",
                                                          "skin_tone_accuracy", "gender_accuracy",

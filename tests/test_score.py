@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import yaml
 
@@ -86,3 +87,53 @@ def test_cli_generate_and_score(tiny, tmp_path):
     r = subprocess.run([*env_run, "score", str(tmp_path / "nope"), "--protocol", str(proto.path)],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "augen: error:" in r.stderr and "nope" in r.stderr
+
+
+def test_table_refuses_mixed_protocol_hashes(tiny, tmp_path):
+    from bench.results import load_results, markdown_table, write_results
+
+    proto, sets, _ = tiny
+    paths = []
+    for name in ("real", "noise"):
+        paths.append(tmp_path / f"{name}.json")
+        write_results(paths[-1], score_sampleset(sets[name], proto))
+    text = markdown_table(load_results(paths))
+    assert "| real | noise |" in text and "| realism | fd_world ↓ |" in text
+    other = load_results(paths[:1])[0]
+    other["protocol"]["hash"] = "0" * 64
+    with pytest.raises(ValueError, match="not comparable"):
+        markdown_table([*load_results(paths), other])
+
+
+def test_stream_batches_keeps_row_order_with_two_workers(tmp_path):
+    from conftest import write_world
+
+    from bench.data.sampleset import SampleSet
+    from bench.judges.cache import stream_batches
+
+    root = write_world(tmp_path / "s", n=23)
+    expected = np.stack([s.image for s in SampleSet(root)])
+    for workers in (0, 2):
+        got = np.concatenate(list(stream_batches(root, batch_size=4, workers=workers)))
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_score_with_external_au_readings(tiny, tmp_path):
+    from bench.data.aus import AU_INDEX, SUBSETS
+    from bench.data.sampleset import SampleSet
+
+    proto, sets, _ = tiny
+    rows = list(SampleSet(sets["real"]).rows())
+    inten = SUBSETS["DISFA12"]
+    lines = ["file," + ",".join(f"au_{a}_intensity" for a in inten)]
+    for s in rows:  # a perfect tool: reads back the claimed DISFA12 intensities
+        lines.append(s.file + "," + ",".join(f"{s.intensity[AU_INDEX[a]]:.2f}" for a in inten))
+    (tmp_path / "lf.csv").write_text("\n".join(lines) + "\n")
+    res = score_sampleset(sets["real"], proto, au_readings=f"libreface:{tmp_path / 'lf.csv'}")
+    assert res["au_judge"]["id"].startswith("libreface-csv-")
+    per = res["metrics"]["au_f1"]["per_au"]
+    assert per["AU12"] in (1.0, None)  # perfect reader on the AUs it reads (None: no positives in this sample)
+    assert per["AU07"] is None  # LibreFace reads no AU7 intensity: left out, not counted as wrong
+    assert res["metrics"]["au_f1"]["value"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="--au-readings must be"):
+        score_sampleset(sets["real"], proto, au_readings="opencv:x")

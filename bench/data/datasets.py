@@ -53,6 +53,16 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
                 yield row, fields
 
 
+def _header_and_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """(header with names stripped, iterator of (row number, fields) after it)."""
+    rows = _csv_rows(path)
+    try:
+        _, header = next(rows)
+    except StopIteration:
+        raise DataError(path, "empty file (no header)") from None
+    return [h.strip() for h in header], rows
+
+
 def _num(text: str, path: Path, row: int, col: str, lo: float, hi: float, integer: bool = False) -> float:
     try:
         v = int(text) if integer else float(text)
@@ -77,12 +87,7 @@ def read_affectnet(csv_path: str | os.PathLike, image_root: str | os.PathLike | 
                    keep_non_faces: bool = False) -> Iterator[Sample]:
     """AffectNet's official CSV: expression codes 0-7 kept (8-10 none/uncertain/non-face skipped unless asked)."""
     path = Path(csv_path)
-    rows = _csv_rows(path)
-    try:
-        _, header = next(rows)
-    except StopIteration:
-        raise DataError(path, "empty file (no header)") from None
-    header = [h.strip() for h in header]
+    header, rows = _header_and_rows(path)
     if sorted(header) != sorted(AFFECTNET_COLUMNS):
         raise DataError(path, f"columns {header} are not AffectNet's {list(AFFECTNET_COLUMNS)}", 0)
     for row, fields in rows:
@@ -212,11 +217,7 @@ def read_bp4d(occ_root: str | os.PathLike, *, aus: str | Sequence[int] = "BP4D12
         raise DataError(root, "no F001_T1.csv-style occurrence files")
     for f in files:
         subject, task = _BP4D_FILE.match(f.name).groups()
-        rows = _csv_rows(f)
-        try:
-            _, header = next(rows)
-        except StopIteration:
-            raise DataError(f, "empty file (no header)") from None
+        header, rows = _header_and_rows(f)
         try:
             cols = [int(h) for h in header]
         except ValueError:
@@ -253,12 +254,7 @@ def read_openface(csv_path: str | os.PathLike) -> Iterator[Sample]:
     AU24 has no OpenFace output and stays NaN; rows with success = 0 get all-NaN labels.
     """
     path = Path(csv_path)
-    rows = _csv_rows(path)
-    try:
-        _, header = next(rows)
-    except StopIteration:
-        raise DataError(path, "empty file (no header)") from None
-    header = [h.strip() for h in header]
+    header, rows = _header_and_rows(path)
     if "frame" not in header:
         raise DataError(path, "no 'frame' column: not an OpenFace CSV", 0)
     r_cols = {a: header.index(f"AU{a:02d}_r") for a in OPENFACE_R if f"AU{a:02d}_r" in header}
@@ -303,12 +299,7 @@ def read_libreface(csv_path: str | os.PathLike, key_column: str = "file") -> Ite
     column (AffectNet code or name) fills `expression`.
     """
     path = Path(csv_path)
-    rows = _csv_rows(path)
-    try:
-        _, header = next(rows)
-    except StopIteration:
-        raise DataError(path, "empty file (no header)") from None
-    header = [h.strip() for h in header]
+    header, rows = _header_and_rows(path)
     if key_column not in header:
         raise DataError(path, f"no {key_column!r} column naming the image of each row", 0)
     det = {a: header.index(f"au_{a}") for a in _LF_DETECT if f"au_{a}" in header}

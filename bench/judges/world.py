@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from bench.data.aus import AUS, N_AUS, N_EXPRESSIONS
 from bench.data.safeio import atomic_write_bytes, atomic_write_text, sha256_file
+from bench.world.make import WORLD_VERSION
 from bench.world.params import WorldConfig, sample_params, split_identity_range
 from bench.world.render import render
 
@@ -40,6 +41,7 @@ class WorldJudgeConfig:
     """Everything that changes the trained judge (its hash names the weights)."""
 
     world_seed: int = 0  # world the judge reads
+    world_version: str = WORLD_VERSION  # renderer/sampler version: a new world gets a new judge
     image_size: int = 64  # input side in pixels
     width: int = 32  # channels of the trunk's second stage
     embed_dim: int = 256  # feature embedding size
@@ -207,3 +209,21 @@ def load_world_judge(cfg: WorldJudgeConfig = WorldJudgeConfig(), train_if_missin
     net, report = train_world_judge(cfg, progress=progress)
     path = save_world_judge(net, report, _cache_dir())
     return net, json.loads(path.with_suffix(".json").read_text())
+
+
+def judge_markdown(report: dict) -> str:
+    """The judge's held-out ceiling as a markdown page (reports/world_judge.md)."""
+    lines = [f"# World judge `{report['judge_id']}`: what it reads on held-out world test images", "",
+             f"Trained by `augen judges train` in {report.get('train_seconds', 0):.0f} s on this machine; "
+             f"evaluated on {report['n_eval']} test images (identities never seen in training). "
+             f"Weights sha256 `{report.get('weights_sha256', '')[:16]}…`.", "",
+             f"- AU occurrence mean F1 **{report['au_mean_f1']:.3f}** (min {report['au_min_f1']:.3f}), "
+             f"min intensity r {report['au_min_r']:.3f}",
+             f"- expression accuracy {report['expression_accuracy']:.3f}; "
+             f"skin tone {report['skin_tone_accuracy']:.3f}, "
+             f"gender {report['gender_accuracy']:.3f}, age group {report['age_group_accuracy']:.3f}", "",
+             "| AU | F1 | Pearson r | meets 0.9 |", "|---|---:|---:|---|"]
+    for au, f1 in report["au_f1"].items():
+        r = report["au_pearson_r"][au]
+        lines.append(f"| {au} | {f1:.3f} | {r:.3f} | {'yes' if f1 >= 0.9 and r >= 0.9 else 'no'} |")
+    return "\n".join(lines) + "\n"

@@ -65,6 +65,9 @@ def roc_auc_per_column(true: np.ndarray, score: np.ndarray) -> np.ndarray:
 def pearson_per_column(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out = []
     for _, x, y in _columns(a, b):
+        if len(x) < 2:
+            out.append(np.nan)
+            continue
         x, y = x - x.mean(), y - y.mean()
         den = np.sqrt((x * x).sum() * (y * y).sum())
         out.append((x * y).sum() / den if den > 0 else np.nan)

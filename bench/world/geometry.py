@@ -111,11 +111,11 @@ def face_geometry(p: FaceParams) -> dict[str, torch.Tensor]:
     g["mouth_x"] = xs[:, 0]
     g["mouth_y"] = _t(p.mouth_y)
     g["corner_dx"] = (_t(p.mouth_w)[:, None] + 0.012 * I12s + 0.025 * I(20)[:, None] - 0.004 * I14s
-                      - 0.014 * I(23)[:, None])  # (n, 2) half-width per side
+                      - 0.016 * I(23)[:, None])  # (n, 2) half-width per side
     g["corner_dy"] = -0.022 * I12s + (0.022 * I(15) + 0.004 * I(20))[:, None]  # (n, 2), + is down
     g["gap_up"] = 0.012 * I(10) + 0.006 * I(25)
     g["gap_lo"] = 0.035 * I(25)
-    thin = (1 - 0.11 * I(23)) * (1 - 0.04 * I(24)) * (1 - 0.04 * I(20))
+    thin = (1 - 0.12 * I(23)) * (1 - 0.04 * I(24)) * (1 - 0.04 * I(20))
     g["lip_tu"] = _t(p.lip_tu) * thin
     g["lip_tl"] = _t(p.lip_tl) * thin * (1 - 0.06 * I(17))
     # -- cue opacities
@@ -123,8 +123,8 @@ def face_geometry(p: FaceParams) -> dict[str, torch.Tensor]:
         return x.clamp(0.0, 0.95)
 
     def cue(x: torch.Tensor) -> torch.Tensor:
-        """Opacity of a texture cue: 45% of full at level A (1), 95% at E (5), linear ramp below A."""
-        return 0.95 * torch.where(x < 1.0, 0.45 * x, 0.45 + 0.55 * (x - 1.0) / 4.0)
+        """Opacity of a texture cue: 60% of full at level A (1), 95% at E (5), linear ramp below A."""
+        return 0.95 * torch.where(x < 1.0, 0.6 * x, 0.6 + 0.4 * (x - 1.0) / 4.0)
     g["forehead_center"], g["forehead_side"] = cue(I(1)), cue(I(2))
     g["frown"], g["crows_feet"], g["cheek_glow"] = cue(I(4)), cue(I(6)), op(0.1 + 0.08 * I(6))
     g["lower_lid_line"] = op(0.25 + 0.12 * I(7))
@@ -133,7 +133,7 @@ def face_geometry(p: FaceParams) -> dict[str, torch.Tensor]:
     g["marionette"], g["chin_crease"], g["stretch"] = cue(I(15)), cue(I(17)), cue(I(20))
     g["bulge"], g["seam"] = cue(I(24)), op(0.3 + 0.13 * I(24))
     g["lip_lines"] = cue(I(23))
-    g["lip_pale"] = op(0.11 * I(24))
+    g["lip_pale"] = 0.6 * cue(I(24))
     g["chin_dots"] = cue(I(17))
     return g
 

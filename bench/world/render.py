@@ -262,9 +262,9 @@ def _paint_mouth(cv: Canvas, g: dict, p: FaceParams, skin: torch.Tensor) -> None
     r.paint(soft(segment_d(X, Y, mx - wbul, top_c - 0.035, mx + wbul, top_c - 0.035, 1.3 * LINE), aa), line, g["bulge"])
     # tightened lips (AU23): short vertical lines above and below the lips
     for dx in (-0.05, 0.0, 0.05):
-        r.paint(soft(segment_d(X, Y, mx + dx, top_c - 0.012, mx + dx * 1.2, top_c - 0.05, LINE * 0.8), aa), line,
+        r.paint(soft(segment_d(X, Y, mx + dx, top_c - 0.012, mx + dx * 1.2, top_c - 0.05, LINE), aa), line,
                 g["lip_lines"])
-        r.paint(soft(segment_d(X, Y, mx + dx, bot_c + 0.012, mx + dx * 1.2, bot_c + 0.045, LINE * 0.8), aa), line,
+        r.paint(soft(segment_d(X, Y, mx + dx, bot_c + 0.012, mx + dx * 1.2, bot_c + 0.045, LINE), aa), line,
                 g["lip_lines"])
     # corner cues per side: smile folds (AU12), dimples (AU14), marionette lines (AU15), stretch lines (AU20)
     for k, s in enumerate((-1.0, 1.0)):
@@ -272,7 +272,7 @@ def _paint_mouth(cv: Canvas, g: dict, p: FaceParams, skin: torch.Tensor) -> None
         fold = torch.maximum(soft(segment_d(X, Y, cx + s * 0.02, cy - 0.06, cx + s * 0.045, cy - 0.01, LINE), aa),
                              soft(segment_d(X, Y, cx + s * 0.045, cy - 0.01, cx + s * 0.03, cy + 0.04, LINE), aa))
         r.paint(fold, line, g["smile_fold"][:, k])
-        r.paint(soft(ellipse_d(X, Y, cx + s * 0.09, cy - 0.05, 0.032, 0.032), aa), line, g["dimple"][:, k])
+        r.paint(soft(ellipse_d(X, Y, cx + s * 0.09, cy - 0.05, 0.036, 0.036), aa), line, g["dimple"][:, k])
         r.paint(soft(segment_d(X, Y, cx + s * 0.01, cy + 0.015, cx + s * 0.035, cy + 0.1, LINE), aa), line,
                 g["marionette"])
         r.paint(soft(segment_d(X, Y, cx + s * 0.02, cy, cx + s * 0.11, cy + 0.005, 1.3 * LINE), aa), line, g["stretch"])
