@@ -97,11 +97,12 @@ def markdown_table(results: list[dict]) -> str:
              + ", ".join(f"{k} {v:.3f}" for j in first["judges"].values() for k, v in j["ceiling"].items()
                          if isinstance(v, float)), "",
              "| family | metric | " + " | ".join(names) + " |", "|---|---|" + "---:|" * len(names)]
-    for name, m in first["metrics"].items():
+    order = ("realism", "diversity", "alignment", "memorization", "downstream")
+    for name, m in sorted(first["metrics"].items(), key=lambda kv: (order.index(kv[1]["family"]), kv[0])):
         arrow = "↑" if m["higher_is_better"] else "↓"
         cells = []
         for r in results:
             v = r["metrics"].get(name, {}).get("value")
-            cells.append("n/a" if v is None else f"{v:.3f}")
+            cells.append("n/a" if v is None else f"{v + 0.0:.3f}".replace("-0.000", "0.000"))
         lines.append(f"| {m['family']} | {name} {arrow} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -23,7 +23,7 @@ def normalized_entropy(p: np.ndarray) -> float:
     """Shannon entropy of a distribution divided by log(k): 1 = uniform, 0 = one group."""
     p = np.asarray(p, np.float64)
     nz = p[p > 0]
-    return float(-(nz * np.log(nz)).sum() / np.log(len(p))) if len(p) > 1 else 0.0
+    return max(0.0, float(-(nz * np.log(nz)).sum() / np.log(len(p)))) if len(p) > 1 else 0.0
 
 
 def kl_divergence(p: np.ndarray, q: np.ndarray, eps: float = 1e-12) -> float:
