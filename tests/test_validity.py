@@ -18,7 +18,7 @@ from bench.world.render import render
 
 CFG = WorldConfig()
 N = 400
-KNOWN_WEAK = {"AU23", "AU24"}  # lip tightener / presser: below the 0.9 F1 DESIGN asks for (open work)
+KNOWN_WEAK = {"AU14", "AU23"}  # dimpler / lip tightener: just below the 0.9 F1 DESIGN asks for (open work)
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +41,11 @@ def _monotonic(values, increasing: bool):
 
 def test_judge_reads_the_truth(judge):
     """Regression guard on the committed judge's held-out ceiling (DESIGN asks >= 0.9 F1 for every AU;
-    AU23/AU24 are below that, see reports/world_judge.md), and a fresh evaluation agrees with the report."""
+    AU14/AU23 are just below it, see reports/world_judge.md), and a fresh evaluation agrees with the report."""
     _, report = load_world_judge(train_if_missing=False)
     below = {au for au, f1 in report["au_f1"].items() if f1 < 0.9}
     assert below <= KNOWN_WEAK, f"AUs fell below DESIGN's 0.9 F1: {sorted(below - KNOWN_WEAK)}"
-    assert report["au_mean_f1"] >= 0.94 and report["au_min_f1"] >= 0.75 and report["au_min_r"] >= 0.75
+    assert report["au_mean_f1"] >= 0.95 and report["au_min_f1"] >= 0.85 and report["au_min_r"] >= 0.85
     assert report["expression_accuracy"] >= 0.88
     assert min(report[f"{h}_accuracy"] for h in ("skin_tone", "gender", "age_group")) >= 0.98
     p = sample_params(CFG, "test", np.arange(1000))

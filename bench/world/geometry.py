@@ -133,7 +133,7 @@ def face_geometry(p: FaceParams) -> dict[str, torch.Tensor]:
     g["marionette"], g["chin_crease"], g["stretch"] = cue(I(15)), cue(I(17)), cue(I(20))
     g["bulge"], g["seam"] = cue(I(24)), op(0.3 + 0.13 * I(24))
     g["lip_lines"] = cue(I(23))
-    g["lip_pale"] = 0.6 * cue(I(24))
+    g["lip_pale"] = 0.75 * cue(I(24))
     g["chin_dots"] = cue(I(17))
     return g
 

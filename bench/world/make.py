@@ -25,7 +25,7 @@ from bench.world.params import AGE_GROUPS, GENDERS, WorldConfig, sample_params
 from bench.world.prompts import prompt_from_aus
 from bench.world.render import render
 
-WORLD_VERSION = "1"  # bump when rendering or sampling changes pixels or labels
+WORLD_VERSION = "2"  # bump when rendering or sampling changes pixels or labels
 ATTRIBUTES = ("skin_tone", "gender", "age_group")
 
 

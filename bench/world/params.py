@@ -22,10 +22,10 @@ PROTOTYPES: dict[int, tuple[int, ...]] = {
     0: (), 1: (12, 6), 2: (15, 1, 4), 3: (1, 2, 5, 26), 4: (1, 2, 4, 5, 7, 20, 26),
     5: (9, 10, 15), 6: (4, 5, 7, 23), 7: (12, 14),
 }
-#: AUs that often join a prototype, with their probability.
+#: AUs that often join a prototype, with their probability (AU24 joins several so it is not read as "AU23's twin").
 OPTIONAL: dict[int, dict[int, float]] = {
-    1: {25: 0.4, 26: 0.1}, 2: {17: 0.4, 6: 0.1}, 3: {25: 0.6}, 4: {25: 0.5},
-    5: {17: 0.3, 25: 0.3, 4: 0.3}, 6: {24: 0.6, 10: 0.2, 17: 0.3},
+    1: {25: 0.4, 26: 0.1}, 2: {17: 0.4, 6: 0.1, 24: 0.3}, 3: {25: 0.6}, 4: {25: 0.5},
+    5: {17: 0.3, 25: 0.3, 4: 0.3, 24: 0.25}, 6: {24: 0.4, 10: 0.2, 17: 0.3}, 7: {24: 0.3},
 }
 #: Expressions whose prototype is one-sided (contempt: unilateral 12+14).
 UNILATERAL = {7: (12, 14)}
