@@ -181,7 +181,7 @@ def score_sampleset(root: str | Path, protocol: str | Protocol = "world-v1", *, 
         protocol={"id": proto.id,  # an external AU judge makes the scores a different (unrankable-together) set
                   "hash": proto.hash(report.get("weights_sha256", "") + ("|" + au_judge["id"] if au_readings else ""))},
         generator={k: m.generator.get(k) for k in ("name", "version", "config")},
-        sampleset={"path": str(Path(root)), "content_hash": ss.content_hash(), "n": n,
+        sampleset={"folder": Path(root).resolve().name, "content_hash": ss.content_hash(), "n": n,  # no machine paths
                    "labels_sha256": m.labels_sha256},
         metrics=out,
         au_judge=au_judge,

@@ -50,6 +50,7 @@ def test_score_results_schema_determinism_and_cache(tiny):
         assert m["n"] == N and m["higher_is_better"] == proto.metrics[name]["higher_is_better"]
     assert res["metrics"]["au_f1"]["ci95"] is not None and "per_au" in res["metrics"]["au_f1"]
     assert res["generator"]["name"] == "real" and res["packages"]["torch"]
+    assert str(tmp) not in json.dumps(res)  # no path of this machine in results that get committed
     (judge,) = res["judges"].values()
     assert len(judge["sha256"]) == 64 and "au_mean_f1" in judge["ceiling"]
     cached = list((tmp / "cache" / "features").rglob("*.npz"))
