@@ -92,7 +92,8 @@ def score_sampleset(root: str | Path, protocol: str | Protocol = "world-v1", *, 
         net, report = load_world_judge(jcfg, progress=progress)
         jid = jcfg.judge_id
     with st("judge_generated"):
-        gen = judge_sampleset(root, lambda b: predict(net, b), jid, folder=cache)
+        content_hash = ss.content_hash()
+        gen = judge_sampleset(root, lambda b: predict(net, b), jid, folder=cache, content_hash=content_hash)
     with st("judge_reference"):
         ref = judge_world_split(net, jid, world, proto["reference"]["split"], proto["reference"]["n"], cache)
         trn = judge_world_split(net, jid, world, proto["train_reference"]["split"], proto["train_reference"]["n"],
@@ -181,7 +182,7 @@ def score_sampleset(root: str | Path, protocol: str | Protocol = "world-v1", *, 
         protocol={"id": proto.id,  # an external AU judge makes the scores a different (unrankable-together) set
                   "hash": proto.hash(report.get("weights_sha256", "") + ("|" + au_judge["id"] if au_readings else ""))},
         generator={k: m.generator.get(k) for k in ("name", "version", "config")},
-        sampleset={"folder": Path(root).resolve().name, "content_hash": ss.content_hash(), "n": n,  # no machine paths
+        sampleset={"folder": Path(root).resolve().name, "content_hash": content_hash, "n": n,  # no machine paths
                    "labels_sha256": m.labels_sha256},
         metrics=out,
         au_judge=au_judge,

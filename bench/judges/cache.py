@@ -72,9 +72,10 @@ def cached(key: str, judge_id: str, compute: Callable[[], dict[str, np.ndarray]]
 
 
 def judge_sampleset(root: str | Path, judge: Callable[[np.ndarray], dict[str, np.ndarray]], judge_id: str,
-                    batch_size: int = 256, workers: int = 1, folder: Path | None = None) -> dict[str, np.ndarray]:
-    """Judge every image of a SampleSet (streamed), cached by its content hash."""
-    ss = SampleSet(root)
+                    batch_size: int = 256, workers: int = 1, folder: Path | None = None,
+                    content_hash: str | None = None) -> dict[str, np.ndarray]:
+    """Judge every image of a SampleSet (streamed), cached by its content hash (computed unless given)."""
+    key = content_hash or SampleSet(root).content_hash()
 
     def compute() -> dict[str, np.ndarray]:
         parts: dict[str, list[np.ndarray]] = {}
@@ -83,4 +84,4 @@ def judge_sampleset(root: str | Path, judge: Callable[[np.ndarray], dict[str, np
                 parts.setdefault(k, []).append(v)
         return {k: np.concatenate(v) for k, v in parts.items()}
 
-    return cached(ss.content_hash(), judge_id, compute, folder)
+    return cached(key, judge_id, compute, folder)
