@@ -39,17 +39,20 @@ def cmd_world_show(args) -> int:
 
 
 def cmd_world_probe(args) -> int:
+    """How separable is the world: the judge network on a small budget (weights not kept)."""
     import json
 
-    from bench.world.probe import ProbeConfig, difficulty_markdown, run_probe
+    from bench.judges.world import WorldJudgeConfig, judge_markdown, train_world_judge
 
-    cfg = ProbeConfig(n_train=args.n_train, n_test=args.n_test, epochs=args.epochs)
-    res = run_probe(_world_cfg(args), cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
+    cfg = WorldJudgeConfig(world_seed=args.seed, image_size=args.size, train_per_epoch=args.n_train,
+                           epochs=args.epochs, n_eval=args.n_test)
+    _, res = train_world_judge(cfg, progress=not args.quiet, log=lambda m: print(m, file=sys.stderr))
     out = Path(args.out)
-    atomic_write_bytes(out.with_suffix(".json"), json.dumps(res, indent=1).encode())
+    atomic_write_bytes(out.with_suffix(".json"), json.dumps(res, indent=1, sort_keys=True).encode())
     command = "augen world probe " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else "augen world probe"
-    atomic_write_bytes(out.with_suffix(".md"), difficulty_markdown(res, command).encode())
-    print(f"expression accuracy {res['expression_accuracy']:.3f}, mean AU F1 {res['mean_f1']:.3f}; "
+    text = judge_markdown(res, "How separable is the world? (difficulty probe)", command)
+    atomic_write_bytes(out.with_suffix(".md"), text.encode())
+    print(f"expression accuracy {res['expression_accuracy']:.3f}, mean AU F1 {res['au_mean_f1']:.3f}; "
           f"wrote {out.with_suffix('.md')}")
     return 0
 
@@ -148,11 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--out", default="reports/world_contact_sheet.png")
     show.set_defaults(func=cmd_world_show)
 
-    pr = world.add_parser("probe", help="train a small CNN on world train images, report test accuracy/F1")
+    pr = world.add_parser("probe", help="train the judge network on a small budget, report held-out accuracy/F1")
     world_common(pr)
-    pr.add_argument("--n-train", type=int, default=16000)
+    pr.add_argument("--n-train", type=int, default=16000, help="fresh world-train images per epoch")
     pr.add_argument("--n-test", type=int, default=4000)
     pr.add_argument("--epochs", type=int, default=6)
+    pr.add_argument("--quiet", action="store_true")
     pr.add_argument("--out", default="reports/world_difficulty", help="writes OUT.json and OUT.md")
     pr.set_defaults(func=cmd_world_probe)
 

@@ -78,16 +78,17 @@ class RealControl(_WorldControl):
 
 @register("shuffled")
 class ShuffledControl(_WorldControl):
-    """Claimed labels are those of another condition (a seeded derangement-like permutation)."""
+    """Claimed labels are those of another condition (a seeded permutation); images are the real ones."""
 
     name = "shuffled"
 
     def generate(self, conditions: list[Condition]) -> Iterator[Sample]:
         perm = np.random.default_rng(self.seed).permutation(len(conditions))
-        real = list(RealControl.generate(self, conditions))
-        for j, s in enumerate(real):
-            other = real[perm[j]]
-            yield dataclasses.replace(s, intensity=other.intensity, expression=other.expression, prompt=other.prompt)
+        self._label_of = {c.index: conditions[k].index for c, k in zip(conditions, perm)}
+        yield from super().generate(conditions)
+
+    def _labels(self, p: FaceParams, conds: list[Condition]) -> FaceParams:
+        return sample_params(self.cfg, self.split, [self._label_of[c.index] for c in conds])
 
 
 @register("collapsed")

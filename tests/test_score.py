@@ -138,3 +138,16 @@ def test_score_with_external_au_readings(tiny, tmp_path):
     assert res["metrics"]["au_f1"]["value"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="--au-readings must be"):
         score_sampleset(sets["real"], proto, au_readings="opencv:x")
+
+
+def test_shuffled_control_claims_permuted_labels_of_real_images():
+    world = {"seed": 0, "image_size": 32}
+    conds = world_conditions(world, "val", 300)  # more than one batch of 256
+    real = list(get_generator("real", world=world).generate(conds))
+    shuf = list(get_generator("shuffled", world=world).generate(conds))
+    perm = np.random.default_rng(0).permutation(len(conds))
+    for j in (0, 1, 255, 256, 299):
+        np.testing.assert_array_equal(shuf[j].image, real[j].image)
+        np.testing.assert_array_equal(shuf[j].intensity, real[perm[j]].intensity)
+        assert shuf[j].expression == real[perm[j]].expression and shuf[j].identity == real[j].identity
+    assert sum(np.array_equal(s.intensity, r.intensity) for s, r in zip(shuf, real)) < 60

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from bench.data.aus import AUS, N_AUS, N_EXPRESSIONS
+from bench.data.aus import AUS, EXPRESSIONS, N_AUS, N_EXPRESSIONS
 from bench.data.safeio import atomic_write_bytes, atomic_write_text, sha256_file
 from bench.world.make import WORLD_VERSION
 from bench.world.params import WorldConfig, sample_params, split_identity_range
@@ -165,7 +164,11 @@ def evaluate_world_judge(net: WorldJudgeNet, cfg: WorldJudgeConfig) -> dict:
     r = pearson_per_column(a, out["au_intensity"])
     acc = {h: float((out[f"{h}_prob"].argmax(1) == data[h].numpy()).mean())
            for h in ("expression", "skin_tone", "gender", "age_group")}
+    pred_e, true_e = out["expression_prob"].argmax(1), data["expression"].numpy()
+    per_class = {name: float((pred_e[true_e == c] == c).mean()) for c, name in enumerate(EXPRESSIONS)}
     return {"judge_id": cfg.judge_id, "config": dataclasses.asdict(cfg), "n_eval": cfg.n_eval,
+            "expression_per_class": per_class,
+            "au_base_rate": {f"AU{au:02d}": float(v) for au, v in zip(AUS, (a >= 1).mean(0))},
             "au_f1": {f"AU{au:02d}": float(v) for au, v in zip(AUS, f1)},
             "au_pearson_r": {f"AU{au:02d}": float(v) for au, v in zip(AUS, r)},
             "au_mean_f1": float(np.mean(f1)), "au_min_f1": float(np.min(f1)), "au_min_r": float(np.min(r)),
@@ -173,7 +176,9 @@ def evaluate_world_judge(net: WorldJudgeNet, cfg: WorldJudgeConfig) -> dict:
 
 
 def _cache_dir() -> Path:
-    return Path(os.environ.get("AUGEN_CACHE", Path.home() / ".cache" / "augen")) / "judges"
+    from bench.judges.cache import cache_root
+
+    return cache_root() / "judges"
 
 
 def save_world_judge(net: WorldJudgeNet, report: dict, folder: Path) -> Path:
@@ -211,19 +216,26 @@ def load_world_judge(cfg: WorldJudgeConfig = WorldJudgeConfig(), train_if_missin
     return net, json.loads(path.with_suffix(".json").read_text())
 
 
-def judge_markdown(report: dict) -> str:
-    """The judge's held-out ceiling as a markdown page (reports/world_judge.md)."""
-    lines = [f"# World judge `{report['judge_id']}`: what it reads on held-out world test images", "",
-             f"Trained by `augen judges train` in {report.get('train_seconds', 0):.0f} s on this machine; "
-             f"evaluated on {report['n_eval']} test images (identities never seen in training). "
-             f"Weights sha256 `{report.get('weights_sha256', '')[:16]}…`.", "",
+def judge_markdown(report: dict, title: str = "", command: str = "augen judges train") -> str:
+    """A trained judge's held-out report as markdown (reports/world_judge.md, reports/world_difficulty.md)."""
+    title = title or f"World judge `{report['judge_id']}`: what it reads on held-out world test images"
+    c = report["config"]
+    lines = [f"# {title}", "",
+             f"Command: `{command}` ({report.get('train_seconds', 0):.0f} s on this machine): the judge network "
+             f"trained on {c['epochs']} x {c['train_per_epoch']} fresh world-train images, evaluated on "
+             f"{report['n_eval']} test images of identities never seen in training.", "",
              f"- AU occurrence mean F1 **{report['au_mean_f1']:.3f}** (min {report['au_min_f1']:.3f}), "
              f"min intensity r {report['au_min_r']:.3f}",
-             f"- expression accuracy {report['expression_accuracy']:.3f}; "
+             f"- expression accuracy **{report['expression_accuracy']:.3f}** (chance 0.125); "
              f"skin tone {report['skin_tone_accuracy']:.3f}, "
-             f"gender {report['gender_accuracy']:.3f}, age group {report['age_group_accuracy']:.3f}", "",
-             "| AU | F1 | Pearson r | meets 0.9 |", "|---|---:|---:|---|"]
+             f"gender {report['gender_accuracy']:.3f}, age group {report['age_group_accuracy']:.3f}", ""]
+    if "expression_per_class" in report:
+        lines += ["| class | accuracy |", "|---|---:|",
+                  *[f"| {k} | {v:.3f} |" for k, v in report["expression_per_class"].items()], ""]
+    base = report.get("au_base_rate", {})
+    lines += ["| AU | F1 | Pearson r | base rate | meets 0.9 |", "|---|---:|---:|---:|---|"]
     for au, f1 in report["au_f1"].items():
         r = report["au_pearson_r"][au]
-        lines.append(f"| {au} | {f1:.3f} | {r:.3f} | {'yes' if f1 >= 0.9 and r >= 0.9 else 'no'} |")
+        b = f"{base[au]:.3f}" if au in base else ""
+        lines.append(f"| {au} | {f1:.3f} | {r:.3f} | {b} | {'yes' if f1 >= 0.9 and r >= 0.9 else 'no'} |")
     return "\n".join(lines) + "\n"
