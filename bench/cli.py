@@ -76,18 +76,56 @@ def cmd_judges_train(args) -> int:
     return 0
 
 
+def _options(pairs: list[str]) -> dict:
+    """`--option key=value` pairs -> kwargs (values parsed as YAML scalars: 25 -> int, 3.0 -> float)."""
+    import yaml
+
+    out = {}
+    for p in pairs or []:
+        k, sep, v = p.partition("=")
+        if not sep or not k.isidentifier():
+            raise ValueError(f"--option wants KEY=VALUE, got {p!r}")
+        out[k] = yaml.safe_load(v)
+    return out
+
+
 def cmd_generate(args) -> int:
     from bench.controls import world_conditions
-    from bench.generators import get_generator, write_generated
+    from bench.generators import get_generator, read_condition_file, write_generated
     from bench.protocols import load_protocol
 
     proto = load_protocol(args.protocol)
     c = proto["conditions"]
-    conds = world_conditions(proto["world"], c["split"], args.n or c["n"])
-    gen = get_generator(args.generator, world=proto["world"]) if args.generator in (
-        "real", "shuffled", "collapsed", "noise") else get_generator(args.generator)
-    write_generated(gen, conds, args.out, protocol=proto.id, progress=not args.quiet, overwrite=args.overwrite)
-    print(f"wrote {len(conds)} samples of {args.generator} for {proto.id} to {args.out}")
+    if args.conditions:
+        conds = read_condition_file(args.conditions)[: args.n or None]
+    else:
+        conds = world_conditions(proto["world"], c["split"], args.n or c["n"])
+    kwargs = _options(args.option)
+    if args.generator in ("real", "shuffled", "collapsed", "noise"):
+        kwargs["world"] = proto["world"]
+    gen = get_generator(args.generator, **kwargs)
+    write_generated(gen, conds, args.out, protocol=None if args.conditions else proto.id, progress=not args.quiet,
+                    overwrite=args.overwrite)
+    print(f"wrote {len(conds)} samples of {args.generator} to {args.out}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    if args.model == "vae":
+        from reference.common.autoencoder import TinyVAEConfig, train_tiny_vae
+
+        out = train_tiny_vae(TinyVAEConfig(**_options(args.option)), progress=not args.quiet)
+    elif args.model == "maugen":
+        if args.config != "tiny":
+            raise ValueError("only --config tiny trains here; sd15 MAUGen starts from local SD-1.5 inpainting "
+                             "weights (reference.maugen.config.from_sd15_folder) and trains on a GPU")
+        from reference.maugen.config import MAUGenTinyConfig
+        from reference.maugen.train import train_tiny_maugen
+
+        out = train_tiny_maugen(MAUGenTinyConfig(**_options(args.option)), progress=not args.quiet)
+    else:
+        raise ValueError(f"unknown model {args.model!r}")
+    print(f"trained {args.model} ({args.config}): {out}")
     return 0
 
 
@@ -165,9 +203,20 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--protocol", default="world-v1")
     gen.add_argument("--n", type=int, default=0, help="first n conditions only (default: all)")
     gen.add_argument("--out", required=True)
+    gen.add_argument("--conditions", help="JSON/JSON-lines file of {prompt, intensity: [12 DISFA12 levels]} "
+                     "entries (MAUGen's sample format) instead of the protocol's suite")
+    gen.add_argument("--option", action="append", metavar="KEY=VALUE",
+                     help="generator setting, e.g. steps=25 guidance_scale=3 (repeatable)")
     gen.add_argument("--overwrite", action="store_true")
     gen.add_argument("--quiet", action="store_true")
     gen.set_defaults(func=cmd_generate)
+
+    tr = sub.add_parser("train", help="train a reference generator's tiny config on world train data (resumable)")
+    tr.add_argument("model", choices=("vae", "maugen"))
+    tr.add_argument("--config", default="tiny", choices=("tiny", "sd15"))
+    tr.add_argument("--option", action="append", metavar="KEY=VALUE", help="config field override (changes its key)")
+    tr.add_argument("--quiet", action="store_true")
+    tr.set_defaults(func=cmd_train)
 
     sc = sub.add_parser("score", help="score a SampleSet under a protocol (all families but downstream)")
     sc.add_argument("sampleset")

@@ -19,7 +19,7 @@ from bench.data.safeio import DataError
 
 PROTOCOL_DIR = Path(__file__).resolve().parent.parent / "leaderboards" / "protocols"
 REQUIRED = ("id", "world", "conditions", "reference", "train_reference", "judge", "aus", "metrics", "bootstrap")
-FAMILIES = ("realism", "diversity", "alignment", "memorization", "downstream")
+FAMILIES = ("realism", "diversity", "alignment", "control", "memorization", "downstream")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 
 from bench.data.safeio import atomic_write_text
+from bench.protocols import FAMILIES
 
 SCHEMA_VERSION = "1"
 PACKAGES = ("torch", "numpy", "scipy", "augen-bench", "diffusers", "transformers")
@@ -62,7 +63,7 @@ def format_table(results: dict) -> str:
     """A plain-text table of the metrics, family by family."""
     rows = [f"{results['generator']['name']} on {results['protocol']['id']} "
             f"(hash {results['protocol']['hash'][:12]}, n={results['sampleset']['n']})"]
-    for fam in ("realism", "diversity", "alignment", "memorization", "downstream"):
+    for fam in FAMILIES:
         items = [(k, m) for k, m in results["metrics"].items() if m["family"] == fam]
         if not items:
             continue
@@ -97,7 +98,7 @@ def markdown_table(results: list[dict]) -> str:
              + ", ".join(f"{k} {v:.3f}" for j in first["judges"].values() for k, v in j["ceiling"].items()
                          if isinstance(v, float)), "",
              "| family | metric | " + " | ".join(names) + " |", "|---|---|" + "---:|" * len(names)]
-    order = ("realism", "diversity", "alignment", "memorization", "downstream")
+    order = FAMILIES
     for name, m in sorted(first["metrics"].items(), key=lambda kv: (order.index(kv[1]["family"]), kv[0])):
         arrow = "↑" if m["higher_is_better"] else "↓"
         cells = []

@@ -62,12 +62,24 @@ def judge_world_split(net, judge_id: str, world: dict, split: str, n: int, folde
     return cached(key, judge_id, compute, folder)
 
 
-def _claimed(ss: SampleSet) -> tuple[np.ndarray, np.ndarray]:
-    inten, expr = [], []
+def _claimed(ss: SampleSet) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    inten, expr, files = [], [], []
     for s in ss.rows():
         inten.append(s.intensity)
         expr.append(s.expression)
-    return np.stack(inten), np.array(expr)
+        files.append(s.file)
+    return np.stack(inten), np.array(expr), files
+
+
+def _requested(proto: Protocol, ss: SampleSet, files: list[str]) -> list | None:
+    """The conditions behind each row, when the set answers this protocol's suite (row i = `{i:08d}.png`)."""
+    from bench.controls import world_conditions
+
+    c = proto["conditions"]
+    n = len(files)
+    if ss.manifest.protocol != proto.id or n > c["n"] or files != [f"{i:08d}.png" for i in range(n)]:
+        return None
+    return world_conditions(proto["world"], c["split"], n)
 
 
 def score_sampleset(root: str | Path, protocol: str | Protocol = "world-v1", *, cache: Path | None = None,
@@ -109,7 +121,7 @@ def score_sampleset(root: str | Path, protocol: str | Protocol = "world-v1", *, 
         ext, ext_id = readers[kind](ss, where)
         gen = {**gen, **ext}
         au_judge = {"id": ext_id, "sha256": ext_id.rsplit("-", 1)[-1]}
-    claimed_int, claimed_expr = _claimed(ss)
+    claimed_int, claimed_expr, files = _claimed(ss)
     n = len(ss)
     b = proto["bootstrap"]
     boot = dict(n_boot=b["n"], seed=b["seed"], alpha=b["alpha"])
@@ -171,6 +183,18 @@ def score_sampleset(root: str | Path, protocol: str | Protocol = "world-v1", *, 
         pred_e = gen["expression_prob"].argmax(1)
         put("expression_accuracy", A.accuracy(claimed_expr, pred_e), int((claimed_expr >= 0).sum()),
             bootstrap_ci(A.accuracy, claimed_expr, pred_e, **boot))
+    with st("control"):  # do the images show what was asked for? (judge readings vs the requested condition)
+        if (conds := _requested(proto, ss, files)) is not None:
+            req = np.stack([c.aus for c in conds])[:, cols]
+            req_occ = np.where(np.isnan(req), np.nan, (req >= thr).astype(np.float64))
+            f1c = A.f1_per_column(req_occ, jocc)
+            put("au_f1_condition", A.nanmean(f1c), n,
+                bootstrap_ci(lambda o, p_: A.nanmean(A.f1_per_column(o, p_)), req_occ, jocc, **boot),
+                per_au={k: (None if np.isnan(v) else round(float(v), 4)) for k, v in zip(names, f1c)})
+            put("au_pearson_condition", A.nanmean(A.pearson_per_column(req, ji)), n)
+            req_e = np.array([c.expression for c in conds])
+            put("expression_accuracy_condition", A.accuracy(req_e, pred_e), n,
+                bootstrap_ci(A.accuracy, req_e, pred_e, **boot))
     with st("memorization"):
         ft = trn["features"].astype(np.float64)
         d_gen, d_ref = M.nn_distances(fg, ft), M.nn_distances(fr, ft)

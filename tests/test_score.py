@@ -151,3 +151,21 @@ def test_shuffled_control_claims_permuted_labels_of_real_images():
         np.testing.assert_array_equal(shuf[j].intensity, real[perm[j]].intensity)
         assert shuf[j].expression == real[perm[j]].expression and shuf[j].identity == real[j].identity
     assert sum(np.array_equal(s.intensity, r.intensity) for s, r in zip(shuf, real)) < 60
+
+
+def test_control_family_reads_images_against_the_request(tiny):
+    """`shuffled` holds the very images `real` does, so it follows the request as well as `real` does while its
+    claimed labels are wrong; a set that does not answer the protocol's suite gets no control metrics."""
+    proto, sets, tmp = tiny
+    s = write_generated(get_generator("shuffled", world=proto["world"]), world_conditions(proto["world"], "val", N),
+                        tmp / "shuffled", protocol=proto.id)
+    real, shuf = score_sampleset(sets["real"], proto), score_sampleset(s, proto)
+    rm, sm = real["metrics"], shuf["metrics"]
+    assert sm["au_f1_condition"]["value"] == rm["au_f1_condition"]["value"]
+    assert sm["expression_accuracy_condition"]["value"] == rm["expression_accuracy_condition"]["value"]
+    assert sm["au_f1"]["value"] < rm["au_f1"]["value"] - 0.1
+    noise = score_sampleset(sets["noise"], proto)["metrics"]
+    assert noise["au_f1_condition"]["value"] < rm["au_f1_condition"]["value"]
+    other = write_generated(get_generator("real", world=proto["world"]), world_conditions(proto["world"], "val", N),
+                            tmp / "unbound", protocol=None)
+    assert "au_f1_condition" not in score_sampleset(other, proto)["metrics"]

@@ -1,0 +1,92 @@
+"""Component configs of the two sizes every reference pipeline comes in: `tiny` (64 px world) and `sd15`.
+
+`tiny` parts are small enough to train on 2 CPU cores: a 64x64x3 -> 16x16x4 AutoencoderKL, a two-level
+UNet2DConditionModel with attention only at 8x8, a 2-layer CLIP text encoder over the world vocabulary.
+`sd15` parts have Stable Diffusion 1.5's shapes (for random-weight GPU checks); real weights come from
+a local folder (`load_sd15_folder`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
+from transformers import CLIPTextConfig, CLIPTextModel
+
+from reference.common.text import world_tokenizer
+
+
+def tiny_vae() -> AutoencoderKL:
+    """64x64x3 <-> 16x16x4 (three levels, no attention: the world has no long-range texture)."""
+    return AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, sample_size=64,
+                         down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
+                         block_out_channels=(16, 32, 64), layers_per_block=1, norm_num_groups=8,
+                         mid_block_add_attention=False)
+
+
+def tiny_unet(in_channels: int = 4, cross_attention_dim: int = 64, class_dim: int | None = None,
+              ) -> UNet2DConditionModel:
+    """16x16 latents; ResNet level at 16x16, cross-attention level at 8x8 (self-attention there is cheap).
+
+    `class_dim`: width of a vector added to the time embedding through a projection (None: no such input).
+    """
+    extra = dict(class_embed_type="projection", projection_class_embeddings_input_dim=class_dim) if class_dim else {}
+    return UNet2DConditionModel(sample_size=16, in_channels=in_channels, out_channels=4,
+                                down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), block_out_channels=(64, 96),
+                                layers_per_block=1, norm_num_groups=16, cross_attention_dim=cross_attention_dim,
+                                attention_head_dim=8, **extra)
+
+
+def tiny_text_encoder(vocab_size: int, hidden: int = 64, max_positions: int = 77) -> CLIPTextModel:
+    tok = world_tokenizer(max_positions)
+    cfg = CLIPTextConfig(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=2,
+                         num_attention_heads=4, max_position_embeddings=max_positions, projection_dim=hidden,
+                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    return CLIPTextModel(cfg)
+
+
+def tiny_scheduler() -> DDIMScheduler:
+    return DDIMScheduler(num_train_timesteps=1000, beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
+                         clip_sample=False, set_alpha_to_one=False, steps_offset=1, prediction_type="epsilon")
+
+
+def sd15_unet(in_channels: int = 9) -> UNet2DConditionModel:
+    """Stable Diffusion 1.5's UNet shape (in_channels 9 = the inpainting variant), random weights."""
+    return UNet2DConditionModel(sample_size=64, in_channels=in_channels, out_channels=4,
+                                down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+                                up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+                                block_out_channels=(320, 640, 1280, 1280), layers_per_block=2,
+                                cross_attention_dim=768, attention_head_dim=8, norm_num_groups=32)
+
+
+def sd15_vae() -> AutoencoderKL:
+    return AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, sample_size=512,
+                         down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+                         block_out_channels=(128, 256, 512, 512), layers_per_block=2, scaling_factor=0.18215)
+
+
+def sd15_text_encoder(tokenizer=None) -> CLIPTextModel:
+    """CLIP ViT-L/14's text tower shape (SD-1.5's); vocabulary and special ids from `tokenizer` if given."""
+    ids = {} if tokenizer is None else dict(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
+                                            eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    return CLIPTextModel(CLIPTextConfig(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+                                        num_attention_heads=12, max_position_embeddings=77, hidden_act="quick_gelu",
+                                        projection_dim=768, **ids))
+
+
+SD15_SUBFOLDERS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
+
+
+def check_sd15_folder(folder: str | Path, what: str = "Stable Diffusion 1.5 inpainting") -> Path:
+    """A local diffusers-layout folder of SD-1.5 weights, or a clear error saying what is missing."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder. The sd15 config loads {what} weights from a local "
+                                f"diffusers-layout folder (subfolders {', '.join(SD15_SUBFOLDERS)}); nothing is "
+                                f"downloaded.")
+    missing = [s for s in SD15_SUBFOLDERS if not (folder / s).is_dir()]
+    if missing:
+        raise FileNotFoundError(f"{folder}: missing subfolder(s) {', '.join(missing)} of a diffusers-layout "
+                                f"{what} checkpoint")
+    return folder

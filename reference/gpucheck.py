@@ -1,0 +1,91 @@
+"""GPU check of a reference pipeline at SD-1.5 size with random weights: images/s and peak memory.
+
+    python -m reference.gpucheck maugen --size 512 --steps 30 --batch 4 --out reports/maugen_gpu.json
+
+Runs on CUDA in bf16 (SDPA attention, channels-last UNet); refuses to run on CPU unless --allow-cpu (used
+by a smoke test at a tiny size). Random weights give the real shapes, so speed and memory are those of the
+real model; the images are noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+
+def build(model: str):
+    if model == "maugen":
+        from reference.maugen.config import build_sd15_random
+
+        return build_sd15_random()
+    if model == "synfer":
+        from reference.synfer.config import build_sd15_random  # noqa: F401  (issue 5)
+
+        return build_sd15_random()
+    raise ValueError(f"unknown model {model!r}")
+
+
+def run_check(model: str, size: int, steps: int, batch: int, device: str, dtype: torch.dtype, repeats: int = 2,
+              call_kwargs: dict | None = None) -> dict:
+    torch.manual_seed(0)
+    pipe = build(model).to(device, dtype)
+    pipe.unet.to(memory_format=torch.channels_last)
+    pipe.set_progress_bar_config(disable=True)
+    kw = dict(prompt=["a face with clearly raised cheeks"] * batch, height=size, width=size,
+              num_inference_steps=steps, guidance_scale=7.5, **(call_kwargs or {}))
+    if model == "maugen":
+        kw["au_intensity"] = torch.full((batch, 12), 2.0)
+    pipe(**{**kw, "num_inference_steps": 2})  # warm-up (kernels, allocator)
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        pipe(**kw)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    best = min(times)
+    return {"model": model, "size": size, "steps": steps, "batch": batch, "device": device,
+            "device_name": torch.cuda.get_device_name() if device == "cuda" else "cpu", "dtype": str(dtype),
+            "seconds_per_batch": round(best, 3), "images_per_s": round(batch / best, 3),
+            "peak_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if device == "cuda" else None,
+            "unet_params_m": round(sum(p.numel() for p in pipe.unet.parameters()) / 1e6, 1),
+            "torch": torch.__version__}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("model", choices=("maugen", "synfer"))
+    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--out", help="JSON file to write")
+    ap.add_argument("--allow-cpu", action="store_true", help="run on CPU in float32 (smoke test only)")
+    a = ap.parse_args(argv)
+    if torch.cuda.is_available():
+        device, dtype = "cuda", torch.bfloat16
+    elif a.allow_cpu:
+        device, dtype = "cpu", torch.float32
+    else:
+        print("gpucheck: no CUDA device (pass --allow-cpu for a CPU smoke run)", file=sys.stderr)
+        return 2
+    res = run_check(a.model, a.size, a.steps, a.batch, device, dtype, repeats=1 if device == "cpu" else 2)
+    text = json.dumps(res, indent=1)
+    print(text)
+    if a.out:
+        from bench.data.safeio import atomic_write_text
+
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(a.out, text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Training the tiny MAUGen on world train data (`augen train maugen --config tiny`).
+
+One stage after the shared tiny VAE: the UNet, text encoder, MRL, identity ViT and DIG label head train
+jointly on fresh world-train faces every step. Loss = noise-prediction MSE + label_weight x (focal BCE on
+occurrence + 0.1 focal MSE on intensity) + mrl_weight x contrastive alignment. Per step, each face draws:
+a dropped condition (classifier-free guidance), an identity reference (prompt gets `<ID> <ID2>`), a random
+inpainting mask. Resumable (checkpoint every 100 steps, identical weights after a kill); the result is a
+pipeline folder `maugen-tiny-<hash>` with `training.json` beside it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from bench.data.safeio import atomic_dir, atomic_write_text
+from bench.world.params import WorldConfig
+from reference.common.autoencoder import WEIGHTS, TinyVAEConfig, cache_dir, load_tiny_vae
+from reference.common.loop import step_generator, train_resumable
+from reference.common.worlddata import disfa12, world_batch
+from reference.maugen.config import MAUGenTinyConfig, build_tiny
+from reference.maugen.modules import focal_bce, focal_mse
+from reference.maugen.pipeline_maugen import ID_PLACEHOLDERS, MAUGenPipeline
+
+
+def _lr_factor(step: int, total: int, warm: int = 100) -> float:
+    if step < warm:
+        return (step + 1) / warm
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
+
+
+def random_masks(g: torch.Generator, n: int, size: int) -> torch.Tensor:
+    """(n, 1, size, size) rectangles (1 = regenerate) covering 25-75% of each side."""
+    m = torch.zeros(n, 1, size, size)
+    wh = (torch.rand(n, 2, generator=g) * 0.5 + 0.25) * size
+    xy = torch.rand(n, 2, generator=g) * (size - wh)
+    for i in range(n):
+        x0, y0 = int(xy[i, 0]), int(xy[i, 1])
+        m[i, :, y0:y0 + max(1, int(wh[i, 1])), x0:x0 + max(1, int(wh[i, 0]))] = 1.0
+    return m
+
+
+def training_step(pipe: MAUGenPipeline, cfg: MAUGenTinyConfig, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+    """The loss of one training step (a pure function of the weights and `step`)."""
+    wcfg = WorldConfig(seed=cfg.world_seed, image_size=64)
+    wb = world_batch(wcfg, step, cfg.batch, reference_size=cfg.reference_size)
+    g = step_generator(cfg.seed, step)
+    n = cfg.batch
+    drop = torch.rand(n, generator=g) < cfg.p_drop
+    has_ref = (torch.rand(n, generator=g) < cfg.p_reference) & ~drop
+    inpaint = torch.rand(n, generator=g) < cfg.p_inpaint
+    target = disfa12(wb.aus)  # (B, 12) what the image shows
+    cond = torch.where(drop[:, None], torch.zeros_like(target), target)  # (B, 12) what the model is told
+    prompts = ["" if d else (f"a photo of {' '.join(ID_PLACEHOLDERS)}, {p}" if r else p)
+               for p, d, r in zip(wb.prompts, drop.tolist(), has_ref.tolist())]
+    sf = pipe.vae.config.scaling_factor
+    with torch.no_grad():
+        z0 = pipe.vae.encode(wb.images).latent_dist.mean * sf  # (B, 4, 16, 16)
+        h = z0.shape[-1]
+        mask = torch.ones(n, 1, h, h)
+        masked = torch.zeros_like(z0)
+        if inpaint.any():
+            m = random_masks(g, int(inpaint.sum()), h)
+            px = F.interpolate(m, scale_factor=pipe.vae_scale_factor, mode="nearest")
+            masked[inpaint] = pipe.vae.encode(wb.images[inpaint] * (px < 0.5)).latent_dist.mean * sf
+            mask[inpaint] = m
+    noise = torch.randn(z0.shape, generator=g)
+    t = torch.randint(0, pipe.scheduler.config.num_train_timesteps, (n,), generator=g)
+    xt = pipe.scheduler.add_noise(z0, noise, t)
+    identity = pipe.identity_vector(wb.references)  # (B, id_dim)
+    ctx, text, pooled = pipe.context(prompts, cond, identity, has_ref)
+    eps, logits, inten = pipe.unet_with_labels(torch.cat([xt, mask, masked], 1), t, ctx, text, cond, identity,
+                                               identity_mask=has_ref)
+    diff = F.mse_loss(eps, noise)
+    occ = (target >= 1.0).float()
+    lab = focal_bce(logits, occ) + 0.1 * focal_mse(inten, target)
+    keep = ~drop
+    mrl = pipe.mrl.alignment_loss(pooled[keep], target[keep], z0[keep], identity[keep], has_ref[keep])
+    loss = diff + cfg.label_weight * lab + cfg.mrl_weight * mrl
+    return loss, {"diffusion": diff.item(), "label": lab.item(), "mrl": mrl.item()}
+
+
+def train_tiny_maugen(cfg: MAUGenTinyConfig = MAUGenTinyConfig(), out: Path | None = None, progress: bool = True,
+                      vae_cfg: TinyVAEConfig = TinyVAEConfig()) -> Path:
+    """Train (resuming from its checkpoint) and save the tiny MAUGen pipeline; returns the folder."""
+    out = out or cache_dir() / cfg.key
+    vae = load_tiny_vae(vae_cfg, train_if_missing=True, progress=progress)
+    torch.manual_seed(cfg.seed)
+    pipe = build_tiny(cfg, vae=vae)
+    vae.requires_grad_(False)
+    trainable = {"unet": pipe.unet, "text_encoder": pipe.text_encoder, "mrl": pipe.mrl,
+                 "label_head": pipe.label_head, "identity_encoder": pipe.identity_encoder}
+    params = [p for m in trainable.values() for p in m.parameters()]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=1e-2)
+
+    def step_fn(step: int) -> dict[str, float]:
+        for grp in opt.param_groups:
+            grp["lr"] = cfg.lr * _lr_factor(step, cfg.steps)
+        loss, parts = training_step(pipe, cfg, step)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        return parts
+
+    log = train_resumable(cache_dir() / f"{cfg.key}.ckpt", cfg.steps, step_fn, trainable, {"opt": opt},
+                          desc="tiny MAUGen", progress=progress)
+    report = {"key": cfg.key, "config": dataclasses.asdict(cfg), "vae": vae_cfg.key, "log": log,
+              "command": "augen train maugen --config tiny"}
+    with atomic_dir(out, overwrite=True) as tmp:
+        pipe.save_pretrained(tmp)
+        atomic_write_text(tmp / "training.json", json.dumps(report, indent=1))
+    return out
+
+
+def load_tiny_maugen(cfg: MAUGenTinyConfig = MAUGenTinyConfig(), train_if_missing: bool = False,
+                     progress: bool = True) -> MAUGenPipeline:
+    """The trained tiny MAUGen: committed weights, else the user cache, else train it (if allowed) or say how."""
+    for folder in (WEIGHTS / cfg.key, cache_dir() / cfg.key):
+        if (folder / "model_index.json").is_file():
+            pipe = MAUGenPipeline.from_pretrained(folder)
+            pipe.set_progress_bar_config(disable=True)
+            return pipe
+    if not train_if_missing:
+        raise FileNotFoundError(f"no tiny MAUGen {cfg.key} in {WEIGHTS} or {cache_dir()}; "
+                                "run `augen train maugen --config tiny`")
+    pipe = MAUGenPipeline.from_pretrained(train_tiny_maugen(cfg, progress=progress))
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
