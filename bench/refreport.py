@@ -39,7 +39,7 @@ def vae_ceiling(vae, n: int = 1024, aus: str = "DISFA12", seed: int = 0) -> dict
         z = vae.encode(t[lo:lo + 128]).latent_dist.mean
         rec.append(vae.decode(z).sample.clamp(-1, 1))
     r = torch.cat(rec)
-    psnr = float((-10 * torch.log10(((r - t) / 2).pow(2).mean((1, 2, 3)))).mean())
+    psnr = float((-10 * torch.log10(((r - t) / 2).pow(2).mean((1, 2, 3)).clamp_min(1e-10))).mean())  # <= 100 dB
     xr = ((r + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
     cols = [AU_INDEX[a] for a in subset(aus)]
     truth = (p.aus[:, cols] >= 1.0).astype(float)
@@ -78,3 +78,69 @@ def per_au_table(results: dict[str, dict], key: str = "au_f1") -> str:
 
 def load(paths: dict[str, str | Path]) -> dict[str, dict]:
     return {k: json.loads(Path(v).read_text()) for k, v in paths.items()}
+
+
+def sample_grid(sampleset: str | Path, out: str | Path, n: int = 18, cols: int = 6) -> Path:
+    """Contact sheet of the first n samples of a set, each captioned with the labels the set claims."""
+    from bench.data.sampleset import SampleSet
+    from bench.world.make import contact_sheet
+
+    ss = SampleSet(sampleset)
+    samples = [s for _, s in zip(range(n), ss)]
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    contact_sheet(samples, cols=cols).save(out)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m bench.refreport OUT.md --title T --training training.json --ceiling ceiling.json NAME=results.json...
+
+    Writes the reference generator's report: training record, VAE ceiling, controls-vs-reference table and
+    the per-AU F1 tables.
+    """
+    import argparse
+
+    from bench.data.safeio import atomic_write_text
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("runs", nargs="+", help="NAME=results.json")
+    ap.add_argument("--title", required=True)
+    ap.add_argument("--training", help="training.json of the reference checkpoint")
+    ap.add_argument("--ceiling", help="vae_ceiling JSON")
+    ap.add_argument("--grid", help="sample grid PNG (relative to the report)")
+    ap.add_argument("--command", action="append", default=[], help="commands that produced the numbers")
+    a = ap.parse_args(argv)
+    res = load(dict(r.split("=", 1) for r in a.runs))
+    lines = [f"# {a.title}", ""]
+    if a.command:
+        lines += ["Commands:", "", "```", *a.command, "```", ""]
+    if a.training:
+        t = json.loads(Path(a.training).read_text())
+        last = [e for e in t["log"] if "step" in e][-1]
+        secs = sum(e.get("seconds_this_run", 0) for e in t["log"])
+        lines += [f"Checkpoint `{t['key']}` (`{t['command']}`): {t['config'].get('steps')} steps of batch "
+                  f"{t['config'].get('batch')} on fresh world-train faces, {secs / 60:.1f} min on this machine; "
+                  f"final losses " + ", ".join(f"{k} {v:.4f}" for k, v in last.items() if k != "step") + ".", ""]
+    if a.ceiling:
+        c = json.loads(Path(a.ceiling).read_text())
+        lines += [f"VAE ceiling ({c['n']} world-val images, {c['aus']}): reconstruction PSNR {c['psnr_db']} dB; the "
+                  f"world judge's AU F1 vs truth is {c['au_f1_original']:.3f} on the originals and "
+                  f"{c['au_f1_reconstructed']:.3f} on the reconstructions (r {c['au_r_original']:.3f} -> "
+                  f"{c['au_r_reconstructed']:.3f}; expression {c['expression_original']:.3f} -> "
+                  f"{c['expression_reconstructed']:.3f}). No generator on this VAE can show more than it carries.",
+                  ""]
+    lines += [results_table(res), "", "Per-AU F1, claimed labels vs the judge's reading:", "", per_au_table(res), "",
+              "Per-AU F1, requested AUs vs the judge's reading:", "", per_au_table(res, "au_f1_condition"), ""]
+    if a.grid:
+        lines += [f"![samples with their claimed labels]({a.grid})", ""]
+    atomic_write_text(a.out, "\n".join(lines))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

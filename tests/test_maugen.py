@@ -16,7 +16,7 @@ from bench.generators import read_condition_file, write_generated
 from reference.maugen import MAUGenPipeline
 from reference.maugen.config import MAUGenTinyConfig, build_tiny, from_sd15_folder
 from reference.maugen.generator import MAUGenGenerator
-from reference.maugen.modules import (combine_steps, focal_bce, focal_mse, info_nce, labels_from, step_weights)
+from reference.maugen.modules import combine_steps, focal_bce, focal_mse, info_nce, labels_from, step_weights
 from reference.maugen.pipeline_maugen import UpBlockTap
 
 PROMPTS = ["a face with clearly raised cheeks, strongly pulled-up lip corners", "a photo of <ID> <ID2>, a face",

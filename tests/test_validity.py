@@ -139,7 +139,7 @@ def test_real_control_scores_best_on_every_family(tmp_path, monkeypatch):
     conds = world_conditions(s["world"], "val", 300)
     res = {}
     for name in ("real", "shuffled", "collapsed", "noise"):
-        root = write_generated(get_generator(name, world=s["world"]), conds, tmp_path / name)
+        root = write_generated(get_generator(name, world=s["world"]), conds, tmp_path / name, protocol=proto.id)
         res[name] = score_sampleset(root, proto)["metrics"]
     # per family, the metric that family is about (precision is left out: a one-identity set can be precise)
     families = {"realism": ["fd_world", "kid_world", "coverage", "recall"],
@@ -156,4 +156,8 @@ def test_real_control_scores_best_on_every_family(tmp_path, monkeypatch):
     assert res["shuffled"]["au_kappa"]["value"] < 0.1 < res["real"]["au_kappa"]["value"]
     assert res["collapsed"]["vendi"]["value"] < 0.5 * res["real"]["vendi"]["value"]
     assert res["noise"]["fd_world"]["value"] > 10 * res["real"]["fd_world"]["value"]
+    # control (images vs the request): real and shuffled hold the same images; noise shows nothing asked for
+    for name in ("au_f1_condition", "expression_accuracy_condition"):
+        assert res["shuffled"][name]["value"] == res["real"][name]["value"] > 0.85
+    assert res["noise"]["au_f1_condition"]["value"] < 0.5 and res["noise"]["au_pearson_condition"]["value"] < 0.1
     assert N_AUS == 17

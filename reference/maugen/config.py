@@ -15,8 +15,16 @@ from pathlib import Path
 
 import torch
 
-from reference.common.parts import (check_sd15_folder, sd15_text_encoder, sd15_unet, sd15_vae, tiny_scheduler,
-                                    tiny_text_encoder, tiny_unet, tiny_vae)
+from reference.common.parts import (
+    check_sd15_folder,
+    sd15_text_encoder,
+    sd15_unet,
+    sd15_vae,
+    tiny_scheduler,
+    tiny_text_encoder,
+    tiny_unet,
+    tiny_vae,
+)
 from reference.common.text import ID_TOKENS, world_tokenizer
 from reference.maugen.modules import DIGLabelHead, MultimodalRepresentation
 from reference.maugen.pipeline_maugen import DISFA12, MAUGenPipeline
@@ -69,7 +77,8 @@ def build_tiny(cfg: MAUGenTinyConfig = MAUGenTinyConfig(), vae=None) -> MAUGenPi
         mrl=MultimodalRepresentation(num_aus=len(DISFA12), token_dim=d, identity_dim=32 * len(layers), text_dim=d,
                                      image_channels=4, embed_dim=64, identity_layers=layers),
         label_head=DIGLabelHead(feature_channels=chans, num_aus=len(DISFA12), dim=64, patch=4, layers=2, heads=4,
-                                text_dim=d, identity_dim=32 * len(layers), time_dim=64, attend_text=cfg.head_attends_text),
+                                text_dim=d, identity_dim=32 * len(layers), time_dim=64,
+                                attend_text=cfg.head_attends_text),
         identity_encoder=vit))
 
 

@@ -190,7 +190,8 @@ def combine_steps(probs: list[torch.Tensor], intensities: list[torch.Tensor], ti
     return p, i
 
 
-def labels_from(prob: torch.Tensor, intensity: torch.Tensor, threshold: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
+def labels_from(prob: torch.Tensor, intensity: torch.Tensor, threshold: float = 0.5
+                ) -> tuple[torch.Tensor, torch.Tensor]:
     """Final labels: occurrence = prob >= threshold; intensity rounded to 1-5 where present, 0 where absent."""
     occ = prob >= threshold
     return occ, torch.where(occ, intensity.round().clamp(1, 5), torch.zeros_like(intensity)).long()

@@ -180,7 +180,8 @@ class MAUGenPipeline(DiffusionPipeline):
     # -- sampling --------------------------------------------------------------------------------------------
 
     def check_inputs(self, prompt, au_intensity, reference_image, image, mask_image, height, width):
-        if not isinstance(prompt, (str, list)) or (isinstance(prompt, list) and not all(isinstance(p, str) for p in prompt)):
+        if not isinstance(prompt, (str, list)) or (isinstance(prompt, list)
+                                                   and not all(isinstance(p, str) for p in prompt)):
             raise TypeError("prompt must be a string or a list of strings")
         n = 1 if isinstance(prompt, str) else len(prompt)
         if au_intensity is not None:
