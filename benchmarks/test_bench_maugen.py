@@ -32,8 +32,9 @@ def _prompts():
 def bare_loop(pipe, ctx: torch.Tensor, cls: torch.Tensor, gens: list[torch.Generator]):
     u, s, v = pipe.unet, pipe.scheduler, pipe.vae
     s.set_timesteps(STEPS)
-    lat = torch.cat([torch.randn(1, 4, 16, 16, generator=g) for g in gens]) * s.init_noise_sigma
-    mask, masked = torch.ones(2 * N, 1, 16, 16), torch.zeros(2 * N, 4, 16, 16)
+    c = v.config.latent_channels
+    lat = torch.cat([torch.randn(1, c, 16, 16, generator=g) for g in gens]) * s.init_noise_sigma
+    mask, masked = torch.ones(2 * N, 1, 16, 16), torch.zeros(2 * N, c, 16, 16)
     for t in s.timesteps:
         x = torch.cat([s.scale_model_input(torch.cat([lat] * 2), t), mask, masked], 1)
         eu, ec = u(x, t, encoder_hidden_states=ctx, class_labels=cls).sample.chunk(2)

@@ -104,7 +104,7 @@ def test_bad_inputs_raise_concisely(pipe, bad, msg):
 
 def test_up_block_tap_reads_cross_attention_blocks_and_unhooks(pipe):
     u = pipe.unet
-    x = torch.randn(2, 9, 16, 16)
+    x = torch.randn(2, u.config.in_channels, 16, 16)
     with UpBlockTap(u) as tap:
         u(x, torch.tensor([10, 500]), encoder_hidden_states=torch.randn(2, 5, 64), class_labels=torch.zeros(2, 12))
     feats = tap.take()

@@ -35,9 +35,9 @@ class MAUGenTinyConfig:
     """Training settings of the tiny MAUGen (its hash names the checkpoint)."""
 
     world_seed: int = 0  # world whose train split is used
-    steps: int = 3000  # UNet/label-head/MRL optimisation steps
+    steps: int = 2500  # UNet/label-head/MRL optimisation steps
     batch: int = 64  # fresh world-train faces per step
-    lr: float = 4e-4  # AdamW peak learning rate (warm-up 100 steps, cosine to 5%)
+    lr: float = 5e-4  # AdamW peak learning rate (warm-up 100 steps, cosine to 5%)
     text_dim: int = 64  # text encoder width = cross-attention width = token width
     reference_size: int = 32  # reference-face size for the identity ViT
     p_drop: float = 0.1  # probability of dropping the whole condition (classifier-free guidance)
@@ -63,19 +63,21 @@ def _identity_vit(image_size: int, hidden: int, layers: int, heads: int, patch: 
 
 
 def build_tiny(cfg: MAUGenTinyConfig = MAUGenTinyConfig(), vae=None) -> MAUGenPipeline:
-    """A tiny MAUGen with random weights (or the given trained VAE): 64 px images, 16x16x4 latents."""
+    """A tiny MAUGen with random weights (or the given trained VAE): 64 px images, 16x16x8 latents."""
     tok = world_tokenizer()
+    vae = vae if vae is not None else tiny_vae()
+    c = vae.config.latent_channels
     d = cfg.text_dim
     vit = _identity_vit(cfg.reference_size, hidden=32, layers=4, heads=4, patch=8)
     layers = (0, 1, 2, 3)
-    unet = tiny_unet(in_channels=9, cross_attention_dim=d, class_dim=len(DISFA12))
+    unet = tiny_unet(in_channels=2 * c + 1, out_channels=c, cross_attention_dim=d, class_dim=len(DISFA12))
     chans = tuple(unet.config.block_out_channels[::-1][i] for i, b in enumerate(unet.up_blocks)
                   if getattr(b, "has_cross_attention", False))
     return _eval(MAUGenPipeline(
-        vae=vae if vae is not None else tiny_vae(), text_encoder=tiny_text_encoder(len(tok), hidden=d), tokenizer=tok,
+        vae=vae, text_encoder=tiny_text_encoder(len(tok), hidden=d), tokenizer=tok,
         unet=unet, scheduler=tiny_scheduler(),
         mrl=MultimodalRepresentation(num_aus=len(DISFA12), token_dim=d, identity_dim=32 * len(layers), text_dim=d,
-                                     image_channels=4, embed_dim=64, identity_layers=layers),
+                                     image_channels=c, embed_dim=64, identity_layers=layers),
         label_head=DIGLabelHead(feature_channels=chans, num_aus=len(DISFA12), dim=64, patch=4, layers=2, heads=4,
                                 text_dim=d, identity_dim=32 * len(layers), time_dim=64,
                                 attend_text=cfg.head_attends_text),

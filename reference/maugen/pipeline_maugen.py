@@ -1,8 +1,9 @@
 """MAUGenPipeline: one denoising loop that produces face images and their AU labels together.
 
 Components (saved/loaded by diffusers' `save_pretrained` / `from_pretrained`):
-- `vae` AutoencoderKL, `unet` UNet2DConditionModel with the inpainting input (noisy latent 4 + mask 1 +
-  masked-image latent 4 = 9 channels), `text_encoder` CLIPTextModel + `tokenizer`, `scheduler`;
+- `vae` AutoencoderKL, `unet` UNet2DConditionModel with the inpainting input (noisy latent C + mask 1 +
+  masked-image latent C: 9 channels for SD's 4-channel latents, 17 for the tiny 8-channel ones),
+  `text_encoder` CLIPTextModel + `tokenizer`, `scheduler`;
 - `mrl` MultimodalRepresentation: AU cue tokens (one per DISFA12 AU, carrying its level) appended to the text
   tokens as cross-attention context, identity pseudo-words written into the `<ID>` `<ID2>` prompt slots;
 - `label_head` DIGLabelHead: reads the cross-attention up-blocks at every step; the steps' predictions are

@@ -60,7 +60,7 @@ def training_step(pipe: MAUGenPipeline, cfg: MAUGenTinyConfig, step: int) -> tup
                for p, d, r in zip(wb.prompts, drop.tolist(), has_ref.tolist())]
     sf = pipe.vae.config.scaling_factor
     with torch.no_grad():
-        z0 = pipe.vae.encode(wb.images).latent_dist.mean * sf  # (B, 4, 16, 16)
+        z0 = pipe.vae.encode(wb.images).latent_dist.mean * sf  # (B, C, 16, 16)
         h = z0.shape[-1]
         mask = torch.ones(n, 1, h, h)
         masked = torch.zeros_like(z0)
