@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from reference.common.autoencoder import TinyVAEConfig
 from reference.common.parts import (
     check_sd15_folder,
     sd15_text_encoder,
@@ -47,6 +48,7 @@ class MAUGenTinyConfig:
     mrl_weight: float = 0.05  # weight of the contrastive alignment loss
     head_attends_text: bool = False  # label queries also attend to text tokens (off: labels must come from the image)
     seed: int = 0  # initialisation and per-step noise seed
+    vae: str = TinyVAEConfig().key  # key of the shared tiny VAE whose latents it learns (part of its own key)
 
     @property
     def key(self) -> str:

@@ -89,6 +89,8 @@ def train_tiny_maugen(cfg: MAUGenTinyConfig = MAUGenTinyConfig(), out: Path | No
                       vae_cfg: TinyVAEConfig = TinyVAEConfig()) -> Path:
     """Train (resuming from its checkpoint) and save the tiny MAUGen pipeline; returns the folder."""
     out = out or cache_dir() / cfg.key
+    if vae_cfg.key != cfg.vae:
+        raise ValueError(f"config {cfg.key} learns the latents of VAE {cfg.vae}, not {vae_cfg.key}")
     vae = load_tiny_vae(vae_cfg, train_if_missing=True, progress=progress)
     torch.manual_seed(cfg.seed)
     pipe = build_tiny(cfg, vae=vae)
