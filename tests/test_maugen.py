@@ -228,3 +228,25 @@ def test_training_resumes_to_identical_weights(tmp_path, monkeypatch):
     for k in a:
         for (n1, t1), (_, t2) in zip(a[k].state_dict().items(), b[k].state_dict().items()):
             assert torch.equal(t1, t2), n1
+
+
+def test_cli_errors_are_clear(tmp_path):
+    from bench.cli import main
+
+    assert main(["generate", "maugen", "--option", f"weights={tmp_path / 'none'}", "--out", str(tmp_path / "o"),
+                 "--n", "2"]) == 2
+    assert main(["generate", "maugen", "--out", str(tmp_path / "o"), "--n", "2"]) == 2
+    assert main(["train", "maugen", "--config", "sd15"]) == 2
+    assert main(["generate", "maugen-tiny", "--option", "bad", "--out", str(tmp_path / "o")]) == 2
+    assert not (tmp_path / "o").exists()
+
+
+def test_tiny_checkpoint_lookup_says_how_to_make_it(tmp_path, monkeypatch):
+    from reference.maugen import train
+
+    monkeypatch.setenv("AUGEN_CACHE", str(tmp_path))
+    monkeypatch.setattr(train, "WEIGHTS", tmp_path / "none")
+    with pytest.raises(FileNotFoundError, match="augen train maugen --config tiny"):
+        train.load_tiny_maugen(MAUGenTinyConfig(steps=1))
+    with pytest.raises(ValueError, match="learns the latents of VAE"):
+        train.train_tiny_maugen(MAUGenTinyConfig(vae="tiny-vae-other"), progress=False)

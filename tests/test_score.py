@@ -167,3 +167,29 @@ def test_control_family_reads_images_against_the_request(tiny):
     other = write_generated(get_generator("real", world=proto["world"]), world_conditions(proto["world"], "val", N),
                             tmp / "unbound", protocol=None)
     assert "au_f1_condition" not in score_sampleset(other, proto)["metrics"]
+
+
+def test_partial_label_sets_score_only_what_they_label(tiny):
+    """A MAUGen-style set (DISFA12 intensities, no expression) gets F1 on its 12 AUs and no expression score."""
+    import dataclasses
+
+    from bench.data.aus import AUS, subset
+
+    proto, _, tmp = tiny
+    disfa = subset("DISFA12")
+
+    class Partial:
+        name, version, config, image_size = "partial", "1", {}, (64, 64)
+        labelled_aus, expression_labelled = disfa, False
+
+        def generate(self, conds):
+            for s in get_generator("real", world=proto["world"]).generate(conds):
+                inten = np.where(np.isin(np.array(AUS), disfa), s.intensity, np.nan).astype(np.float32)
+                yield dataclasses.replace(s, intensity=inten, expression=-1)
+
+    root = write_generated(Partial(), world_conditions(proto["world"], "val", N), tmp / "partial", protocol=proto.id)
+    m = score_sampleset(root, proto)["metrics"]
+    per = m["au_f1"]["per_au"]
+    assert all((per[f"AU{a:02d}"] is None) == (a not in disfa) for a in AUS)
+    assert m["expression_accuracy"]["value"] is None and m["au_f1"]["value"] is not None
+    assert m["au_f1_condition"]["value"] is not None  # the request is scored whatever the set claims
