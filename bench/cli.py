@@ -123,6 +123,14 @@ def cmd_train(args) -> int:
         from reference.maugen.train import train_tiny_maugen
 
         out = train_tiny_maugen(MAUGenTinyConfig(**_options(args.option)), progress=not args.quiet)
+    elif args.model == "synfer":
+        if args.config != "tiny":
+            raise ValueError("only --config tiny trains here; sd15 SynFER starts from local SD-1.5 weights "
+                             "(reference.synfer.config.from_sd15_folder) and trains on a GPU")
+        from reference.synfer.config import SynFERTinyConfig
+        from reference.synfer.train import train_tiny_synfer
+
+        out = train_tiny_synfer(SynFERTinyConfig(**_options(args.option)), progress=not args.quiet)
     else:
         raise ValueError(f"unknown model {args.model!r}")
     print(f"trained {args.model} ({args.config}): {out}")
@@ -212,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.set_defaults(func=cmd_generate)
 
     tr = sub.add_parser("train", help="train a reference generator's tiny config on world train data (resumable)")
-    tr.add_argument("model", choices=("vae", "maugen"))
+    tr.add_argument("model", choices=("vae", "maugen", "synfer"))
     tr.add_argument("--config", default="tiny", choices=("tiny", "sd15"))
     tr.add_argument("--option", action="append", metavar="KEY=VALUE", help="config field override (changes its key)")
     tr.add_argument("--quiet", action="store_true")

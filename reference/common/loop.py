@@ -8,6 +8,7 @@ stopped. Checkpoints are written atomically (temp file + rename) every `every` s
 from __future__ import annotations
 
 import io
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,13 @@ from bench.data.safeio import atomic_write_bytes
 def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
     """The RNG of one training step (independent of how many steps ran before in this process)."""
     return torch.Generator().manual_seed((seed * 1_000_003 + step) * 97 + stream)
+
+
+def lr_factor(step: int, total: int, warm: int = 100) -> float:
+    """Linear warm-up over `warm` steps, then cosine decay to 5% at `total`."""
+    if step < warm:
+        return (step + 1) / warm
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
 
 
 def save_checkpoint(path: Path, step: int, modules: dict[str, torch.nn.Module], optimizers: dict, log: list) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from pathlib import Path
 
 import torch
@@ -21,17 +20,11 @@ import torch.nn.functional as F
 from bench.data.safeio import atomic_dir, atomic_write_text
 from bench.world.params import WorldConfig
 from reference.common.autoencoder import WEIGHTS, TinyVAEConfig, cache_dir, load_tiny_vae
-from reference.common.loop import step_generator, train_resumable
+from reference.common.loop import lr_factor, step_generator, train_resumable
 from reference.common.worlddata import disfa12, world_batch
 from reference.maugen.config import MAUGenTinyConfig, build_tiny
 from reference.maugen.modules import focal_bce, focal_mse
 from reference.maugen.pipeline_maugen import ID_PLACEHOLDERS, MAUGenPipeline
-
-
-def _lr_factor(step: int, total: int, warm: int = 100) -> float:
-    if step < warm:
-        return (step + 1) / warm
-    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
 
 
 def random_masks(g: torch.Generator, n: int, size: int) -> torch.Tensor:
@@ -102,7 +95,7 @@ def train_tiny_maugen(cfg: MAUGenTinyConfig = MAUGenTinyConfig(), out: Path | No
 
     def step_fn(step: int) -> dict[str, float]:
         for grp in opt.param_groups:
-            grp["lr"] = cfg.lr * _lr_factor(step, cfg.steps)
+            grp["lr"] = cfg.lr * lr_factor(step, cfg.steps)
         loss, parts = training_step(pipe, cfg, step)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

@@ -1,0 +1,118 @@
+"""SynFER's two configs through one code path: `tiny` (trained here on the world) and `sd15` (SD-1.5 sized).
+
+`build_tiny` makes a random-weight tiny pipeline (tests; the trainer's start); `build_sd15_random` makes
+SD-1.5-shaped random components for GPU checks; `from_sd15_folder` puts the SynFER modules on local SD-1.5
+weights (nothing is downloaded).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from bench.data.aus import N_AUS
+from reference.common.autoencoder import TinyVAEConfig
+from reference.common.parts import (
+    check_sd15_folder,
+    sd15_text_encoder,
+    sd15_unet,
+    sd15_vae,
+    tiny_scheduler,
+    tiny_text_encoder,
+    tiny_unet,
+    tiny_vae,
+)
+from reference.common.text import world_tokenizer
+from reference.synfer.modules import AUAdapter, FERClassifier, FEREnsemble, PseudoLabeller, inner_dims
+from reference.synfer.pipeline_synfer import SynFERPipeline
+
+
+@dataclass(frozen=True)
+class SynFERTinyConfig:
+    """Training settings of the tiny SynFER, stage by stage (its hash names the checkpoint)."""
+
+    world_seed: int = 0  # world whose train split is used
+    batch: int = 64  # fresh world-train faces per step
+    text_dim: int = 64  # text encoder width = cross-attention width
+    base_steps: int = 1200  # stage 0: UNet + text encoder on a generic caption ("a photo of a face"): the "SD" base
+    text_steps: int = 1200  # stage 1: fine-tune on expression captions (FEText analogue)
+    adapter_steps: int = 600  # stage 2: AU adapter on the frozen fine-tuned model
+    fer_steps: int = 600  # FER classifier (guidance) and each external ensemble member
+    labeller_steps: int = 400  # pseudo-labeller on UNet features of world-train images at t_small
+    lr: float = 5e-4  # AdamW peak learning rate of every stage (warm-up, cosine to 5%)
+    p_drop: float = 0.1  # probability of dropping the condition (classifier-free guidance)
+    adapter_tokens: int = 4  # AU tokens
+    t_small: int = 50  # timestep at which the pseudo-labeller reads the UNet
+    seed: int = 0  # initialisation and per-step noise seed
+    vae: str = TinyVAEConfig().key  # key of the shared tiny VAE
+
+    @property
+    def key(self) -> str:
+        blob = json.dumps(dataclasses.asdict(self), sort_keys=True) + "|synfer-tiny-v1"
+        return "synfer-tiny-" + hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+
+def _eval(pipe):
+    for m in pipe.components.values():
+        if isinstance(m, torch.nn.Module):
+            m.eval()
+    return pipe
+
+
+def build_tiny(cfg: SynFERTinyConfig = SynFERTinyConfig(), vae=None, with_heads: bool = True) -> SynFERPipeline:
+    """A tiny SynFER with random weights (or the given trained VAE); `with_heads`: adapter, classifier,
+    pseudo-labeller and ensemble too (the stage-0/1 models have none)."""
+    tok = world_tokenizer()
+    vae = vae if vae is not None else tiny_vae()
+    c, d = vae.config.latent_channels, cfg.text_dim
+    unet = tiny_unet(in_channels=c, out_channels=c, cross_attention_dim=d)
+    heads = {}
+    if with_heads:
+        heads = dict(
+            au_adapter=AUAdapter(num_aus=N_AUS, num_tokens=cfg.adapter_tokens, cross_attention_dim=d,
+                                 inner_dims=inner_dims(unet), hidden=128),
+            fer_classifier=FERClassifier(8, 32),
+            pseudo_labeller=PseudoLabeller(feature_channels=tuple(unet.config.block_out_channels[::-1]),
+                                           map_tokens=tok.model_max_length, num_classes=8, dim=64, heads=4, grid=4),
+            fer_ensemble=FEREnsemble((16, 24, 32), 8))
+    return _eval(SynFERPipeline(vae=vae, text_encoder=tiny_text_encoder(len(tok), hidden=d), tokenizer=tok, unet=unet,
+                                scheduler=tiny_scheduler(), **heads))
+
+
+def _sd15_heads(unet, map_tokens: int = 77) -> dict:
+    return dict(au_adapter=AUAdapter(num_aus=N_AUS, num_tokens=4, cross_attention_dim=768, inner_dims=inner_dims(unet)),
+                fer_classifier=FERClassifier(8, 64),
+                pseudo_labeller=PseudoLabeller(feature_channels=(1280, 1280, 640, 320), map_tokens=map_tokens),
+                fer_ensemble=FEREnsemble((32, 48, 64), 8))
+
+
+def build_sd15_random() -> SynFERPipeline:
+    """SD-1.5-shaped SynFER (4-channel UNet) with random weights, for GPU shape, memory and speed checks."""
+    from diffusers import DDIMScheduler
+
+    tok = world_tokenizer()
+    unet = sd15_unet(4)
+    sched = DDIMScheduler(num_train_timesteps=1000, beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
+                          clip_sample=False, set_alpha_to_one=False, steps_offset=1)
+    return _eval(SynFERPipeline(vae=sd15_vae(), text_encoder=sd15_text_encoder(tok), tokenizer=tok, unet=unet,
+                                scheduler=sched, **_sd15_heads(unet, tok.model_max_length)))
+
+
+def from_sd15_folder(folder: str | Path, dtype: torch.dtype = torch.float32) -> SynFERPipeline:
+    """SynFER modules (untrained) on local SD-1.5 weights (text-to-image, 4-channel UNet)."""
+    from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextModel, CLIPTokenizer
+
+    folder = check_sd15_folder(folder, "Stable Diffusion 1.5")
+    unet = UNet2DConditionModel.from_pretrained(folder / "unet", torch_dtype=dtype)
+    tok = CLIPTokenizer.from_pretrained(folder / "tokenizer", local_files_only=True)
+    return _eval(SynFERPipeline(
+        vae=AutoencoderKL.from_pretrained(folder / "vae", torch_dtype=dtype),
+        text_encoder=CLIPTextModel.from_pretrained(folder / "text_encoder", local_files_only=True, torch_dtype=dtype),
+        tokenizer=tok, unet=unet, scheduler=DDIMScheduler.from_pretrained(folder / "scheduler"),
+        **_sd15_heads(unet, tok.model_max_length)))
