@@ -80,7 +80,7 @@ def test_adapter_starts_as_the_base_and_matches_a_hand_computation():
         plain = p.unet(x, t, encoder_hidden_states=emb).sample  # adapter installed, no tokens: text attention only
     assert torch.allclose(with_adapter, plain, atol=1e-6)  # value projections start at zero
     # one layer by hand: softmax(QK^T)V + scale * softmax(Q K_au^T) V_au
-    (name, attn), idx = cross_attention_layers(p.unet)[0], 0
+    (_, attn), idx = cross_attention_layers(p.unet)[0], 0
     ad = p.au_adapter
     torch.nn.init.normal_(ad.to_v[idx].weight, std=0.3)
     hs, ctx = torch.randn(2, 5, attn.to_q.in_features), torch.randn(2, 7, 64)
