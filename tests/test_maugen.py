@@ -250,3 +250,11 @@ def test_tiny_checkpoint_lookup_says_how_to_make_it(tmp_path, monkeypatch):
         train.load_tiny_maugen(MAUGenTinyConfig(steps=1))
     with pytest.raises(ValueError, match="learns the latents of VAE"):
         train.train_tiny_maugen(MAUGenTinyConfig(vae="tiny-vae-other"), progress=False)
+
+
+def test_label_branch_option(pipe):
+    cond, unc = pipe(**_inputs()), pipe(**_inputs(), label_branch="uncond")
+    assert np.array_equal(cond.images, unc.images)  # the branch read changes the labels, never the image
+    assert not torch.equal(cond.au_probability, unc.au_probability)
+    with pytest.raises(ValueError, match="label_branch"):
+        pipe(**_inputs(), label_branch="both")

@@ -204,12 +204,15 @@ class MAUGenPipeline(DiffusionPipeline):
                  mask_image: torch.Tensor | None = None, height: int | None = None, width: int | None = None,
                  num_inference_steps: int = 30, guidance_scale: float = 7.5, negative_prompt: str | list[str] = "",
                  generator: torch.Generator | list[torch.Generator] | None = None, latents: torch.Tensor | None = None,
-                 label_threshold: float = 0.5, output_type: str = "np", return_dict: bool = True):
+                 label_threshold: float = 0.5, label_branch: str = "cond", output_type: str = "np",
+                 return_dict: bool = True):
         """Generate faces and their AU labels.
 
         prompt: B captions (may contain `<ID> <ID2>` when reference_image is given); au_intensity (B, 12) DISFA12
         levels 0-5 (None: all 0); reference_image (B, 3, H, W) in [-1, 1]; image/mask_image (B, 3|1, H, W):
         inpaint where mask is 1. `generator` may be a list (one per image) for batch-independent results.
+        label_branch: the label head reads the conditional ("cond", MAUGen) or, under CFG, the unconditional
+        ("uncond") UNet pass, whose features carry the image without the request.
         """
         # 1. check inputs
         height = height or self.unet.config.sample_size * self.vae_scale_factor
@@ -225,11 +228,15 @@ class MAUGenPipeline(DiffusionPipeline):
 
         # 2. conditioning: text + AU cue tokens (+ identity pseudo-words); the null is "" with all AUs at 0
         identity = None if reference_image is None else self.identity_vector(reference_image.to(dev))
+        if label_branch not in ("cond", "uncond"):
+            raise ValueError(f"label_branch must be 'cond' or 'uncond', not {label_branch!r}")
         ctx, text, _ = self.context(prompts, inten, identity)
         cls_int = inten
         if do_cfg:
-            uctx, _, _ = self.context(neg, torch.zeros_like(inten))
+            uctx, utext, _ = self.context(neg, torch.zeros_like(inten))
             ctx, cls_int = torch.cat([uctx, ctx]), torch.cat([torch.zeros_like(inten), inten])
+            if label_branch == "uncond":
+                text, identity = utext, None
 
         # 3. inpainting inputs
         h, w = height // self.vae_scale_factor, width // self.vae_scale_factor
@@ -244,7 +251,7 @@ class MAUGenPipeline(DiffusionPipeline):
 
         # 5. denoising loop; the label head reads the conditional half at every step
         probs, intens, steps = [], [], []
-        rows = slice(n, 2 * n) if do_cfg else slice(0, n)
+        rows = slice(n, 2 * n) if do_cfg and label_branch == "cond" else slice(0, n)
         for t in self.progress_bar(self.scheduler.timesteps):
             x = torch.cat([latents] * 2) if do_cfg else latents
             x = self.scheduler.scale_model_input(x, t)
