@@ -29,15 +29,17 @@ def tiny_vae(latent_channels: int = 8) -> AutoencoderKL:
 
 
 def tiny_unet(in_channels: int = 8, cross_attention_dim: int = 64, class_dim: int | None = None,
-              out_channels: int = 8) -> UNet2DConditionModel:
+              out_channels: int = 8, channels: tuple[int, int] = (64, 96)) -> UNet2DConditionModel:
     """16x16 latents; ResNet level at 16x16, cross-attention level at 8x8 (self-attention there is cheap).
 
     `class_dim`: width of a vector added to the time embedding through a projection (None: no such input).
+    `channels`: widths of the two levels ((64, 96): 2.5 M parameters, ~0.75 s per batch-64 training step on
+    2 cores; (32, 64): 1.0 M, ~0.43 s).
     """
     extra = dict(class_embed_type="projection", projection_class_embeddings_input_dim=class_dim) if class_dim else {}
     return UNet2DConditionModel(sample_size=16, in_channels=in_channels, out_channels=out_channels,
                                 down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), block_out_channels=(64, 96),
+                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), block_out_channels=channels,
                                 layers_per_block=1, norm_num_groups=16, cross_attention_dim=cross_attention_dim,
                                 attention_head_dim=8, **extra)
 

@@ -39,6 +39,7 @@ class SynFERTinyConfig:
     world_seed: int = 0  # world whose train split is used
     batch: int = 64  # fresh world-train faces per step
     text_dim: int = 64  # text encoder width = cross-attention width
+    unet_channels: tuple[int, int] = (32, 64)  # UNet level widths (smaller than MAUGen's: 5 stages to train)
     base_steps: int = 1200  # stage 0: UNet + text encoder on a generic caption ("a photo of a face"): the "SD" base
     text_steps: int = 1200  # stage 1: fine-tune on expression captions (FEText analogue)
     adapter_steps: int = 600  # stage 2: AU adapter on the frozen fine-tuned model
@@ -70,7 +71,7 @@ def build_tiny(cfg: SynFERTinyConfig = SynFERTinyConfig(), vae=None, with_heads:
     tok = world_tokenizer()
     vae = vae if vae is not None else tiny_vae()
     c, d = vae.config.latent_channels, cfg.text_dim
-    unet = tiny_unet(in_channels=c, out_channels=c, cross_attention_dim=d)
+    unet = tiny_unet(in_channels=c, out_channels=c, cross_attention_dim=d, channels=tuple(cfg.unet_channels))
     heads = {}
     if with_heads:
         heads = dict(
