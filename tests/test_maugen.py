@@ -242,10 +242,11 @@ def test_cli_errors_are_clear(tmp_path):
 
 
 def test_tiny_checkpoint_lookup_says_how_to_make_it(tmp_path, monkeypatch):
+    from reference.common import autoencoder
     from reference.maugen import train
 
     monkeypatch.setenv("AUGEN_CACHE", str(tmp_path))
-    monkeypatch.setattr(train, "WEIGHTS", tmp_path / "none")
+    monkeypatch.setattr(autoencoder, "WEIGHTS", tmp_path / "none")
     with pytest.raises(FileNotFoundError, match="augen train maugen --config tiny"):
         train.load_tiny_maugen(MAUGenTinyConfig(steps=1))
     with pytest.raises(ValueError, match="learns the latents of VAE"):

@@ -51,6 +51,14 @@ def cache_dir() -> Path:
     return cache_root() / "reference"
 
 
+def find_trained(relative: str, marker: str = "model_index.json") -> Path | None:
+    """A trained folder (e.g. `maugen-tiny-<hash>`, `synfer-tiny-<hash>/full`): committed, else the user cache."""
+    for folder in (WEIGHTS / relative, cache_dir() / relative):
+        if (folder / marker).is_file():
+            return folder
+    return None
+
+
 def _lr(step: int, cfg) -> float:
     warm = 50
     if step < warm:
@@ -120,9 +128,8 @@ def load_tiny_vae(cfg: TinyVAEConfig = TinyVAEConfig(), train_if_missing: bool =
     """The trained tiny VAE: committed weights, else the user cache, else train it (if allowed) or say how."""
     from diffusers import AutoencoderKL
 
-    for folder in (WEIGHTS / cfg.key, cache_dir() / cfg.key):
-        if (folder / "config.json").is_file():
-            return AutoencoderKL.from_pretrained(folder).eval()
+    if (folder := find_trained(cfg.key, "config.json")) is not None:
+        return AutoencoderKL.from_pretrained(folder).eval()
     if not train_if_missing:
         raise FileNotFoundError(f"no tiny VAE {cfg.key} in {WEIGHTS} or {cache_dir()}; run `augen train vae`")
     return AutoencoderKL.from_pretrained(train_tiny_vae(cfg, progress=progress)).eval()

@@ -81,6 +81,16 @@ def sd15_text_encoder(tokenizer=None) -> CLIPTextModel:
                                         projection_dim=768, **ids))
 
 
+def eval_mode(pipe):
+    """Freshly built modules start in train mode; a pipeline samples in eval mode (as from_pretrained gives)."""
+    import torch
+
+    for m in pipe.components.values():
+        if isinstance(m, torch.nn.Module):
+            m.eval()
+    return pipe
+
+
 SD15_SUBFOLDERS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 
 

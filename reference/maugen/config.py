@@ -18,6 +18,7 @@ import torch
 from reference.common.autoencoder import TinyVAEConfig
 from reference.common.parts import (
     check_sd15_folder,
+    eval_mode,
     sd15_text_encoder,
     sd15_unet,
     sd15_vae,
@@ -75,7 +76,7 @@ def build_tiny(cfg: MAUGenTinyConfig = MAUGenTinyConfig(), vae=None) -> MAUGenPi
     unet = tiny_unet(in_channels=2 * c + 1, out_channels=c, cross_attention_dim=d, class_dim=len(DISFA12))
     chans = tuple(unet.config.block_out_channels[::-1][i] for i, b in enumerate(unet.up_blocks)
                   if getattr(b, "has_cross_attention", False))
-    return _eval(MAUGenPipeline(
+    return eval_mode(MAUGenPipeline(
         vae=vae, text_encoder=tiny_text_encoder(len(tok), hidden=d), tokenizer=tok,
         unet=unet, scheduler=tiny_scheduler(),
         mrl=MultimodalRepresentation(num_aus=len(DISFA12), token_dim=d, identity_dim=32 * len(layers), text_dim=d,
@@ -84,14 +85,6 @@ def build_tiny(cfg: MAUGenTinyConfig = MAUGenTinyConfig(), vae=None) -> MAUGenPi
                                 text_dim=d, identity_dim=32 * len(layers), time_dim=64,
                                 attend_text=cfg.head_attends_text),
         identity_encoder=vit))
-
-
-def _eval(pipe: MAUGenPipeline) -> MAUGenPipeline:
-    """Freshly built modules start in train mode; a pipeline samples in eval mode (as from_pretrained gives)."""
-    for m in pipe.components.values():
-        if isinstance(m, torch.nn.Module):
-            m.eval()
-    return pipe
 
 
 def _sd15_heads(text_dim: int = 768) -> tuple[MultimodalRepresentation, DIGLabelHead, object]:
@@ -112,7 +105,7 @@ def build_sd15_random() -> MAUGenPipeline:
     mrl, head, vit = _sd15_heads()
     sched = DDIMScheduler(num_train_timesteps=1000, beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
                           clip_sample=False, set_alpha_to_one=False, steps_offset=1)
-    return _eval(MAUGenPipeline(vae=sd15_vae(), text_encoder=sd15_text_encoder(tok), tokenizer=tok,
+    return eval_mode(MAUGenPipeline(vae=sd15_vae(), text_encoder=sd15_text_encoder(tok), tokenizer=tok,
                                 unet=sd15_unet(9), scheduler=sched, mrl=mrl, label_head=head, identity_encoder=vit))
 
 
@@ -146,7 +139,7 @@ def from_sd15_folder(folder: str | Path, identity_folder: str | Path | None = No
                           tokenizer=tok, unet=unet,
                           scheduler=DDIMScheduler.from_pretrained(folder / "scheduler"), mrl=mrl, label_head=head,
                           identity_encoder=vit)
-    _eval(pipe)
+    eval_mode(pipe)
     with torch.no_grad():
         names = [AU_NAMES[a] for a in DISFA12]
         _, pooled = pipe.encode_text(names)

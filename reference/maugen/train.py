@@ -19,7 +19,8 @@ import torch.nn.functional as F
 
 from bench.data.safeio import atomic_dir, atomic_write_text
 from bench.world.params import WorldConfig
-from reference.common.autoencoder import WEIGHTS, TinyVAEConfig, cache_dir, load_tiny_vae
+from reference.common import autoencoder
+from reference.common.autoencoder import TinyVAEConfig, cache_dir, find_trained, load_tiny_vae
 from reference.common.loop import lr_factor, step_generator, train_resumable
 from reference.common.worlddata import disfa12, world_batch
 from reference.maugen.config import MAUGenTinyConfig, build_tiny
@@ -116,14 +117,12 @@ def train_tiny_maugen(cfg: MAUGenTinyConfig = MAUGenTinyConfig(), out: Path | No
 def load_tiny_maugen(cfg: MAUGenTinyConfig = MAUGenTinyConfig(), train_if_missing: bool = False,
                      progress: bool = True) -> MAUGenPipeline:
     """The trained tiny MAUGen: committed weights, else the user cache, else train it (if allowed) or say how."""
-    for folder in (WEIGHTS / cfg.key, cache_dir() / cfg.key):
-        if (folder / "model_index.json").is_file():
-            pipe = MAUGenPipeline.from_pretrained(folder)
-            pipe.set_progress_bar_config(disable=True)
-            return pipe
-    if not train_if_missing:
-        raise FileNotFoundError(f"no tiny MAUGen {cfg.key} in {WEIGHTS} or {cache_dir()}; "
-                                "run `augen train maugen --config tiny`")
-    pipe = MAUGenPipeline.from_pretrained(train_tiny_maugen(cfg, progress=progress))
+    folder = find_trained(cfg.key)
+    if folder is None:
+        if not train_if_missing:
+            raise FileNotFoundError(f"no tiny MAUGen {cfg.key} in {autoencoder.WEIGHTS} or {cache_dir()}; "
+                                    "run `augen train maugen --config tiny`")
+        folder = train_tiny_maugen(cfg, progress=progress)
+    pipe = MAUGenPipeline.from_pretrained(folder)
     pipe.set_progress_bar_config(disable=True)
     return pipe

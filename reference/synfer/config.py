@@ -19,6 +19,7 @@ from bench.data.aus import N_AUS
 from reference.common.autoencoder import TinyVAEConfig
 from reference.common.parts import (
     check_sd15_folder,
+    eval_mode,
     sd15_text_encoder,
     sd15_unet,
     sd15_vae,
@@ -58,13 +59,6 @@ class SynFERTinyConfig:
         return "synfer-tiny-" + hashlib.sha256(blob.encode()).hexdigest()[:10]
 
 
-def _eval(pipe):
-    for m in pipe.components.values():
-        if isinstance(m, torch.nn.Module):
-            m.eval()
-    return pipe
-
-
 def build_tiny(cfg: SynFERTinyConfig = SynFERTinyConfig(), vae=None, with_heads: bool = True) -> SynFERPipeline:
     """A tiny SynFER with random weights (or the given trained VAE); `with_heads`: adapter, classifier,
     pseudo-labeller and ensemble too (the stage-0/1 models have none)."""
@@ -81,8 +75,8 @@ def build_tiny(cfg: SynFERTinyConfig = SynFERTinyConfig(), vae=None, with_heads:
             pseudo_labeller=PseudoLabeller(feature_channels=tuple(unet.config.block_out_channels[::-1]),
                                            map_tokens=tok.model_max_length, num_classes=8, dim=64, heads=4, grid=4),
             fer_ensemble=FEREnsemble((16, 24, 32), 8))
-    return _eval(SynFERPipeline(vae=vae, text_encoder=tiny_text_encoder(len(tok), hidden=d), tokenizer=tok, unet=unet,
-                                scheduler=tiny_scheduler(), **heads))
+    return eval_mode(SynFERPipeline(vae=vae, text_encoder=tiny_text_encoder(len(tok), hidden=d), tokenizer=tok,
+                                    unet=unet, scheduler=tiny_scheduler(), **heads))
 
 
 def _sd15_heads(unet, map_tokens: int = 77) -> dict:
@@ -100,7 +94,7 @@ def build_sd15_random() -> SynFERPipeline:
     unet = sd15_unet(4)
     sched = DDIMScheduler(num_train_timesteps=1000, beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
                           clip_sample=False, set_alpha_to_one=False, steps_offset=1)
-    return _eval(SynFERPipeline(vae=sd15_vae(), text_encoder=sd15_text_encoder(tok), tokenizer=tok, unet=unet,
+    return eval_mode(SynFERPipeline(vae=sd15_vae(), text_encoder=sd15_text_encoder(tok), tokenizer=tok, unet=unet,
                                 scheduler=sched, **_sd15_heads(unet, tok.model_max_length)))
 
 
@@ -112,7 +106,7 @@ def from_sd15_folder(folder: str | Path, dtype: torch.dtype = torch.float32) -> 
     folder = check_sd15_folder(folder, "Stable Diffusion 1.5")
     unet = UNet2DConditionModel.from_pretrained(folder / "unet", torch_dtype=dtype)
     tok = CLIPTokenizer.from_pretrained(folder / "tokenizer", local_files_only=True)
-    return _eval(SynFERPipeline(
+    return eval_mode(SynFERPipeline(
         vae=AutoencoderKL.from_pretrained(folder / "vae", torch_dtype=dtype),
         text_encoder=CLIPTextModel.from_pretrained(folder / "text_encoder", local_files_only=True, torch_dtype=dtype),
         tokenizer=tok, unet=unet, scheduler=DDIMScheduler.from_pretrained(folder / "scheduler"),

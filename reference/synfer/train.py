@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from bench.data.aus import EXPRESSIONS
 from bench.data.safeio import atomic_dir, atomic_write_text
 from bench.world.params import WorldConfig
-from reference.common.autoencoder import WEIGHTS, TinyVAEConfig, cache_dir, load_tiny_vae
+from reference.common.autoencoder import WEIGHTS, TinyVAEConfig, cache_dir, find_trained, load_tiny_vae
 from reference.common.loop import lr_factor, step_generator, train_resumable
 from reference.common.worlddata import world_batch
 from reference.synfer.config import SynFERTinyConfig, build_tiny
@@ -192,14 +192,12 @@ def _without_heads(pipe: SynFERPipeline) -> SynFERPipeline:
 def load_tiny_synfer(cfg: SynFERTinyConfig = SynFERTinyConfig(), stage: str = "full", train_if_missing: bool = False,
                      progress: bool = True) -> SynFERPipeline:
     """A trained tiny SynFER stage (base | text | full): committed weights, else the user cache, else train."""
-    for folder in (WEIGHTS / cfg.key / stage, cache_dir() / cfg.key / stage):
-        if (folder / "model_index.json").is_file():
-            pipe = SynFERPipeline.from_pretrained(folder)
-            pipe.set_progress_bar_config(disable=True)
-            return pipe
-    if not train_if_missing:
-        raise FileNotFoundError(f"no tiny SynFER {cfg.key}/{stage} in {WEIGHTS} or {cache_dir()}; "
-                                "run `augen train synfer --config tiny`")
-    pipe = SynFERPipeline.from_pretrained(train_tiny_synfer(cfg, progress=progress) / stage)
+    folder = find_trained(f"{cfg.key}/{stage}")
+    if folder is None:
+        if not train_if_missing:
+            raise FileNotFoundError(f"no tiny SynFER {cfg.key}/{stage} in {WEIGHTS} or {cache_dir()}; "
+                                    "run `augen train synfer --config tiny`")
+        folder = train_tiny_synfer(cfg, progress=progress) / stage
+    pipe = SynFERPipeline.from_pretrained(folder)
     pipe.set_progress_bar_config(disable=True)
     return pipe
