@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import torch
 
 from bench.data.safeio import atomic_dir, atomic_write_text
 from bench.world.params import WorldConfig
-from reference.common.loop import step_generator, train_resumable
+from reference.common.loop import lr_factor, optimizer_step, step_generator, train_resumable
 from reference.common.parts import tiny_vae
 from reference.common.worlddata import world_batch
 
@@ -59,14 +58,6 @@ def find_trained(relative: str, marker: str = "model_index.json") -> Path | None
     return None
 
 
-def _lr(step: int, cfg) -> float:
-    warm = 50
-    if step < warm:
-        return cfg.lr * (step + 1) / warm
-    t = (step - warm) / max(1, cfg.steps - warm)
-    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
-
-
 def edge_l1(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """L1 between horizontal and vertical finite differences of (B, C, H, W) images."""
     dy = lambda t: t[..., 1:, :] - t[..., :-1, :]  # noqa: E731
@@ -97,7 +88,7 @@ def train_tiny_vae(cfg: TinyVAEConfig = TinyVAEConfig(), out: Path | None = None
 
     def step_fn(step: int) -> dict[str, float]:
         for g in opt.param_groups:
-            g["lr"] = _lr(step, cfg)
+            g["lr"] = cfg.lr * lr_factor(step, cfg.steps, warm=50)
         x = world_batch(wcfg, step, cfg.batch).images
         post = vae.encode(x).latent_dist
         z = post.mean
@@ -105,9 +96,7 @@ def train_tiny_vae(cfg: TinyVAEConfig = TinyVAEConfig(), out: Path | None = None
             z = z + post.std * torch.randn(post.mean.shape, generator=step_generator(cfg.seed, step))
         y = vae.decode(z).sample
         rec, kl, edge = (y - x).abs().mean(), post.kl().mean(), edge_l1(y, x)
-        (rec + cfg.edge_weight * edge + cfg.kl_weight * kl).backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        optimizer_step(opt, rec + cfg.edge_weight * edge + cfg.kl_weight * kl)
         return {"l1": rec.item(), "edge": edge.item(), "kl": kl.item()}
 
     ckpt = cache_dir() / f"{cfg.key}.ckpt"

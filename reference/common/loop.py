@@ -31,6 +31,15 @@ def lr_factor(step: int, total: int, warm: int = 100) -> float:
     return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
 
 
+def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor, clip_params: list | None = None) -> None:
+    """backward, optional gradient-norm clipping at 1.0, step, zero the gradients."""
+    loss.backward()
+    if clip_params is not None:
+        torch.nn.utils.clip_grad_norm_(clip_params, 1.0)
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+
+
 def save_checkpoint(path: Path, step: int, modules: dict[str, torch.nn.Module], optimizers: dict, log: list) -> None:
     state = {"step": step, "log": log, "modules": {k: m.state_dict() for k, m in modules.items()},
              "optimizers": {k: o.state_dict() for k, o in optimizers.items()}}

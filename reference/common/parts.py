@@ -94,6 +94,20 @@ def eval_mode(pipe):
 SD15_SUBFOLDERS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 
 
+def load_pipeline_folder(cls, weights: str | Path | None, generator: str, dtype: str = "float32"):
+    """A trained pipeline folder the user names (`--option weights=...`), or a clear error."""
+    import torch
+
+    if weights is None:
+        raise ValueError(f"generator {generator} needs weights=<folder of a trained {cls.__name__}> "
+                         f"(or use {generator}-tiny)")
+    if not (Path(weights) / "model_index.json").is_file():
+        raise FileNotFoundError(f"{weights}: not a {cls.__name__} folder (no model_index.json)")
+    pipe = cls.from_pretrained(weights, torch_dtype=getattr(torch, dtype))
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
 def check_sd15_folder(folder: str | Path, what: str = "Stable Diffusion 1.5 inpainting") -> Path:
     """A local diffusers-layout folder of SD-1.5 weights, or a clear error saying what is missing."""
     folder = Path(folder)

@@ -16,6 +16,7 @@ import torch
 from bench.data.aus import AU_INDEX, N_AUS
 from bench.data.sampleset import Sample
 from bench.generators import Condition
+from reference.common.parts import load_pipeline_folder
 from reference.maugen.pipeline_maugen import DISFA12, MAUGenPipeline
 
 _COLS = [AU_INDEX[a] for a in DISFA12]
@@ -33,13 +34,7 @@ class MAUGenGenerator:
                  batch_size: int = 64, device: str = "cpu", dtype: str = "float32", pipe: MAUGenPipeline | None = None,
                  **_ignored):
         if pipe is None:
-            if weights is None:
-                raise ValueError("generator maugen needs weights=<folder of a trained MAUGen pipeline> "
-                                 "(or use maugen-tiny)")
-            if not (Path(weights) / "model_index.json").is_file():
-                raise FileNotFoundError(f"{weights}: not a MAUGen pipeline folder (no model_index.json)")
-            pipe = MAUGenPipeline.from_pretrained(weights, torch_dtype=getattr(torch, dtype))
-            pipe.set_progress_bar_config(disable=True)
+            pipe = load_pipeline_folder(MAUGenPipeline, weights, "maugen", dtype)
         self.pipe = pipe.to(device)
         self.steps, self.guidance_scale, self.batch_size, self.device = steps, guidance_scale, batch_size, device
         s = pipe.unet.config.sample_size * pipe.vae_scale_factor

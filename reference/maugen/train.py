@@ -21,7 +21,7 @@ from bench.data.safeio import atomic_dir, atomic_write_text
 from bench.world.params import WorldConfig
 from reference.common import autoencoder
 from reference.common.autoencoder import TinyVAEConfig, cache_dir, find_trained, load_tiny_vae
-from reference.common.loop import lr_factor, step_generator, train_resumable
+from reference.common.loop import lr_factor, optimizer_step, step_generator, train_resumable
 from reference.common.worlddata import disfa12, world_batch
 from reference.maugen.config import MAUGenTinyConfig, build_tiny
 from reference.maugen.modules import focal_bce, focal_mse
@@ -98,10 +98,7 @@ def train_tiny_maugen(cfg: MAUGenTinyConfig = MAUGenTinyConfig(), out: Path | No
         for grp in opt.param_groups:
             grp["lr"] = cfg.lr * lr_factor(step, cfg.steps)
         loss, parts = training_step(pipe, cfg, step)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        optimizer_step(opt, loss, params)
         return parts
 
     log = train_resumable(cache_dir() / f"{cfg.key}.ckpt", cfg.steps, step_fn, trainable, {"opt": opt},

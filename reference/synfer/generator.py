@@ -19,6 +19,7 @@ import torch
 from bench.data.aus import AUS
 from bench.data.sampleset import Sample
 from bench.generators import Condition
+from reference.common.parts import load_pipeline_folder
 from reference.synfer.pipeline_synfer import SynFERPipeline
 
 
@@ -33,13 +34,7 @@ class SynFERGenerator:
                  pseudo_label: bool = False, batch_size: int = 64, device: str = "cpu",
                  pipe: SynFERPipeline | None = None, **_ignored):
         if pipe is None:
-            if weights is None:
-                raise ValueError("generator synfer needs weights=<folder of a trained SynFER pipeline> "
-                                 "(or use synfer-tiny)")
-            if not (Path(weights) / "model_index.json").is_file():
-                raise FileNotFoundError(f"{weights}: not a SynFER pipeline folder (no model_index.json)")
-            pipe = SynFERPipeline.from_pretrained(weights)
-            pipe.set_progress_bar_config(disable=True)
+            pipe = load_pipeline_folder(SynFERPipeline, weights, "synfer")
         self.pipe = pipe.to(device)
         self.kw = dict(num_inference_steps=steps, guidance_scale=guidance_scale, au_scale=au_scale,
                        semantic_guidance_scale=semantic_guidance_scale, guidance_start=guidance_start,

@@ -25,7 +25,7 @@ from bench.data.aus import EXPRESSIONS
 from bench.data.safeio import atomic_dir, atomic_write_text
 from bench.world.params import WorldConfig
 from reference.common.autoencoder import WEIGHTS, TinyVAEConfig, cache_dir, find_trained, load_tiny_vae
-from reference.common.loop import lr_factor, step_generator, train_resumable
+from reference.common.loop import lr_factor, optimizer_step, step_generator, train_resumable
 from reference.common.worlddata import world_batch
 from reference.synfer.config import SynFERTinyConfig, build_tiny
 from reference.synfer.pipeline_synfer import FeatureTap, SynFERPipeline
@@ -99,10 +99,7 @@ def train_tiny_synfer(cfg: SynFERTinyConfig = SynFERTinyConfig(), out: Path | No
         def step_fn(step, stage=stage, steps=steps, offset=offset, opt=opt, params=params):
             _set_lr(opt, cfg, step, steps)
             loss = diffusion_step(pipe, cfg, step, stage, offset)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            opt.zero_grad(set_to_none=True)
+            optimizer_step(opt, loss, params)
             return {"diffusion": loss.item()}
 
         logs[stage] = train_resumable(ckpt(stage), steps, step_fn, base, {"opt": opt}, desc=f"SynFER {stage}",
@@ -118,9 +115,7 @@ def train_tiny_synfer(cfg: SynFERTinyConfig = SynFERTinyConfig(), out: Path | No
     def adapter_fn(step):
         _set_lr(opt, cfg, step, cfg.adapter_steps)
         loss = diffusion_step(pipe, cfg, step, "adapter", offset=20_000_000)
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        optimizer_step(opt, loss)
         return {"diffusion": loss.item()}
 
     logs["adapter"] = train_resumable(ckpt("adapter"), cfg.adapter_steps, adapter_fn, {"au_adapter": ad},
@@ -136,9 +131,7 @@ def train_tiny_synfer(cfg: SynFERTinyConfig = SynFERTinyConfig(), out: Path | No
         _set_lr(opt, cfg, step, cfg.fer_steps)
         wb = world_batch(WorldConfig(seed=cfg.world_seed), step, cfg.batch, offset=30_000_000)
         loss = sum(F.cross_entropy(m(wb.images), wb.expression) for m in fers.values())
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        optimizer_step(opt, loss)
         return {"ce_sum": loss.item()}
 
     logs["fer"] = train_resumable(ckpt("fer"), cfg.fer_steps, fer_fn, fers, {"opt": opt}, desc="SynFER FER models",
@@ -156,9 +149,7 @@ def train_tiny_synfer(cfg: SynFERTinyConfig = SynFERTinyConfig(), out: Path | No
             feats, maps = labeller_inputs(pipe, z0, [expression_caption(int(e)) for e in wb.expression], wb.aus,
                                           cfg.t_small, step_generator(cfg.seed, step, stream=9))
         loss = F.cross_entropy(pl(feats, maps), wb.expression)
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        optimizer_step(opt, loss)
         return {"ce": loss.item()}
 
     logs["labeller"] = train_resumable(ckpt("labeller"), cfg.labeller_steps, labeller_fn, {"pseudo_labeller": pl},
