@@ -38,6 +38,7 @@ class Generator(Protocol):
     config: dict
     image_size: tuple[int, int]
     labelled_aus: tuple[int, ...]
+    # optional: `stats: dict[str, int | float]`, counters kept while generating; recorded in the manifest
 
     def generate(self, conditions: list[Condition]) -> Iterator[Sample]:
         """One Sample per condition, in order."""
@@ -103,6 +104,7 @@ def write_generated(gen: Generator, conditions: list[Condition], out: str | Path
     from tqdm import tqdm
 
     attrs = ("skin_tone", "gender", "age_group")
+    before = dict(getattr(gen, "stats", None) or {})
     with SampleSetWriter(out, name=f"{gen.name}-{len(conditions)}",
                          generator={"name": gen.name, "version": gen.version, "config": gen.config},
                          image_size=gen.image_size, labelled_aus=gen.labelled_aus, protocol=protocol,
@@ -114,6 +116,8 @@ def write_generated(gen: Generator, conditions: list[Condition], out: str | Path
             s.seed = c.seed if s.seed < 0 else s.seed
             s.attributes = {k: v for k, v in s.attributes.items() if k in attrs}
             w.add(s)
+        if getattr(gen, "stats", None):  # counters kept while generating this set (e.g. SynFER's relabelled)
+            w.manifest_fields["generator"]["stats"] = {k: v - before.get(k, 0) for k, v in gen.stats.items()}
     return Path(out)
 
 

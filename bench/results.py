@@ -1,6 +1,6 @@
 """The results JSON: one file per (protocol, generator) score, versioned and written atomically.
 
-Schema (`SCHEMA_VERSION`): protocol {id, hash}, generator {name, version, config}, sampleset {folder,
+Schema (`SCHEMA_VERSION`): protocol {id, hash}, generator {name, version, config[, stats]}, sampleset {folder,
 content_hash, n}, metrics {name: {value, ci95, n, higher_is_better, family}}, judges {id: {sha256,
 ceiling}}, seeds, packages, git, device, stage_seconds, throughput_images_per_s, created.
 """

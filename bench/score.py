@@ -17,7 +17,7 @@ import numpy as np
 from bench.data.aus import AU_INDEX, subset
 from bench.data.safeio import DataError
 from bench.data.sampleset import SampleSet
-from bench.judges.cache import cached, judge_sampleset
+from bench.judges.cache import cached, judge_sharded
 from bench.judges.world import WorldJudgeConfig, load_world_judge, predict
 from bench.metrics import alignment as A
 from bench.metrics import diversity as D
@@ -83,11 +83,12 @@ def _requested(proto: Protocol, ss: SampleSet, files: list[str]) -> list | None:
 
 
 def score_sampleset(root: str | Path, protocol: str | Protocol = "world-v1", *, cache: Path | None = None,
-                    progress: bool = False, au_readings: str | None = None) -> dict:
+                    progress: bool = False, au_readings: str | None = None, downstream: bool = False) -> dict:
     """Score a SampleSet under a protocol; returns the results dict (see bench.results).
 
     `au_readings` ('libreface:FILE.csv' or 'openface:FOLDER') replaces the world judge's AU readings in
-    the alignment family by an external tool's (NaN where the tool reads nothing).
+    the alignment family by an external tool's (NaN where the tool reads nothing). `downstream` also trains
+    the protocol's recognizers on the set (bench.downstream; minutes, cached per training).
     """
     st = Stages()
     proto = protocol if isinstance(protocol, Protocol) else load_protocol(protocol)
@@ -105,7 +106,7 @@ def score_sampleset(root: str | Path, protocol: str | Protocol = "world-v1", *, 
         jid = jcfg.judge_id
     with st("judge_generated"):
         content_hash = ss.content_hash()
-        gen = judge_sampleset(root, lambda b: predict(net, b), jid, folder=cache, content_hash=content_hash)
+        gen = judge_sharded(root, lambda b: predict(net, b), jid, folder=cache, content_hash=content_hash)
     with st("judge_reference"):
         ref = judge_world_split(net, jid, world, proto["reference"]["split"], proto["reference"]["n"], cache)
         trn = judge_world_split(net, jid, world, proto["train_reference"]["split"], proto["train_reference"]["n"],
@@ -200,12 +201,15 @@ def score_sampleset(root: str | Path, protocol: str | Protocol = "world-v1", *, 
         d_gen, d_ref = M.nn_distances(fg, ft), M.nn_distances(fr, ft)
         put("nn_distance_to_train", float(d_gen.mean()), n)
         put("near_copy_share", M.near_copy_share(d_gen, d_ref, proto["memorization"]["near_copy_quantile"]), n)
+    if downstream and "downstream" in proto.settings:
+        with st("downstream"):
+            out.update(run_protocol_downstream(proto, root, content_hash, cache, progress))
     m = ss.manifest
     judged = st.seconds.get("judge_generated", 0.0)
     return new_results(
         protocol={"id": proto.id,  # an external AU judge makes the scores a different (unrankable-together) set
                   "hash": proto.hash(report.get("weights_sha256", "") + ("|" + au_judge["id"] if au_readings else ""))},
-        generator={k: m.generator.get(k) for k in ("name", "version", "config")},
+        generator={k: m.generator[k] for k in ("name", "version", "config", "stats") if k in m.generator},
         sampleset={"folder": Path(root).resolve().name, "content_hash": content_hash, "n": n,  # no machine paths
                    "labels_sha256": m.labels_sha256},
         metrics=out,
@@ -220,3 +224,28 @@ def score_sampleset(root: str | Path, protocol: str | Protocol = "world-v1", *, 
         throughput_images_per_s=round(n / judged, 1) if judged > 0 else None,
         **environment(),
     )
+
+
+def protocol_hash(proto: Protocol) -> str:
+    """The hash results scored now under `proto` carry (settings + the world judge's weights), as in
+    `score_sampleset` without external AU readings."""
+    _, report = load_world_judge(WorldJudgeConfig(**proto["judge"].get("config", {})), train_if_missing=False)
+    return proto.hash(report.get("weights_sha256", ""))
+
+
+def run_protocol_downstream(proto: Protocol, root: str | Path, content_hash: str | None = None,
+                            cache: Path | None = None, progress: bool = False) -> dict[str, dict]:
+    """The downstream family of a world protocol for one SampleSet: metric name -> results entry."""
+    from bench import downstream as DS
+
+    s, world = proto["downstream"], proto["world"]
+    n1 = s["real_train"]["n"]
+    need = int(round(max([*s["scales"], s["mixed_scale"]]) * n1))
+    syn = DS.from_sampleset(root, need, s["input_size"], content_hash)
+    real = DS.from_world(world, s["real_train"]["split"], n1, s["input_size"])
+    test = DS.from_world(world, s["test"]["split"], s["test"]["n"], s["input_size"])
+    log = (lambda m: print(m, flush=True)) if progress else None
+    raw = DS.run_downstream(syn, real, test, s, proto["occurrence_threshold"],
+                            cache=None if cache is None else Path(cache) / "downstream", progress=log)
+    return DS.downstream_metrics(raw, s)
+

@@ -149,6 +149,7 @@ def test_generator_writes_sampleset_with_pseudo_labels(pipe, tmp_path):
     assert len(rows) == 4 and all(0 <= r.expression <= 7 for r in rows)
     assert np.allclose(rows[0].intensity, np.nan_to_num(conds[0].aus), atol=1e-3)
     assert gen.stats["n"] == 4 and 0 <= gen.stats["relabelled"] <= 4
+    assert SampleSet(tmp_path / "out").manifest.generator["stats"] == gen.stats  # the share reaches the results
     plain = SynFERGenerator(pipe=pipe, steps=2, batch_size=3)
     assert [s.expression for s in plain.generate(conds)] == [c.expression for c in conds]
 
