@@ -23,6 +23,12 @@ COLUMNS = (("fd_world", "FD (world judge)"), ("precision", "precision"), ("recal
            ("au_pearson_condition", "AU r request vs judge"), ("expression_accuracy_condition",
                                                                "expression request vs judge"),
            ("vendi", "Vendi"), ("skin_tone_entropy", "skin-tone entropy"))
+# the columns of SynFER's ablation table, read on the world: expression and AU control, claimed-label accuracy, FD
+ABLATION_COLUMNS = (("expression_accuracy_condition", "expression request vs judge"),
+                    ("expression_accuracy", "expression claimed vs judge"),
+                    ("au_f1_condition", "AU F1 request vs judge"), ("au_pearson_condition", "AU r request vs judge"),
+                    ("fd_world", "FD (world judge)"),
+                    ("downstream_expression_accuracy_1x", "recognizer on 1x: expression acc. (real test)"))
 
 
 @torch.no_grad()
@@ -52,16 +58,27 @@ def vae_ceiling(vae, n: int = 1024, aus: str = "DISFA12", seed: int = 0) -> dict
     return out
 
 
-def results_table(results: dict[str, dict]) -> str:
-    """Markdown: one row per run (name -> results JSON), the columns that matter for a reference generator."""
-    head = "| run | " + " | ".join(c[1] for c in COLUMNS) + " |"
-    lines = [head, "|---|" + "---:|" * len(COLUMNS)]
+def results_table(results: dict[str, dict], columns=COLUMNS, ci: bool = False) -> str:
+    """Markdown: one row per run (name -> results JSON) over `columns` ((metric, header) pairs); with `ci`, each
+    cell carries its 95% interval, and a last column the share of samples the generator relabelled (if it
+    recorded one in its stats)."""
+    relabel = ci and any("relabelled" in r["generator"].get("stats", {}) for r in results.values())
+    head = "| run | " + " | ".join(c[1] for c in columns) + (" | relabelled |" if relabel else " |")
+    lines = [head, "|---|" + "---:|" * (len(columns) + relabel)]
     for name, r in results.items():
         cells = []
-        for key, _ in COLUMNS:
+        for key, _ in columns:
             m = r["metrics"].get(key)
             v = None if m is None else m["value"]
-            cells.append("n/a" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.3f}")
+            if v is None or (isinstance(v, float) and np.isnan(v)):
+                cells.append("n/a")
+            elif ci and m.get("ci95") and None not in m["ci95"]:
+                cells.append(f"{v:.3f} [{m['ci95'][0]:.3f}, {m['ci95'][1]:.3f}]")
+            else:
+                cells.append(f"{v:.3f}")
+        if relabel:
+            st = r["generator"].get("stats", {})
+            cells.append(f"{st['relabelled'] / st['n']:.1%}" if st.get("n") else "n/a")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -111,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ceiling", help="vae_ceiling JSON")
     ap.add_argument("--grid", help="sample grid PNG (relative to the report)")
     ap.add_argument("--command", action="append", default=[], help="commands that produced the numbers")
+    ap.add_argument("--ablation", action="store_true", help="SynFER-ablation columns with 95%% intervals")
     a = ap.parse_args(argv)
     res = load(dict(r.split("=", 1) for r in a.runs))
     lines = [f"# {a.title}", ""]
@@ -131,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{c['au_r_reconstructed']:.3f}; expression {c['expression_original']:.3f} -> "
                   f"{c['expression_reconstructed']:.3f}). No generator on this VAE can show more than it carries.",
                   ""]
-    lines += [results_table(res), "", "Per-AU F1, claimed labels vs the judge's reading:", "", per_au_table(res), "",
+    table = results_table(res, ABLATION_COLUMNS, ci=True) if a.ablation else results_table(res)
+    lines += [table, "", "Per-AU F1, claimed labels vs the judge's reading:", "", per_au_table(res), "",
               "Per-AU F1, requested AUs vs the judge's reading:", "", per_au_table(res, "au_f1_condition"), ""]
     if a.grid:
         lines += [f"![samples with their claimed labels]({a.grid})", ""]

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import torch
 
-from bench.refreport import main, results_table, vae_ceiling
+from bench.refreport import ABLATION_COLUMNS, main, results_table, vae_ceiling
 
 
 class IdentityVAE:
@@ -45,3 +45,15 @@ def test_tables_and_report(tmp_path):
     assert main([str(tmp_path / "r.md"), f"a={tmp_path / 'a.json'}", f"b={tmp_path / 'b.json'}", "--title", "T"]) == 0
     text = (tmp_path / "r.md").read_text()
     assert text.startswith("# T") and "| AU01 | 0.250 | 0.250 |" in text and "| AU02 | n/a | n/a |" in text
+
+
+def test_ablation_table_shows_intervals_and_relabelled_share():
+    a = {"generator": {"stats": {"n": 200, "relabelled": 30}},
+         "metrics": {"expression_accuracy_condition": {"value": 0.5, "ci95": [0.4, 0.6]},
+                     "fd_world": {"value": 10.0, "ci95": [None, None]}}}
+    b = {"generator": {}, "metrics": {"expression_accuracy_condition": {"value": 0.25, "ci95": None}}}
+    t = results_table({"a": a, "b": b}, ABLATION_COLUMNS, ci=True)
+    assert t.splitlines()[0].endswith("| relabelled |")
+    assert "| a | 0.500 [0.400, 0.600] | n/a | n/a | n/a | 10.000 | n/a | 15.0% |" in t
+    assert "| b | 0.250 | n/a | n/a | n/a | n/a | n/a | n/a |" in t
+    assert "relabelled" not in results_table({"b": b}, ABLATION_COLUMNS, ci=True)
