@@ -141,7 +141,8 @@ def cmd_score(args) -> int:
     from bench.results import format_table, write_results
     from bench.score import score_sampleset
 
-    res = score_sampleset(args.sampleset, args.protocol, progress=not args.quiet, au_readings=args.au_readings)
+    res = score_sampleset(args.sampleset, args.protocol, progress=not args.quiet, au_readings=args.au_readings,
+                          downstream=args.downstream)
     out = Path(args.out) if args.out else Path(args.sampleset) / f"results-{res['protocol']['id']}.json"
     write_results(out, res)
     print(format_table(res))
@@ -226,11 +227,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--quiet", action="store_true")
     tr.set_defaults(func=cmd_train)
 
-    sc = sub.add_parser("score", help="score a SampleSet under a protocol (all families but downstream)")
+    sc = sub.add_parser("score", help="score a SampleSet under a protocol (downstream too with --downstream)")
     sc.add_argument("sampleset")
     sc.add_argument("--protocol", default="world-v1")
     sc.add_argument("--out", help="results JSON (default: SAMPLESET/results-<protocol>.json)")
     sc.add_argument("--au-readings", help="AU judge from a tool: libreface:FILE.csv or openface:FOLDER")
+    sc.add_argument("--downstream", action="store_true",
+                    help="also train the protocol's recognizers on the set (minutes; each training cached)")
     sc.add_argument("--quiet", action="store_true")
     sc.set_defaults(func=cmd_score)
 
@@ -250,7 +253,100 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="strictly check a SampleSet (manifest, hashes, every row and image)")
     val.add_argument("sampleset")
     val.set_defaults(func=cmd_validate)
+
+    from bench import runner
+
+    rn = sub.add_parser("run", help="protocol x generator -> generate, judge, score, downstream -> results.json "
+                                    "(resumable, shardable)")
+    runner.add_arguments(rn)
+    rn.set_defaults(func=runner.run_from_args)
+    mg = sub.add_parser("merge", help="join a run's generated shards (after --shard i/N processes)")
+    mg.add_argument("generator")
+    mg.add_argument("--work", required=True)
+    mg.add_argument("--protocol", default="world-v1")
+    mg.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
+    mg.add_argument("--n", type=int, default=None)
+    mg.add_argument("--shard-size", type=int, default=250)
+    mg.set_defaults(func=cmd_merge)
+
+    su = sub.add_parser("submit", help="check, score and file a submission (SampleSet folder/tar, or "
+                                       "generator:NAME) under leaderboards/results/<protocol>/")
+    su.add_argument("source", help="SampleSet folder, .tar/.tar.gz of one, or generator:NAME (entry point)")
+    su.add_argument("--protocol", default="world-v1")
+    su.add_argument("--name", help="leaderboard name (default: the generator's name)")
+    su.add_argument("--results-dir", help="default: leaderboards/results")
+    su.add_argument("--no-downstream", action="store_true")
+    su.add_argument("--replace", action="store_true", help="rescore an existing entry")
+    su.add_argument("--quiet", action="store_true")
+    su.set_defaults(func=cmd_submit)
+    lb = sub.add_parser("leaderboard", help="rank the filed results of one protocol hash -> LEADERBOARD.md + HTML")
+    lb.add_argument("--protocol", default="world-v1")
+    lb.add_argument("--results-dir", help="default: leaderboards/results")
+    lb.add_argument("--out", help="markdown (default: leaderboards/LEADERBOARD.md)")
+    lb.add_argument("--html", help="HTML page (default: leaderboards/index.html)")
+    lb.set_defaults(func=cmd_leaderboard)
+    rp = sub.add_parser("report", help="markdown + HTML report with figures from the filed results of a protocol")
+    rp.add_argument("--protocol", default="world-v1")
+    rp.add_argument("--out", required=True, help="folder for report.md, report.html and the figures")
+    rp.add_argument("--results-dir", help="default: leaderboards/results")
+    rp.add_argument("--sets", nargs="*", default=[], metavar="NAME=SAMPLESET", help="sample grids to include")
+    rp.set_defaults(func=cmd_report)
+    rr = sub.add_parser("reproduce", help="a paper table (reports/paper_tables/<id>.yaml) with our values beside")
+    rr.add_argument("table", help="table id or YAML path")
+    rr.add_argument("--protocol", default="world-v1")
+    rr.add_argument("--results-dir", action="append", help="where results live (default: leaderboards/results, "
+                                                           "reports/results)")
+    rr.add_argument("--out", help="markdown file")
+    rr.set_defaults(func=cmd_reproduce)
     return ap
+
+
+def cmd_report(args) -> int:
+    from bench.report import build_report
+
+    sets = dict(s.split("=", 1) for s in args.sets)
+    md, page = build_report(args.protocol, Path(args.out), sets, args.results_dir and Path(args.results_dir))
+    print(f"wrote {md} and {page}")
+    return 0
+
+
+def cmd_reproduce(args) -> int:
+    from bench.report import RESULT_ROOTS, reproduce
+
+    text = reproduce(args.table, args.protocol, tuple(Path(p) for p in args.results_dir or RESULT_ROOTS))
+    if args.out:
+        atomic_write_bytes(args.out, text.encode())
+    print(text)
+    return 0
+
+
+def cmd_submit(args) -> int:
+    from bench.submit import submit
+
+    out = submit(args.source, args.protocol, args.name, args.results_dir and Path(args.results_dir),
+                 downstream=not args.no_downstream, replace=args.replace, progress=not args.quiet)
+    print(f"filed: {out}")
+    return 0
+
+
+def cmd_leaderboard(args) -> int:
+    from bench.leaderboard import build
+
+    md, page = build(args.protocol, args.results_dir and Path(args.results_dir), args.out, args.html)
+    print(md.read_text())
+    print(f"wrote {md} and {page}")
+    return 0
+
+
+def cmd_merge(args) -> int:
+    from bench import runner
+
+    cfg = runner.RunConfig(args.generator, args.protocol, _options(args.option), args.shard_size, n=args.n)
+    proto, conds = runner.conditions_for(cfg)
+    folder = Path(args.work) / f"set-{runner.set_key(cfg, proto, conds, runner._generator_version(cfg))}"
+    runner.merge(folder, cfg)
+    print(f"merged: {folder}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

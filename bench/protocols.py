@@ -61,6 +61,12 @@ def load_protocol(name: str) -> Protocol:
         ok = isinstance(m, dict) and m.get("family") in FAMILIES and isinstance(m.get("higher_is_better"), bool)
         if not ok:
             raise DataError(path, f"metric {name_!r} needs a family ({', '.join(FAMILIES)}) and higher_is_better")
+    if "downstream" in s:  # its metrics are named from its settings (one per scale and kind)
+        from bench.downstream import check_settings, metric_names
+
+        check_settings(s["downstream"], path)
+        for name_, hib in metric_names(s["downstream"]).items():
+            s["metrics"].setdefault(name_, {"family": "downstream", "higher_is_better": hib})
     if path.stem != s["id"] and path.parent == PROTOCOL_DIR:
         raise DataError(path, f"file name {path.stem!r} differs from id {s['id']!r}")
     return Protocol(id=s["id"], settings=s, path=path)

@@ -1,0 +1,121 @@
+"""Downstream harness: the statistics against independent computations, the recognizers, and validity on
+the world (true labels must train better recognizers than shuffled labels; more data must not hurt)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import numpy as np
+import pytest
+import torch
+
+from bench import downstream as DS
+from bench.data.safeio import DataError
+from bench.protocols import load_protocol
+from bench.recognizers import ResNet18, SmallCNN
+
+WORLD = {"seed": 0, "image_size": 64}
+FAST = dict(recognizer="small-cnn", width=16, input_size=32, real_train={"split": "train", "n": 200},
+            test={"split": "test", "n": 600}, scales=[0.5, 1, 2], mixed_scale=1, seeds=[0, 1], steps=200,
+            batch_size=64, lr=3e-3, weight_decay=5e-4, au_f1="BP4D12", au_icc="FERA5")
+
+
+def test_loglinear_fit_recovers_a_known_line():
+    scales = [0.5, 1, 2, 5]
+    vals = [[0.5 + 0.1 * math.log2(c)] * 3 for c in scales]
+    fit = DS.loglinear_fit(scales, vals)
+    assert fit["slope_per_doubling"] == pytest.approx(0.1) and fit["at_1x"] == pytest.approx(0.5)
+    assert fit["r2"] == pytest.approx(1.0)
+    assert math.isnan(DS.loglinear_fit(scales, [[float("nan")]] * 4)["slope_per_doubling"])
+
+
+def test_seed_ci_matches_a_hand_computed_t_interval():
+    v = [0.61, 0.64, 0.58]
+    m, (lo, hi) = DS.seed_ci(v)
+    half = 4.302652729911275 * statistics.stdev(v) / math.sqrt(3)  # t(0.975, 2) from tables
+    assert m == pytest.approx(statistics.mean(v)) and (lo, hi) == pytest.approx((m - half, m + half))
+    assert DS.seed_ci([0.5])[1] is None
+
+
+def test_area_resize_is_the_block_mean():
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    want = img.reshape(3, 32, 2, 32, 2, 3).astype(np.float64).mean((2, 4))
+    got = DS.resize_uint8(img, 32).permute(0, 2, 3, 1).numpy()
+    assert np.abs(got.astype(np.float64) - want).max() <= 0.5 + 1e-9
+    assert torch.equal(DS.resize_uint8(img, 64), torch.from_numpy(img).permute(0, 3, 1, 2))
+
+
+def test_evaluate_known_values():
+    test = DS.from_world(WORLD, "test", 300, 32)
+    occ = (test.aus.numpy() >= 1.0)
+    perfect = {"au_logit": np.where(occ, 5.0, -5.0), "au_int": test.aus.numpy(),
+               "expression": np.eye(8)[test.expression.numpy()]}
+    all_aus = np.ones(17, bool)
+    r = DS.evaluate(perfect, test, all_aus, True, FAST)
+    assert r["au_f1"] == pytest.approx(1.0) and r["au_icc"] == pytest.approx(1.0)
+    assert r["expression_accuracy"] == 1.0 and r["expression_mca"] == 1.0
+    none = DS.evaluate(perfect, test, np.zeros(17, bool), False, FAST)  # nothing was ever labelled
+    assert none["au_f1"] == 0.0 and math.isnan(none["expression_accuracy"])
+
+
+def test_recognizers_shapes():
+    for net, size in ((SmallCNN(8), 32), (ResNet18(8), 64)):
+        out = net(torch.rand(2, 3, size, size))
+        assert {k: tuple(v.shape) for k, v in out.items()} == {"expression": (2, 8), "au_logit": (2, 17),
+                                                               "au_int": (2, 17)}
+    names = {n for n, _ in ResNet18().named_parameters()}
+    assert {"conv1.weight", "layer1.0.conv1.weight", "layer4.1.bn2.bias", "layer2.0.downsample.0.weight"} <= names
+
+
+def _shuffled(d: DS.LabelledImages, seed: int = 0) -> DS.LabelledImages:
+    p = torch.randperm(len(d), generator=torch.Generator().manual_seed(seed))
+    return DS.LabelledImages(d.x, d.aus[p], d.expression[p], d.key + ":shuffled")
+
+
+def test_true_labels_beat_shuffled_labels_and_trainings_are_cached_and_deterministic(tmp_path):
+    real = DS.from_world(WORLD, "train", 400, 32)
+    test = DS.from_world(WORLD, "test", 600, 32)
+    good = DS.run_one(real, test, FAST, 0, cache=tmp_path)
+    bad = DS.run_one(_shuffled(real), test, FAST, 0, cache=tmp_path)
+    assert good["expression_accuracy"] > bad["expression_accuracy"] + 0.1
+    assert good["au_f1"] > bad["au_f1"] and good["au_icc"] > bad["au_icc"] + 0.05
+    assert len(list(tmp_path.glob("*.json"))) == 2
+    again = DS.run_one(real, test, FAST, 0, cache=tmp_path / "fresh")  # retrained, not read back
+    assert again == good
+
+
+def test_run_downstream_and_metrics(tmp_path):
+    s = {**FAST, "width": 8, "steps": 100, "scales": [0.25, 2]}
+    syn = DS.from_world(WORLD, "val", 400, 32)
+    real = DS.from_world(WORLD, "train", 200, 32)
+    test = DS.from_world(WORLD, "test", 600, 32)
+    raw = DS.run_downstream(syn, real, test, s, cache=tmp_path)
+    assert set(raw) == {"real", "synthetic", "mixed"} and set(raw["synthetic"]) == {"0.25x", "2x"}
+    m = DS.downstream_metrics(raw, s)
+    assert set(m) == set(DS.metric_names(s))
+    acc = [m[f"downstream_expression_accuracy_{c}"]["value"] for c in ("0.25x", "2x")]
+    assert acc[1] > acc[0]  # 4x the data, same steps: better
+    e = m["downstream_expression_accuracy_2x"]
+    assert e["ci95"][0] <= e["value"] <= e["ci95"][1] and len(e["per_seed"]) == 2
+    assert m["downstream_expression_accuracy_mixed"]["real_only"] == pytest.approx(np.mean(raw["real"][
+        "expression_accuracy"]))
+
+
+def test_protocol_downstream_settings_are_checked(tmp_path):
+    p = load_protocol("world-v1")
+    assert p.metrics["downstream_au_f1_5x"] == {"family": "downstream", "higher_is_better": True}
+    import yaml
+
+    s = yaml.safe_load(p.path.read_text())
+    for bad, msg in (({"scales": []}, "positive"), ({"seeds": [0, 0]}, "distinct"), ({"recognizer": "vgg"}, "unknown"),
+                     ({"au_f1": "BP5"}, "named AU subset")):
+        f = tmp_path / "p.yaml"
+        f.write_text(yaml.safe_dump({**s, "downstream": {**s["downstream"], **bad}}))
+        with pytest.raises(DataError, match=msg):
+            load_protocol(str(f))
+    del s["downstream"]["steps"]
+    f.write_text(yaml.safe_dump(s))
+    with pytest.raises(DataError, match="missing: steps"):
+        load_protocol(str(f))
