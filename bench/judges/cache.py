@@ -85,3 +85,15 @@ def judge_sampleset(root: str | Path, judge: Callable[[np.ndarray], dict[str, np
         return {k: np.concatenate(v) for k, v in parts.items()}
 
     return cached(key, judge_id, compute, folder)
+
+
+def judge_sharded(root: str | Path, judge: Callable[[np.ndarray], dict[str, np.ndarray]], judge_id: str,
+                  folder: Path | None = None, content_hash: str | None = None) -> dict[str, np.ndarray]:
+    """Like `judge_sampleset`, but a sharded set is judged shard by shard (each cached under its own content
+    hash), so processes that generated shards can judge them in parallel and the merged set reuses that work."""
+    ss = SampleSet(root, check=False)
+    if not ss.manifest.shards:
+        return judge_sampleset(root, judge, judge_id, folder=folder, content_hash=content_hash)
+    parts = [judge_sampleset(p.root, judge, judge_id, folder=folder) for p in ss.parts]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+

@@ -1,0 +1,232 @@
+"""The runner: protocol x generator -> conditions -> generate -> validate -> judge -> metrics -> downstream ->
+results JSON, every stage cached by content and resumable.
+
+    augen run maugen-tiny --protocol world-v1 --work runs/maugen-tiny [--option k=v] [--shard i/N]
+    accelerate launch --cpu --num_processes 2 -m bench.runner maugen-tiny --work runs/maugen-tiny
+
+Layout of a run folder (`--work`):
+
+    set-<key>/shard-00000/ ...   the generated SampleSet, one shard per `shard_size` conditions; <key> hashes the
+                                 generator, its version and options, the protocol and the conditions
+    set-<key>/manifest.yaml      written by the merge once every shard exists (the set is then complete)
+    results.json                 the results, a pure function of the inputs: byte-identical on every rerun
+    results.timing.json          what varies between runs: creation time, seconds per stage, images/s
+
+Resuming: a shard is written atomically (temp folder + rename), so after a crash (even `kill -9`) every shard
+is either complete or absent; a rerun generates the absent ones with the same seeds and batches, and the judge
+features and downstream trainings come back from their caches. Sharding: process i of N (from `--shard i/N` or
+the launcher's RANK/WORLD_SIZE, which `accelerate launch` sets) generates the shards j with j % N == i and
+judges them; process 0 waits for all shards, merges (`augen merge` does the same by hand) and scores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.data.safeio import DataError, atomic_write_text
+
+VOLATILE = ("created", "stage_seconds", "throughput_images_per_s")  # moved to results.timing.json
+
+
+@dataclass
+class RunConfig:
+    """What one run computes."""
+
+    generator: str  # registered generator name
+    protocol: str = "world-v1"  # protocol id or YAML path
+    options: dict = field(default_factory=dict)  # generator keyword options
+    shard_size: int = 250  # conditions per generation shard (fixed: it fixes the batches, hence the pixels)
+    downstream: bool = True  # run the protocol's downstream family
+    n: int | None = None  # first n conditions only (default: the protocol's)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"(\d+)/(\d+)", text or "")
+    if not m or not 0 <= int(m.group(1)) < int(m.group(2)):
+        raise ValueError(f"--shard must be i/N with 0 <= i < N, not {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def launcher_shard() -> tuple[int, int]:
+    """(rank, world size) from a launcher's environment (accelerate launch / torchrun), else (0, 1)."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def conditions_for(cfg: RunConfig):
+    from bench.controls import world_conditions
+    from bench.protocols import load_protocol
+
+    proto = load_protocol(cfg.protocol)
+    c = proto["conditions"]
+    return proto, world_conditions(proto["world"], c["split"], cfg.n or c["n"])
+
+
+def set_key(cfg: RunConfig, proto, conds, version: str) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps({"generator": cfg.generator, "version": version, "options": cfg.options,
+                         "protocol": proto.hash(), "shard_size": cfg.shard_size}, sort_keys=True).encode())
+    for c in conds:
+        h.update(f"{c.index}:{c.seed}:{c.expression}:{c.prompt}".encode())
+        h.update(c.aus.tobytes())
+    return h.hexdigest()[:16]
+
+
+def _make_generator(cfg: RunConfig, proto):
+    from bench.generators import get_generator
+
+    kw = dict(cfg.options)
+    if cfg.generator in ("real", "shuffled", "collapsed", "noise"):
+        kw["world"] = proto["world"]
+    return get_generator(cfg.generator, **kw)
+
+
+def _generator_version(cfg: RunConfig) -> str:
+    """The registered class's version without building it (weights load lazily, only if a shard is missing)."""
+    from bench.generators import _REGISTRY, available
+
+    available()
+    import bench.controls  # noqa: F401
+
+    factory = _REGISTRY.get(cfg.generator)
+    if factory is None:
+        raise KeyError(f"unknown generator {cfg.generator!r}; available: {', '.join(available())}")
+    return str(getattr(factory, "version", "0"))
+
+
+def generate_shards(cfg: RunConfig, work: Path, rank: int = 0, world: int = 1, progress: bool = True) -> Path:
+    """Write this process's missing shards; returns the set folder."""
+    from bench.generators import write_generated
+
+    proto, conds = conditions_for(cfg)
+    folder = Path(work) / f"set-{set_key(cfg, proto, conds, _generator_version(cfg))}"
+    folder.mkdir(parents=True, exist_ok=True)
+    n_shards = -(-len(conds) // cfg.shard_size)
+    mine = [j for j in range(n_shards) if j % world == rank]
+    for p in folder.glob(".shard-*.partial"):  # debris of a killed run, for shards this process owns
+        if (m := re.match(r"\.shard-(\d+)\.", p.name)) and int(m.group(1)) in mine:
+            shutil.rmtree(p, ignore_errors=True)
+    gen = None
+    for j in mine:
+        out = folder / f"shard-{j:05d}"
+        if (out / "manifest.yaml").is_file():
+            continue
+        gen = gen or _make_generator(cfg, proto)
+        part = conds[j * cfg.shard_size:(j + 1) * cfg.shard_size]
+        if progress:
+            print(f"[{rank}/{world}] generating shard {j + 1}/{n_shards} ({len(part)} conditions)", flush=True)
+        write_generated(gen, part, out, protocol=proto.id, progress=progress)
+    judge_shards([folder / f"shard-{j:05d}" for j in mine], proto)
+    return folder
+
+
+def judge_shards(shards: list[Path], proto) -> None:
+    """Judge this process's shards now (cached per shard), so feature extraction is split like generation."""
+    from bench.judges.cache import judge_sampleset
+    from bench.judges.world import WorldJudgeConfig, load_world_judge, predict
+
+    cfg = WorldJudgeConfig(**proto["judge"].get("config", {}))
+    net, _ = load_world_judge(cfg, train_if_missing=False)
+    for d in shards:
+        judge_sampleset(d, lambda b: predict(net, b), cfg.judge_id)
+
+
+def merge(folder: Path, cfg: RunConfig, wait_s: float = 0.0) -> Path:
+    """Join the shards into one set (waiting up to `wait_s` for other processes' shards); idempotent."""
+    from bench.data.sampleset import Manifest, finalize_shards
+
+    folder = Path(folder)
+    if (folder / "manifest.yaml").is_file():
+        return folder
+    proto, conds = conditions_for(cfg)
+    n_shards = -(-len(conds) // cfg.shard_size)
+    want = [folder / f"shard-{j:05d}" / "manifest.yaml" for j in range(n_shards)]
+    deadline = time.monotonic() + wait_s
+    while missing := [p.parent.name for p in want if not p.is_file()]:
+        if time.monotonic() >= deadline:
+            raise DataError(folder, f"shards missing: {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
+                                    " (run the other --shard processes first)")
+        time.sleep(0.5)
+    manifests = [Manifest.load(p) for p in want]
+    gen = dict(manifests[0].generator)
+    stats = [m.generator.get("stats") for m in manifests]
+    if any(stats):
+        gen["stats"] = {k: sum((s or {}).get(k, 0) for s in stats) for k in stats[0] or {}}
+    finalize_shards(folder, name=f"{cfg.generator}-{len(conds)}", generator=gen, protocol=proto.id,
+                    created=manifests[0].created)
+    return folder
+
+
+def score(folder: Path, cfg: RunConfig, work: Path, progress: bool = True) -> Path:
+    """Score the merged set (judge features and downstream trainings cached) and write results.json."""
+    from bench.data.sampleset import SampleSet
+    from bench.results import write_results
+    from bench.score import score_sampleset
+
+    out = Path(work) / "results.json"
+    content = SampleSet(folder).content_hash()
+    if out.is_file():
+        old = json.loads(out.read_text())
+        if old.get("sampleset", {}).get("content_hash") == content and old.get("downstream_run") == cfg.downstream:
+            return out
+    res = score_sampleset(folder, cfg.protocol, progress=progress, downstream=cfg.downstream)
+    res["downstream_run"] = cfg.downstream
+    timing = {k: res.pop(k) for k in VOLATILE if k in res}
+    atomic_write_text(Path(work) / "results.timing.json", json.dumps(timing, indent=1, sort_keys=True) + "\n")
+    write_results(out, res)
+    return out
+
+
+def run(cfg: RunConfig, work: str | Path, rank: int = 0, world: int = 1, progress: bool = True,
+        wait_s: float = 3600.0, generate_only: bool = False) -> Path | None:
+    """The whole pipeline for one process; returns results.json on rank 0 (None elsewhere, or with
+    `generate_only`). Rank 0 waits up to `wait_s` for the other processes' shards."""
+    work = Path(work)
+    folder = generate_shards(cfg, work, rank, world, progress)
+    if rank != 0 or generate_only:
+        return None
+    merge(folder, cfg, wait_s if world > 1 else 0.0)
+    return score(folder, cfg, work, progress)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="augen run", description=__doc__.splitlines()[0])
+    add_arguments(ap)
+    return run_from_args(ap.parse_args(argv))
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("generator", help="registered generator name")
+    ap.add_argument("--work", required=True, help="run folder (sets, results; reused to resume)")
+    ap.add_argument("--protocol", default="world-v1")
+    ap.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="generator setting")
+    ap.add_argument("--n", type=int, default=None, help="first n conditions only")
+    ap.add_argument("--shard", help="i/N: generate (and judge) only shards j with j %% N == i, then stop; a run "
+                                    "without --shard then merges and scores (default: the launcher's rank)")
+    ap.add_argument("--shard-size", type=int, default=250)
+    ap.add_argument("--no-downstream", action="store_true")
+    ap.add_argument("--quiet", action="store_true")
+
+
+def run_from_args(a) -> int:
+    from bench.cli import _options
+
+    rank, world = parse_shard(a.shard) if a.shard else launcher_shard()
+    cfg = RunConfig(a.generator, a.protocol, _options(a.option), a.shard_size, not a.no_downstream, a.n)
+    out = run(cfg, a.work, rank, world, progress=not a.quiet, generate_only=bool(a.shard))
+    if out is not None:
+        print(f"results: {out}")
+    elif a.shard:
+        print(f"shard {a.shard} done; run again without --shard to merge and score")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,103 @@
+"""The runner: a run killed with SIGKILL mid-generation resumes to a byte-identical results file; sharded
+processes (by hand or under `accelerate launch`) produce the same set as one process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+import tests.helpers.slowgen  # noqa: F401  (registers the `slow` generator)
+from bench.data.safeio import DataError
+from bench.data.sampleset import SampleSet
+from bench.protocols import load_protocol
+from bench.runner import RunConfig, generate_shards, merge, parse_shard, run
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def mini_protocol(tmp: Path) -> str:
+    """world-v1 shrunk: 60 conditions, 200 reference images, a 4-training downstream."""
+    s = yaml.safe_load(load_protocol("world-v1").path.read_text())
+    s["id"] = "world-mini"
+    s["conditions"]["n"] = 60
+    s["reference"]["n"] = s["train_reference"]["n"] = 200
+    s["realism"]["kid_subsets"] = 10
+    s["bootstrap"]["n"] = 20
+    s["downstream"].update(real_train={"split": "train", "n": 20}, test={"split": "test", "n": 100}, scales=[1, 2],
+                           seeds=[0], steps=10, width=8)
+    path = tmp / "world-mini.yaml"
+    path.write_text(yaml.safe_dump(s))
+    return str(path)
+
+
+def _env(cache: Path) -> dict:
+    return {**os.environ, "AUGEN_CACHE": str(cache), "PYTHONPATH": str(ROOT)}
+
+
+def test_kill_9_mid_generation_then_resume_gives_byte_identical_results(tmp_path, monkeypatch):
+    proto = mini_protocol(tmp_path)
+    cfg = RunConfig("slow", proto, {"pause": 0.03}, shard_size=20)
+    monkeypatch.setenv("AUGEN_CACHE", str(tmp_path / "cache-a"))
+    clean = run(cfg, tmp_path / "a", progress=False)
+
+    work = tmp_path / "b"
+    cmd = [sys.executable, "-m", "tests.helpers.slowgen", "slow", "--work", str(work), "--protocol", proto,
+           "--option", "pause=0.03", "--shard-size", "20", "--quiet"]
+    p = subprocess.Popen(cmd, env=_env(tmp_path / "cache-b"), cwd=ROOT)
+    deadline = time.monotonic() + 120
+    while not list(work.glob("set-*/shard-00000/manifest.yaml")):
+        assert p.poll() is None and time.monotonic() < deadline, "the run ended before its first shard"
+        time.sleep(0.05)
+    os.kill(p.pid, signal.SIGKILL)  # mid-run: shard 0 complete, shard 1 partly written
+    p.wait()
+    assert not (work / "results.json").exists()
+    assert not list(work.glob("set-*/manifest.yaml"))
+    monkeypatch.setenv("AUGEN_CACHE", str(tmp_path / "cache-b"))
+    resumed = run(cfg, work, progress=False)
+    assert resumed.read_bytes() == clean.read_bytes()
+    res = json.loads(resumed.read_text())
+    assert "created" not in res and res["metrics"]["downstream_expression_accuracy_1x"]["value"] is not None
+    assert "stage_seconds" in json.loads((work / "results.timing.json").read_text())
+    assert not list(work.glob("set-*/.shard-*.partial"))  # the killed run's debris is gone
+    assert run(cfg, work, progress=False).read_bytes() == clean.read_bytes()  # a finished run is a no-op
+
+
+def test_shards_by_hand_then_merge_equal_one_process(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUGEN_CACHE", str(tmp_path / "cache"))
+    proto = mini_protocol(tmp_path)
+    cfg = RunConfig("real", proto, shard_size=25, downstream=False)
+    one = merge(generate_shards(cfg, tmp_path / "one", progress=False), cfg)
+    folder = generate_shards(cfg, tmp_path / "two", 1, 2, progress=False)
+    with pytest.raises(DataError, match="shards missing: shard-00000, shard-00002"):
+        merge(folder, cfg)
+    generate_shards(cfg, tmp_path / "two", 0, 2, progress=False)
+    two = merge(folder, cfg)
+    assert SampleSet(one).content_hash() == SampleSet(two).content_hash() and len(SampleSet(two)) == 60
+
+
+def test_accelerate_launch_two_cpu_processes(tmp_path):
+    proto = mini_protocol(tmp_path)
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
+           "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "bench.runner", "real", "--work",
+           str(tmp_path / "w"), "--protocol", proto, "--shard-size", "20", "--no-downstream"]
+    r = subprocess.run(cmd, env=_env(tmp_path / "cache"), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads((tmp_path / "w" / "results.json").read_text())
+    assert res["sampleset"]["n"] == 60 and res["metrics"]["fd_world"]["value"] is not None
+    logs = r.stdout + r.stderr
+    assert "[0/2] generating shard 1/3" in logs and "[1/2] generating shard 2/3" in logs and "results:" in logs
+
+
+def test_parse_shard_rejects_nonsense():
+    assert parse_shard("1/4") == (1, 4)
+    for bad in ("4/4", "-1/2", "a/b", "1", ""):
+        with pytest.raises(ValueError, match="i/N"):
+            parse_shard(bad)
