@@ -1,0 +1,186 @@
+"""The leaderboard: rank the filed results of one protocol hash, render markdown and a sortable HTML page.
+
+    augen leaderboard --protocol world-v1     -> leaderboards/LEADERBOARD.md, leaderboards/index.html
+
+Only results whose protocol hash equals the current one (protocol settings + judge weights) are ranked;
+others are listed as stale, never mixed in. The rank is the mean win rate over the headline metrics (for
+each metric, the share of other ranked entries this one beats, ties counting half, metrics a result lacks
+skipped), as in HELM; every headline metric is shown so a reader can sort by the one they care about.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+
+from bench.data.safeio import atomic_write_text
+
+ROOT = Path(__file__).resolve().parent.parent / "leaderboards"
+# (metric, short header): realism, diversity, label alignment, control, downstream
+HEADLINE = (("fd_world", "FD"), ("precision", "prec."), ("recall", "recall"), ("vendi", "Vendi"),
+            ("skin_tone_entropy", "skin-tone H"), ("au_f1", "AU F1 claimed"), ("au_kappa", "AU kappa claimed"),
+            ("expression_accuracy", "expr. claimed"), ("au_f1_condition", "AU F1 request"),
+            ("expression_accuracy_condition", "expr. request"), ("near_copy_share", "near copies"),
+            ("downstream_expression_accuracy_1x", "DS expr. 1x"), ("downstream_au_f1_1x", "DS AU F1 1x"),
+            ("downstream_expression_accuracy_slope", "DS expr. /2x"))
+
+
+def load_filed(folder: Path) -> list[tuple[str, dict]]:
+    """(name, results) for every results JSON in a protocol's folder, sorted by name."""
+    out = []
+    for p in sorted(Path(folder).glob("*.json")):
+        if p.name.endswith(".timing.json"):
+            continue
+        try:
+            out.append((p.stem, json.loads(p.read_text())))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{p}: not valid JSON ({e})") from None
+    return out
+
+
+def win_rates(entries: list[dict], metrics: list[str]) -> np.ndarray:
+    """Mean over metrics of the share of other entries each entry beats (ties half); NaN if it has none."""
+    n = len(entries)
+    rates = [[] for _ in range(n)]
+    for m in metrics:
+        vals = [e["metrics"].get(m, {}).get("value") for e in entries]
+        hib = next((e["metrics"][m]["higher_is_better"] for e in entries if m in e["metrics"]), True)
+        have = [i for i, v in enumerate(vals) if v is not None]
+        if len(have) < 2:
+            continue
+        for i in have:
+            wins = sum((vals[i] > vals[j]) if hib else (vals[i] < vals[j]) for j in have if j != i)
+            ties = sum(vals[i] == vals[j] for j in have if j != i)
+            rates[i].append((wins + 0.5 * ties) / (len(have) - 1))
+    return np.array([np.mean(r) if r else np.nan for r in rates])
+
+
+def rank(filed: list[tuple[str, dict]], current_hash: str) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Rows of the ranked table (best first) and the (name, hash) of stale results left out."""
+    ok = [(n, r) for n, r in filed if r["protocol"]["hash"] == current_hash]
+    stale = [(n, r["protocol"]["hash"]) for n, r in filed if r["protocol"]["hash"] != current_hash]
+    metrics = [m for m, _ in HEADLINE if any(m in r["metrics"] for _, r in ok)]
+    wr = win_rates([r for _, r in ok], metrics)
+    rows = []
+    for (name, r), w in zip(ok, wr):
+        row = {"name": name, "generator": r["generator"]["name"], "n": r["sampleset"]["n"], "win_rate": w}
+        for m in metrics:
+            entry = r["metrics"].get(m)
+            row[m] = None if entry is None else entry["value"]
+        rows.append(row)
+    rows.sort(key=lambda x: (-(x["win_rate"] if np.isfinite(x["win_rate"]) else -1), x["name"]))
+    for i, row in enumerate(rows):
+        row["rank"] = i + 1
+    return rows, stale
+
+
+def _cell(v) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "n/a"
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def columns(rows: list[dict]) -> list[tuple[str, str]]:
+    present = {k for r in rows for k in r}
+    return [("rank", "#"), ("name", "submission"), ("win_rate", "mean win rate")] + [
+        (m, h) for m, h in HEADLINE if m in present]
+
+
+def markdown(rows: list[dict], stale: list[tuple[str, str]], proto_id: str, current_hash: str,
+             arrows: dict[str, bool]) -> str:
+    cols = columns(rows)
+    head = [h + ("" if k not in arrows else (" ↑" if arrows[k] else " ↓")) for k, h in cols]
+    lines = [f"# Leaderboard: `{proto_id}` (hash `{current_hash[:12]}`)", "",
+             "Ranked by mean win rate over the headline metrics (↑ higher is better, ↓ lower). "
+             "`augen leaderboard` writes this file and `index.html` (sortable) from `leaderboards/results/`.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(_cell(r.get(k)) for k, _ in cols) + " |" for r in rows]
+    if stale:
+        lines += ["", "Not ranked (scored under another protocol hash; rescore to compare): "
+                  + ", ".join(f"{n} (`{h[:12]}`)" for n, h in stale)]
+    return "\n".join(lines) + "\n"
+
+
+def html_page(rows: list[dict], stale: list[tuple[str, str]], proto_id: str, current_hash: str,
+              arrows: dict[str, bool]) -> str:
+    """A self-contained page; clicking a header sorts by that column (numbers numerically, n/a last)."""
+    cols = columns(rows)
+    def tip(k: str) -> str:
+        return k if k not in arrows else f"{k} ({'higher' if arrows[k] else 'lower'} is better)"
+
+    th = "".join(f'<th data-col="{i}" title="{html.escape(tip(k))}">{html.escape(h)}<span class="arrow"></span></th>'
+                 for i, (k, h) in enumerate(cols))
+    body = []
+    for r in rows:
+        tds = []
+        for k, _ in cols:
+            v = r.get(k)
+            num = "" if not isinstance(v, (int, float)) or (isinstance(v, float) and not np.isfinite(v)) else \
+                f' data-value="{float(v)!r}"'
+            tds.append(f"<td{num}>{html.escape(_cell(v))}</td>")
+        body.append(f'<tr data-name="{html.escape(r["name"])}">' + "".join(tds) + "</tr>")
+    stale_html = "" if not stale else "<p>Not ranked (other protocol hash): " + ", ".join(
+        f"{html.escape(n)} (<code>{h[:12]}</code>)" for n, h in stale) + "</p>"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>AUGen-Bench leaderboard: {html.escape(proto_id)}</title>
+<style>
+body {{ font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; }}
+th, td {{ padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: right; white-space: nowrap; }}
+th {{ cursor: pointer; background: #f3f3f3; user-select: none; }}
+th:nth-child(2), td:nth-child(2) {{ text-align: left; }}
+th.sorted {{ background: #dde8f6; }}
+</style></head><body>
+<h1>AUGen-Bench leaderboard: <code>{html.escape(proto_id)}</code></h1>
+<p>Protocol hash <code>{current_hash[:12]}</code>. Ranked by mean win rate over the headline metrics; click a
+column header to sort by it (click again to reverse).</p>
+<table id="board"><thead><tr>{th}</tr></thead><tbody>
+{chr(10).join(body)}
+</tbody></table>
+{stale_html}
+<script>
+document.querySelectorAll("#board th").forEach(function (th) {{
+  th.addEventListener("click", function () {{
+    var col = +th.dataset.col, tbody = document.querySelector("#board tbody");
+    var asc = th.dataset.dir !== "asc";
+    document.querySelectorAll("#board th").forEach(function (h) {{
+      h.classList.remove("sorted"); h.dataset.dir = ""; h.querySelector(".arrow").textContent = ""; }});
+    th.classList.add("sorted"); th.dataset.dir = asc ? "asc" : "desc";
+    th.querySelector(".arrow").textContent = asc ? " \\u25B2" : " \\u25BC";
+    var rows = Array.prototype.slice.call(tbody.rows);
+    rows.sort(function (a, b) {{
+      var x = a.cells[col], y = b.cells[col];
+      var xv = x.dataset.value, yv = y.dataset.value;
+      if (xv === undefined && yv === undefined) return x.textContent.localeCompare(y.textContent) * (asc ? 1 : -1);
+      if (xv === undefined) return 1;
+      if (yv === undefined) return -1;
+      return (parseFloat(xv) - parseFloat(yv)) * (asc ? 1 : -1);
+    }});
+    rows.forEach(function (r) {{ tbody.appendChild(r); }});
+  }});
+}});
+</script>
+</body></html>
+"""
+
+
+def build(proto_id: str = "world-v1", results_dir: Path | None = None, out_md: Path | None = None,
+          out_html: Path | None = None, current_hash: str | None = None) -> tuple[Path, Path]:
+    """Rank `results_dir/<protocol>/*.json` and write the markdown and HTML leaderboards."""
+    from bench.protocols import load_protocol
+    from bench.score import protocol_hash
+
+    proto = load_protocol(proto_id)
+    current_hash = current_hash or protocol_hash(proto)
+    filed = load_filed(Path(results_dir or ROOT / "results") / proto.id)
+    rows, stale = rank(filed, current_hash)
+    arrows = {m: v["higher_is_better"] for m, v in proto.metrics.items()}
+    arrows["win_rate"] = True
+    out_md = Path(out_md or ROOT / "LEADERBOARD.md")
+    out_html = Path(out_html or ROOT / "index.html")
+    atomic_write_text(out_md, markdown(rows, stale, proto.id, current_hash, arrows))
+    atomic_write_text(out_html, html_page(rows, stale, proto.id, current_hash, arrows))
+    return out_md, out_html
