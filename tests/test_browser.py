@@ -1,0 +1,25 @@
+"""The HTML leaderboard in a real headless chromium: it renders, and a click on a header sorts the rows."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from bench.leaderboard import html_page
+
+pytestmark = pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed")
+
+
+def test_click_sorts_the_leaderboard(tmp_path):
+    rows = [{"rank": i + 1, "name": n, "win_rate": w, "fd_world": fd, "au_f1": f1}
+            for i, (n, w, fd, f1) in enumerate([("a", 0.9, 30.0, 0.8), ("b", 0.5, 10.0, None), ("c", 0.1, 20.0, 0.2)])]
+    page = tmp_path / "index.html"
+    page.write_text(html_page(rows, [], "world-v1", "h" * 64, {"fd_world": False, "au_f1": True, "win_rate": True}))
+    from bench.browsercheck import check_sorting
+
+    r = check_sorting(page, "fd_world", tmp_path / "shot.png")
+    assert r["before"] == ["a", "b", "c"] and r["after"] == ["b", "c", "a"] and r["sorted_ascending"]
+    assert (tmp_path / "shot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    r = check_sorting(page, "au_f1")
+    assert r["after"] == ["c", "a", "b"] and r["sorted_ascending"]  # n/a last
