@@ -157,7 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("page")
     ap.add_argument("--click", default="fd_world", help="metric whose column header to click")
     ap.add_argument("--screenshot", type=Path)
+    ap.add_argument("--optional", action="store_true", help="exit 0 with a note when no chromium is installed")
     a = ap.parse_args(argv)
+    if a.optional and not any(shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome")):
+        print("browsercheck: no chromium installed; skipped (Debian: apt-get install chromium)")
+        return 0
     r = check_sorting(a.page, a.click, a.screenshot)
     print(json.dumps(r, indent=1))
     return 0 if r["sorted_ascending"] else 1

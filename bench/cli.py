@@ -277,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     su.add_argument("--results-dir", help="default: leaderboards/results")
     su.add_argument("--no-downstream", action="store_true")
     su.add_argument("--replace", action="store_true", help="rescore an existing entry")
+    su.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="generator setting")
     su.add_argument("--quiet", action="store_true")
     su.set_defaults(func=cmd_submit)
     lb = sub.add_parser("leaderboard", help="rank the filed results of one protocol hash -> LEADERBOARD.md + HTML")
@@ -289,7 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--protocol", default="world-v1")
     rp.add_argument("--out", required=True, help="folder for report.md, report.html and the figures")
     rp.add_argument("--results-dir", help="default: leaderboards/results")
-    rp.add_argument("--sets", nargs="*", default=[], metavar="NAME=SAMPLESET", help="sample grids to include")
+    rp.add_argument("--sets", nargs="*", default=[], metavar="NAME=SAMPLESET",
+                    help="sample grids to include (default: sets of `augen submit generator:NAME` runs in the cache)")
     rp.set_defaults(func=cmd_report)
     rr = sub.add_parser("reproduce", help="a paper table (reports/paper_tables/<id>.yaml) with our values beside")
     rr.add_argument("table", help="table id or YAML path")
@@ -305,6 +307,11 @@ def cmd_report(args) -> int:
     from bench.report import build_report
 
     sets = dict(s.split("=", 1) for s in args.sets)
+    if not args.sets:  # the sets `augen submit generator:NAME` generated, if they are still in the cache
+        from bench.judges.cache import cache_root
+
+        for d in sorted((cache_root() / "runs" / args.protocol).glob("*/set-*/manifest.yaml")):
+            sets.setdefault(d.parent.parent.name, str(d.parent))
     md, page = build_report(args.protocol, Path(args.out), sets, args.results_dir and Path(args.results_dir))
     print(f"wrote {md} and {page}")
     return 0
@@ -324,7 +331,8 @@ def cmd_submit(args) -> int:
     from bench.submit import submit
 
     out = submit(args.source, args.protocol, args.name, args.results_dir and Path(args.results_dir),
-                 downstream=not args.no_downstream, replace=args.replace, progress=not args.quiet)
+                 downstream=not args.no_downstream, replace=args.replace, progress=not args.quiet,
+                 options=_options(args.option))
     print(f"filed: {out}")
     return 0
 

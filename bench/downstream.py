@@ -193,13 +193,17 @@ def cache_dir() -> Path:
     return Path(os.environ.get("AUGEN_CACHE", Path.home() / ".cache" / "augen")) / "downstream"
 
 
+def cache_path(data: LabelledImages, test: LabelledImages, s: dict, seed: int, threshold: float = 1.0,
+               cache: Path | None = None) -> Path:
+    blob = json.dumps({"v": VERSION, "data": data.key, "test": test.key, "seed": seed, "thr": threshold,
+                       "s": {k: s[k] for k in SETTINGS if k in s}}, sort_keys=True)
+    return (cache or cache_dir()) / f"{hashlib.sha256(blob.encode()).hexdigest()[:20]}.json"
+
+
 def run_one(data: LabelledImages, test: LabelledImages, s: dict, seed: int, threshold: float = 1.0,
             cache: Path | None = None) -> dict[str, float]:
     """Train on `data` with one seed and test; cached by (data key, test key, settings, seed)."""
-    blob = json.dumps({"v": VERSION, "data": data.key, "test": test.key, "seed": seed, "thr": threshold,
-                       "s": {k: s[k] for k in SETTINGS if k in s}}, sort_keys=True)
-    key = hashlib.sha256(blob.encode()).hexdigest()[:20]
-    path = (cache or cache_dir()) / f"{key}.json"
+    path = cache_path(data, test, s, seed, threshold, cache)
     if path.is_file():
         return json.loads(path.read_text())
     trained_aus = (~torch.isnan(data.aus)).any(0).numpy()  # (17,)
@@ -252,34 +256,63 @@ def metric_names(s: dict) -> dict[str, bool]:
 
 def run_downstream(synthetic: LabelledImages | None, real_train: LabelledImages, test: LabelledImages, s: dict,
                    threshold: float = 1.0, cache: Path | None = None,
-                   progress: Callable[[str], None] | None = None) -> dict:
+                   progress: Callable[[str], None] | None = None, workers: int | None = None) -> dict:
     """All trainings of one protocol: synthetic at each scale, real + synthetic, and real only.
 
-    Returns {"synthetic": {scale_name: {kind: [per-seed]}}, "mixed": {kind: [...]}, "real": {kind: [...]}}
-    (synthetic/mixed absent when `synthetic` is None)."""
+    Trainings run single-threaded (so a number never depends on how many ran at once), `workers` at a time in
+    spawned processes (default: the CPU count, at most 4). Returns {"synthetic": {scale_name: {kind:
+    [per-seed]}}, "mixed": {kind: [...]}, "real": {kind: [...]}} (synthetic/mixed absent without `synthetic`)."""
     n1 = len(real_train)
-    out: dict = {"real": _seeds(real_train, test, s, threshold, cache, progress, "real")}
-    if synthetic is None:
-        return out
-    out["synthetic"] = {}
-    for c in s["scales"]:
-        k = int(round(c * n1))
-        if k < 1:
-            raise ValueError(f"scale {c} of {n1} real images is empty")
-        out["synthetic"][scale_name(c)] = _seeds(synthetic.take(k), test, s, threshold, cache, progress,
-                                                 scale_name(c))
-    mixed = LabelledImages.concat(real_train, synthetic.take(int(round(s["mixed_scale"] * n1))))
-    out["mixed"] = _seeds(mixed, test, s, threshold, cache, progress, "mixed")
+    groups: dict[str, LabelledImages] = {"real": real_train}
+    if synthetic is not None:
+        for c in s["scales"]:
+            k = int(round(c * n1))
+            if k < 1:
+                raise ValueError(f"scale {c} of {n1} real images is empty")
+            groups[scale_name(c)] = synthetic.take(k)
+        groups["mixed"] = LabelledImages.concat(real_train, synthetic.take(int(round(s["mixed_scale"] * n1))))
+    jobs = [(label, seed) for label in groups for seed in s["seeds"]]
+    got = _run_jobs([(groups[g], test, s, seed, threshold, cache) for g, seed in jobs], workers, progress,
+                    [f"downstream {g} seed {seed} ({len(groups[g])} images)" for g, seed in jobs])
+    per = {g: {k: [got[i][k] for i, (g2, _) in enumerate(jobs) if g2 == g] for k in KINDS} for g in groups}
+    out: dict = {"real": per["real"]}
+    if synthetic is not None:
+        out["synthetic"] = {scale_name(c): per[scale_name(c)] for c in s["scales"]}
+        out["mixed"] = per["mixed"]
     return out
 
 
-def _seeds(data, test, s, threshold, cache, progress, label) -> dict[str, list[float]]:
-    runs = []
-    for seed in s["seeds"]:
-        if progress:
-            progress(f"downstream {label} seed {seed} ({len(data)} images)")
-        runs.append(run_one(data, test, s, seed, threshold, cache))
-    return {k: [r[k] for r in runs] for k in KINDS}
+def _single_threaded(args) -> dict[str, float]:
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return run_one(*args)
+    finally:
+        torch.set_num_threads(n)
+
+
+def _run_jobs(jobs: list[tuple], workers: int | None, progress, labels: list[str]) -> list[dict[str, float]]:
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    workers = workers or min(4, os.cpu_count() or 1)
+    todo = [i for i, a in enumerate(jobs) if not cache_path(*a).is_file()]
+    small = sum(jobs[i][2]["steps"] for i in todo) < 1000  # a process pool costs seconds to start: not worth it
+    if workers <= 1 or len(todo) <= 1 or small:
+        out = []
+        for a, label in zip(jobs, labels):
+            if progress:
+                progress(label)
+            out.append(_single_threaded(a))
+        return out
+    out: list = [None] * len(jobs)
+    with cf.ProcessPoolExecutor(min(workers, len(todo)), mp_context=mp.get_context("spawn")) as pool:
+        futs = {i: pool.submit(_single_threaded, jobs[i]) for i in todo}
+        for i, a in enumerate(jobs):
+            out[i] = futs[i].result() if i in futs else run_one(*a)
+            if progress:
+                progress(labels[i] + " done")
+    return out
 
 
 def downstream_metrics(raw: dict, s: dict, family: str = "downstream") -> dict[str, dict]:

@@ -2,7 +2,10 @@
 results JSON, every stage cached by content and resumable.
 
     augen run maugen-tiny --protocol world-v1 --work runs/maugen-tiny [--option k=v] [--shard i/N]
-    accelerate launch --cpu --num_processes 2 -m bench.runner maugen-tiny --work runs/maugen-tiny
+    accelerate launch --multi_gpu --num_processes 2 -m bench.runner maugen-tiny --work runs/maugen-tiny
+
+(`--multi_gpu` selects accelerate's torchrun launcher, which starts the N processes on CPU too; its `--cpu`
+launcher starts one process unless MPI is installed.)
 
 Layout of a run folder (`--work`):
 

@@ -99,7 +99,8 @@ def check_submission(root: Path, proto, where: Path | None = None):
 
 
 def submit(source: str, protocol: str = "world-v1", name: str | None = None, results_dir: Path | None = None,
-           downstream: bool = True, replace: bool = False, work: Path | None = None, progress: bool = False) -> Path:
+           downstream: bool = True, replace: bool = False, work: Path | None = None, progress: bool = False,
+           options: dict | None = None) -> Path:
     """Check, score and file one submission; returns the results file."""
     from bench.protocols import load_protocol
     from bench.results import write_results
@@ -119,7 +120,8 @@ def submit(source: str, protocol: str = "world-v1", name: str | None = None, res
         from bench.judges.cache import cache_root
 
         work = Path(work or cache_root() / "runs" / proto.id / name)  # resumable like any run
-        res = runner.run(runner.RunConfig(gen, protocol, downstream=downstream), work, progress=progress)
+        res = runner.run(runner.RunConfig(gen, protocol, options=dict(options or {}), downstream=downstream), work,
+                         progress=progress)
         atomic_write_bytes(out, res.read_bytes())
         return out
     src = Path(source)

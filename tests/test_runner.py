@@ -85,7 +85,8 @@ def test_shards_by_hand_then_merge_equal_one_process(tmp_path, monkeypatch):
 
 def test_accelerate_launch_two_cpu_processes(tmp_path):
     proto = mini_protocol(tmp_path)
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
+    # accelerate's torchrun launcher (--multi_gpu) is the one that starts N processes; it runs on CPU as well
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
            "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "bench.runner", "real", "--work",
            str(tmp_path / "w"), "--protocol", proto, "--shard-size", "20", "--no-downstream"]
     r = subprocess.run(cmd, env=_env(tmp_path / "cache"), cwd=ROOT, capture_output=True, text=True, timeout=300)

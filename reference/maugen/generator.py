@@ -56,11 +56,12 @@ class MAUGenGenerator:
 
 
 class MAUGenTiny(MAUGenGenerator):
-    """The tiny MAUGen trained on world-v1 train data (committed weights, else the user cache)."""
+    """The tiny MAUGen trained on world-v1 train data (committed weights, else the user cache, else trained
+    now with a progress bar; `train=False` refuses instead)."""
 
     name = "maugen-tiny"
 
-    def __init__(self, steps: int = 25, guidance_scale: float = 3.0, batch_size: int = 64, train: bool = False,
+    def __init__(self, steps: int = 25, guidance_scale: float = 3.0, batch_size: int = 64, train: bool = True,
                  **kw):
         from reference.maugen.config import MAUGenTinyConfig
         from reference.maugen.train import load_tiny_maugen

@@ -68,11 +68,12 @@ class SynFERGenerator:
 
 
 class SynFERTiny(SynFERGenerator):
-    """The tiny SynFER trained on world-v1 train data; `stage` picks an ablation row's model."""
+    """The tiny SynFER trained on world-v1 train data; `stage` picks an ablation row's model (committed or cached
+    weights, else trained now with progress bars; `train=False` refuses instead)."""
 
     name = "synfer-tiny"
 
-    def __init__(self, stage: str = "full", train: bool = False, **kw):
+    def __init__(self, stage: str = "full", train: bool = True, **kw):
         from reference.synfer.config import SynFERTinyConfig
         from reference.synfer.train import load_tiny_synfer
 

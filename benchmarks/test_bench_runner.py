@@ -1,0 +1,55 @@
+"""Runner overhead: `augen run` (shards, per-shard judging, merge, content hashes, results) on the `real` control
+against its stages called directly (write_generated + score_sampleset), both from empty caches, same run."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bench.controls import world_conditions
+from bench.generators import get_generator, write_generated
+from bench.protocols import load_protocol
+from bench.runner import RunConfig, run
+from bench.score import score_sampleset
+
+N = 1000
+
+
+@pytest.fixture(scope="module")
+def proto(tmp_path_factory):
+    s = yaml.safe_load(load_protocol("world-v1").path.read_text())
+    s["id"] = "world-bench"
+    s["conditions"]["n"] = N
+    path = tmp_path_factory.mktemp("p") / "world-bench.yaml"
+    path.write_text(yaml.safe_dump(s))
+    return str(path)
+
+
+def _fresh(monkeypatch):
+    d = Path(tempfile.mkdtemp(prefix="augen-bench-"))
+    monkeypatch.setenv("AUGEN_CACHE", str(d / "cache"))
+    return d
+
+
+@pytest.mark.benchmark(group="runner-overhead")
+def test_runner(benchmark, proto, monkeypatch):
+    benchmark.extra_info.update(items=N, unit="img", baseline="test_stages_called_directly")
+    benchmark.pedantic(lambda: run(RunConfig("real", proto, downstream=False), _fresh(monkeypatch) / "w",
+                                   progress=False), rounds=2, warmup_rounds=0)
+
+
+@pytest.mark.benchmark(group="runner-overhead")
+def test_stages_called_directly(benchmark, proto, monkeypatch):
+    benchmark.extra_info.update(items=N, unit="img")
+    p = load_protocol(proto)
+
+    def direct():
+        d = _fresh(monkeypatch)
+        conds = world_conditions(p["world"], "val", N)
+        write_generated(get_generator("real", world=p["world"]), conds, d / "set", protocol=p.id)
+        score_sampleset(d / "set", p)
+
+    benchmark.pedantic(direct, rounds=2, warmup_rounds=0)
