@@ -174,3 +174,30 @@ def test_every_training_stage_runs_and_saves(tmp_path, monkeypatch):
     assert load_tiny_synfer(cfg, stage="base").au_adapter is None
     full = load_tiny_synfer(cfg)
     assert full.au_adapter is not None and full.pseudo_labeller is not None
+
+
+def test_label_images_rectifies_with_the_ensemble_and_ignores_the_request(pipe):
+    x = torch.rand(5, 3, 64, 64) * 2 - 1
+    gens = [torch.Generator().manual_seed(i) for i in range(5)]
+    final, pseudo, ens, rel = pipe.label_images(x, generator=gens)
+    again = pipe.label_images(x, generator=[torch.Generator().manual_seed(i) for i in range(5)])
+    assert all(torch.equal(a, b) for a, b in zip((final, pseudo, ens, rel), again))
+    assert torch.equal(rel, pseudo != ens) and torch.equal(final, torch.where(rel, ens, pseudo))
+    assert ((0 <= final) & (final < 8)).all()
+
+
+def test_relabel_set_keeps_images_and_changes_only_expressions(pipe, tmp_path):
+    from bench.controls import world_conditions
+    from reference.synfer.ablation import relabel_set
+
+    conds = world_conditions({"seed": 0, "image_size": 64}, "val", 6)
+    write_generated(SynFERGenerator(pipe=pipe, steps=2, batch_size=4), conds, tmp_path / "a", protocol="world-v1")
+    relabel_set(tmp_path / "a", tmp_path / "b", batch=4, progress=False, pipe=pipe)
+    a, b = list(SampleSet(tmp_path / "a")), list(SampleSet(tmp_path / "b"))
+    assert [s.file for s in a] == [s.file for s in b]
+    assert all(np.array_equal(x.image, y.image) and np.array_equal(x.intensity, y.intensity) for x, y in zip(a, b))
+    m = SampleSet(tmp_path / "b").manifest
+    assert m.generator["config"]["pseudo_label"] is True and m.generator["stats"]["n"] == 6
+    final, *_ = pipe.label_images(torch.from_numpy(np.stack([s.image for s in a])).permute(0, 3, 1, 2).float()
+                                  / 127.5 - 1, generator=[torch.Generator().manual_seed(int(s.seed)) for s in a])
+    assert [s.expression for s in b] == final.tolist()

@@ -22,6 +22,8 @@ from transformers import CLIPTextModel, PreTrainedTokenizerBase
 
 from reference.synfer.modules import AUAdapter, FERClassifier, FEREnsemble, PseudoLabeller
 
+LABEL_PROMPT = "a photo of a face"  # what the pseudo-labeller's UNet pass is conditioned on (no label in it)
+
 
 @dataclass
 class SynFERPipelineOutput(BaseOutput):
@@ -141,6 +143,28 @@ class SynFERPipeline(DiffusionPipeline):
         m = maps[-1]  # (B, Q, L): the last (highest-resolution up-block) cross-attention layer
         return pl([f.to(pl.dtype) for f in tap.features], m.to(pl.dtype))
 
+    @torch.no_grad()
+    def label_images(self, images: torch.Tensor, t_small: int = 50, generator=None) -> tuple[torch.Tensor, ...]:
+        """Label any images (B, 3, H, W) in [-1, 1], generated or real: the pseudo-labeller reads the UNet at a
+        small t on their VAE latents; where the external FER ensemble disagrees, its label wins.
+
+        The labeller sees the image only: the generic LABEL_PROMPT and the null (zero) AU vector, in training
+        as here, so the requested expression cannot leak into the label through the prompt or the AUs.
+        Returns (final, pseudo, ensemble, relabelled), each (B,) on CPU; -1 where a model is absent."""
+        n, dev = len(images), self._execution_device
+        none = torch.full((n,), -1, dtype=torch.long)
+        pseudo, ens = none.clone(), none.clone()
+        x = images.to(dev)
+        if self.pseudo_labeller is not None:
+            z = self.vae.encode(x.to(self.vae.dtype)).latent_dist.mode() * self.vae.config.scaling_factor
+            au0 = torch.zeros(n, self.au_adapter.config.num_aus, device=dev) if self.au_adapter is not None else None
+            pseudo = self.pseudo_label(z, self.encode_text([LABEL_PROMPT] * n), au0, t_small, generator
+                                       ).argmax(-1).cpu()
+        if self.fer_ensemble is not None:
+            ens = self.fer_ensemble(x.to(self.fer_ensemble.dtype)).argmax(-1).cpu()
+        relabelled = (pseudo >= 0) & (ens >= 0) & (pseudo != ens)
+        return torch.where(relabelled | (pseudo < 0), ens, pseudo), pseudo, ens, relabelled
+
     # -- sampling --------------------------------------------------------------------------------------------
 
     def check_inputs(self, prompts, au_intensity, expression, semantic_guidance_scale, layout_image, height, width):
@@ -225,15 +249,11 @@ class SynFERPipeline(DiffusionPipeline):
         x0 = self.decode(latents).float().clamp(-1, 1)
 
         # 6. labels: pseudo-labeller, overruled by the external ensemble where they disagree
-        none = torch.full((n,), -1, dtype=torch.long)
-        pseudo, ens = none.clone(), none.clone()
-        if pseudo_label and self.pseudo_labeller is not None:
-            pseudo = self.pseudo_label(latents, self.encode_text(prompts), au, pseudo_label_t, generator
-                                       ).argmax(-1).cpu()
-        if pseudo_label and self.fer_ensemble is not None:
-            ens = self.fer_ensemble(x0.to(self.fer_ensemble.dtype)).argmax(-1).cpu()
-        relabelled = (pseudo >= 0) & (ens >= 0) & (pseudo != ens)
-        final = torch.where(relabelled | (pseudo < 0), ens, pseudo)
+        if pseudo_label:
+            final, pseudo, ens, relabelled = self.label_images(x0, pseudo_label_t, generator)
+        else:
+            final = pseudo = ens = torch.full((n,), -1, dtype=torch.long)
+            relabelled = torch.zeros(n, dtype=torch.bool)
 
         if output_type == "pt":
             images = x0

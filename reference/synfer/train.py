@@ -28,9 +28,9 @@ from reference.common.autoencoder import WEIGHTS, TinyVAEConfig, cache_dir, find
 from reference.common.loop import lr_factor, optimizer_step, step_generator, train_resumable
 from reference.common.worlddata import world_batch
 from reference.synfer.config import SynFERTinyConfig, build_tiny
-from reference.synfer.pipeline_synfer import FeatureTap, SynFERPipeline
+from reference.synfer.pipeline_synfer import LABEL_PROMPT, FeatureTap, SynFERPipeline
 
-GENERIC = "a photo of a face"
+GENERIC = LABEL_PROMPT  # caption of the base stage; also the pseudo-labeller's (label-free) prompt
 ADJECTIVE = {"neutral": "neutral", "happy": "happy", "sad": "sad", "surprise": "surprised", "fear": "fearful",
              "disgust": "disgusted", "anger": "angry", "contempt": "contemptuous"}
 STAGES = ("base", "text", "adapter", "fer", "labeller")
@@ -146,7 +146,8 @@ def train_tiny_synfer(cfg: SynFERTinyConfig = SynFERTinyConfig(), out: Path | No
         wb = world_batch(WorldConfig(seed=cfg.world_seed), step, cfg.batch, offset=40_000_000)
         with torch.no_grad():
             z0 = pipe.vae.encode(wb.images).latent_dist.mean * pipe.vae.config.scaling_factor
-            feats, maps = labeller_inputs(pipe, z0, [expression_caption(int(e)) for e in wb.expression], wb.aus,
+            # image only: the generic prompt and the null AU vector, as at labelling time (no label leaks in)
+            feats, maps = labeller_inputs(pipe, z0, [GENERIC] * len(z0), torch.zeros_like(wb.aus),
                                           cfg.t_small, step_generator(cfg.seed, step, stream=9))
         loss = F.cross_entropy(pl(feats, maps), wb.expression)
         optimizer_step(opt, loss)
