@@ -3,9 +3,10 @@
     augen leaderboard --protocol world-v1     -> leaderboards/LEADERBOARD.md, leaderboards/index.html
 
 Only results whose protocol hash equals the current one (protocol settings + judge weights) are ranked;
-others are listed as stale, never mixed in. The rank is the mean win rate over the headline metrics (for
-each metric, the share of other ranked entries this one beats, ties counting half, metrics a result lacks
-skipped), as in HELM; every headline metric is shown so a reader can sort by the one they care about.
+others are listed as stale, never mixed in. The rank is a mean win rate, as in HELM: for each headline
+metric, the share of other ranked entries this one beats (ties half, metrics a result lacks skipped),
+averaged within each metric family, then over families, so no family counts more for having more headline
+metrics. Every headline metric is shown so a reader can sort by the one they care about.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ import numpy as np
 from bench.data.safeio import atomic_write_text
 
 ROOT = Path(__file__).resolve().parent.parent / "leaderboards"
-# (metric, short header): realism, diversity, label alignment, control, downstream
+# (metric, short header): realism, diversity, label alignment, control, downstream. Memorization is reported,
+# not ranked: its near-copy share is won outright by any generator too poor to resemble its training data.
 HEADLINE = (("fd_world", "FD"), ("precision", "prec."), ("recall", "recall"), ("vendi", "Vendi"),
             ("skin_tone_entropy", "skin-tone H"), ("au_f1", "AU F1 claimed"), ("au_kappa", "AU kappa claimed"),
             ("expression_accuracy", "expr. claimed"), ("au_f1_condition", "AU F1 request"),
-            ("expression_accuracy_condition", "expr. request"), ("near_copy_share", "near copies"),
+            ("expression_accuracy_condition", "expr. request"),
             ("downstream_expression_accuracy_1x", "DS expr. 1x"), ("downstream_au_f1_1x", "DS AU F1 1x"),
             ("downstream_expression_accuracy_slope", "DS expr. /2x"))
 
@@ -42,20 +44,22 @@ def load_filed(folder: Path) -> list[tuple[str, dict]]:
 
 
 def win_rates(entries: list[dict], metrics: list[str]) -> np.ndarray:
-    """Mean over metrics of the share of other entries each entry beats (ties half); NaN if it has none."""
+    """Per entry: the share of other entries it beats on each metric (ties half), averaged within each metric
+    family, then over families; NaN if it has no comparable metric."""
     n = len(entries)
-    rates = [[] for _ in range(n)]
+    rates: list[dict[str, list[float]]] = [{} for _ in range(n)]
     for m in metrics:
         vals = [e["metrics"].get(m, {}).get("value") for e in entries]
         hib = next((e["metrics"][m]["higher_is_better"] for e in entries if m in e["metrics"]), True)
+        fam = next((e["metrics"][m].get("family", m) for e in entries if m in e["metrics"]), m)
         have = [i for i, v in enumerate(vals) if v is not None]
         if len(have) < 2:
             continue
         for i in have:
             wins = sum((vals[i] > vals[j]) if hib else (vals[i] < vals[j]) for j in have if j != i)
             ties = sum(vals[i] == vals[j] for j in have if j != i)
-            rates[i].append((wins + 0.5 * ties) / (len(have) - 1))
-    return np.array([np.mean(r) if r else np.nan for r in rates])
+            rates[i].setdefault(fam, []).append((wins + 0.5 * ties) / (len(have) - 1))
+    return np.array([np.mean([np.mean(v) for v in r.values()]) if r else np.nan for r in rates])
 
 
 def rank(filed: list[tuple[str, dict]], current_hash: str) -> tuple[list[dict], list[tuple[str, str]]]:
@@ -94,7 +98,8 @@ def markdown(rows: list[dict], stale: list[tuple[str, str]], proto_id: str, curr
     cols = columns(rows)
     head = [h + ("" if k not in arrows else (" ↑" if arrows[k] else " ↓")) for k, h in cols]
     lines = [f"# Leaderboard: `{proto_id}` (hash `{current_hash[:12]}`)", "",
-             "Ranked by mean win rate over the headline metrics (↑ higher is better, ↓ lower). "
+             "Ranked by mean win rate over the headline metrics, averaged within each family, then over families "
+             "(↑ higher is better, ↓ lower). "
              "`augen leaderboard` writes this file and `index.html` (sortable) from `leaderboards/results/`.", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(_cell(r.get(k)) for k, _ in cols) + " |" for r in rows]

@@ -351,6 +351,10 @@ def test_win_rate_known_values():
                             "au_f1": {"value": f1, "higher_is_better": True}}}
     w = win_rates([e(1.0, 0.9), e(2.0, 0.9), e(3.0, None)], ["fd_world", "au_f1"])
     assert w.tolist() == pytest.approx([(1.0 + 0.5) / 2, (0.5 + 0.5) / 2, 0.0])
+    fam = [{"metrics": {"a": {"value": v, "higher_is_better": True, "family": "x"},
+                        "b": {"value": v, "higher_is_better": True, "family": "x"},
+                        "c": {"value": -v, "higher_is_better": True, "family": "y"}}} for v in (1.0, 0.0)]
+    assert win_rates(fam, ["a", "b", "c"]).tolist() == [0.5, 0.5]  # two metrics of family x count as one
     rows, stale = rank([("a", {**e(1.0, 0.5), "protocol": {"hash": "h"}, "generator": {"name": "a"},
                                "sampleset": {"n": 1}})], "h")
     assert rows[0]["rank"] == 1 and not stale
