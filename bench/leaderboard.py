@@ -140,7 +140,8 @@ th:nth-child(2), td:nth-child(2) {{ text-align: left; }}
 th.sorted {{ background: #dde8f6; }}
 </style></head><body>
 <h1>AUGen-Bench leaderboard: <code>{html.escape(proto_id)}</code></h1>
-<p>Protocol hash <code>{current_hash[:12]}</code>. Ranked by mean win rate over the headline metrics; click a
+<p>Protocol hash <code>{current_hash[:12]}</code>. Ranked by mean win rate over the headline metrics
+(averaged within each metric family, then over families); click a
 column header to sort by it (click again to reverse).</p>
 <table id="board"><thead><tr>{th}</tr></thead><tbody>
 {chr(10).join(body)}
