@@ -139,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sg-scale", type=float, default=0.1, help="semantic guidance step lambda_g")
     ap.add_argument("--sg-start", type=int, default=10, help="first step index with semantic guidance")
     ap.add_argument("--sweep", type=float, nargs="*", default=[],
-                    help="lambda_g values to try on train-split conditions first (recorded in the report)")
+                    help="lambda_g values to try on train-split conditions first; the best replaces --sg-scale "
+                         "(recorded in the report)")
     ap.add_argument("--results", help="also copy each row's results JSON here as <row>.json (for augen reproduce)")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args(argv)
@@ -150,9 +151,11 @@ def main(argv: list[str] | None = None) -> int:
         f = runs / "sweep.json"
         key = f"start={a.sg_start} steps={a.steps} scales={a.sweep}"
         old = json.loads(f.read_text()) if f.exists() else {}
-        sweep = old.get(key) or sweep_sg([0.0, *a.sweep], a.sg_start, steps=a.steps)
-        atomic_write_text(f, json.dumps({**old, key: sweep}, indent=1))
-        print("semantic guidance sweep (train-split conditions, judge expression accuracy):", sweep)
+        sweep = {float(k): v for k, v in (old.get(key) or sweep_sg([0.0, *a.sweep], a.sg_start, steps=a.steps)).items()}
+        atomic_write_text(f, json.dumps({**old, key: {str(k): v for k, v in sweep.items()}}, indent=1))
+        a.sg_scale = max(a.sweep, key=lambda k: sweep[float(k)])  # the best lambda_g on train-split conditions
+        print("semantic guidance sweep (train-split conditions, judge expression accuracy):", sweep,
+              "-> lambda_g", a.sg_scale)
     paths = {row: run_row(row, runs, a.protocol, a.n, a.sg_scale, a.sg_start, a.steps, not a.quiet) for row in ROWS}
     res = load(paths)
     if a.results:
@@ -163,7 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     paper = ["| row | FER acc | AU acc |", "|---|---:|---:|"] + [
         f"| {r} | " + " | ".join("—" if v is None else f"{v:.2f}" for v in PAPER[r]) + " |" for r in ROWS]
     cmd = (f"python -m reference.synfer.ablation --runs {a.runs} --out {a.out} --protocol {a.protocol} "
-           f"--steps {a.steps} --sg-scale {a.sg_scale} --sg-start {a.sg_start}" + (f" --n {a.n}" if a.n else ""))
+           f"--steps {a.steps} --sg-start {a.sg_start}" + (f" --n {a.n}" if a.n else "")
+           + (f" --sweep {' '.join(map(str, a.sweep))}" if a.sweep else f" --sg-scale {a.sg_scale}")
+           + (f" --results {a.results}" if a.results else ""))
     lines = [f"# SynFER ablation on {a.protocol}", "", "```", cmd, "```", "",
              f"Each row: `synfer-tiny` with {a.steps} DDIM steps, CFG 3; semantic guidance lambda_g "
              f"{a.sg_scale} from step {a.sg_start}. Cells: value [95% bootstrap interval].", "",

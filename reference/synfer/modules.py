@@ -137,13 +137,16 @@ class PseudoLabeller(ModelMixin, ConfigMixin):
     def __init__(self, feature_channels: tuple[int, ...] = (320, 640, 1280), map_tokens: int = 77,
                  num_classes: int = 8, dim: int = 128, heads: int = 4, grid: int = 4):
         super().__init__()
-        self.feat_in = nn.ModuleList([nn.Conv2d(c, dim, 1) for c in feature_channels])
+        # per-scale normalisation first: up-block outputs differ in scale by an order of magnitude
+        self.feat_in = nn.ModuleList([nn.Sequential(nn.GroupNorm(1, c), nn.Conv2d(c, dim, 1))
+                                      for c in feature_channels])
         self.map_in = nn.Linear(map_tokens, dim)
         self.pos = nn.Parameter(torch.randn(len(feature_channels) * grid * grid, dim) * 0.02)
         self.f2a = nn.MultiheadAttention(dim, heads, batch_first=True)  # feature tokens attend to map tokens
         self.a2f = nn.MultiheadAttention(dim, heads, batch_first=True)  # map tokens attend to feature tokens
         self.norm_f, self.norm_a = nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.fc = nn.Linear(2 * dim, num_classes)
+        # the feature tokens are kept in their places (flattened, not averaged): expressions are local geometry
+        self.fc = nn.Linear((len(feature_channels) * grid * grid + 1) * dim, num_classes)
 
     def forward(self, features: list[torch.Tensor], maps: torch.Tensor) -> torch.Tensor:
         """features: per scale (B, C_i, H_i, W_i); maps (B, Q, L) text cross-attention (Q spatial positions)."""
@@ -153,7 +156,7 @@ class PseudoLabeller(ModelMixin, ConfigMixin):
         a = self.map_in(maps)  # (B, Q, D): each position's distribution over text tokens
         f2 = self.norm_f(f + self.f2a(f, a, a, need_weights=False)[0])
         a2 = self.norm_a(a + self.a2f(a, f, f, need_weights=False)[0])
-        return self.fc(torch.cat([f2.mean(1), a2.mean(1)], -1))
+        return self.fc(torch.cat([f2.flatten(1), a2.mean(1)], -1))
 
 
 class FEREnsemble(ModelMixin, ConfigMixin):
