@@ -1,6 +1,7 @@
 """GPU check of a reference pipeline at SD-1.5 size with random weights: images/s and peak memory.
 
     python -m reference.gpucheck maugen --size 512 --steps 30 --batch 4 --out reports/maugen_gpu.json
+    python -m reference.gpucheck synfer --size 512 --steps 50 --batch 4 --out reports/synfer_gpu.json  # guided
 
 Runs on CUDA in bf16 (SDPA attention, channels-last UNet); refuses to run on CPU unless --allow-cpu (used
 by a smoke test at a tiny size). Random weights give the real shapes, so speed and memory are those of the
@@ -40,7 +41,11 @@ def run_check(model: str, size: int, steps: int, batch: int, device: str, dtype:
               num_inference_steps=steps, guidance_scale=7.5, **(call_kwargs or {}))
     if model == "maugen":
         kw["au_intensity"] = torch.full((batch, 12), 2.0)
-    pipe(**{**kw, "num_inference_steps": 2})  # warm-up (kernels, allocator)
+    if model == "synfer":  # AU adapter on, semantic guidance over the last 70% of steps, pseudo-labels on
+        kw.update(au_intensity=torch.full((batch, 17), 2.0), expression=[1] * batch, semantic_guidance_scale=0.1,
+                  guidance_start=int(steps * 0.3), pseudo_label=True, **(call_kwargs or {}))
+    pipe(**{**kw, "num_inference_steps": 2, "guidance_start": 0} if model == "synfer" else
+         {**kw, "num_inference_steps": 2})  # warm-up (kernels, allocator)
     if device == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
