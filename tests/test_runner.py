@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-import tests.helpers.slowgen  # noqa: F401  (registers the `slow` generator)
 from bench.data.safeio import DataError
 from bench.data.sampleset import SampleSet
 from bench.protocols import load_protocol
 from bench.runner import RunConfig, generate_shards, merge, parse_shard, run
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # `tests.helpers` importable under any pytest rootdir/import mode
+import tests.helpers.slowgen  # noqa: E402,F401  (registers the `slow` generator)
 
 
 def mini_protocol(tmp: Path) -> str:
