@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from bench.data.aus import N_AUS
+from bench.judges.fairface import ResNetTrunk
 
 N_EXPRESSIONS = 8
 
@@ -48,46 +49,15 @@ class SmallCNN(nn.Module):
         return self.heads(self.trunk(x))
 
 
-class BasicBlock(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = None
-        if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        idt = x if self.downsample is None else self.downsample(x)
-        y = self.relu(self.bn1(self.conv1(x)))
-        return self.relu(self.bn2(self.conv2(y)) + idt)
-
-
-class ResNet18(nn.Module):
-    """ResNet-18 trunk (conv1/bn1/layer1-4 as in torchvision) with our heads instead of `fc`."""
+class ResNet18(ResNetTrunk):
+    """ResNet-18 (BasicBlocks 2-2-2-2, torchvision's module names) with our heads instead of `fc`."""
 
     def __init__(self, width: int = 64):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(3, 2, 1)
-        chans = (width, width * 2, width * 4, width * 8)
-        cin = width
-        for i, c in enumerate(chans):
-            stride = 1 if i == 0 else 2
-            setattr(self, f"layer{i + 1}", nn.Sequential(BasicBlock(cin, c, stride), BasicBlock(c, c, 1)))
-            cin = c
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.heads = Heads(cin)
+        super().__init__((2, 2, 2, 2), width)
+        self.heads = Heads(self.out_dim)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.heads(self.pool(x).flatten(1))
+        return self.heads(self.features(x))
 
 
 RECOGNIZERS = {"small-cnn": SmallCNN, "resnet18": ResNet18}

@@ -37,24 +37,36 @@ class BasicBlock(nn.Module):
         return F.relu(y + (x if self.downsample is None else self.downsample(x)))
 
 
-class ResNet34(nn.Module):
+class ResNetTrunk(nn.Module):
+    """ResNet with BasicBlocks and torchvision's module names (conv1, bn1, layer1-4): image -> pooled features."""
+
+    def __init__(self, blocks: tuple[int, ...] = (3, 4, 6, 3), width: int = 64):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        cin = width
+        for i, n in enumerate(blocks, 1):
+            cout = width * 2 ** (i - 1)
+            layers = [BasicBlock(cin, cout, 1 if i == 1 else 2)] + [BasicBlock(cout, cout, 1) for _ in range(n - 1)]
+            setattr(self, f"layer{i}", nn.Sequential(*layers))
+            cin = cout
+        self.out_dim = cin
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 3, 2, 1)
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+
+
+class ResNet34(ResNetTrunk):
     """ResNet34 (blocks 3-4-6-3) with torchvision's names; `fc` has `num_outputs` classes."""
 
     def __init__(self, num_outputs: int = 18):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        cin = 64
-        for i, (cout, n) in enumerate(((64, 3), (128, 4), (256, 6), (512, 3)), 1):
-            blocks = [BasicBlock(cin, cout, 1 if i == 1 else 2)] + [BasicBlock(cout, cout, 1) for _ in range(n - 1)]
-            setattr(self, f"layer{i}", nn.Sequential(*blocks))
-            cin = cout
-        self.fc = nn.Linear(512, num_outputs)
+        super().__init__((3, 4, 6, 3))
+        self.fc = nn.Linear(self.out_dim, num_outputs)
 
     def forward(self, x):
-        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 3, 2, 1)
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+        return self.fc(self.features(x))
 
 
 class FairFaceJudge:
