@@ -12,31 +12,19 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from bench.data.safeio import DataError
 from bench.data.sampleset import SampleSet
-from bench.protocols import load_protocol
 from bench.runner import RunConfig, generate_shards, merge, parse_shard, run
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # `tests.helpers` importable under any pytest rootdir/import mode
 import tests.helpers.slowgen  # noqa: E402,F401  (registers the `slow` generator)
+from tests.helpers.protocols import mini_protocol as shared_mini_protocol  # noqa: E402
 
 
 def mini_protocol(tmp: Path) -> str:
-    """world-v1 shrunk: 60 conditions, 200 reference images, a 4-training downstream."""
-    s = yaml.safe_load(load_protocol("world-v1").path.read_text())
-    s["id"] = "world-mini"
-    s["conditions"]["n"] = 60
-    s["reference"]["n"] = s["train_reference"]["n"] = 200
-    s["realism"]["kid_subsets"] = 10
-    s["bootstrap"]["n"] = 20
-    s["downstream"].update(real_train={"split": "train", "n": 20}, test={"split": "test", "n": 100}, scales=[1, 2],
-                           seeds=[0], steps=10, width=8)
-    path = tmp / "world-mini.yaml"
-    path.write_text(yaml.safe_dump(s))
-    return str(path)
+    return shared_mini_protocol(tmp, 60)
 
 
 def _env(cache: Path) -> dict:

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import shutil
+import sys
 import tarfile
 import tempfile
 from pathlib import Path
@@ -22,8 +23,10 @@ from bench.controls import world_conditions
 from bench.data.safeio import DataError, sha256_file
 from bench.generators import get_generator, write_generated
 from bench.leaderboard import build, rank, win_rates
-from bench.protocols import load_protocol
 from bench.submit import submit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.helpers.protocols import mini_protocol  # noqa: E402
 
 N = 20
 WORLD = {"seed": 0, "image_size": 64}
@@ -31,15 +34,7 @@ WORLD = {"seed": 0, "image_size": 64}
 
 @pytest.fixture(scope="module")
 def proto_path(tmp_path_factory) -> str:
-    s = yaml.safe_load(load_protocol("world-v1").path.read_text())
-    s.update(id="world-mini")
-    s["conditions"]["n"] = N
-    s["reference"]["n"] = s["train_reference"]["n"] = 200
-    s["realism"]["kid_subsets"] = 10
-    s["bootstrap"]["n"] = 20
-    path = tmp_path_factory.mktemp("proto") / "world-mini.yaml"
-    path.write_text(yaml.safe_dump(s))
-    return str(path)
+    return mini_protocol(tmp_path_factory.mktemp("proto"), N)
 
 
 @pytest.fixture(scope="module")
