@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import sys
+import time
 from pathlib import Path
 
 from bench.data.safeio import DataError, atomic_write_bytes
@@ -271,13 +272,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     su = sub.add_parser("submit", help="check, score and file a submission (SampleSet folder/tar, or "
                                        "generator:NAME) under leaderboards/results/<protocol>/")
-    su.add_argument("source", help="SampleSet folder, .tar/.tar.gz of one, or generator:NAME (entry point)")
+    su.add_argument("source", nargs="+", help="SampleSet folder, .tar/.tar.gz of one, or generator:NAME (entry "
+                                              "point); several are scored in turn, stopping at the first error")
     su.add_argument("--protocol", default="world-v1")
     su.add_argument("--name", help="leaderboard name (default: the generator's name)")
     su.add_argument("--results-dir", help="default: leaderboards/results")
     su.add_argument("--no-downstream", action="store_true")
     su.add_argument("--replace", action="store_true", help="rescore an existing entry")
     su.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="generator setting")
+    su.add_argument("--workers", type=int, default=1, help="generation processes for generator:NAME (see augen "
+                                                          "run --workers)")
     su.add_argument("--quiet", action="store_true")
     su.set_defaults(func=cmd_submit)
     lb = sub.add_parser("leaderboard", help="rank the filed results of one protocol hash -> LEADERBOARD.md + HTML")
@@ -330,10 +334,14 @@ def cmd_reproduce(args) -> int:
 def cmd_submit(args) -> int:
     from bench.submit import submit
 
-    out = submit(args.source, args.protocol, args.name, args.results_dir and Path(args.results_dir),
-                 downstream=not args.no_downstream, replace=args.replace, progress=not args.quiet,
-                 options=_options(args.option))
-    print(f"filed: {out}")
+    if args.name and len(args.source) > 1:
+        raise SystemExit("augen submit: --name needs a single source")
+    for source in args.source:  # one process for all: imports and the downstream worker pool are paid once
+        t0 = time.perf_counter()
+        out = submit(source, args.protocol, args.name, args.results_dir and Path(args.results_dir),
+                     downstream=not args.no_downstream, replace=args.replace, progress=not args.quiet,
+                     options=_options(args.option), workers=args.workers)
+        print(f"filed: {out} ({time.perf_counter() - t0:.0f} s)", flush=True)
     return 0
 
 

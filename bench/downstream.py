@@ -292,10 +292,8 @@ def _single_threaded(args) -> dict[str, float]:
 
 
 def _run_jobs(jobs: list[tuple], workers: int | None, progress, labels: list[str]) -> list[dict[str, float]]:
-    import concurrent.futures as cf
-    import multiprocessing as mp
-
     workers = workers or min(4, os.cpu_count() or 1)
+    jobs = [(*a[:5], a[5] or cache_dir()) for a in jobs]  # resolved here: a kept-alive worker's env may be stale
     todo = [i for i, a in enumerate(jobs) if not cache_path(*a).is_file()]
     small = sum(jobs[i][2]["steps"] for i in todo) < 1000  # a process pool costs seconds to start: not worth it
     if workers <= 1 or len(todo) <= 1 or small:
@@ -306,13 +304,28 @@ def _run_jobs(jobs: list[tuple], workers: int | None, progress, labels: list[str
             out.append(_single_threaded(a))
         return out
     out: list = [None] * len(jobs)
-    with cf.ProcessPoolExecutor(min(workers, len(todo)), mp_context=mp.get_context("spawn")) as pool:
-        futs = {i: pool.submit(_single_threaded, jobs[i]) for i in todo}
-        for i, a in enumerate(jobs):
-            out[i] = futs[i].result() if i in futs else run_one(*a)
-            if progress:
-                progress(labels[i] + " done")
+    pool = _pool(workers)
+    futs = {i: pool.submit(_single_threaded, jobs[i]) for i in todo}
+    for i, a in enumerate(jobs):
+        out[i] = futs[i].result() if i in futs else run_one(*a)
+        if progress:
+            progress(labels[i] + " done")
     return out
+
+
+_POOL: dict[int, object] = {}  # workers -> ProcessPoolExecutor, kept for the process (shut down at exit)
+
+
+def _pool(workers: int):
+    """A spawned pool kept alive across calls, so scoring several submissions in one process pays the workers'
+    start-up (importing torch) once; a pool broken by a killed worker is replaced."""
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    pool = _POOL.get(workers)
+    if pool is None or getattr(pool, "_broken", False):
+        pool = _POOL[workers] = cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
+    return pool
 
 
 def downstream_metrics(raw: dict, s: dict, family: str = "downstream") -> dict[str, dict]:

@@ -57,23 +57,32 @@ def register(name: str) -> Callable:
 
 
 def available() -> list[str]:
+    import bench.controls  # noqa: F401
+
     _load_entry_points()
     return sorted(_REGISTRY)
 
 
-def get_generator(name: str, **kwargs) -> Generator:
-    """Instantiate a registered generator by name (built-ins, controls, entry points)."""
+def generator_class(name: str) -> Callable[..., Generator]:
+    """The registered factory for `name` (built-ins, controls, then only the entry point of that name: loading
+    every plugin would import diffusers and each reference for a control)."""
     import bench.controls  # noqa: F401  (registers the controls)
 
-    _load_entry_points()
     if name not in _REGISTRY:
-        raise KeyError(f"unknown generator {name!r}; available: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name](**kwargs)
+        _load_entry_points(name)
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown generator {name!r}; available: {', '.join(available())}")
+    return _REGISTRY[name]
 
 
-def _load_entry_points() -> None:
+def get_generator(name: str, **kwargs) -> Generator:
+    """Instantiate a registered generator by name (built-ins, controls, entry points)."""
+    return generator_class(name)(**kwargs)
+
+
+def _load_entry_points(only: str | None = None) -> None:
     for ep in importlib.metadata.entry_points(group="augen.generators"):
-        if ep.name not in _REGISTRY:
+        if ep.name not in _REGISTRY and only in (None, ep.name):
             _REGISTRY[ep.name] = ep.load()
 
 

@@ -135,7 +135,7 @@ def score_sampleset(root: str | Path, protocol: str | Protocol = "world-v1", *, 
 
     with st("realism"):
         fg, fr = gen["features"].astype(np.float64), ref["features"].astype(np.float64)
-        put("fd_world", R.fd_from_features(fr, fg), n, bootstrap_ci(lambda x: R.fd_from_features(fr, x), fg, **boot),
+        put("fd_world", R.fd_from_features(fr, fg), n, bootstrap_ci(R.fd_against(fr), fg, **boot),
             n_reference=len(fr))
         rz = proto["realism"]
         kid_v, kid_sd = R.kid(fr, fg, rz["kid_subsets"], rz["kid_subset_size"], seed=b["seed"])

@@ -100,7 +100,7 @@ def check_submission(root: Path, proto, where: Path | None = None):
 
 def submit(source: str, protocol: str = "world-v1", name: str | None = None, results_dir: Path | None = None,
            downstream: bool = True, replace: bool = False, work: Path | None = None, progress: bool = False,
-           options: dict | None = None) -> Path:
+           options: dict | None = None, workers: int = 1) -> Path:
     """Check, score and file one submission; returns the results file."""
     from bench.protocols import load_protocol
     from bench.results import write_results
@@ -121,7 +121,7 @@ def submit(source: str, protocol: str = "world-v1", name: str | None = None, res
 
         work = Path(work or cache_root() / "runs" / proto.id / name)  # resumable like any run
         res = runner.run(runner.RunConfig(gen, protocol, options=dict(options or {}), downstream=downstream), work,
-                         progress=progress)
+                         progress=progress, workers=workers)
         atomic_write_bytes(out, res.read_bytes())
         return out
     src = Path(source)

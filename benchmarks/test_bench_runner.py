@@ -15,7 +15,7 @@ from bench.protocols import load_protocol
 from bench.runner import RunConfig, run
 from bench.score import score_sampleset
 
-N = 1000
+N = 500  # two 250-condition shards
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import torch
 
 from reference.synfer.config import SynFERTinyConfig, build_tiny
 
-N, STEPS, START = 32, 25, 10
+N, STEPS, START = 16, 25, 10
 
 
 @pytest.fixture(scope="module")

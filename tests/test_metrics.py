@@ -86,6 +86,7 @@ def test_sqrtm_path_agrees(rng):
     covmean = linalg.sqrtm(s1 @ s2).real
     ref = ((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean)
     assert R.frechet_distance(mu1, s1, mu2, s2) == pytest.approx(ref, rel=1e-9)
+    assert R.fd_against(a)(b) == R.fd_from_features(a, b)  # the bootstrap's cached-reference form, same ops
 
 
 # -------------------------------------------------------------------------------------------- KID
@@ -101,6 +102,7 @@ def test_kid_matches_cleanfid_with_the_same_subsets(rng, monkeypatch):
     monkeypatch.setattr(fid.np.random, "choice", lambda *args, **kw: next(replay))
     theirs = fid.kernel_distance(a, b, num_subsets=10, max_subset_size=50)
     assert ours == pytest.approx(theirs, rel=1e-10)
+    assert R._kid_subset_by_subset(a, b, subsets).mean() == pytest.approx(theirs, rel=1e-10)  # big-set path
 
 
 def test_kid_seeded_and_near_zero_for_same_distribution(rng):

@@ -86,6 +86,21 @@ def test_accelerate_launch_two_cpu_processes(tmp_path):
     assert "[0/2] generating shard 1/3" in logs and "[1/2] generating shard 2/3" in logs and "results:" in logs
 
 
+def test_workers_split_generation_into_processes_with_the_same_results(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUGEN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    proto = mini_protocol(tmp_path)
+    cfg = RunConfig("real", proto, shard_size=20, downstream=False)
+    one = run(cfg, tmp_path / "one", progress=False)
+    two = run(cfg, tmp_path / "two", progress=False, workers=2)
+    assert two.read_bytes() == one.read_bytes()
+    assert (tmp_path / "two" / "shard-1of2.log").is_file()
+    # a helper that cannot run (the `slow` generator is registered in this process only) fails the run loudly
+    with pytest.raises(RuntimeError, match=r"(?s)generation process 1/2 failed .*unknown generator 'slow'"):
+        run(RunConfig("slow", proto, {"pause": 0.0}, shard_size=20, downstream=False), tmp_path / "three",
+            progress=False, workers=2)
+
+
 def test_parse_shard_rejects_nonsense():
     assert parse_shard("1/4") == (1, 4)
     for bad in ("4/4", "-1/2", "a/b", "1", ""):

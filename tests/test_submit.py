@@ -340,6 +340,23 @@ def test_good_submissions_are_filed_and_ranked(good, proto_path, tmp_path, monke
     assert 'data-name="real-faces"' in page.read_text() and "addEventListener" in page.read_text()
 
 
+def test_cli_submits_several_sources_in_one_process(good, proto_path, tmp_path, monkeypatch, capsys):
+    from bench.cli import main
+
+    monkeypatch.setenv("AUGEN_CACHE", str(tmp_path / "cache"))
+    results = tmp_path / "results"
+    noise = tmp_path / "noise"
+    write_generated(get_generator("noise", world=WORLD), world_conditions(WORLD, "val", N), noise, protocol="world-mini")
+    common = ["--protocol", proto_path, "--results-dir", str(results), "--no-downstream", "--quiet"]
+    assert main(["submit", str(good), str(noise), *common]) == 0
+    assert sorted(p.name for p in (results / "world-mini").iterdir()) == ["noise.json", "real.json"]
+    assert capsys.readouterr().out.count("filed: ") == 2
+    with pytest.raises(SystemExit, match="single source"):
+        main(["submit", str(good), str(noise), "--name", "x", *common])
+    assert main(["submit", "generator:no-such-generator", *common]) == 2  # unknown name: one clear error
+    assert "unknown generator 'no-such-generator'" in capsys.readouterr().err
+
+
 def test_win_rate_known_values():
     def e(fd, f1):
         return {"metrics": {"fd_world": {"value": fd, "higher_is_better": False},

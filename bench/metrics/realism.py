@@ -69,7 +69,11 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     s1, s2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
     if mu1.shape != mu2.shape or s1.shape != s2.shape or s1.shape != (mu1.size, mu1.size):
         raise ValueError(f"shape mismatch: mu {mu1.shape}/{mu2.shape}, sigma {s1.shape}/{s2.shape}")
-    r1 = _sqrtm_psd(s1)
+    return _frechet(mu1, s1, _sqrtm_psd(s1), mu2, s2)
+
+
+def _frechet(mu1: np.ndarray, s1: np.ndarray, r1: np.ndarray, mu2: np.ndarray, s2: np.ndarray) -> float:
+    """`frechet_distance` given r1 = sqrt(S1)."""
     m = r1 @ s2 @ r1
     ev = np.linalg.eigvalsh((m + m.T) / 2.0)
     tr_covmean = np.sqrt(np.clip(ev, 0.0, None)).sum()
@@ -80,6 +84,20 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
 def fd_from_features(f1: np.ndarray, f2: np.ndarray) -> float:
     """Fréchet distance between two feature sets (n1, d), (n2, d)."""
     return frechet_distance(*feature_stats(f1), *feature_stats(f2))
+
+
+def fd_against(f1: np.ndarray):
+    """x -> fd_from_features(f1, x), with f1's statistics and their square root computed once (a bootstrap
+    over the other set then pays one covariance and one eigvalsh per resample)."""
+    mu1, s1 = feature_stats(f1)
+    r1 = _sqrtm_psd(s1)
+
+    def fd(f2: np.ndarray) -> float:
+        mu2, s2 = feature_stats(f2)
+        if mu2.shape != mu1.shape:
+            raise ValueError(f"feature width {mu2.shape} != {mu1.shape}")
+        return _frechet(mu1, s1, r1, mu2, s2)
+    return fd
 
 
 # ---------------------------------------------------------------------------------------------- KID
@@ -93,9 +111,34 @@ def kid_subsets(n1: int, n2: int, num_subsets: int = 100, max_subset_size: int =
     return [(rng.choice(n1, m, replace=False), rng.choice(n2, m, replace=False)) for _ in range(num_subsets)]
 
 
+GRAM_MAX_ROWS = 4096  # up to this many rows per set, KID reads its subsets off full kernel matrices (<= 128 MiB)
+
+
 def kid_per_subset(f1: np.ndarray, f2: np.ndarray, subsets: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """Unbiased MMD^2 with kernel (x.y/d + 1)^3 for each subset (the values KID averages)."""
     f1, f2 = np.asarray(f1, np.float64), np.asarray(f2, np.float64)
+    if max(len(f1), len(f2)) <= GRAM_MAX_ROWS:
+        return _kid_from_grams(f1, f2, subsets)
+    return _kid_subset_by_subset(f1, f2, subsets)
+
+
+def _kid_from_grams(f1: np.ndarray, f2: np.ndarray, subsets) -> np.ndarray:
+    """Each kernel entry once: a subset's block sum is w^T K v with 0/1 membership vectors w, v (S subsets at
+    once: ((W K) * V).sum(1)); ~10x faster than forming S blocks of m x m when the sets are small."""
+    d = f1.shape[1]
+    w1 = np.zeros((len(subsets), len(f1)))  # (S, n1) membership of set-1 rows
+    w2 = np.zeros((len(subsets), len(f2)))  # (S, n2)
+    for k, (i1, i2) in enumerate(subsets):
+        w1[k, i1], w2[k, i2] = 1.0, 1.0
+    m = w1[0].sum()
+    kyy = (f1 @ f1.T / d + 1.0) ** 3  # (n1, n1)
+    kxx = (f2 @ f2.T / d + 1.0) ** 3  # (n2, n2)
+    kxy = (f2 @ f1.T / d + 1.0) ** 3  # (n2, n1)
+    within = ((w2 @ kxx) * w2).sum(1) - w2 @ np.diag(kxx) + ((w1 @ kyy) * w1).sum(1) - w1 @ np.diag(kyy)
+    return within / (m * (m - 1)) - 2.0 * ((w2 @ kxy) * w1).sum(1) / (m * m)
+
+
+def _kid_subset_by_subset(f1: np.ndarray, f2: np.ndarray, subsets) -> np.ndarray:
     d = f1.shape[1]
     out = np.empty(len(subsets))
     for k, (i1, i2) in enumerate(subsets):
