@@ -261,6 +261,15 @@ def build_parser() -> argparse.ArgumentParser:
                                     "(resumable, shardable)")
     runner.add_arguments(rn)
     rn.set_defaults(func=runner.run_from_args)
+    dn = sub.add_parser("downstream", help="train recognizers on a SampleSet, test on a local real dataset "
+                                           "(real-data protocols: affectnet-v1, bp4d-v1)")
+    dn.add_argument("sampleset")
+    dn.add_argument("--protocol", required=True, help="a `kind: real` protocol")
+    dn.add_argument("--data-root", required=True, help="the dataset's local folder (see the protocol's data:)")
+    dn.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
+    dn.add_argument("--out", help="results JSON (default: print the table only)")
+    dn.add_argument("--quiet", action="store_true")
+    dn.set_defaults(func=cmd_downstream)
     mg = sub.add_parser("merge", help="join a run's generated shards (after --shard i/N processes)")
     mg.add_argument("generator")
     mg.add_argument("--work", required=True)
@@ -289,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--results-dir", help="default: leaderboards/results")
     lb.add_argument("--out", help="markdown (default: leaderboards/LEADERBOARD.md)")
     lb.add_argument("--html", help="HTML page (default: leaderboards/index.html)")
+    lb.add_argument("--data-root", help="real-data protocols: the dataset folder (its label files are hashed)")
     lb.set_defaults(func=cmd_leaderboard)
     rp = sub.add_parser("report", help="markdown + HTML report with figures from the filed results of a protocol")
     rp.add_argument("--protocol", default="world-v1")
@@ -348,9 +358,22 @@ def cmd_submit(args) -> int:
 def cmd_leaderboard(args) -> int:
     from bench.leaderboard import build
 
-    md, page = build(args.protocol, args.results_dir and Path(args.results_dir), args.out, args.html)
+    md, page = build(args.protocol, args.results_dir and Path(args.results_dir), args.out, args.html,
+                     data_root=args.data_root and Path(args.data_root))
     print(md.read_text())
     print(f"wrote {md} and {page}")
+    return 0
+
+
+def cmd_downstream(args) -> int:
+    from bench.realdata import score_real_downstream
+    from bench.results import format_table, write_results
+
+    res = score_real_downstream(args.sampleset, args.protocol, args.data_root, progress=not args.quiet,
+                                device=args.device)
+    if args.out:
+        write_results(args.out, res)
+    print(format_table(res))
     return 0
 
 

@@ -59,6 +59,7 @@ class LabelledImages:
     aus: torch.Tensor  # (N, 17) float32 intensities 0-5, NaN = not labelled
     expression: torch.Tensor  # (N,) int64 AffectNet code, -1 = not labelled
     key: str  # content key (what was read, how, how many) for the cache
+    occ: torch.Tensor | None = None  # (N, 17) float32 0/1 where only occurrence is labelled (BP4D), else NaN
 
     def __len__(self) -> int:
         return len(self.x)
@@ -66,12 +67,22 @@ class LabelledImages:
     def take(self, n: int) -> LabelledImages:
         if n > len(self):
             raise ValueError(f"asked for {n} images, have {len(self)}")
-        return LabelledImages(self.x[:n], self.aus[:n], self.expression[:n], f"{self.key}[:{n}]")
+        return LabelledImages(self.x[:n], self.aus[:n], self.expression[:n], f"{self.key}[:{n}]",
+                              None if self.occ is None else self.occ[:n])
 
     @staticmethod
     def concat(a: LabelledImages, b: LabelledImages) -> LabelledImages:
+        occ = None
+        if a.occ is not None or b.occ is not None:
+            occ = torch.cat([torch.full_like(d.aus, float("nan")) if d.occ is None else d.occ for d in (a, b)])
         return LabelledImages(torch.cat([a.x, b.x]), torch.cat([a.aus, b.aus]), torch.cat([a.expression,
-                              b.expression]), f"{a.key}+{b.key}")
+                              b.expression]), f"{a.key}+{b.key}", occ)
+
+    def occurrence(self, threshold: float) -> torch.Tensor:
+        """(N, 17) float32 occurrence labels: intensity >= threshold where intensities are labelled, else the
+        occurrence labels; NaN where neither is."""
+        occ = torch.where(torch.isnan(self.aus), float("nan"), (self.aus >= threshold).float())
+        return occ if self.occ is None else torch.where(torch.isnan(occ), self.occ, occ)
 
 
 def resize_uint8(images: np.ndarray, size: int) -> torch.Tensor:
@@ -129,14 +140,16 @@ def _lr(step: int, total: int, peak: float) -> float:
     return peak * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
 
 
-def train(data: LabelledImages, s: dict, seed: int, threshold: float = 1.0) -> torch.nn.Module:
-    """One recognizer trained on `data` for `s['steps']` AdamW steps (masked multi-task loss)."""
+def train(data: LabelledImages, s: dict, seed: int, threshold: float = 1.0, device: str = "cpu") -> torch.nn.Module:
+    """One recognizer trained on `data` for `s['steps']` AdamW steps (masked multi-task loss: occurrence BCE
+    where occurrence is known, intensity MSE where intensity is, expression CE where labelled)."""
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    net = build_recognizer(s["recognizer"], width=s["width"])
+    net = build_recognizer(s["recognizer"], width=s["width"]).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=s["lr"], weight_decay=s["weight_decay"])
     n, bs = len(data), min(s["batch_size"], len(data))
-    has_au = ~torch.isnan(data.aus)  # (N, 17)
+    occ_all = data.occurrence(threshold)  # (N, 17) 0/1/NaN
+    has_occ, has_int = ~torch.isnan(occ_all), ~torch.isnan(data.aus)  # (N, 17)
     perm, at = torch.randperm(n, generator=g), 0
     net.train()
     for step in range(s["steps"]):
@@ -147,12 +160,16 @@ def train(data: LabelledImages, s: dict, seed: int, threshold: float = 1.0) -> t
         x = data.x[idx].float().div_(255.0)
         flip = torch.rand(len(idx), generator=g) < 0.5  # world and real faces: left/right flip keeps every label
         x[flip] = x[flip].flip(-1)
-        out = net(x)
-        m, a, e = has_au[idx], torch.nan_to_num(data.aus[idx]), data.expression[idx]
+        out = net(x.to(device))
+        m, mi = has_occ[idx].to(device), has_int[idx].to(device)
+        o, a = torch.nan_to_num(occ_all[idx]).to(device), torch.nan_to_num(data.aus[idx]).to(device)
+        e = data.expression[idx].to(device)
         loss = out["au_logit"].new_zeros(())
         if m.any():
-            bce = F.binary_cross_entropy_with_logits(out["au_logit"], (a >= threshold).float(), reduction="none")
-            loss = loss + (bce * m).sum() / m.sum() + (((out["au_int"] - a) / 5) ** 2 * m).sum() / m.sum()
+            bce = F.binary_cross_entropy_with_logits(out["au_logit"], o, reduction="none")
+            loss = loss + (bce * m).sum() / m.sum()
+        if mi.any():
+            loss = loss + (((out["au_int"] - a) / 5) ** 2 * mi).sum() / mi.sum()
         if (e >= 0).any():
             loss = loss + F.cross_entropy(out["expression"][e >= 0], e[e >= 0])
         for group in opt.param_groups:
@@ -165,8 +182,9 @@ def train(data: LabelledImages, s: dict, seed: int, threshold: float = 1.0) -> t
 
 @torch.no_grad()
 def predict(net: torch.nn.Module, x: torch.Tensor, batch_size: int = 512) -> dict[str, np.ndarray]:
-    outs = [net(x[lo:lo + batch_size].float().div_(255.0)) for lo in range(0, len(x), batch_size)]
-    return {k: torch.cat([o[k] for o in outs]).numpy() for k in outs[0]}
+    dev = next(net.parameters()).device
+    outs = [net(x[lo:lo + batch_size].to(dev).float().div_(255.0)) for lo in range(0, len(x), batch_size)]
+    return {k: torch.cat([o[k] for o in outs]).float().cpu().numpy() for k in outs[0]}
 
 
 def evaluate(pred: dict[str, np.ndarray], test: LabelledImages, trained_aus: np.ndarray, trained_expr: bool,
@@ -174,11 +192,11 @@ def evaluate(pred: dict[str, np.ndarray], test: LabelledImages, trained_aus: np.
     """Test metrics of one recognizer; AUs it never saw labelled are predicted absent (intensity 0)."""
     occ = (pred["au_logit"] > 0) & trained_aus
     inten = np.where(trained_aus, np.clip(pred["au_int"], 0, 5), 0.0)
-    truth = test.aus.numpy()
+    truth, truth_occ = test.aus.numpy(), test.occurrence(threshold).numpy()  # NaN = unknown, skipped per AU
     f1c = [AU_INDEX[a] for a in subset(s["au_f1"])]
     icc = [AU_INDEX[a] for a in subset(s["au_icc"])]
     ex = test.expression.numpy()
-    out = {"au_f1": A.nanmean(A.f1_per_column((truth[:, f1c] >= threshold).astype(float), occ[:, f1c].astype(float))),
+    out = {"au_f1": A.nanmean(A.f1_per_column(truth_occ[:, f1c], occ[:, f1c].astype(float))),
            "au_icc": A.nanmean(A.icc_per_column(truth[:, icc], inten[:, icc]))}
     if trained_expr:
         p = pred["expression"].argmax(1)
@@ -201,14 +219,14 @@ def cache_path(data: LabelledImages, test: LabelledImages, s: dict, seed: int, t
 
 
 def run_one(data: LabelledImages, test: LabelledImages, s: dict, seed: int, threshold: float = 1.0,
-            cache: Path | None = None) -> dict[str, float]:
+            cache: Path | None = None, device: str = "cpu") -> dict[str, float]:
     """Train on `data` with one seed and test; cached by (data key, test key, settings, seed)."""
     path = cache_path(data, test, s, seed, threshold, cache)
     if path.is_file():
         return json.loads(path.read_text())
-    trained_aus = (~torch.isnan(data.aus)).any(0).numpy()  # (17,)
+    trained_aus = (~torch.isnan(data.occurrence(threshold))).any(0).numpy()  # (17,)
     trained_expr = bool((data.expression >= 0).any())
-    net = train(data, s, seed, threshold)
+    net = train(data, s, seed, threshold, device)
     out = evaluate(predict(net, test.x), test, trained_aus, trained_expr, s, threshold)
     atomic_write_text(path, json.dumps(out, sort_keys=True))
     return out
@@ -256,11 +274,13 @@ def metric_names(s: dict) -> dict[str, bool]:
 
 def run_downstream(synthetic: LabelledImages | None, real_train: LabelledImages, test: LabelledImages, s: dict,
                    threshold: float = 1.0, cache: Path | None = None,
-                   progress: Callable[[str], None] | None = None, workers: int | None = None) -> dict:
+                   progress: Callable[[str], None] | None = None, workers: int | None = None,
+                   device: str = "cpu") -> dict:
     """All trainings of one protocol: synthetic at each scale, real + synthetic, and real only.
 
     Trainings run single-threaded (so a number never depends on how many ran at once), `workers` at a time in
-    spawned processes (default: the CPU count, at most 4). Returns {"synthetic": {scale_name: {kind:
+    spawned processes (default: the CPU count, at most 4); on an accelerator (`device`) they run one after
+    another in this process. Returns {"synthetic": {scale_name: {kind:
     [per-seed]}}, "mixed": {kind: [...]}, "real": {kind: [...]}} (synthetic/mixed absent without `synthetic`)."""
     n1 = len(real_train)
     groups: dict[str, LabelledImages] = {"real": real_train}
@@ -273,7 +293,7 @@ def run_downstream(synthetic: LabelledImages | None, real_train: LabelledImages,
         groups["mixed"] = LabelledImages.concat(real_train, synthetic.take(int(round(s["mixed_scale"] * n1))))
     jobs = [(label, seed) for label in groups for seed in s["seeds"]]
     got = _run_jobs([(groups[g], test, s, seed, threshold, cache) for g, seed in jobs], workers, progress,
-                    [f"downstream {g} seed {seed} ({len(groups[g])} images)" for g, seed in jobs])
+                    [f"downstream {g} seed {seed} ({len(groups[g])} images)" for g, seed in jobs], device)
     per = {g: {k: [got[i][k] for i, (g2, _) in enumerate(jobs) if g2 == g] for k in KINDS} for g in groups}
     out: dict = {"real": per["real"]}
     if synthetic is not None:
@@ -291,9 +311,17 @@ def _single_threaded(args) -> dict[str, float]:
         torch.set_num_threads(n)
 
 
-def _run_jobs(jobs: list[tuple], workers: int | None, progress, labels: list[str]) -> list[dict[str, float]]:
+def _run_jobs(jobs: list[tuple], workers: int | None, progress, labels: list[str],
+              device: str = "cpu") -> list[dict[str, float]]:
     workers = workers or min(4, os.cpu_count() or 1)
     jobs = [(*a[:5], a[5] or cache_dir()) for a in jobs]  # resolved here: a kept-alive worker's env may be stale
+    if device != "cpu":
+        out = []
+        for a, label in zip(jobs, labels):
+            if progress:
+                progress(label)
+            out.append(run_one(*a, device=device))
+        return out
     todo = [i for i, a in enumerate(jobs) if not cache_path(*a).is_file()]
     small = sum(jobs[i][2]["steps"] for i in todo) < 1000  # a process pool costs seconds to start: not worth it
     if workers <= 1 or len(todo) <= 1 or small:

@@ -174,13 +174,24 @@ document.querySelectorAll("#board th").forEach(function (th) {{
 
 
 def build(proto_id: str = "world-v1", results_dir: Path | None = None, out_md: Path | None = None,
-          out_html: Path | None = None, current_hash: str | None = None) -> tuple[Path, Path]:
-    """Rank `results_dir/<protocol>/*.json` and write the markdown and HTML leaderboards."""
+          out_html: Path | None = None, current_hash: str | None = None,
+          data_root: Path | None = None) -> tuple[Path, Path]:
+    """Rank `results_dir/<protocol>/*.json` and write the markdown and HTML leaderboards. A real-data protocol's
+    hash includes its label files, so ranking one needs `data_root` (or `current_hash`)."""
     from bench.protocols import load_protocol
-    from bench.score import protocol_hash
 
     proto = load_protocol(proto_id)
-    current_hash = current_hash or protocol_hash(proto)
+    if current_hash is None and proto.settings.get("kind") == "real":
+        from bench.realdata import data_fingerprint
+
+        if data_root is None:
+            raise ValueError(f"{proto.id} is a real-data protocol: pass --data-root (its hash includes the label "
+                             "files)")
+        current_hash = proto.hash("data:" + data_fingerprint(proto, data_root))
+    if current_hash is None:
+        from bench.score import protocol_hash
+
+        current_hash = protocol_hash(proto)
     filed = load_filed(Path(results_dir or ROOT / "results") / proto.id)
     rows, stale = rank(filed, current_hash)
     arrows = {m: v["higher_is_better"] for m, v in proto.metrics.items()}

@@ -19,6 +19,7 @@ from bench.data.safeio import DataError
 
 PROTOCOL_DIR = Path(__file__).resolve().parent.parent / "leaderboards" / "protocols"
 REQUIRED = ("id", "world", "conditions", "reference", "train_reference", "judge", "aus", "metrics", "bootstrap")
+REQUIRED_REAL = ("id", "kind", "data", "downstream")  # `kind: real`: downstream on a local dataset (bench.realdata)
 FAMILIES = ("realism", "diversity", "alignment", "control", "memorization", "downstream")
 
 
@@ -53,9 +54,17 @@ def load_protocol(name: str) -> Protocol:
         s = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
         raise DataError(path, f"not valid YAML ({e})") from None
-    if not isinstance(s, dict) or (missing := [k for k in REQUIRED if k not in s]):
+    real = isinstance(s, dict) and s.get("kind") == "real"
+    if not isinstance(s, dict) or (missing := [k for k in (REQUIRED_REAL if real else REQUIRED) if k not in s]):
         raise DataError(path, f"missing settings: {missing if isinstance(s, dict) else 'all'}")
-    if s["aus"] not in SUBSETS:
+    if s.get("kind", "world") not in ("world", "real"):
+        raise DataError(path, f"kind {s['kind']!r} is neither world nor real")
+    if real:
+        from bench.realdata import check_data_settings
+
+        check_data_settings(s["data"], path)
+        s.setdefault("metrics", {})
+    elif s["aus"] not in SUBSETS:
         raise DataError(path, f"aus {s['aus']!r} is not a named AU subset ({', '.join(SUBSETS)})")
     for name_, m in s["metrics"].items():
         ok = isinstance(m, dict) and m.get("family") in FAMILIES and isinstance(m.get("higher_is_better"), bool)

@@ -1,0 +1,205 @@
+"""Real-data downstream protocols (`kind: real`: affectnet-v1, bp4d-v1): the downstream harness on local datasets.
+
+A real protocol names no world and no judge. It trains the protocol's recognizer (a ResNet-18) on a SampleSet's
+claimed labels at each size, and on the dataset's own training split (real only; real + synthetic), and tests
+on the dataset's test split, with the same code (`bench.downstream`) that world-v1 uses:
+
+    augen downstream path/to/set --protocol affectnet-v1 --data-root ~/data/AffectNet [--device cuda] [--out F]
+
+The protocol's `data` section says where the files lie under the root (nothing is downloaded):
+
+    data:
+      reader: affectnet                 # or bp4d
+      train: {labels: training.csv, images: Manually_Annotated_Images}
+      test: {labels: validation.csv, images: Manually_Annotated_Images}
+      crop_face: true                   # affectnet: crop each image to its face_x/y/width/height box
+
+and the `downstream` section picks rows: `real_train: {n, seed}` (n rows drawn with the seed; n is "1x"),
+`test: {per_class}` (AffectNet: the first k of each class 0-7, 500 = the balanced validation set) or, for
+BP4D, `data.split: {folds, test_fold}` (subjects sorted, subject i in fold i % folds) and
+`data.frame_stride` (every k-th labelled frame). Every row is checked by the readers (one `DataError` naming
+the file and row); images are decoded inside their root only. The label files' sha256 enter the results'
+protocol hash, so results on two different copies of a dataset are never ranked together.
+
+Images are held in memory at the recognizer's input size (N x 3 x S x S bytes); a protocol that would need more
+than AUGEN_MAX_DOWNSTREAM_GB (default 32) is refused before anything is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.data.aus import N_AUS
+from bench.data.safeio import DataError, sha256_file
+from bench.downstream import LabelledImages, resize_uint8
+
+READERS = ("affectnet", "bp4d")
+
+
+def check_data_settings(d: dict, where) -> None:
+    """A real protocol's `data` section: reader known, train/test with labels and images."""
+    if not isinstance(d, dict) or d.get("reader") not in READERS:
+        raise DataError(where, f"data.reader must be one of {', '.join(READERS)}")
+    for part in ("train", "test"):
+        p = d.get(part)
+        if not isinstance(p, dict) or not p.get("labels") or not p.get("images"):
+            raise DataError(where, f"data.{part} needs `labels` and `images` (paths under the data root)")
+    if d["reader"] == "bp4d":
+        sp = d.get("split", {})
+        if not (isinstance(sp.get("folds"), int) and sp["folds"] >= 2 and 0 <= sp.get("test_fold", -1) < sp["folds"]):
+            raise DataError(where, "data.split needs folds >= 2 and 0 <= test_fold < folds (subject-exclusive)")
+
+
+def _under(root: Path, rel: str, what: str) -> Path:
+    p = (root / rel).resolve()
+    if not p.is_relative_to(root.resolve()):
+        raise DataError(rel, f"{what} must lie under the data root")
+    if not p.exists():
+        raise DataError(p, f"{what} is missing (the protocol expects it under --data-root {root})")
+    return p
+
+
+def _labels_sha(path: Path) -> str:
+    """sha256 of a label file, or of a folder's label files (names and contents)."""
+    if path.is_file():
+        return sha256_file(path)
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.iterdir() if p.is_file()):
+        h.update(f.name.encode() + b"\0" + sha256_file(f).encode())
+    return h.hexdigest()
+
+
+def _affectnet_rows(labels: Path, images: Path, n: int | None, per_class: int | None, seed: int) -> list:
+    from bench.data.datasets import read_affectnet
+
+    rows = list(read_affectnet(labels, images))
+    if per_class is not None:
+        by = {c: [s for s in rows if s.expression == c] for c in range(8)}
+        short = {c: len(v) for c, v in by.items() if len(v) < per_class}
+        if short:
+            raise DataError(labels, f"needs {per_class} rows per class 0-7; classes with fewer: {short}")
+        rows = [s for c in range(8) for s in by[c][:per_class]]
+    if n is not None:
+        if len(rows) < n:
+            raise DataError(labels, f"holds {len(rows)} usable rows (codes 0-7); the protocol takes {n}")
+        rows = [rows[i] for i in np.random.default_rng(seed).permutation(len(rows))[:n]]
+    return rows
+
+
+def bp4d_fold(subjects: list[str], folds: int) -> dict[str, int]:
+    """Subject -> fold: subjects sorted, subject i in fold i % folds (subject-exclusive by construction)."""
+    return {s: i % folds for i, s in enumerate(sorted(set(subjects)))}
+
+
+def _bp4d_rows(labels: Path, d: dict, test: bool, n: int | None, seed: int) -> list:
+    from bench.data.datasets import read_bp4d
+
+    kw = {"image_template": d["image_template"]} if d.get("image_template") else {}
+    rows = list(read_bp4d(labels, aus="BP4D12", **kw))
+    fold = bp4d_fold([s.identity for s in rows], d["split"]["folds"])
+    keep = [s for s in rows if (fold[s.identity] == d["split"]["test_fold"]) == test]
+    stride = int(d.get("frame_stride", 1))
+    keep = keep[::stride]
+    if not keep:
+        raise DataError(labels, f"no {'test' if test else 'train'} frames after the subject split")
+    if n is not None:
+        if len(keep) < n:
+            raise DataError(labels, f"holds {len(keep)} training frames after the split; the protocol takes {n}")
+        keep = [keep[i] for i in np.random.default_rng(seed).permutation(len(keep))[:n]]
+    return keep
+
+
+def _crop(img: np.ndarray, box: list[int], sample) -> np.ndarray:
+    x, y, w, h = box
+    h_img, w_img = img.shape[:2]
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(w_img, x + w), min(h_img, y + h)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        raise DataError(sample.meta.get("source", sample.file), f"face box {box} lies outside the "
+                        f"{w_img}x{h_img} image {sample.file}", sample.meta.get("row"))
+    return img[y0:y1, x0:x1]
+
+
+def load_split(d: dict, s: dict, root: str | os.PathLike, part: str) -> LabelledImages:
+    """The `part` ('train' or 'test') split of a real protocol, read from `root`, at the input size."""
+    from bench.data.datasets import load_dataset_image
+
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(root, "data root is missing or not a folder")
+    spec = d[part]
+    labels, images = _under(root, spec["labels"], "labels"), _under(root, spec["images"], "image folder")
+    sel = s["real_train"] if part == "train" else s["test"]
+    n, seed = sel.get("n"), int(sel.get("seed", 0))
+    size = s["input_size"]
+    if d["reader"] == "affectnet":
+        rows = _affectnet_rows(labels, images, n, sel.get("per_class"), seed)
+    else:
+        rows = _bp4d_rows(labels, d, part == "test", n, seed)
+    need_gb = len(rows) * 3 * size * size / 2 ** 30
+    limit = float(os.environ.get("AUGEN_MAX_DOWNSTREAM_GB", 32))
+    if need_gb > limit:
+        raise DataError(labels, f"{len(rows)} images at {size} px need {need_gb:.1f} GiB in memory, over "
+                                f"AUGEN_MAX_DOWNSTREAM_GB={limit:g}")
+    x = torch.empty(len(rows), 3, size, size, dtype=torch.uint8)
+    for i, smp in enumerate(rows):
+        img = load_dataset_image(images, smp)
+        if d["reader"] == "affectnet" and d.get("crop_face", True):
+            img = _crop(img, smp.meta["face_box"], smp)
+        x[i] = resize_uint8(np.array(img[None]), size)[0]  # a writable copy (crops are views)
+    aus = torch.full((len(rows), N_AUS), float("nan"))
+    expr = torch.tensor([int(r.expression) for r in rows], dtype=torch.int64)
+    occ = None
+    if d["reader"] == "bp4d":
+        occ = torch.from_numpy(np.stack([r.prob for r in rows]).astype(np.float32))
+        expr = torch.full((len(rows),), -1, dtype=torch.int64)
+    sel_key = json.dumps({"part": part, "sel": sel, "data": {k: v for k, v in d.items() if k not in ("train", "test")},
+                          "spec": spec}, sort_keys=True)
+    key = f"{d['reader']}:{_labels_sha(labels)}:{hashlib.sha256(sel_key.encode()).hexdigest()[:16]}:{len(rows)}:{size}"
+    return LabelledImages(x, aus, expr, key, occ)
+
+
+def data_fingerprint(proto, root: str | os.PathLike) -> str:
+    """sha256 over the protocol's label files under `root` (enters the results' protocol hash)."""
+    d = proto["data"]
+    return hashlib.sha256("|".join(_labels_sha(_under(Path(root), d[p]["labels"], "labels"))
+                                   for p in ("train", "test")).encode()).hexdigest()
+
+
+def score_real_downstream(set_root: str | os.PathLike, protocol: str, data_root: str | os.PathLike,
+                          progress: bool = False, device: str = "cpu", cache: Path | None = None) -> dict:
+    """Results JSON (downstream family only) of one SampleSet under a real protocol."""
+    from bench import downstream as DS
+    from bench.data.sampleset import SampleSet
+    from bench.protocols import load_protocol
+    from bench.results import environment, new_results
+
+    proto = load_protocol(protocol)
+    if proto.settings.get("kind") != "real":
+        raise DataError(proto.path, "is not a real-data protocol (kind: real); use augen score --downstream")
+    s, d = proto["downstream"], proto["data"]
+    fingerprint = data_fingerprint(proto, data_root)
+    real = load_split(d, s, data_root, "train")
+    test = load_split(d, s, data_root, "test")
+    ss = SampleSet(set_root)
+    content = ss.content_hash()
+    need = int(round(max([*s["scales"], s["mixed_scale"]]) * len(real)))
+    syn = DS.from_sampleset(set_root, need, s["input_size"], content)
+    log = (lambda m: print(m, flush=True)) if progress else None
+    raw = DS.run_downstream(syn, real, test, s, proto.settings.get("occurrence_threshold", 1.0), cache=cache,
+                            progress=log, device=device)
+    m = ss.manifest
+    return new_results(
+        protocol={"id": proto.id, "hash": proto.hash("data:" + fingerprint)},
+        generator={k: m.generator[k] for k in ("name", "version", "config", "stats") if k in m.generator},
+        sampleset={"folder": Path(set_root).resolve().name, "content_hash": content, "n": len(ss),
+                   "labels_sha256": m.labels_sha256},
+        metrics=DS.downstream_metrics(raw, s),
+        data={"reader": d["reader"], "fingerprint": fingerprint, "train_n": len(real), "test_n": len(test)},
+        **environment(),
+    )

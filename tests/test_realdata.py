@@ -1,0 +1,266 @@
+"""Real-data downstream protocols on small AffectNet- and BP4D-format datasets made here from world faces (whose
+true labels are known): files in the official layouts, read through the same readers a real copy goes through."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from bench.controls import world_conditions
+from bench.data.aus import AU_INDEX, subset
+from bench.data.safeio import DataError
+from bench.downstream import LabelledImages, evaluate
+from bench.generators import get_generator, write_generated
+from bench.protocols import PROTOCOL_DIR, load_protocol
+from bench.realdata import bp4d_fold, load_split, score_real_downstream
+from bench.world.params import WorldConfig, sample_params
+from bench.world.render import render
+
+WORLD = WorldConfig(seed=0, image_size=64)
+BOX = (10, 6, 64, 64)  # where each face sits on its 84 x 76 AffectNet canvas
+COLS = ["subDirectory_filePath", "face_x", "face_y", "face_width", "face_height", "facial_landmarks", "expression",
+        "valence", "arousal"]
+
+
+def _faces(split: str, idx: np.ndarray):
+    p = sample_params(WORLD, split, idx)
+    return render(p, 64), p
+
+
+def _affectnet(root: Path, n_train: int = 240, per_class: int = 6) -> Path:
+    imgs = root / "Manually_Annotated_Images"
+    rows_by_split = {}
+    train_x, train_p = _faces("train", np.arange(n_train))
+    test_idx = np.arange(1500)
+    test_x, test_p = _faces("test", test_idx)
+    picks = [i for c in range(8) for i in np.flatnonzero(test_p.expression == c)[:per_class]]
+    for name, xs, exprs, idx, tag in (("training.csv", train_x, train_p.expression, range(n_train), "tr"),
+                                      ("validation.csv", test_x, test_p.expression, picks, "va")):
+        rows = []
+        for i in idx:
+            rel = f"{i // 100}/{tag}{i:05d}.jpg"
+            (imgs / rel).parent.mkdir(parents=True, exist_ok=True)
+            canvas = np.full((76, 84, 3), 128, np.uint8)
+            canvas[BOX[1]:BOX[1] + 64, BOX[0]:BOX[0] + 64] = xs[i]
+            Image.fromarray(canvas).save(imgs / rel, quality=95)
+            rows.append([rel, *BOX, "1.0;2.0", int(exprs[i]), 0.1, 0.2])
+        rows.insert(3, [rows[0][0], *BOX, "", 9, -2, -2])  # "uncertain": skipped by the reader
+        rows_by_split[name] = rows
+        with open(root / name, "w", newline="") as f:
+            csv.writer(f).writerows([COLS, *rows])
+    return root
+
+
+def _bp4d(root: Path, subjects=("F001", "F002", "M001", "M002", "F003", "M003"), frames: int = 24) -> Path:
+    aus = subset("BP4D12")
+    (root / "AU_OCC").mkdir(parents=True)
+    for k, subj in enumerate(subjects):
+        xs, p = _faces("val", np.arange(k * frames, (k + 1) * frames))
+        rows = [[0, *aus]]  # BP4D header: 0 (the frame column), then AU numbers
+        folder = root / "images" / subj / "T1"
+        folder.mkdir(parents=True)
+        for f in range(frames):
+            Image.fromarray(xs[f]).save(folder / f"{f + 1:04d}.jpg", quality=95)
+            occ = [int(p.aus[f, AU_INDEX[a]] >= 1.0) for a in aus]
+            if f % 7 == 3:
+                occ[0] = 9  # unknown
+            rows.append([f + 1, *occ])
+        with open(root / "AU_OCC" / f"{subj}_T1.csv", "w", newline="") as fh:
+            csv.writer(fh).writerows(rows)
+    return root
+
+
+def _tiny(tmp: Path, name: str, **down) -> str:
+    s = yaml.safe_load((PROTOCOL_DIR / f"{name}.yaml").read_text())
+    s["downstream"].update({"recognizer": "resnet18", "width": 8, "input_size": 32, "steps": 12, "batch_size": 16,
+                            "seeds": [0], "scales": [0.5, 1], **down})
+    if name == "bp4d-v1":
+        s["data"]["frame_stride"] = 1
+    path = tmp / f"{name}-tiny.yaml"
+    path.write_text(yaml.safe_dump(s))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("syn") / "set"
+    return write_generated(get_generator("real", world={"seed": 0, "image_size": 64}),
+                           world_conditions({"seed": 0, "image_size": 64}, "val", 200), out)
+
+
+@pytest.fixture(scope="module")
+def affectnet(tmp_path_factory) -> Path:
+    return _affectnet(tmp_path_factory.mktemp("affectnet"))
+
+
+@pytest.fixture(scope="module")
+def bp4d(tmp_path_factory) -> Path:
+    return _bp4d(tmp_path_factory.mktemp("bp4d"))
+
+
+def test_real_protocols_load_with_downstream_metrics():
+    for name in ("affectnet-v1", "bp4d-v1"):
+        p = load_protocol(name)
+        assert p["kind"] == "real" and p["downstream"]["recognizer"] == "resnet18"
+        assert "downstream_expression_accuracy_5x" in p.metrics and "downstream_au_f1_mixed" in p.metrics
+
+
+def test_affectnet_split_is_balanced_cropped_and_labelled(affectnet, tmp_path):
+    proto = load_protocol(_tiny(tmp_path, "affectnet-v1", real_train={"n": 100, "seed": 0},
+                                test={"per_class": 6}))
+    s, d = proto["downstream"], proto["data"]
+    test = load_split(d, s, affectnet, "test")
+    assert len(test) == 48 and torch.bincount(test.expression, minlength=8).tolist() == [6] * 8
+    assert torch.isnan(test.aus).all() and test.occ is None
+    # the crop is the face itself: it equals the world render resized the same way
+    first = sorted(np.flatnonzero(sample_params(WORLD, "test", np.arange(1500)).expression == 0))[0]
+    ref = torch.from_numpy(render(sample_params(WORLD, "test", np.array([first])), 64)).permute(0, 3, 1, 2)
+    ref32 = torch.nn.functional.interpolate(ref.float(), size=(32, 32), mode="area")
+    assert (test.x[0].float() - ref32[0]).abs().mean() < 4.0  # JPEG only
+    train = load_split(d, s, affectnet, "train")
+    assert len(train) == 100 and (train.expression >= 0).all()  # the code-9 row was skipped
+    assert load_split(d, s, affectnet, "train").key == train.key
+    s2 = {**s, "real_train": {"n": 100, "seed": 1}}
+    assert load_split(d, s2, affectnet, "train").key != train.key
+
+
+def test_bp4d_split_is_subject_exclusive_with_unknowns_kept(bp4d, tmp_path):
+    assert bp4d_fold(["M001", "F001", "F002", "F001"], 2) == {"F001": 0, "F002": 1, "M001": 0}
+    proto = load_protocol(_tiny(tmp_path, "bp4d-v1", real_train={"n": 60, "seed": 0}, test={}))
+    s, d = proto["downstream"], proto["data"]
+    test, train = load_split(d, s, bp4d, "test"), load_split(d, s, bp4d, "train")
+    assert len(test) == 2 * 24 and len(train) == 60  # folds of 3 over 6 subjects: 2 tested
+    occ = test.occ[:, AU_INDEX[1]]
+    assert torch.isnan(occ).sum() == 2 * 3  # frames 4, 11 and 18 of each subject are labelled 9
+    assert (train.expression == -1).all() and torch.isnan(train.aus).all()
+    assert torch.isnan(test.occurrence(1.0)[:, AU_INDEX[5]]).all()  # not a BP4D AU: unknown, never 0
+
+
+def test_occurrence_truth_skips_unknown_frames():
+    truth = torch.tensor([[1.0], [0.0], [float("nan")], [1.0]])
+    occ = torch.full((4, 17), float("nan"))
+    occ[:, AU_INDEX[1]] = truth[:, 0]
+    test = LabelledImages(torch.zeros(4, 3, 8, 8, dtype=torch.uint8), torch.full((4, 17), float("nan")),
+                          torch.full((4,), -1), "t", occ)
+    logit = np.full((4, 17), -5.0)
+    logit[[0, 2], AU_INDEX[1]] = 5.0  # predicts rows 0 and 2: TP on row 0, row 2 unknown
+    pred = {"au_logit": logit, "au_int": np.zeros((4, 17)), "expression": np.zeros((4, 8))}
+    trained = np.zeros(17, bool)
+    trained[AU_INDEX[1]] = True
+    s = {"au_f1": "BP4D12", "au_icc": "FERA5"}
+    out = evaluate(pred, test, trained, False, s)
+    assert out["au_f1"] == pytest.approx(2 * 1 / (2 + 1))  # rows 0,1,3: TP 1, FN 1, FP 0
+
+
+def test_affectnet_downstream_end_to_end(synthetic, affectnet, tmp_path, monkeypatch):
+    monkeypatch.setenv("AUGEN_CACHE", str(tmp_path / "cache"))
+    proto = _tiny(tmp_path, "affectnet-v1", real_train={"n": 100, "seed": 0}, test={"per_class": 6})
+    res = score_real_downstream(synthetic, proto, affectnet)
+    m = res["metrics"]
+    for k in ("downstream_expression_accuracy_0.5x", "downstream_expression_accuracy_1x",
+              "downstream_expression_accuracy_mixed"):
+        assert 0.0 <= m[k]["value"] <= 1.0
+    assert m["downstream_au_f1_1x"]["value"] is None  # AffectNet has no AU labels
+    assert res["data"] == {"reader": "affectnet", "fingerprint": res["data"]["fingerprint"], "train_n": 100,
+                           "test_n": 48}
+    again = score_real_downstream(synthetic, proto, affectnet)  # cached trainings: same numbers
+    assert json.dumps(again["metrics"], sort_keys=True) == json.dumps(m, sort_keys=True)  # NaN per-seed values
+    assert again["protocol"]["hash"] == res["protocol"]["hash"]
+    # filed like any result: the leaderboard (given the data root) ranks it, the paper table reads it
+    from bench.leaderboard import build
+    from bench.report import reproduce
+    from bench.results import write_results
+
+    write_results(tmp_path / "results" / "affectnet-v1" / "synfer-tiny.json", res)
+    with pytest.raises(ValueError, match="--data-root"):
+        build(proto, tmp_path / "results", tmp_path / "lb.md", tmp_path / "lb.html")
+    md, _ = build(proto, tmp_path / "results", tmp_path / "lb.md", tmp_path / "lb.html", data_root=affectnet)
+    assert "| 1 | synfer-tiny |" in md.read_text()
+    acc1 = m["downstream_expression_accuracy_1x"]["value"] * 100
+    assert f"67.23 / {acc1:.2f}" in reproduce("synfer_scaling", "affectnet-v1", (tmp_path / "results",))
+    # another copy of the dataset (one label changed) gives another hash: never ranked together
+    other = tmp_path / "other"
+    shutil.copytree(affectnet, other)
+    lines = (other / "validation.csv").read_text().splitlines()
+    lines[1] = lines[1].replace(",0.1,0.2", ",0.15,0.2")
+    (other / "validation.csv").write_text("\n".join(lines) + "\n")
+    assert score_real_downstream(synthetic, proto, other)["protocol"]["hash"] != res["protocol"]["hash"]
+
+
+def test_bp4d_downstream_via_the_cli(synthetic, bp4d, tmp_path, monkeypatch, capsys):
+    from bench.cli import main
+
+    monkeypatch.setenv("AUGEN_CACHE", str(tmp_path / "cache"))
+    proto = _tiny(tmp_path, "bp4d-v1", real_train={"n": 60, "seed": 0}, test={})
+    out = tmp_path / "r.json"
+    assert main(["downstream", str(synthetic), "--protocol", proto, "--data-root", str(bp4d), "--out", str(out),
+                 "--quiet"]) == 0
+    m = json.loads(out.read_text())["metrics"]
+    assert 0.0 <= m["downstream_au_f1_1x"]["value"] <= 1.0
+    assert m["downstream_expression_accuracy_1x"]["value"] is None  # BP4D has no expression labels
+    assert m["downstream_au_icc_mixed"]["value"] is None  # BP4D carries no intensities
+    assert "downstream" in capsys.readouterr().out
+
+
+def test_real_only_recognizer_learns_the_faces_it_reads(affectnet, tmp_path):
+    """The labels, crops and images line up: a recognizer trained on the AffectNet-format training rows beats
+    chance (1/8) clearly on the balanced validation rows; with the labels permuted it does not."""
+    from bench.downstream import run_one
+
+    proto = load_protocol(_tiny(tmp_path, "affectnet-v1", real_train={"n": 240, "seed": 0}, test={"per_class": 6},
+                                recognizer="small-cnn", width=16, steps=300, batch_size=64, lr=0.003))
+    s, d = proto["downstream"], proto["data"]
+    train, test = load_split(d, s, affectnet, "train"), load_split(d, s, affectnet, "test")
+    acc = run_one(train, test, s, 0, cache=tmp_path / "c")["expression_accuracy"]
+    perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))
+    shuffled = LabelledImages(train.x, train.aus, train.expression[perm], train.key + ":shuffled")
+    acc_shuffled = run_one(shuffled, test, s, 0, cache=tmp_path / "c")["expression_accuracy"]
+    print(acc, acc_shuffled)
+    assert acc >= 0.3 and acc_shuffled < acc
+
+
+@pytest.mark.parametrize("break_it, message", [
+    (lambda r: (r / "validation.csv").unlink(), "labels is missing"),
+    (lambda r: (r / "Manually_Annotated_Images" / "0" / "va00000.jpg").write_bytes(b"not a jpeg"), "va00000"),
+    (lambda r: (r / "training.csv").write_text((r / "training.csv").read_text().replace(",0.1,0.2\n", ",0.1,7\n", 1)),
+     "arousal"),
+    (lambda r: (r / "training.csv").write_text((r / "training.csv").read_text().replace("0/tr00001.jpg",
+                                                                                         "../../etc/passwd", 1)),
+     "passwd"),
+    (lambda r: (r / "validation.csv").write_text((r / "validation.csv").read_text().replace(
+        ",10,6,64,64,", ",900,900,64,64,", 1)), "face box"),
+])
+def test_bad_data_is_one_clear_error(affectnet, tmp_path, break_it, message):
+    root = tmp_path / "copy"
+    shutil.copytree(affectnet, root)
+    break_it(root)
+    proto = load_protocol(_tiny(tmp_path, "affectnet-v1", real_train={"n": 100, "seed": 0}, test={"per_class": 6}))
+    with pytest.raises(DataError, match=message):
+        load_split(proto["data"], proto["downstream"], root, "test")
+        load_split(proto["data"], proto["downstream"], root, "train")
+
+
+def test_missing_root_and_wrong_kind_are_refused(synthetic, tmp_path):
+    proto = _tiny(tmp_path, "affectnet-v1")
+    with pytest.raises(DataError, match="missing"):
+        score_real_downstream(synthetic, proto, tmp_path / "nowhere")
+    with pytest.raises(DataError, match="not a real-data protocol"):
+        score_real_downstream(synthetic, "world-v1", tmp_path)
+    bad = yaml.safe_load(Path(proto).read_text())
+    bad["data"]["reader"] = "fer2013"
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+    with pytest.raises(DataError, match="data.reader"):
+        load_protocol(str(tmp_path / "bad.yaml"))
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-q"]))
