@@ -145,6 +145,8 @@ def train(data: LabelledImages, s: dict, seed: int, threshold: float = 1.0, devi
     where occurrence is known, intensity MSE where intensity is, expression CE where labelled)."""
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
+    if str(device).startswith("cuda"):  # repeatable on one GPU (cached per device, see cache_path)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     net = build_recognizer(s["recognizer"], width=s["width"]).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=s["lr"], weight_decay=s["weight_decay"])
     n, bs = len(data), min(s["batch_size"], len(data))
@@ -212,16 +214,19 @@ def cache_dir() -> Path:
 
 
 def cache_path(data: LabelledImages, test: LabelledImages, s: dict, seed: int, threshold: float = 1.0,
-               cache: Path | None = None) -> Path:
-    blob = json.dumps({"v": VERSION, "data": data.key, "test": test.key, "seed": seed, "thr": threshold,
-                       "s": {k: s[k] for k in SETTINGS if k in s}}, sort_keys=True)
+               cache: Path | None = None, device: str = "cpu") -> Path:
+    key = {"v": VERSION, "data": data.key, "test": test.key, "seed": seed, "thr": threshold,
+           "s": {k: s[k] for k in SETTINGS if k in s}}
+    if device != "cpu":  # accelerator numbers differ from CPU ones (and between kernels): cached apart
+        key["device"] = device
+    blob = json.dumps(key, sort_keys=True)
     return (cache or cache_dir()) / f"{hashlib.sha256(blob.encode()).hexdigest()[:20]}.json"
 
 
 def run_one(data: LabelledImages, test: LabelledImages, s: dict, seed: int, threshold: float = 1.0,
             cache: Path | None = None, device: str = "cpu") -> dict[str, float]:
     """Train on `data` with one seed and test; cached by (data key, test key, settings, seed)."""
-    path = cache_path(data, test, s, seed, threshold, cache)
+    path = cache_path(data, test, s, seed, threshold, cache, device)
     if path.is_file():
         return json.loads(path.read_text())
     trained_aus = (~torch.isnan(data.occurrence(threshold))).any(0).numpy()  # (17,)
@@ -322,7 +327,7 @@ def _run_jobs(jobs: list[tuple], workers: int | None, progress, labels: list[str
                 progress(label)
             out.append(run_one(*a, device=device))
         return out
-    todo = [i for i, a in enumerate(jobs) if not cache_path(*a).is_file()]
+    todo = [i for i, a in enumerate(jobs) if not cache_path(*a, device=device).is_file()]
     small = sum(jobs[i][2]["steps"] for i in todo) < 1000  # a process pool costs seconds to start: not worth it
     if workers <= 1 or len(todo) <= 1 or small:
         out = []
@@ -334,10 +339,15 @@ def _run_jobs(jobs: list[tuple], workers: int | None, progress, labels: list[str
     out: list = [None] * len(jobs)
     pool = _pool(workers)
     futs = {i: pool.submit(_single_threaded, jobs[i]) for i in todo}
-    for i, a in enumerate(jobs):
-        out[i] = futs[i].result() if i in futs else run_one(*a)
-        if progress:
-            progress(labels[i] + " done")
+    try:
+        for i, a in enumerate(jobs):
+            out[i] = futs[i].result() if i in futs else run_one(*a)
+            if progress:
+                progress(labels[i] + " done")
+    except BaseException:
+        for fut in futs.values():  # queued trainings of a failed run must not hold the (kept-alive) pool
+            fut.cancel()
+        raise
     return out
 
 

@@ -21,8 +21,10 @@ BP4D, `data.split: {folds, test_fold}` (subjects sorted, subject i in fold i % f
 the file and row); images are decoded inside their root only. The label files' sha256 enter the results'
 protocol hash, so results on two different copies of a dataset are never ranked together.
 
-Images are held in memory at the recognizer's input size (N x 3 x S x S bytes); a protocol that would need more
-than AUGEN_MAX_DOWNSTREAM_GB (default 32) is refused before anything is read.
+Images are held in memory at the recognizer's input size (N x 3 x S x S bytes); a run that would need more
+than AUGEN_MAX_DOWNSTREAM_GB (default 32) for real, test, synthetic and mixed images together is refused
+before any image is decoded. The decoded pixels' sha256 enters each split's cache key (so trainings are never
+reused for other images) and the results' `data` record.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import numpy as np
 import torch
 
 from bench.data.aus import N_AUS
-from bench.data.safeio import DataError, sha256_file
+from bench.data.safeio import DataError, contained_path, sha256_file
 from bench.downstream import LabelledImages, resize_uint8
 
 READERS = ("affectnet", "bp4d")
@@ -54,25 +56,47 @@ def check_data_settings(d: dict, where) -> None:
         sp = d.get("split", {})
         if not (isinstance(sp.get("folds"), int) and sp["folds"] >= 2 and 0 <= sp.get("test_fold", -1) < sp["folds"]):
             raise DataError(where, "data.split needs folds >= 2 and 0 <= test_fold < folds (subject-exclusive)")
+        stride = d.get("frame_stride", 1)
+        if not isinstance(stride, int) or isinstance(stride, bool) or stride < 1:
+            raise DataError(where, f"data.frame_stride must be an integer >= 1, not {stride!r}")
 
 
 def _under(root: Path, rel: str, what: str) -> Path:
-    p = (root / rel).resolve()
-    if not p.is_relative_to(root.resolve()):
-        raise DataError(rel, f"{what} must lie under the data root")
+    """`rel` inside `root` (no absolute paths, `..` or symlinks on the way), existing."""
+    p = contained_path(root, str(rel), f"protocol data.{what}")
     if not p.exists():
         raise DataError(p, f"{what} is missing (the protocol expects it under --data-root {root})")
     return p
 
 
 def _labels_sha(path: Path) -> str:
-    """sha256 of a label file, or of a folder's label files (names and contents)."""
+    """sha256 of a label file, or of the label files a folder reader reads (BP4D's F001_T1.csv...)."""
+    from bench.data.datasets import _BP4D_FILE
+
     if path.is_file():
         return sha256_file(path)
     h = hashlib.sha256()
-    for f in sorted(p for p in path.iterdir() if p.is_file()):
+    for f in sorted(p for p in path.iterdir() if _BP4D_FILE.match(p.name) and p.is_file() and not p.is_symlink()):
         h.update(f.name.encode() + b"\0" + sha256_file(f).encode())
     return h.hexdigest()
+
+
+def _max_gb() -> float:
+    text = os.environ.get("AUGEN_MAX_DOWNSTREAM_GB", "32")
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"AUGEN_MAX_DOWNSTREAM_GB must be a number of GiB, not {text!r}") from None
+
+
+def check_memory(s: dict, n_train: int, n_test: int, where) -> None:
+    """Refuse a run whose images (real 1x, test, synthetic at the largest scale, mixed) exceed the limit."""
+    syn = round(max([*s["scales"], s["mixed_scale"]]) * n_train)
+    n = n_train + n_test + syn + n_train + round(s["mixed_scale"] * n_train)
+    need = n * 3 * s["input_size"] ** 2 / 2 ** 30
+    if need > (limit := _max_gb()):
+        raise DataError(where, f"{n} images at {s['input_size']} px need {need:.1f} GiB in memory, over "
+                               f"AUGEN_MAX_DOWNSTREAM_GB={limit:g}")
 
 
 def _affectnet_rows(labels: Path, images: Path, n: int | None, per_class: int | None, seed: int) -> list:
@@ -125,27 +149,28 @@ def _crop(img: np.ndarray, box: list[int], sample) -> np.ndarray:
     return img[y0:y1, x0:x1]
 
 
-def load_split(d: dict, s: dict, root: str | os.PathLike, part: str) -> LabelledImages:
-    """The `part` ('train' or 'test') split of a real protocol, read from `root`, at the input size."""
-    from bench.data.datasets import load_dataset_image
-
+def split_rows(d: dict, s: dict, root: str | os.PathLike, part: str) -> tuple[list, Path, Path]:
+    """The checked label rows of the `part` ('train' or 'test') split, and its labels and image paths."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(root, "data root is missing or not a folder")
     spec = d[part]
-    labels, images = _under(root, spec["labels"], "labels"), _under(root, spec["images"], "image folder")
+    labels, images = _under(root, spec["labels"], "labels"), _under(root, spec["images"], "images")
     sel = s["real_train"] if part == "train" else s["test"]
     n, seed = sel.get("n"), int(sel.get("seed", 0))
-    size = s["input_size"]
     if d["reader"] == "affectnet":
-        rows = _affectnet_rows(labels, images, n, sel.get("per_class"), seed)
-    else:
-        rows = _bp4d_rows(labels, d, part == "test", n, seed)
-    need_gb = len(rows) * 3 * size * size / 2 ** 30
-    limit = float(os.environ.get("AUGEN_MAX_DOWNSTREAM_GB", 32))
-    if need_gb > limit:
-        raise DataError(labels, f"{len(rows)} images at {size} px need {need_gb:.1f} GiB in memory, over "
-                                f"AUGEN_MAX_DOWNSTREAM_GB={limit:g}")
+        return _affectnet_rows(labels, images, n, sel.get("per_class"), seed), labels, images
+    return _bp4d_rows(labels, d, part == "test", n, seed), labels, images
+
+
+def load_split(d: dict, s: dict, root: str | os.PathLike, part: str, rows: tuple | None = None) -> LabelledImages:
+    """The `part` ('train' or 'test') split of a real protocol, read from `root`, at the input size (`rows`:
+    `split_rows`' answer when already read)."""
+    from bench.data.datasets import load_dataset_image
+
+    rows, labels, images = rows or split_rows(d, s, root, part)
+    sel, spec, size = (s["real_train"] if part == "train" else s["test"]), d[part], s["input_size"]
+    check_memory({**s, "scales": [0], "mixed_scale": 0}, 0, len(rows), labels)  # this split alone
     x = torch.empty(len(rows), 3, size, size, dtype=torch.uint8)
     for i, smp in enumerate(rows):
         img = load_dataset_image(images, smp)
@@ -160,7 +185,9 @@ def load_split(d: dict, s: dict, root: str | os.PathLike, part: str) -> Labelled
         expr = torch.full((len(rows),), -1, dtype=torch.int64)
     sel_key = json.dumps({"part": part, "sel": sel, "data": {k: v for k, v in d.items() if k not in ("train", "test")},
                           "spec": spec}, sort_keys=True)
-    key = f"{d['reader']}:{_labels_sha(labels)}:{hashlib.sha256(sel_key.encode()).hexdigest()[:16]}:{len(rows)}:{size}"
+    pixels = hashlib.sha256(x.numpy().tobytes()).hexdigest()[:16]
+    key = (f"{d['reader']}:{_labels_sha(labels)}:{hashlib.sha256(sel_key.encode()).hexdigest()[:16]}:{len(rows)}:"
+           f"{size}:px{pixels}")
     return LabelledImages(x, aus, expr, key, occ)
 
 
@@ -184,8 +211,10 @@ def score_real_downstream(set_root: str | os.PathLike, protocol: str, data_root:
         raise DataError(proto.path, "is not a real-data protocol (kind: real); use augen score --downstream")
     s, d = proto["downstream"], proto["data"]
     fingerprint = data_fingerprint(proto, data_root)
-    real = load_split(d, s, data_root, "train")
-    test = load_split(d, s, data_root, "test")
+    rows_train, rows_test = split_rows(d, s, data_root, "train"), split_rows(d, s, data_root, "test")
+    check_memory(s, len(rows_train[0]), len(rows_test[0]), proto.path)
+    real = load_split(d, s, data_root, "train", rows_train)
+    test = load_split(d, s, data_root, "test", rows_test)
     ss = SampleSet(set_root)
     content = ss.content_hash()
     need = int(round(max([*s["scales"], s["mixed_scale"]]) * len(real)))
@@ -200,6 +229,7 @@ def score_real_downstream(set_root: str | os.PathLike, protocol: str, data_root:
         sampleset={"folder": Path(set_root).resolve().name, "content_hash": content, "n": len(ss),
                    "labels_sha256": m.labels_sha256},
         metrics=DS.downstream_metrics(raw, s),
-        data={"reader": d["reader"], "fingerprint": fingerprint, "train_n": len(real), "test_n": len(test)},
+        data={"reader": d["reader"], "fingerprint": fingerprint, "train_n": len(real), "test_n": len(test),
+              "train_key": real.key, "test_key": test.key},
         **environment(),
     )

@@ -20,6 +20,7 @@ is either complete or absent; a rerun generates the absent ones with the same se
 features and downstream trainings come back from their caches. Sharding: process i of N (from `--shard i/N` or
 the launcher's RANK/WORLD_SIZE, which `accelerate launch` sets) generates the shards j with j % N == i and
 judges them; process 0 waits for all shards, merges (`augen merge` does the same by hand) and scores.
+`--workers N` starts the N - 1 other processes itself (one machine; the cores split between them).
 """
 
 from __future__ import annotations
@@ -197,6 +198,23 @@ def run(cfg: RunConfig, work: str | Path, rank: int = 0, world: int = 1, progres
     return score(folder, cfg, work, progress)
 
 
+def helper_args(cfg: RunConfig, work: Path) -> list[str]:
+    """`augen run` arguments that rebuild `cfg` in another process (add `--shard i/N`)."""
+    # options as JSON: exact values (`--option k=v` rereads v as YAML, where 1e-05 is a string)
+    out = [cfg.generator, "--work", str(work), "--protocol", str(cfg.protocol), "--shard-size", str(cfg.shard_size),
+           "--quiet", "--options-json", json.dumps(cfg.options, sort_keys=True)]
+    if not cfg.downstream:
+        out.append("--no-downstream")
+    return out + (["--n", str(cfg.n)] if cfg.n is not None else [])
+
+
+def config_from_args(a) -> RunConfig:
+    from bench.cli import _options
+
+    options = {**_options(a.option), **(json.loads(a.options_json) if a.options_json else {})}
+    return RunConfig(a.generator, a.protocol, options, a.shard_size, not a.no_downstream, a.n)
+
+
 def _generate_in_processes(cfg: RunConfig, work: Path, workers: int, progress: bool) -> Path:
     """Shards j % workers == i in process i (0 is this one). On a small CPU, diffusion sampling of tiny models
     gains ~13% from 2 single-threaded processes over one 2-thread process (intra-op threads scale poorly on
@@ -208,11 +226,7 @@ def _generate_in_processes(cfg: RunConfig, work: Path, workers: int, progress: b
     import torch
 
     threads = max(1, (os.cpu_count() or 1) // workers)
-    cmd = [sys.executable, "-m", "bench.runner", cfg.generator, "--work", str(work), "--protocol", str(cfg.protocol),
-           "--shard-size", str(cfg.shard_size), "--quiet"]
-    cmd += ["--n", str(cfg.n)] if cfg.n is not None else []
-    for k, v in cfg.options.items():
-        cmd += ["--option", f"{k}={json.dumps(v)}"]
+    cmd = [sys.executable, "-m", "bench.runner", *helper_args(cfg, work)]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     env.pop("RANK", None), env.pop("WORLD_SIZE", None)
     work.mkdir(parents=True, exist_ok=True)
@@ -255,13 +269,12 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                                                           "cores/N threads; ignored under --shard or a launcher)")
     ap.add_argument("--no-downstream", action="store_true")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--options-json", help=argparse.SUPPRESS)  # how --workers hands its options to the helpers
 
 
 def run_from_args(a) -> int:
-    from bench.cli import _options
-
     rank, world = parse_shard(a.shard) if a.shard else launcher_shard()
-    cfg = RunConfig(a.generator, a.protocol, _options(a.option), a.shard_size, not a.no_downstream, a.n)
+    cfg = config_from_args(a)
     if a.workers < 1:
         raise ValueError(f"--workers must be >= 1, not {a.workers}")
     out = run(cfg, a.work, rank, world, progress=not a.quiet, generate_only=bool(a.shard), workers=a.workers)

@@ -102,7 +102,9 @@ def test_kid_matches_cleanfid_with_the_same_subsets(rng, monkeypatch):
     monkeypatch.setattr(fid.np.random, "choice", lambda *args, **kw: next(replay))
     theirs = fid.kernel_distance(a, b, num_subsets=10, max_subset_size=50)
     assert ours == pytest.approx(theirs, rel=1e-10)
-    assert R._kid_subset_by_subset(a, b, subsets).mean() == pytest.approx(theirs, rel=1e-10)  # big-set path
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    assert R._kid_from_grams(a64, b64, subsets).mean() == pytest.approx(theirs, rel=1e-10)  # both paths
+    assert R._kid_subset_by_subset(a64, b64, subsets).mean() == pytest.approx(theirs, rel=1e-10)
 
 
 def test_kid_seeded_and_near_zero_for_same_distribution(rng):

@@ -101,6 +101,18 @@ def test_workers_split_generation_into_processes_with_the_same_results(tmp_path,
             progress=False, workers=2)
 
 
+def test_helper_processes_rebuild_the_exact_config(tmp_path):
+    import argparse
+
+    from bench.runner import add_arguments, config_from_args, helper_args
+
+    for cfg in (RunConfig("slow", "world-v1", {"pause": 1e-05, "name": "2026-01-01", "on": True}, 20, False, 7),
+                RunConfig("real")):
+        ap = argparse.ArgumentParser()
+        add_arguments(ap)
+        assert config_from_args(ap.parse_args([*helper_args(cfg, tmp_path), "--shard", "1/2"])) == cfg
+
+
 def test_parse_shard_rejects_nonsense():
     assert parse_shard("1/4") == (1, 4)
     for bad in ("4/4", "-1/2", "a/b", "1", ""):

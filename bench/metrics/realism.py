@@ -111,26 +111,35 @@ def kid_subsets(n1: int, n2: int, num_subsets: int = 100, max_subset_size: int =
     return [(rng.choice(n1, m, replace=False), rng.choice(n2, m, replace=False)) for _ in range(num_subsets)]
 
 
-GRAM_MAX_ROWS = 4096  # up to this many rows per set, KID reads its subsets off full kernel matrices (<= 128 MiB)
+GRAM_MAX_ROWS = 4096  # KID may read its subsets off full kernel matrices up to this many rows per set (the three
+#                        n x n float64 kernels and their temporaries: ~0.6 GiB at 4096)
 
 
 def kid_per_subset(f1: np.ndarray, f2: np.ndarray, subsets: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """Unbiased MMD^2 with kernel (x.y/d + 1)^3 for each subset (the values KID averages)."""
     f1, f2 = np.asarray(f1, np.float64), np.asarray(f2, np.float64)
-    if max(len(f1), len(f2)) <= GRAM_MAX_ROWS:
+    if not subsets:
+        return np.empty(0)
+    (n1, d), n2 = f1.shape, len(f2)
+    gram_cost = (n1 * n1 + n2 * n2 + n1 * n2) * (d + len(subsets))  # multiply-adds: kernels once + W @ K ...
+    block_cost = sum(3 * len(i1) * len(i2) for i1, i2 in subsets) * d  # ... against three m x m blocks each
+    plain = all(len(i1) == len(i2) == len(np.unique(i1)) == len(np.unique(i2)) for i1, i2 in subsets)
+    if plain and max(n1, n2) <= GRAM_MAX_ROWS and gram_cost < block_cost:
         return _kid_from_grams(f1, f2, subsets)
     return _kid_subset_by_subset(f1, f2, subsets)
 
 
 def _kid_from_grams(f1: np.ndarray, f2: np.ndarray, subsets) -> np.ndarray:
     """Each kernel entry once: a subset's block sum is w^T K v with 0/1 membership vectors w, v (S subsets at
-    once: ((W K) * V).sum(1)); ~10x faster than forming S blocks of m x m when the sets are small."""
+    once: ((W K) * V).sum(1)); ~7x faster than forming S blocks of m x m for 100 subsets of 1000 of 2000.
+    Subsets must hold distinct rows, as many of each set (`kid_subsets` draws them so). Equal to the
+    per-subset sums up to floating-point summation order (~1e-15 relative)."""
     d = f1.shape[1]
     w1 = np.zeros((len(subsets), len(f1)))  # (S, n1) membership of set-1 rows
     w2 = np.zeros((len(subsets), len(f2)))  # (S, n2)
     for k, (i1, i2) in enumerate(subsets):
         w1[k, i1], w2[k, i2] = 1.0, 1.0
-    m = w1[0].sum()
+    m = w1.sum(1)  # (S,) subset sizes
     kyy = (f1 @ f1.T / d + 1.0) ** 3  # (n1, n1)
     kxx = (f2 @ f2.T / d + 1.0) ** 3  # (n2, n2)
     kxy = (f2 @ f1.T / d + 1.0) ** 3  # (n2, n1)
