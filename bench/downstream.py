@@ -320,21 +320,14 @@ def _run_jobs(jobs: list[tuple], workers: int | None, progress, labels: list[str
               device: str = "cpu") -> list[dict[str, float]]:
     workers = workers or min(4, os.cpu_count() or 1)
     jobs = [(*a[:5], a[5] or cache_dir()) for a in jobs]  # resolved here: a kept-alive worker's env may be stale
-    if device != "cpu":
-        out = []
-        for a, label in zip(jobs, labels):
-            if progress:
-                progress(label)
-            out.append(run_one(*a, device=device))
-        return out
     todo = [i for i, a in enumerate(jobs) if not cache_path(*a, device=device).is_file()]
     small = sum(jobs[i][2]["steps"] for i in todo) < 1000  # a process pool costs seconds to start: not worth it
-    if workers <= 1 or len(todo) <= 1 or small:
+    if device != "cpu" or workers <= 1 or len(todo) <= 1 or small:  # one after another, here
         out = []
         for a, label in zip(jobs, labels):
             if progress:
                 progress(label)
-            out.append(_single_threaded(a))
+            out.append(run_one(*a, device=device) if device != "cpu" else _single_threaded(a))
         return out
     out: list = [None] * len(jobs)
     pool = _pool(workers)

@@ -3,6 +3,7 @@ the world (true labels must train better recognizers than shuffled labels; more 
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 
@@ -101,6 +102,20 @@ def test_run_downstream_and_metrics(tmp_path):
     assert e["ci95"][0] <= e["value"] <= e["ci95"][1] and len(e["per_seed"]) == 2
     assert m["downstream_expression_accuracy_mixed"]["real_only"] == pytest.approx(np.mean(raw["real"][
         "expression_accuracy"]))
+
+
+def test_accelerator_path_runs_in_process_and_caches_apart(tmp_path):
+    """A `device` other than "cpu" trains one job after another in this process, with this process's threads
+    (the path a GPU takes; "cpu:0" stands in), and caches apart from the single-threaded CPU trainings."""
+    s = {**FAST, "width": 8, "steps": 30, "seeds": [0]}
+    real = DS.from_world(WORLD, "train", 64, 32)
+    test = DS.from_world(WORLD, "test", 64, 32)
+    DS._run_jobs([(real, test, s, 0, 1.0, tmp_path)], 1, None, ["a"])
+    dev = DS._run_jobs([(real, test, s, 0, 1.0, tmp_path)], 1, None, ["a"], device="cpu:0")
+    direct = DS.run_one(real, test, s, 0, 1.0, tmp_path / "direct")  # same process, same threads
+    assert json.dumps(dev) == json.dumps([direct])
+    assert DS.cache_path(real, test, s, 0, 1.0, tmp_path) != DS.cache_path(real, test, s, 0, 1.0, tmp_path, "cpu:0")
+    assert len(list(tmp_path.glob("*.json"))) == 2
 
 
 def test_protocol_downstream_settings_are_checked(tmp_path):
