@@ -210,7 +210,9 @@ def evaluate(pred: dict[str, np.ndarray], test: LabelledImages, trained_aus: np.
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("AUGEN_CACHE", Path.home() / ".cache" / "augen")) / "downstream"
+    from bench.judges.cache import cache_root
+
+    return cache_root() / "downstream"
 
 
 def cache_path(data: LabelledImages, test: LabelledImages, s: dict, seed: int, threshold: float = 1.0,

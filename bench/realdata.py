@@ -89,14 +89,17 @@ def _max_gb() -> float:
         raise ValueError(f"AUGEN_MAX_DOWNSTREAM_GB must be a number of GiB, not {text!r}") from None
 
 
+def _check_images_fit(n: int, size: int, where) -> None:
+    need = n * 3 * size ** 2 / 2 ** 30
+    if need > (limit := _max_gb()):
+        raise DataError(where, f"{n} images at {size} px need {need:.1f} GiB in memory, over "
+                               f"AUGEN_MAX_DOWNSTREAM_GB={limit:g}")
+
+
 def check_memory(s: dict, n_train: int, n_test: int, where) -> None:
     """Refuse a run whose images (real 1x, test, synthetic at the largest scale, mixed) exceed the limit."""
     syn = round(max([*s["scales"], s["mixed_scale"]]) * n_train)
-    n = n_train + n_test + syn + n_train + round(s["mixed_scale"] * n_train)
-    need = n * 3 * s["input_size"] ** 2 / 2 ** 30
-    if need > (limit := _max_gb()):
-        raise DataError(where, f"{n} images at {s['input_size']} px need {need:.1f} GiB in memory, over "
-                               f"AUGEN_MAX_DOWNSTREAM_GB={limit:g}")
+    _check_images_fit(n_train + n_test + syn + n_train + round(s["mixed_scale"] * n_train), s["input_size"], where)
 
 
 def _affectnet_rows(labels: Path, images: Path, n: int | None, per_class: int | None, seed: int) -> list:
@@ -170,7 +173,7 @@ def load_split(d: dict, s: dict, root: str | os.PathLike, part: str, rows: tuple
 
     rows, labels, images = rows or split_rows(d, s, root, part)
     sel, spec, size = (s["real_train"] if part == "train" else s["test"]), d[part], s["input_size"]
-    check_memory({**s, "scales": [0], "mixed_scale": 0}, 0, len(rows), labels)  # this split alone
+    _check_images_fit(len(rows), size, labels)  # this split alone (score_real_downstream checks the whole run)
     x = torch.empty(len(rows), 3, size, size, dtype=torch.uint8)
     for i, smp in enumerate(rows):
         img = load_dataset_image(images, smp)
