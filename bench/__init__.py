@@ -1,12 +1,21 @@
-"""AUGen-Bench harness: the embedded FACS world, data formats, judges, metrics, scoring and controls.
+"""AUGen-Bench: score generators of AU-labelled synthetic faces on realism, diversity, label alignment and
+downstream training value, under versioned protocols.
 
-Subpackages and modules, and what they may import:
-  bench.data        AU vocabulary, SampleSet format, real-dataset readers; imports nothing else of the project
-  bench.world       the procedural FACS world; imports only bench.data
-  bench.metrics     pure functions on arrays; imports nothing else of the project
-  bench.judges      networks that read images (world judge, FID Inception, DINOv2/CLIP, FairFace, AU tools)
-  bench.generators  the Generator interface and registry; bench.controls the four bounding controls
-  bench.protocols, bench.score, bench.results   protocol files, `augen score`, the results schema
+Packages, top to bottom; a module imports only from its own layer's earlier packages or from layers below
+(tests/test_layers.py fails on anything else, at module level or inside functions):
+
+  cli          the `augen` command line
+  publish      submit, leaderboard, report, paper tables
+  generation   generators (interface, controls, runner)        (generation -> scoring -> downstream)
+  scoring      protocols loaded and checked, one module per metric family, score orchestration
+  downstream   recognizer training harness, real-data splits, recognizers
+  judges       networks that read images (world judge; Inception, DINOv2, CLIP, FairFace; AU tool readings)
+  world | metrics   the procedural FACS world | pure metric functions on arrays
+  data         AU vocabulary, SampleSet format, conditions, dataset readers, hostile-input helpers
+  core         errors, atomic writes, paths, registries, typed protocols and the one hash, the results schema
+
+devtools sits apart (it may import anything; nothing imports it). docs/architecture.md walks one sample from
+condition to leaderboard and says how to add a generator, a judge, a metric or a protocol.
 """
 
 __version__ = "0.1.0"

@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench import downstream as DS
-from bench.protocols import load_protocol
-from bench.recognizers import build_recognizer
+from bench.downstream import harness as DS
+from bench.downstream.recognizers import build_recognizer
+from bench.scoring.protocols import load_protocol
 
 STEPS = 200
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.baselines import import_cleanfid
+from bench.devtools.baselines import import_cleanfid
 from bench.metrics.realism import feature_stats, frechet_distance
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bench.controls import world_conditions
-from bench.generators import get_generator, write_generated
-from bench.protocols import load_protocol
-from bench.runner import RunConfig, run
-from bench.score import score_sampleset
+from bench.generation.base import get_generator, write_generated
+from bench.generation.runner import RunConfig, run
+from bench.scoring.protocols import load_protocol
+from bench.scoring.score import score_sampleset
+from bench.world.conditions import world_conditions
 
 N = 500  # two 250-condition shards
 
@@ -48,8 +48,8 @@ def test_stages_called_directly(benchmark, proto, monkeypatch):
 
     def direct():
         d = _fresh(monkeypatch)
-        conds = world_conditions(p["world"], "val", N)
-        write_generated(get_generator("real", world=p["world"]), conds, d / "set", protocol=p.id)
+        conds = world_conditions(p.world.as_dict(), "val", N)
+        write_generated(get_generator("real", world=p.world.as_dict()), conds, d / "set", protocol=p.id)
         score_sampleset(d / "set", p)
 
     benchmark.pedantic(direct, rounds=2, warmup_rounds=0)

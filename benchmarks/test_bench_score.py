@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from bench.baselines import import_cleanfid
-from bench.controls import world_conditions
-from bench.generators import get_generator, write_generated
+from bench.devtools.baselines import import_cleanfid
+from bench.generation.base import get_generator, write_generated
 from bench.judges.cache import stream_batches
 from bench.judges.world import load_world_judge, predict
-from bench.score import score_sampleset
+from bench.scoring.score import score_sampleset
+from bench.world.conditions import world_conditions
 
 WORLD = {"seed": 0, "image_size": 64}
 

@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(res, indent=1)
     print(text)
     if a.out:
-        from bench.data.safeio import atomic_write_text
+        from bench.core.atomic import atomic_write_text
 
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(a.out, text + "\n")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench import envcheck
 from bench.data.aus import (
     AU_COLUMNS,
     AUS,
@@ -16,6 +15,7 @@ from bench.data.aus import (
     subset_indices,
     vector_from_mapping,
 )
+from bench.devtools import envcheck
 
 
 def test_vocabulary_matches_design():

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bench.core.errors import DataError
 from bench.data.aus import AU_INDEX, EXPRESSIONS, N_AUS, SUBSETS, occurrence, subset, subset_indices
 from bench.data.datasets import (
     AFFECTNET_COLUMNS,
@@ -17,7 +18,6 @@ from bench.data.datasets import (
     read_openface,
     read_rafdb,
 )
-from bench.data.safeio import DataError
 
 
 def _canon(mapping: dict[int, float]) -> np.ndarray:

@@ -6,20 +6,27 @@ from __future__ import annotations
 import json
 import math
 import statistics
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from bench import downstream as DS
-from bench.data.safeio import DataError
-from bench.protocols import load_protocol
-from bench.recognizers import ResNet18, SmallCNN
+from bench.core.errors import DataError
+from bench.core.protocol import DownstreamSettings, section
+from bench.downstream import harness as DS
+from bench.downstream.recognizers import ResNet18, SmallCNN
+from bench.scoring.protocols import load_protocol
 
 WORLD = {"seed": 0, "image_size": 64}
-FAST = dict(recognizer="small-cnn", width=16, input_size=32, real_train={"split": "train", "n": 200},
+FAST_D = dict(recognizer="small-cnn", width=16, input_size=32, real_train={"split": "train", "n": 200},
             test={"split": "test", "n": 600}, scales=[0.5, 1, 2], mixed_scale=1, seeds=[0, 1], steps=200,
             batch_size=64, lr=3e-3, weight_decay=5e-4, au_f1="BP4D12", au_icc="FERA5")
+FAST = section(DownstreamSettings, FAST_D, Path("test"), "downstream")
+
+
+def ds(d: dict) -> DownstreamSettings:
+    return section(DownstreamSettings, d, Path("test"), "downstream")
 
 
 def test_loglinear_fit_recovers_a_known_line():
@@ -88,7 +95,7 @@ def test_true_labels_beat_shuffled_labels_and_trainings_are_cached_and_determini
 
 
 def test_run_downstream_and_metrics(tmp_path):
-    s = {**FAST, "width": 8, "steps": 100, "scales": [0.25, 2]}
+    s = ds({**FAST_D, "width": 8, "steps": 100, "scales": [0.25, 2]})
     syn = DS.from_world(WORLD, "val", 400, 32)
     real = DS.from_world(WORLD, "train", 200, 32)
     test = DS.from_world(WORLD, "test", 600, 32)
@@ -107,7 +114,7 @@ def test_run_downstream_and_metrics(tmp_path):
 def test_accelerator_path_runs_in_process_and_caches_apart(tmp_path):
     """A `device` other than "cpu" trains one job after another in this process, with this process's threads
     (the path a GPU takes; "cpu:0" stands in), and caches apart from the single-threaded CPU trainings."""
-    s = {**FAST, "width": 8, "steps": 30, "seeds": [0]}
+    s = ds({**FAST_D, "width": 8, "steps": 30, "seeds": [0]})
     real = DS.from_world(WORLD, "train", 64, 32)
     test = DS.from_world(WORLD, "test", 64, 32)
     DS._run_jobs([(real, test, s, 0, 1.0, tmp_path)], 1, None, ["a"])
@@ -120,7 +127,7 @@ def test_accelerator_path_runs_in_process_and_caches_apart(tmp_path):
 
 def test_protocol_downstream_settings_are_checked(tmp_path):
     p = load_protocol("world-v1")
-    assert p.metrics["downstream_au_f1_5x"] == {"family": "downstream", "higher_is_better": True}
+    assert p.metric_info["downstream_au_f1_5x"] == {"family": "downstream", "higher_is_better": True}
     import yaml
 
     s = yaml.safe_load(p.path.read_text())
@@ -132,5 +139,5 @@ def test_protocol_downstream_settings_are_checked(tmp_path):
             load_protocol(str(f))
     del s["downstream"]["steps"]
     f.write_text(yaml.safe_dump(s))
-    with pytest.raises(DataError, match="missing: steps"):
+    with pytest.raises(DataError, match="missing setting 'steps'"):
         load_protocol(str(f))

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from conftest import write_world
 
+from bench.core.errors import DataError
 from bench.data.aus import AU_INDEX, SUBSETS
-from bench.data.safeio import DataError
 from bench.data.sampleset import SampleSet
 from bench.judges.external import libreface_readings, openface_readings
 

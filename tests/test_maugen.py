@@ -10,9 +10,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench.data.safeio import DataError
+from bench.core.errors import DataError
+from bench.data.conditions import read_condition_file
 from bench.data.sampleset import SampleSet, validate
-from bench.generators import read_condition_file, write_generated
+from bench.generation.base import write_generated
 from reference.maugen import MAUGenPipeline
 from reference.maugen.config import MAUGenTinyConfig, build_tiny, from_sd15_folder
 from reference.maugen.generator import MAUGenGenerator

@@ -9,7 +9,7 @@ from scipy import linalg
 from scipy.stats import entropy, pearsonr
 from sklearn.metrics import cohen_kappa_score, f1_score, mean_absolute_error, roc_auc_score
 
-from bench.baselines import import_cleanfid
+from bench.devtools.baselines import import_cleanfid
 from bench.metrics import alignment as A
 from bench.metrics import diversity as D
 from bench.metrics import memorization as M

@@ -4,10 +4,12 @@ true labels are known): files in the official layouts, read through the same rea
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import shutil
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,13 +17,15 @@ import torch
 import yaml
 from PIL import Image
 
-from bench.controls import world_conditions
+from bench.core.errors import DataError
+from bench.core.paths import PROTOCOLS as PROTOCOL_DIR
+from bench.core.protocol import Selection
 from bench.data.aus import AU_INDEX, subset
-from bench.data.safeio import DataError
-from bench.downstream import LabelledImages, evaluate
-from bench.generators import get_generator, write_generated
-from bench.protocols import PROTOCOL_DIR, load_protocol
-from bench.realdata import bp4d_fold, load_split, score_real_downstream
+from bench.downstream.harness import LabelledImages, evaluate
+from bench.downstream.realdata import bp4d_fold, load_split, score_real_downstream
+from bench.generation.base import get_generator, write_generated
+from bench.scoring.protocols import load_protocol
+from bench.world.conditions import world_conditions
 from bench.world.params import WorldConfig, sample_params
 from bench.world.render import render
 
@@ -110,14 +114,14 @@ def bp4d(tmp_path_factory) -> Path:
 def test_real_protocols_load_with_downstream_metrics():
     for name in ("affectnet-v1", "bp4d-v1"):
         p = load_protocol(name)
-        assert p["kind"] == "real" and p["downstream"]["recognizer"] == "resnet18"
-        assert "downstream_expression_accuracy_5x" in p.metrics and "downstream_au_f1_mixed" in p.metrics
+        assert p.kind == "real" and p.downstream.recognizer == "resnet18"
+        assert "downstream_expression_accuracy_5x" in p.metric_info and "downstream_au_f1_mixed" in p.metric_info
 
 
 def test_affectnet_split_is_balanced_cropped_and_labelled(affectnet, tmp_path):
     proto = load_protocol(_tiny(tmp_path, "affectnet-v1", real_train={"n": 100, "seed": 0},
                                 test={"per_class": 6}))
-    s, d = proto["downstream"], proto["data"]
+    s, d = proto.downstream, proto.data
     test = load_split(d, s, affectnet, "test")
     assert len(test) == 48 and torch.bincount(test.expression, minlength=8).tolist() == [6] * 8
     assert torch.isnan(test.aus).all() and test.occ is None
@@ -129,14 +133,14 @@ def test_affectnet_split_is_balanced_cropped_and_labelled(affectnet, tmp_path):
     train = load_split(d, s, affectnet, "train")
     assert len(train) == 100 and (train.expression >= 0).all()  # the code-9 row was skipped
     assert load_split(d, s, affectnet, "train").key == train.key
-    s2 = {**s, "real_train": {"n": 100, "seed": 1}}
+    s2 = dataclasses.replace(s, real_train=Selection(n=100, seed=1))
     assert load_split(d, s2, affectnet, "train").key != train.key
 
 
 def test_bp4d_split_is_subject_exclusive_with_unknowns_kept(bp4d, tmp_path):
     assert bp4d_fold(["M001", "F001", "F002", "F001"], 2) == {"F001": 0, "F002": 1, "M001": 0}
     proto = load_protocol(_tiny(tmp_path, "bp4d-v1", real_train={"n": 60, "seed": 0}, test={}))
-    s, d = proto["downstream"], proto["data"]
+    s, d = proto.downstream, proto.data
     test, train = load_split(d, s, bp4d, "test"), load_split(d, s, bp4d, "train")
     assert len(test) == 2 * 60 and len(train) == 60  # folds of 3 over 6 subjects: 2 tested
     occ = test.occ[:, AU_INDEX[1]]
@@ -156,7 +160,7 @@ def test_occurrence_truth_skips_unknown_frames():
     pred = {"au_logit": logit, "au_int": np.zeros((4, 17)), "expression": np.zeros((4, 8))}
     trained = np.zeros(17, bool)
     trained[AU_INDEX[1]] = True
-    s = {"au_f1": "BP4D12", "au_icc": "FERA5"}
+    s = SimpleNamespace(au_f1="BP4D12", au_icc="FERA5")
     out = evaluate(pred, test, trained, False, s)
     assert out["au_f1"] == pytest.approx(2 * 1 / (2 + 1))  # rows 0,1,3: TP 1, FN 1, FP 0
 
@@ -164,7 +168,7 @@ def test_occurrence_truth_skips_unknown_frames():
 def test_affectnet_downstream_end_to_end(synthetic, affectnet, tmp_path, monkeypatch):
     monkeypatch.setenv("AUGEN_CACHE", str(tmp_path / "cache"))
     proto = _tiny(tmp_path, "affectnet-v1", real_train={"n": 100, "seed": 0}, test={"per_class": 6})
-    res = score_real_downstream(synthetic, proto, affectnet)
+    res = score_real_downstream(synthetic, load_protocol(proto), affectnet)
     m = res["metrics"]
     for k in ("downstream_expression_accuracy_0.5x", "downstream_expression_accuracy_1x",
               "downstream_expression_accuracy_mixed"):
@@ -173,13 +177,13 @@ def test_affectnet_downstream_end_to_end(synthetic, affectnet, tmp_path, monkeyp
     assert {k: res["data"][k] for k in ("reader", "train_n", "test_n")} == {"reader": "affectnet", "train_n": 100,
                                                                           "test_n": 48}
     assert ":px" in res["data"]["test_key"]  # the pixels' hash is recorded
-    again = score_real_downstream(synthetic, proto, affectnet)  # cached trainings: same numbers
+    again = score_real_downstream(synthetic, load_protocol(proto), affectnet)  # cached trainings: same numbers
     assert json.dumps(again["metrics"], sort_keys=True) == json.dumps(m, sort_keys=True)  # NaN per-seed values
     assert again["protocol"]["hash"] == res["protocol"]["hash"]
     # filed like any result: the leaderboard (given the data root) ranks it, the paper table reads it
-    from bench.leaderboard import build
-    from bench.report import reproduce
-    from bench.results import write_results
+    from bench.core.results import write_results
+    from bench.publish.leaderboard import build
+    from bench.publish.papers import reproduce
 
     write_results(tmp_path / "results" / "affectnet-v1" / "synfer-tiny.json", res)
     with pytest.raises(ValueError, match="--data-root"):
@@ -194,17 +198,17 @@ def test_affectnet_downstream_end_to_end(synthetic, affectnet, tmp_path, monkeyp
     lines = (other / "validation.csv").read_text().splitlines()
     lines[1] = lines[1].replace(",0.1,0.2", ",0.15,0.2")
     (other / "validation.csv").write_text("\n".join(lines) + "\n")
-    assert score_real_downstream(synthetic, proto, other)["protocol"]["hash"] != res["protocol"]["hash"]
+    assert score_real_downstream(synthetic, load_protocol(proto), other)["protocol"]["hash"] != res["protocol"]["hash"]
 
 
 def test_bp4d_occurrence_only_labels_train_the_detector(bp4d, tmp_path):
     """Real-only training on BP4D-format occurrence labels (no intensities) learns the AUs: mean F1 on held-out
     subjects beats the same training on labels shuffled between frames."""
-    from bench.downstream import run_one
+    from bench.downstream.harness import run_one
 
     p = load_protocol(_tiny(tmp_path, "bp4d-v1", real_train={"n": 240, "seed": 0}, test={}, recognizer="small-cnn",
                             width=16, steps=400, batch_size=64, lr=0.003))
-    s, d = p["downstream"], p["data"]
+    s, d = p.downstream, p.data
     train, test = load_split(d, s, bp4d, "train"), load_split(d, s, bp4d, "test")
     f1 = run_one(train, test, s, 0, cache=tmp_path / "c")["au_f1"]
     perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))
@@ -232,11 +236,11 @@ def test_bp4d_downstream_via_the_cli(synthetic, bp4d, tmp_path, monkeypatch, cap
 def test_real_only_recognizer_learns_the_faces_it_reads(affectnet, tmp_path):
     """The labels, crops and images line up: a recognizer trained on the AffectNet-format training rows beats
     chance (1/8) clearly on the balanced validation rows; with the labels permuted it does not."""
-    from bench.downstream import run_one
+    from bench.downstream.harness import run_one
 
     proto = load_protocol(_tiny(tmp_path, "affectnet-v1", real_train={"n": 240, "seed": 0}, test={"per_class": 6},
                                 recognizer="small-cnn", width=16, steps=300, batch_size=64, lr=0.003))
-    s, d = proto["downstream"], proto["data"]
+    s, d = proto.downstream, proto.data
     train, test = load_split(d, s, affectnet, "train"), load_split(d, s, affectnet, "test")
     acc = run_one(train, test, s, 0, cache=tmp_path / "c")["expression_accuracy"]
     perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))
@@ -268,7 +272,7 @@ def test_bad_data_is_one_clear_error(affectnet, tmp_path, part, break_it, messag
     break_it(root)
     proto = load_protocol(_tiny(tmp_path, "affectnet-v1", real_train={"n": 100, "seed": 0}, test={"per_class": 6}))
     with pytest.raises(DataError, match=message):
-        load_split(proto["data"], proto["downstream"], root, part)
+        load_split(proto.data, proto.downstream, root, part)
 
 
 def test_bad_protocol_data_settings_are_refused(affectnet, tmp_path, monkeypatch):
@@ -281,27 +285,27 @@ def test_bad_protocol_data_settings_are_refused(affectnet, tmp_path, monkeypatch
         (tmp_path / "p.yaml").write_text(yaml.safe_dump(s))
         with pytest.raises(DataError, match=message):
             p = load_protocol(str(tmp_path / "p.yaml"))
-            load_split(p["data"], p["downstream"], affectnet, "test")
+            load_split(p.data, p.downstream, affectnet, "test")
     monkeypatch.setenv("AUGEN_MAX_DOWNSTREAM_GB", "0.0005")  # 48 test images at 32 px fit; all 448 do not
     p = load_protocol(_tiny(tmp_path, "affectnet-v1", real_train={"n": 100, "seed": 0}, test={"per_class": 6}))
-    assert len(load_split(p["data"], p["downstream"], affectnet, "test")) == 48
+    assert len(load_split(p.data, p.downstream, affectnet, "test")) == 48
     with pytest.raises(DataError, match="GiB in memory"):
-        score_real_downstream(tmp_path / "unused", p.path, affectnet)
+        score_real_downstream(tmp_path / "unused", p, affectnet)
 
 
 def test_split_key_follows_the_pixels(affectnet, tmp_path):
     p = load_protocol(_tiny(tmp_path, "affectnet-v1", test={"per_class": 6}))
-    a = load_split(p["data"], p["downstream"], affectnet, "test")
-    b = load_split({**p["data"], "crop_face": False}, p["downstream"], affectnet, "test")
+    a = load_split(p.data, p.downstream, affectnet, "test")
+    b = load_split(dataclasses.replace(p.data, crop_face=False), p.downstream, affectnet, "test")
     assert a.key != b.key and not torch.equal(a.x, b.x)
 
 
 def test_missing_root_and_wrong_kind_are_refused(synthetic, tmp_path):
     proto = _tiny(tmp_path, "affectnet-v1")
     with pytest.raises(DataError, match="missing"):
-        score_real_downstream(synthetic, proto, tmp_path / "nowhere")
+        score_real_downstream(synthetic, load_protocol(proto), tmp_path / "nowhere")
     with pytest.raises(DataError, match="not a real-data protocol"):
-        score_real_downstream(synthetic, "world-v1", tmp_path)
+        score_real_downstream(synthetic, load_protocol("world-v1"), tmp_path)
     bad = yaml.safe_load(Path(proto).read_text())
     bad["data"]["reader"] = "fer2013"
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import torch
 
-from bench.refreport import ABLATION_COLUMNS, main, results_table, vae_ceiling
+from bench.publish.refreport import ABLATION_COLUMNS, main, results_table, vae_ceiling
 
 
 class IdentityVAE:

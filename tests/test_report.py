@@ -7,8 +7,9 @@ import json
 import pytest
 import yaml
 
-from bench.data.safeio import DataError
-from bench.report import build_report, load_table, reproduce, scaling_rows
+from bench.core.errors import DataError
+from bench.publish.papers import load_table, reproduce
+from bench.publish.report import build_report, scaling_rows
 
 
 def _res(name: str, acc: float, h: str = "h" * 64) -> dict:
@@ -61,7 +62,7 @@ def test_reproduce_puts_ours_beside_the_paper(tmp_path):
 
 
 def test_every_shipped_paper_table_loads_and_bad_ones_are_refused(tmp_path):
-    from bench.report import TABLES
+    from bench.core.paths import PAPER_TABLES as TABLES
 
     for p in TABLES.glob("*.yaml"):
         assert load_table(p.stem)["rows"]

@@ -17,8 +17,9 @@ import yaml
 from conftest import SMALL, write_world
 from PIL import Image
 
+from bench.core.errors import DataError
 from bench.data.aus import AU_COLUMNS, N_AUS
-from bench.data.safeio import DataError, sha256_file
+from bench.data.safeio import sha256_file
 from bench.data.sampleset import Manifest, Sample, SampleSet, SampleSetWriter, finalize_shards, validate
 from bench.world.make import world_batches
 
@@ -289,7 +290,7 @@ def test_sha256_helper_matches_hashlib(tmp_path):
 
 
 def test_atomic_writes_honour_the_umask(tmp_path):
-    from bench.data.safeio import atomic_write_text
+    from bench.core.atomic import atomic_write_text
 
     old = os.umask(0o022)
     try:

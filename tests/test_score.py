@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import yaml
 
-from bench.controls import world_conditions
-from bench.data.safeio import DataError
-from bench.generators import get_generator, write_generated
-from bench.protocols import PROTOCOL_DIR, load_protocol
-from bench.score import score_sampleset
+from bench.core.errors import DataError
+from bench.core.paths import PROTOCOLS as PROTOCOL_DIR
+from bench.generation.base import get_generator, write_generated
+from bench.scoring.protocols import load_protocol
+from bench.scoring.score import score_sampleset
+from bench.world.conditions import world_conditions
 
 N = 60
 
@@ -45,9 +46,9 @@ def test_score_results_schema_determinism_and_cache(tiny):
     proto, sets, tmp = tiny
     res = score_sampleset(sets["real"], proto)
     assert res["schema_version"] == "1" and res["protocol"]["id"] == "tiny-v1" and len(res["protocol"]["hash"]) == 64
-    assert set(res["metrics"]) == {k for k, v in proto.metrics.items() if v["family"] != "downstream"}  # not asked
+    assert set(res["metrics"]) == {k for k, v in proto.metric_info.items() if v["family"] != "downstream"}  # not asked
     for name, m in res["metrics"].items():
-        assert m["n"] == N and m["higher_is_better"] == proto.metrics[name]["higher_is_better"]
+        assert m["n"] == N and m["higher_is_better"] == proto.metric_info[name]["higher_is_better"]
     assert res["metrics"]["au_f1"]["ci95"] is not None and "per_au" in res["metrics"]["au_f1"]
     assert res["generator"]["name"] == "real" and res["packages"]["torch"]
     assert str(tmp) not in json.dumps(res)  # no path of this machine in results that get committed
@@ -91,7 +92,7 @@ def test_cli_generate_and_score(tiny, tmp_path):
 
 
 def test_table_refuses_mixed_protocol_hashes(tiny, tmp_path):
-    from bench.results import load_results, markdown_table, write_results
+    from bench.core.results import load_results, markdown_table, write_results
 
     proto, sets, _ = tiny
     paths = []
@@ -157,14 +158,14 @@ def test_control_family_reads_images_against_the_request(tiny):
     """`shuffled` holds the very images `real` does, so it follows the request as well as `real` does while its
     claimed labels are wrong; a set that does not answer the protocol's suite gets no control metrics."""
     proto, sets, tmp = tiny
-    s = write_generated(get_generator("shuffled", world=proto["world"]), world_conditions(proto["world"], "val", N),
+    s = write_generated(get_generator("shuffled", world=proto.world.as_dict()), world_conditions(proto.world.as_dict(), "val", N),
                         tmp / "shuffled", protocol=proto.id)
     real, shuf = score_sampleset(sets["real"], proto), score_sampleset(s, proto)
     rm, sm = real["metrics"], shuf["metrics"]
     assert sm["au_f1_condition"]["value"] == rm["au_f1_condition"]["value"]
     assert sm["expression_accuracy_condition"]["value"] == rm["expression_accuracy_condition"]["value"]
     assert shuf["sampleset"]["labels_sha256"] != real["sampleset"]["labels_sha256"]  # ... with other claims
-    other = write_generated(get_generator("real", world=proto["world"]), world_conditions(proto["world"], "val", N),
+    other = write_generated(get_generator("real", world=proto.world.as_dict()), world_conditions(proto.world.as_dict(), "val", N),
                             tmp / "unbound", protocol=None)
     assert "au_f1_condition" not in score_sampleset(other, proto)["metrics"]
 
@@ -183,11 +184,11 @@ def test_partial_label_sets_score_only_what_they_label(tiny):
         labelled_aus, expression_labelled = disfa, False
 
         def generate(self, conds):
-            for s in get_generator("real", world=proto["world"]).generate(conds):
+            for s in get_generator("real", world=proto.world.as_dict()).generate(conds):
                 inten = np.where(np.isin(np.array(AUS), disfa), s.intensity, np.nan).astype(np.float32)
                 yield dataclasses.replace(s, intensity=inten, expression=-1)
 
-    root = write_generated(Partial(), world_conditions(proto["world"], "val", N), tmp / "partial", protocol=proto.id)
+    root = write_generated(Partial(), world_conditions(proto.world.as_dict(), "val", N), tmp / "partial", protocol=proto.id)
     m = score_sampleset(root, proto)["metrics"]
     per = m["au_f1"]["per_au"]
     assert all((per[f"AU{a:02d}"] is None) == (a not in disfa) for a in AUS)

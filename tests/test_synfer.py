@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from bench.data.sampleset import SampleSet, validate
-from bench.generators import write_generated
+from bench.generation.base import write_generated
 from reference.synfer import SynFERPipeline
 from reference.synfer.config import SynFERTinyConfig, build_tiny, from_sd15_folder
 from reference.synfer.generator import SynFERGenerator
@@ -139,7 +139,7 @@ def test_layout_initialisation_runs_and_is_deterministic(pipe):
 
 
 def test_generator_writes_sampleset_with_pseudo_labels(pipe, tmp_path):
-    from bench.controls import world_conditions
+    from bench.world.conditions import world_conditions
 
     conds = world_conditions({"seed": 0, "image_size": 64}, "val", 4)
     gen = SynFERGenerator(pipe=pipe, steps=2, batch_size=3, pseudo_label=True)
@@ -186,13 +186,13 @@ def test_label_images_rectifies_with_the_ensemble_and_ignores_the_request(pipe):
     assert ((0 <= final) & (final < 8)).all()
 
 
-def test_relabel_set_keeps_images_and_changes_only_expressions(pipe, tmp_path):
-    from bench.controls import world_conditions
-    from reference.synfer.ablation import relabel_set
+def test_relabel_generator_keeps_images_and_changes_only_expressions(pipe, tmp_path):
+    from bench.world.conditions import world_conditions
+    from reference.synfer.generator import SynFERRelabel
 
     conds = world_conditions({"seed": 0, "image_size": 64}, "val", 6)
     write_generated(SynFERGenerator(pipe=pipe, steps=2, batch_size=4), conds, tmp_path / "a", protocol="world-v1")
-    relabel_set(tmp_path / "a", tmp_path / "b", batch=4, progress=False, pipe=pipe)
+    write_generated(SynFERRelabel(tmp_path / "a", batch_size=4, pipe=pipe), conds, tmp_path / "b", protocol="world-v1")
     a, b = list(SampleSet(tmp_path / "a")), list(SampleSet(tmp_path / "b"))
     assert [s.file for s in a] == [s.file for s in b]
     assert all(np.array_equal(x.image, y.image) and np.array_equal(x.intensity, y.intensity) for x, y in zip(a, b))

@@ -125,10 +125,11 @@ def test_identity_collapse_shrinks_diversity(judge, world):
 
 
 def test_real_control_scores_best_on_every_family(tmp_path, monkeypatch):
-    from bench.controls import world_conditions
-    from bench.generators import get_generator, write_generated
-    from bench.protocols import PROTOCOL_DIR, load_protocol
-    from bench.score import score_sampleset
+    from bench.core.paths import PROTOCOLS as PROTOCOL_DIR
+    from bench.generation.base import get_generator, write_generated
+    from bench.scoring.protocols import load_protocol
+    from bench.scoring.score import score_sampleset
+    from bench.world.conditions import world_conditions
 
     monkeypatch.setenv("AUGEN_CACHE", str(tmp_path / "cache"))
     s = yaml.safe_load((PROTOCOL_DIR / "world-v1.yaml").read_text())

@@ -4,7 +4,7 @@ Every reader streams `Sample`s (image None; `file` relative to the dataset's ima
 `meta`) and raises one `DataError` naming the file and row for anything out of format. Images are read
 later, through `load_dataset_image`, which keeps paths inside the root and guards decoding.
 
-Formats (see RESEARCH.md): AffectNet's official CSV; RAF-DB's `list_patition_label.txt`; DISFA's
+Formats (see docs/sources.md): AffectNet's official CSV; RAF-DB's `list_patition_label.txt`; DISFA's
 per-AU label files `SNxxx/SNxxx_au{k}.txt` ("frame,intensity"); BP4D's occurrence CSVs
 `F001_T1.csv` (header of AU numbers, column 0 = frame, values 0/1/9); OpenFace 2.0 CSV (`AUxx_r`,
 `AUxx_c`, optionally with a space before each column name).
@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.core.errors import DataError
 from bench.data.aus import AU_INDEX, N_AUS, empty_intensities, subset
-from bench.data.safeio import DataError, contained_path, read_image
+from bench.data.safeio import contained_path, read_image
 from bench.data.sampleset import Sample
 
 AFFECTNET_COLUMNS = ("subDirectory_filePath", "face_x", "face_y", "face_width", "face_height",

@@ -1,4 +1,5 @@
-"""Hostile-input helpers: one error type naming file and row, atomic writes, contained paths, guarded decoding.
+"""Hostile-input helpers: contained paths, bare names, file hashes, guarded image decoding (errors: DataError,
+bench.core.errors; atomic writes: bench.core.atomic).
 
 Every reader in `bench.data` funnels user-supplied paths and images through here, so the rules
 (no `..`, no absolute paths, no symlinks, no decompression bombs, no partial output) live in one place.
@@ -6,85 +7,20 @@ Every reader in `bench.data` funnels user-supplied paths and images through here
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
-import shutil
-import tempfile
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from bench.core.errors import DataError
+
 #: Largest image file we agree to open (bytes) and largest decoded size (pixels) when no size is expected.
 MAX_IMAGE_BYTES = 32 * 1024 * 1024
 MAX_IMAGE_PIXELS = 4096 * 4096
-_UMASK = os.umask(0)  # read the process umask once (mkstemp/mkdtemp create 0600/0700; we honour it)
-os.umask(_UMASK)
-
-
-class DataError(ValueError):
-    """Bad input: the message names the file (and row, when there is one) and what is wrong."""
-
-    def __init__(self, path: str | os.PathLike, message: str, row: int | None = None):
-        self.path, self.row, self.reason = str(path), row, message
-        where = f"{self.path}" if row is None else f"{self.path}: row {row}"
-        super().__init__(f"{where}: {message}")
-
-
-# ----------------------------------------------------------------------------------------- writes
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to `path` via a temp file in the same folder + rename: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-@contextlib.contextmanager
-def atomic_dir(final: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temp folder beside `final`; on success it is renamed to `final`, on error removed.
-
-    Nothing appears at `final` unless the block completes. With `overwrite`, an existing `final` is
-    replaced only after the new content is complete.
-    """
-    final = Path(final)
-    if final.exists() and not overwrite:
-        raise FileExistsError(f"{final} already exists (pass overwrite to replace it)")
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".partial"))
-    os.chmod(tmp, 0o777 & ~_UMASK)
-    try:
-        yield tmp
-        if final.exists():
-            old = final.with_name(f".{final.name}.old-{os.getpid()}")
-            os.replace(final, old)
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

@@ -31,8 +31,10 @@ import numpy as np
 import yaml
 from PIL import Image
 
+from bench.core.atomic import atomic_dir, atomic_write_text
+from bench.core.errors import DataError
 from bench.data.aus import AU_COLUMNS, AU_INDEX, AU_P_COLUMNS, AUS, N_AUS, N_EXPRESSIONS
-from bench.data.safeio import DataError, atomic_dir, atomic_write_text, check_bare_name, read_image, sha256_file
+from bench.data.safeio import check_bare_name, read_image, sha256_file
 
 FORMAT = "augen-sampleset/1"
 #: Optional demographic columns and the number of classes each may take (integer codes 0..n-1).

@@ -1,2 +1,32 @@
-"""Judges: networks that read images (feature extractors, AU detectors, demographic and expression
-classifiers). World judges are trained by our own code; real-data judges load local weights only."""
+"""Judges: networks that read images (feature extractors, AU detectors, demographic and expression classifiers).
+World judges are trained by our own code; real-data judges load local weights only (nothing downloads).
+
+Every judge kind a protocol can name (`judge: {kind: ..., config: {...}}`) is registered here, in
+`bench.core.registry.JUDGES`, as "module:factory" (loaded only when used). A judge has `id`, `sha256` (of its
+weights), `config`, `readings` (the arrays it returns) and maps uint8 images (B, H, W, 3) to {reading: array}:
+
+    world      the world judge (features, AU intensity/probability, expression and demographic probabilities)
+    inception  FID InceptionV3 pool3 features from pytorch-fid's weight file (config: path, mode)
+    dinov2     DINOv2 CLS features from a local `save_pretrained` folder (config: folder)
+    clip       CLIP image embeddings from a local folder (config: folder)
+    fairface   FairFace race7 / gender / age9 probabilities from its released ResNet34 file (config: path)
+
+Adding a judge: a class with those attributes and one `JUDGES.add` line here (docs/architecture.md).
+"""
+
+from bench.core.registry import JUDGES, accepted_options, check_options
+
+JUDGES.add("world", "bench.judges.world:WorldJudge", needs=("world",))
+JUDGES.add("inception", "bench.judges.inception:InceptionJudge", needs=("weights", "device"))
+JUDGES.add("dinov2", "bench.judges.hf:DinoV2Judge", needs=("weights", "device"))
+JUDGES.add("clip", "bench.judges.hf:CLIPJudge", needs=("weights", "device"))
+JUDGES.add("fairface", "bench.judges.fairface:FairFaceJudge", needs=("weights", "device"))
+
+
+def build_judge(kind: str, config: dict | None = None, **harness):
+    """A judge of a registered kind, built from a protocol's `config` (its keys checked against the factory's
+    arguments) and what the harness supplies (device, train_if_missing, progress)."""
+    options = dict(config or {})
+    check_options(JUDGES, kind, options, supplied=harness)
+    ok = accepted_options(JUDGES.get(kind))
+    return JUDGES.get(kind)(**options, **{k: v for k, v in harness.items() if ok is None or k in ok})

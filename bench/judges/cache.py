@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from bench.data.safeio import atomic_write_bytes
+from bench.core.atomic import atomic_write_bytes
 from bench.data.sampleset import SampleSet
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.core.errors import DataError
 from bench.data.aus import N_AUS
 from bench.data.datasets import read_libreface, read_openface
-from bench.data.safeio import DataError
 from bench.data.sampleset import SampleSet
 
 

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench.core.errors import MissingWeights
 from bench.judges.hf import IMAGENET_MEAN, IMAGENET_STD, preprocess
 
 RACES = ("White", "Black", "Latino_Hispanic", "East Asian", "Southeast Asian", "Indian", "Middle Eastern")
@@ -72,10 +73,12 @@ class ResNet34(ResNetTrunk):
 class FairFaceJudge:
     """Images -> race7 / gender2 / age9 probabilities."""
 
+    readings = ("race7_prob", "gender_prob", "age9_prob")
+
     def __init__(self, path: str | Path | None, device: str = "cpu"):
         p = Path(path) if path else None
         if p is None or not p.is_file():
-            raise FileNotFoundError(
+            raise MissingWeights(
                 f"FairFace weights not found{f' at {p}' if p else ''}: download {WEIGHTS_NAME} (FairFace's "
                 "released ResNet34, 7 races) on a machine with internet, copy it here and pass its path")
         state = torch.load(p, map_location="cpu", weights_only=True)
@@ -85,7 +88,7 @@ class FairFaceJudge:
         self.device = device
         with open(p, "rb") as f:
             self.sha256 = hashlib.sha256(f.read()).hexdigest()
-        self.id = f"fairface-{self.sha256[:12]}"
+        self.id, self.config = f"fairface-{self.sha256[:12]}", {}
 
     @torch.no_grad()
     def __call__(self, images: np.ndarray) -> dict[str, np.ndarray]:

@@ -15,6 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bench.core.errors import MissingWeights
+
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -24,7 +26,7 @@ def local_folder(path: str | Path | None, what: str) -> Path:
     """Check a `save_pretrained` folder exists; the error says what to put there."""
     p = Path(path) if path else None
     if p is None or not (p / "config.json").is_file() or not any((p / w).is_file() for w in WEIGHT_FILES):
-        raise FileNotFoundError(
+        raise MissingWeights(
             f"{what} weights not found{f' at {p}' if p else ''}: on a machine with internet run "
             f"`from_pretrained(...)` then `save_pretrained(FOLDER)` for {what}, copy FOLDER here and pass its path")
     return p
@@ -52,6 +54,8 @@ def preprocess(images: np.ndarray, size: int, mean, std) -> torch.Tensor:
 class DinoV2Judge:
     """DINOv2 CLS features (B, hidden) for FD / precision-recall on real data."""
 
+    readings = ("features",)
+
     def __init__(self, folder: str | Path, device: str = "cpu"):
         from transformers import Dinov2Model
 
@@ -59,7 +63,7 @@ class DinoV2Judge:
         self.model = Dinov2Model.from_pretrained(folder, local_files_only=True).to(device).eval()
         self.device, self.size = device, int(self.model.config.image_size)
         self.sha256 = folder_sha256(folder)
-        self.id = f"dinov2-{self.sha256[:12]}"
+        self.id, self.config = f"dinov2-{self.sha256[:12]}", {}
 
     @torch.no_grad()
     def __call__(self, images: np.ndarray) -> dict[str, np.ndarray]:
@@ -69,6 +73,8 @@ class DinoV2Judge:
 
 class CLIPJudge:
     """CLIP image/text embeddings and CLIP score = max(100 * cos(image, text), 0) per sample."""
+
+    readings = ("features",)
 
     def __init__(self, folder: str | Path, device: str = "cpu"):
         from transformers import AutoTokenizer, CLIPModel
@@ -80,7 +86,7 @@ class CLIPJudge:
         self.size = int(self.model.config.vision_config.image_size)
         self.max_len = int(self.model.config.text_config.max_position_embeddings)
         self.sha256 = folder_sha256(folder)
-        self.id = f"clip-{self.sha256[:12]}"
+        self.id, self.config = f"clip-{self.sha256[:12]}", {}
 
     @torch.no_grad()
     def image_embeds(self, images: np.ndarray) -> torch.Tensor:

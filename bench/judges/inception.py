@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from bench.core.errors import DataError, MissingWeights
 from bench.data.safeio import sha256_file
 
 WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
@@ -203,15 +204,33 @@ def load_fid_inception(path: str | os.PathLike | None, check_hash: bool = True) 
     where = "pass its path (--inception-weights) or set AUGEN_INCEPTION_WEIGHTS"
     path = path or os.environ.get("AUGEN_INCEPTION_WEIGHTS")
     if not path or not Path(path).is_file():
-        raise FileNotFoundError(
+        raise MissingWeights(
             f"FID Inception weights not found{f' at {path}' if path else ''}: download {WEIGHTS_NAME} "
             f"(pytorch-fid's release file) on a machine with internet, copy it here and {where}")
     if check_hash:
         digest = sha256_file(path)
         if not digest.startswith(WEIGHTS_SHA256_PREFIX):
-            raise ValueError(f"{path}: sha256 {digest[:16]}... does not start with {WEIGHTS_SHA256_PREFIX} "
+            raise DataError(path, f"sha256 {digest[:16]}... does not start with {WEIGHTS_SHA256_PREFIX} "
                              f"(not {WEIGHTS_NAME}, or a corrupt copy)")
     state = torch.load(path, map_location="cpu", weights_only=True)
     net = FIDInceptionV3()
     net.load_state_dict(state, strict=True)
     return net.eval()
+
+
+class InceptionJudge:
+    """FID Inception pool3 features (B, 2048) under one preprocessing `mode` (clean-fid's names)."""
+
+    readings = ("features",)
+
+    def __init__(self, path: str | os.PathLike | None = None, mode: str = "clean", device: str = "cpu"):
+        if mode not in MODES:
+            raise ValueError(f"Inception mode {mode!r} is not one of {', '.join(MODES)}")
+        self.net = load_fid_inception(path).to(device)
+        self.sha256 = sha256_file(path or os.environ["AUGEN_INCEPTION_WEIGHTS"])
+        self.id, self.mode, self.device = f"inception-{mode}-{self.sha256[:12]}", mode, device
+        self.config = {"mode": mode}
+
+    @torch.no_grad()
+    def __call__(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        return {"features": self.net(preprocess(images, self.mode).to(self.device)).double().cpu().numpy()}

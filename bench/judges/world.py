@@ -24,8 +24,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from bench.core.atomic import atomic_write_bytes, atomic_write_text
+from bench.core.errors import DataError, MissingWeights
 from bench.data.aus import AUS, EXPRESSIONS, N_AUS, N_EXPRESSIONS
-from bench.data.safeio import atomic_write_bytes, atomic_write_text, sha256_file
+from bench.data.safeio import sha256_file
 from bench.world.make import WORLD_VERSION
 from bench.world.params import WorldConfig, sample_params, split_identity_range
 from bench.world.render import render
@@ -176,7 +178,7 @@ def evaluate_world_judge(net: WorldJudgeNet, cfg: WorldJudgeConfig) -> dict:
 
 
 def _cache_dir() -> Path:
-    from bench.judges.cache import cache_root
+    from bench.core.paths import cache_root
 
     return cache_root() / "judges"
 
@@ -203,13 +205,13 @@ def load_world_judge(cfg: WorldJudgeConfig = WorldJudgeConfig(), train_if_missin
         if path.is_file():
             report = json.loads(path.with_suffix(".json").read_text())
             if sha256_file(path) != report.get("weights_sha256"):
-                raise ValueError(f"{path}: sha256 differs from the one recorded in {path.with_suffix('.json').name}")
+                raise DataError(path, f"sha256 differs from the one recorded in {path.with_suffix('.json').name}")
             lo, hi = split_identity_range(WorldConfig(seed=cfg.world_seed), "train")
             net = WorldJudgeNet(cfg, hi - lo)
             net.load_state_dict(load_file(path), strict=True)
             return net.eval(), report
     if not train_if_missing:
-        raise FileNotFoundError(f"no weights for {cfg.judge_id} in {WEIGHTS_DIR} or {_cache_dir()}; "
+        raise MissingWeights(f"no weights for {cfg.judge_id} in {WEIGHTS_DIR} or {_cache_dir()}; "
                                 "run `augen judges train` to make them")
     net, report = train_world_judge(cfg, progress=progress)
     path = save_world_judge(net, report, _cache_dir())
@@ -239,3 +241,28 @@ def judge_markdown(report: dict, title: str = "", command: str = "augen judges t
         b = f"{base[au]:.3f}" if au in base else ""
         lines.append(f"| {au} | {f1:.3f} | {r:.3f} | {b} | {'yes' if f1 >= 0.9 and r >= 0.9 else 'no'} |")
     return "\n".join(lines) + "\n"
+
+
+CEILING_KEYS = ("au_mean_f1", "au_min_f1", "au_min_r", "expression_accuracy", "skin_tone_accuracy", "gender_accuracy",
+                "age_group_accuracy", "au_f1")
+
+
+class WorldJudge:
+    """The world judge as the scorer sees every judge: `id`, weights `sha256`, `config`, `ceiling` (its held-out
+    report), the `readings` it produces, and images (B, H, W, 3) uint8 -> {reading: array}."""
+
+    needs = ("world",)
+    accepts = (*(f.name for f in dataclasses.fields(WorldJudgeConfig)), "train_if_missing", "progress")
+    readings = ("features", "au_intensity", "au_prob", "expression_prob", "skin_tone_prob", "gender_prob",
+                "age_group_prob")
+
+    def __init__(self, train_if_missing: bool = True, progress: bool = False, **config):
+        self.cfg = WorldJudgeConfig(**config)
+        self.net, self.report = load_world_judge(self.cfg, train_if_missing=train_if_missing, progress=progress)
+        self.id = self.cfg.judge_id
+        self.sha256 = self.report.get("weights_sha256", "")
+        self.config = dataclasses.asdict(self.cfg)
+        self.ceiling = {k: self.report[k] for k in CEILING_KEYS if k in self.report}
+
+    def __call__(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        return predict(self.net, images)

@@ -1,7 +1,7 @@
 """Realism metrics on feature arrays: Fréchet distance, KID, precision/recall, density/coverage.
 
 Pure functions on NumPy arrays (float64 inside); nothing here knows about images or networks.
-Conventions (RESEARCH.md): FID's trace term from the eigenvalues of sqrt(S1) S2 sqrt(S1) (symmetric,
+Conventions (docs/sources.md): FID's trace term from the eigenvalues of sqrt(S1) S2 sqrt(S1) (symmetric,
 so `eigvalsh`; no `scipy.linalg.sqrtm`), KID as clean-fid's unbiased polynomial-kernel MMD but with
 seeded subsets, precision/recall with k=3 neighbourhoods (Kynkäänniemi et al. 2019),
 density/coverage with k=5 (Naeem et al. 2020).

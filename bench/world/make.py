@@ -18,8 +18,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from tqdm import tqdm
 
+from bench.core.errors import AlreadyExists, DataError, UsageError
 from bench.data.aus import EXPRESSIONS, format_aus
-from bench.data.safeio import DataError
 from bench.data.sampleset import Manifest, Sample, SampleSetWriter, finalize_shards
 from bench.world.params import AGE_GROUPS, GENDERS, WorldConfig, sample_params
 from bench.world.prompts import prompt_from_aus
@@ -88,7 +88,7 @@ def make_world_set(out: str | os.PathLike, cfg: WorldConfig, split: str, n: int,
     out = Path(out)
     name = f"world-{split}-{n}"
     if n <= 0:
-        raise ValueError("n must be positive")
+        raise UsageError(f"--n must be positive, not {n}")
     if workers > 1 and shard_size <= 0:
         shard_size = math.ceil(n / workers)
     if shard_size <= 0:
@@ -98,7 +98,7 @@ def make_world_set(out: str | os.PathLike, cfg: WorldConfig, split: str, n: int,
         return Manifest.load(out / "manifest.yaml")
     if (out / "manifest.yaml").exists():
         if not overwrite:
-            raise FileExistsError(f"{out} already holds a complete SampleSet (pass overwrite to replace it)")
+            raise AlreadyExists(f"{out} already holds a complete SampleSet (pass overwrite to replace it)")
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     jobs = [(out, cfg, split, k, lo, min(n, lo + shard_size), name)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.core.errors import UsageError
 from bench.data.aus import AU_INDEX, N_AUS, N_EXPRESSIONS
 from bench.world.rng import Draws
 
@@ -58,7 +59,7 @@ class WorldConfig:
 
     def __post_init__(self):
         if not 32 <= self.image_size <= 256:
-            raise ValueError(f"image_size {self.image_size} outside 32-256")
+            raise UsageError(f"image_size {self.image_size} outside 32-256")
 
 
 @dataclass
@@ -129,7 +130,7 @@ class FaceParams:
 def split_identity_range(cfg: WorldConfig, split: str) -> tuple[int, int]:
     """[start, stop) of the identity ids that belong to `split`."""
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
+        raise UsageError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
     k = SPLITS.index(split)
     start = sum(cfg.identities[:k])
     return start, start + cfg.identities[k]

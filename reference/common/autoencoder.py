@@ -15,7 +15,8 @@ from pathlib import Path
 
 import torch
 
-from bench.data.safeio import atomic_dir, atomic_write_text
+from bench.core.atomic import atomic_dir, atomic_write_text
+from bench.core.errors import MissingWeights, UsageError
 from bench.world.params import WorldConfig
 from reference.common.loop import lr_factor, optimizer_step, step_generator, train_resumable
 from reference.common.parts import tiny_vae
@@ -45,7 +46,7 @@ class TinyVAEConfig:
 
 
 def cache_dir() -> Path:
-    from bench.judges.cache import cache_root  # the same cache root as the harness (AUGEN_CACHE)
+    from bench.core.paths import cache_root  # the same cache root as the harness (AUGEN_CACHE)
 
     return cache_root() / "reference"
 
@@ -120,5 +121,12 @@ def load_tiny_vae(cfg: TinyVAEConfig = TinyVAEConfig(), train_if_missing: bool =
     if (folder := find_trained(cfg.key, "config.json")) is not None:
         return AutoencoderKL.from_pretrained(folder).eval()
     if not train_if_missing:
-        raise FileNotFoundError(f"no tiny VAE {cfg.key} in {WEIGHTS} or {cache_dir()}; run `augen train vae`")
+        raise MissingWeights(f"no tiny VAE {cfg.key} in {WEIGHTS} or {cache_dir()}; run `augen train vae`")
     return AutoencoderKL.from_pretrained(train_tiny_vae(cfg, progress=progress)).eval()
+
+
+def train_command(config: str, options: dict, progress: bool = True) -> Path:
+    """`augen train vae [--option k=v]` (the `augen.trainers` entry point)."""
+    if config != "tiny":
+        raise UsageError("the VAE has only a tiny config; sd15 pipelines bring their own")
+    return train_tiny_vae(TinyVAEConfig(**options), progress=progress)

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from bench.data.safeio import atomic_write_bytes
+from bench.core.atomic import atomic_write_bytes
 
 
 def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:

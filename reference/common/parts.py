@@ -13,6 +13,7 @@ from pathlib import Path
 from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel
 
+from bench.core.errors import MissingWeights, UsageError
 from reference.common.text import world_tokenizer
 
 
@@ -99,10 +100,10 @@ def load_pipeline_folder(cls, weights: str | Path | None, generator: str, dtype:
     import torch
 
     if weights is None:
-        raise ValueError(f"generator {generator} needs weights=<folder of a trained {cls.__name__}> "
+        raise UsageError(f"generator {generator} needs weights=<folder of a trained {cls.__name__}> "
                          f"(or use {generator}-tiny)")
     if not (Path(weights) / "model_index.json").is_file():
-        raise FileNotFoundError(f"{weights}: not a {cls.__name__} folder (no model_index.json)")
+        raise MissingWeights(f"{weights}: not a {cls.__name__} folder (no model_index.json)")
     pipe = cls.from_pretrained(weights, torch_dtype=getattr(torch, dtype))
     pipe.set_progress_bar_config(disable=True)
     return pipe
@@ -112,11 +113,11 @@ def check_sd15_folder(folder: str | Path, what: str = "Stable Diffusion 1.5 inpa
     """A local diffusers-layout folder of SD-1.5 weights, or a clear error saying what is missing."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: no such folder. The sd15 config loads {what} weights from a local "
+        raise MissingWeights(f"{folder}: no such folder. The sd15 config loads {what} weights from a local "
                                 f"diffusers-layout folder (subfolders {', '.join(SD15_SUBFOLDERS)}); nothing is "
                                 f"downloaded.")
     missing = [s for s in SD15_SUBFOLDERS if not (folder / s).is_dir()]
     if missing:
-        raise FileNotFoundError(f"{folder}: missing subfolder(s) {', '.join(missing)} of a diffusers-layout "
+        raise MissingWeights(f"{folder}: missing subfolder(s) {', '.join(missing)} of a diffusers-layout "
                                 f"{what} checkpoint")
     return folder

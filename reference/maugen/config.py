@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from bench.core.errors import MissingWeights, UsageError
 from reference.common.autoencoder import TinyVAEConfig
 from reference.common.parts import (
     check_sd15_folder,
@@ -124,7 +125,7 @@ def from_sd15_folder(folder: str | Path, identity_folder: str | Path | None = No
     folder = check_sd15_folder(folder)
     unet = UNet2DConditionModel.from_pretrained(folder / "unet", torch_dtype=dtype)
     if unet.config.in_channels != 9:
-        raise ValueError(f"{folder / 'unet'}: in_channels {unet.config.in_channels}; MAUGen needs the 9-channel "
+        raise UsageError(f"{folder / 'unet'}: in_channels {unet.config.in_channels}; MAUGen needs the 9-channel "
                          "inpainting UNet (stable-diffusion-inpainting)")
     tok = CLIPTokenizer.from_pretrained(folder / "tokenizer", local_files_only=True)
     tok.add_tokens(list(ID_TOKENS))
@@ -133,7 +134,7 @@ def from_sd15_folder(folder: str | Path, identity_folder: str | Path | None = No
     mrl, head, vit = _sd15_heads(text.config.hidden_size)
     if identity_folder is not None:
         if not Path(identity_folder).is_dir():
-            raise FileNotFoundError(f"{identity_folder}: no such folder (a local ViT-S/8 in transformers layout)")
+            raise MissingWeights(f"{identity_folder}: no such folder (a local ViT-S/8 in transformers layout)")
         vit = ViTModel.from_pretrained(identity_folder, local_files_only=True)
     pipe = MAUGenPipeline(vae=AutoencoderKL.from_pretrained(folder / "vae", torch_dtype=dtype), text_encoder=text,
                           tokenizer=tok, unet=unet,

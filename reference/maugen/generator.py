@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 from bench.data.aus import AU_INDEX, N_AUS
+from bench.data.conditions import Condition
 from bench.data.sampleset import Sample
-from bench.generators import Condition
 from reference.common.parts import load_pipeline_folder
 from reference.maugen.pipeline_maugen import DISFA12, MAUGenPipeline
 
@@ -29,10 +29,10 @@ class MAUGenGenerator:
     version = "1"
     labelled_aus = DISFA12
     expression_labelled = False
+    needs = ("weights", "device")  # a local pipeline folder (--option weights=DIR); runs on --option device=cuda
 
     def __init__(self, weights: str | Path | None = None, steps: int = 25, guidance_scale: float = 3.0,
-                 batch_size: int = 64, device: str = "cpu", dtype: str = "float32", pipe: MAUGenPipeline | None = None,
-                 **_ignored):
+                 batch_size: int = 64, device: str = "cpu", dtype: str = "float32", pipe: MAUGenPipeline | None = None):
         if pipe is None:
             pipe = load_pipeline_folder(MAUGenPipeline, weights, "maugen", dtype)
         self.pipe = pipe.to(device)
@@ -60,6 +60,7 @@ class MAUGenTiny(MAUGenGenerator):
     now with a progress bar; `train=False` refuses instead)."""
 
     name = "maugen-tiny"
+    needs = ("device",)  # committed weights
 
     def __init__(self, steps: int = 25, guidance_scale: float = 3.0, batch_size: int = 64, train: bool = True,
                  **kw):

@@ -17,7 +17,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from bench.data.safeio import atomic_dir, atomic_write_text
+from bench.core.atomic import atomic_dir, atomic_write_text
+from bench.core.errors import MissingWeights, UsageError
 from bench.world.params import WorldConfig
 from reference.common import autoencoder
 from reference.common.autoencoder import TinyVAEConfig, cache_dir, find_trained, load_tiny_vae
@@ -84,7 +85,7 @@ def train_tiny_maugen(cfg: MAUGenTinyConfig = MAUGenTinyConfig(), out: Path | No
     """Train (resuming from its checkpoint) and save the tiny MAUGen pipeline; returns the folder."""
     out = out or cache_dir() / cfg.key
     if vae_cfg.key != cfg.vae:
-        raise ValueError(f"config {cfg.key} learns the latents of VAE {cfg.vae}, not {vae_cfg.key}")
+        raise UsageError(f"config {cfg.key} learns the latents of VAE {cfg.vae}, not {vae_cfg.key}")
     vae = load_tiny_vae(vae_cfg, train_if_missing=True, progress=progress)
     torch.manual_seed(cfg.seed)
     pipe = build_tiny(cfg, vae=vae)
@@ -117,9 +118,17 @@ def load_tiny_maugen(cfg: MAUGenTinyConfig = MAUGenTinyConfig(), train_if_missin
     folder = find_trained(cfg.key)
     if folder is None:
         if not train_if_missing:
-            raise FileNotFoundError(f"no tiny MAUGen {cfg.key} in {autoencoder.WEIGHTS} or {cache_dir()}; "
+            raise MissingWeights(f"no tiny MAUGen {cfg.key} in {autoencoder.WEIGHTS} or {cache_dir()}; "
                                     "run `augen train maugen --config tiny`")
         folder = train_tiny_maugen(cfg, progress=progress)
     pipe = MAUGenPipeline.from_pretrained(folder)
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+def train_command(config: str, options: dict, progress: bool = True) -> Path:
+    """`augen train maugen [--option k=v]` (the `augen.trainers` entry point)."""
+    if config != "tiny":
+        raise UsageError("only --config tiny trains here; sd15 MAUGen starts from local SD-1.5 inpainting weights "
+                         "(reference.maugen.config.from_sd15_folder) and trains on a GPU")
+    return train_tiny_maugen(MAUGenTinyConfig(**options), progress=progress)

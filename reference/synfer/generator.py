@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.core.errors import DataError
 from bench.data.aus import AUS
+from bench.data.conditions import Condition
 from bench.data.sampleset import Sample
-from bench.generators import Condition
 from reference.common.parts import load_pipeline_folder
 from reference.synfer.pipeline_synfer import SynFERPipeline
 
@@ -28,11 +29,12 @@ class SynFERGenerator:
     version = "1"
     labelled_aus = AUS
     expression_labelled = True
+    needs = ("weights", "device")  # a local pipeline folder (--option weights=DIR); runs on --option device=cuda
 
     def __init__(self, weights: str | Path | None = None, steps: int = 25, guidance_scale: float = 3.0,
                  au_scale: float = 1.0, semantic_guidance_scale: float = 0.0, guidance_start: int = 10,
                  pseudo_label: bool = False, batch_size: int = 64, device: str = "cpu",
-                 pipe: SynFERPipeline | None = None, **_ignored):
+                 pipe: SynFERPipeline | None = None):
         if pipe is None:
             pipe = load_pipeline_folder(SynFERPipeline, weights, "synfer")
         self.pipe = pipe.to(device)
@@ -72,6 +74,7 @@ class SynFERTiny(SynFERGenerator):
     weights, else trained now with progress bars; `train=False` refuses instead)."""
 
     name = "synfer-tiny"
+    needs = ("device",)  # committed weights
 
     def __init__(self, stage: str = "full", train: bool = True, **kw):
         from reference.synfer.config import SynFERTinyConfig
@@ -80,3 +83,40 @@ class SynFERTiny(SynFERGenerator):
         cfg = SynFERTinyConfig()
         super().__init__(pipe=load_tiny_synfer(cfg, stage=stage, train_if_missing=train), **kw)
         self.config = {**self.config, "weights": f"{cfg.key}/{stage}"}
+
+
+class SynFERRelabel:
+    """SynFER's label rectification as a generator: replays an existing SampleSet (`source`, sample i answers
+    condition i) and gives each image the pseudo-labeller's expression, overruled by the FER ensemble where they
+    disagree (seeded by the sample's seed); images, AUs, prompts and file names are kept. It records itself as the
+    source's generator with `pseudo_label: true`, and the share relabelled in `stats`."""
+
+    def __init__(self, source: str | Path, stage: str = "full", batch_size: int = 128,
+                 pipe: SynFERPipeline | None = None):
+        from bench.data.sampleset import SampleSet
+        from reference.synfer.config import SynFERTinyConfig
+        from reference.synfer.train import load_tiny_synfer
+
+        self.set = SampleSet(source)
+        m = self.set.manifest
+        self.pipe = pipe or load_tiny_synfer(SynFERTinyConfig(), stage=stage)
+        self.name, self.version = str(m.generator.get("name", "synfer-tiny")), str(m.generator.get("version", ""))
+        self.config = {**m.generator.get("config", {}), "pseudo_label": True}
+        self.image_size, self.labelled_aus, self.batch_size = m.image_size, m.labelled_aus, batch_size
+        self.expression_labelled = True
+        self.stats = {"n": 0, "relabelled": 0}
+
+    def generate(self, conditions: list[Condition]) -> Iterator[Sample]:
+        rows = iter(self.set)
+        for lo in range(0, len(conditions), self.batch_size):
+            buf = [s for _, s in zip(range(min(self.batch_size, len(conditions) - lo)), rows)]
+            if len(buf) < min(self.batch_size, len(conditions) - lo):
+                raise DataError(self.set.root, f"holds {len(self.set)} samples, asked for {len(conditions)}")
+            x = torch.from_numpy(np.stack([s.image for s in buf])).permute(0, 3, 1, 2).float() / 127.5 - 1
+            final, *_, relabelled = self.pipe.label_images(
+                x, generator=[torch.Generator().manual_seed(int(s.seed)) for s in buf])
+            self.stats["n"] += len(buf)
+            self.stats["relabelled"] += int(relabelled.sum())
+            for s, e in zip(buf, final.tolist()):
+                s.expression = int(e)
+                yield s

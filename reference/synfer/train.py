@@ -21,8 +21,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from bench.core.atomic import atomic_dir, atomic_write_text
+from bench.core.errors import MissingWeights, UsageError
 from bench.data.aus import EXPRESSIONS
-from bench.data.safeio import atomic_dir, atomic_write_text
 from bench.world.params import WorldConfig
 from reference.common.autoencoder import WEIGHTS, TinyVAEConfig, cache_dir, find_trained, load_tiny_vae
 from reference.common.loop import lr_factor, optimizer_step, step_generator, train_resumable
@@ -82,7 +83,7 @@ def train_tiny_synfer(cfg: SynFERTinyConfig = SynFERTinyConfig(), out: Path | No
     """Run every stage (each resumes from its checkpoint) and save base/text/full pipelines under `out`."""
     out = out or cache_dir() / cfg.key
     if vae_cfg.key != cfg.vae:
-        raise ValueError(f"config {cfg.key} learns the latents of VAE {cfg.vae}, not {vae_cfg.key}")
+        raise UsageError(f"config {cfg.key} learns the latents of VAE {cfg.vae}, not {vae_cfg.key}")
     vae = load_tiny_vae(vae_cfg, train_if_missing=True, progress=progress).requires_grad_(False)
     torch.manual_seed(cfg.seed)
     pipe = build_tiny(cfg, vae=vae)
@@ -187,9 +188,17 @@ def load_tiny_synfer(cfg: SynFERTinyConfig = SynFERTinyConfig(), stage: str = "f
     folder = find_trained(f"{cfg.key}/{stage}")
     if folder is None:
         if not train_if_missing:
-            raise FileNotFoundError(f"no tiny SynFER {cfg.key}/{stage} in {WEIGHTS} or {cache_dir()}; "
+            raise MissingWeights(f"no tiny SynFER {cfg.key}/{stage} in {WEIGHTS} or {cache_dir()}; "
                                     "run `augen train synfer --config tiny`")
         folder = train_tiny_synfer(cfg, progress=progress) / stage
     pipe = SynFERPipeline.from_pretrained(folder)
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+def train_command(config: str, options: dict, progress: bool = True) -> Path:
+    """`augen train synfer [--option k=v]` (the `augen.trainers` entry point)."""
+    if config != "tiny":
+        raise UsageError("only --config tiny trains here; sd15 SynFER starts from local SD-1.5 weights "
+                         "(reference.synfer.config.from_sd15_folder) and trains on a GPU")
+    return train_tiny_synfer(SynFERTinyConfig(**options), progress=progress)

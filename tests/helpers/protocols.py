@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.protocols import load_protocol
+from bench.scoring.protocols import load_protocol
 
 
 def mini_protocol(folder: Path, n: int) -> str:

@@ -6,16 +6,16 @@ from __future__ import annotations
 import sys
 import time
 
-from bench.controls import RealControl
-from bench.generators import register
+from bench.core.registry import GENERATORS
+from bench.generation.controls import RealControl
 
 
-@register("slow")
+@GENERATORS.register("slow")
 class SlowControl(RealControl):
     name = "slow"
     version = "1"
 
-    def __init__(self, pause: float = 0.05, **kw):
+    def __init__(self, pause: float = 0.05):
         super().__init__(world={"seed": 0, "image_size": 64})
         self.pause = float(pause)
 
@@ -26,6 +26,6 @@ class SlowControl(RealControl):
 
 
 if __name__ == "__main__":
-    from bench.runner import main
+    from bench.generation.runner import main
 
     sys.exit(main(sys.argv[1:]))

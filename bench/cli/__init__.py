@@ -1,0 +1,42 @@
+"""The `augen` command line: one module per group of commands, each adding its subcommands to one parser.
+
+  world      augen world make|show|probe, augen judges train
+  generate   augen generate, train, run, merge
+  score      augen score, table, validate, downstream
+  publish    augen submit, leaderboard, report, reproduce
+  registry   augen list generators|judges|metrics|recognizers|readers|trainers|protocols
+
+Only the project's own errors (bench.core.errors.AugenError: bad input, a wrong name or option) are printed as
+one line (exit 2); anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bench.cli import generate, publish, registry, score, world
+from bench.core.errors import AugenError
+
+GROUPS = (world, generate, score, publish, registry)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="augen", description="AUGen-Bench: score generators of AU-labelled faces")
+    sub = ap.add_subparsers(dest="command", required=True)
+    for group in GROUPS:
+        group.add_commands(sub)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except AugenError as e:
+        print(f"augen: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""`augen submit`, `augen leaderboard`, `augen report` and `augen reproduce` (paper tables)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+
+def cmd_submit(args) -> int:
+    from bench.core.errors import UsageError
+    from bench.generation.options import parse_options
+    from bench.publish.submit import submit
+
+    if args.name and len(args.source) > 1:
+        raise UsageError("augen submit: --name needs a single source")
+    for source in args.source:  # one process for all: imports and the downstream worker pool are paid once
+        t0 = time.perf_counter()
+        out = submit(source, args.protocol, args.name, args.results_dir and Path(args.results_dir),
+                     downstream=not args.no_downstream, replace=args.replace, progress=not args.quiet,
+                     options=parse_options(args.option), workers=args.workers)
+        print(f"filed: {out} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    return 0
+
+
+def cmd_leaderboard(args) -> int:
+    from bench.publish.leaderboard import build
+
+    md, page = build(args.protocol, args.results_dir and Path(args.results_dir), args.out, args.html,
+                     data_root=args.data_root and Path(args.data_root))
+    print(md.read_text())
+    print(f"wrote {md} and {page}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from bench.core.paths import cache_root
+    from bench.publish.report import build_report
+
+    sets = dict(s.split("=", 1) for s in args.sets)
+    if not args.sets:  # the sets `augen submit generator:NAME` generated, if they are still in the cache
+        for d in sorted((cache_root() / "runs" / args.protocol).glob("*/set-*/manifest.yaml")):
+            sets.setdefault(d.parent.parent.name, str(d.parent))
+    md, page = build_report(args.protocol, Path(args.out), sets, args.results_dir and Path(args.results_dir),
+                            data_root=args.data_root and Path(args.data_root))
+    print(f"wrote {md} and {page}")
+    return 0
+
+
+def cmd_reproduce(args) -> int:
+    from bench.core.atomic import atomic_write_text
+    from bench.publish.papers import reproduce
+
+    text = reproduce(args.table, args.protocol, tuple(Path(p) for p in args.results_dir) if args.results_dir else None)
+    if args.out:
+        atomic_write_text(args.out, text)
+    print(text)
+    return 0
+
+
+def add_commands(sub) -> None:
+    su = sub.add_parser("submit", help="check, score and file a submission (SampleSet folder/tar, or "
+                                       "generator:NAME) under leaderboards/results/<protocol>/")
+    su.add_argument("source", nargs="+", help="SampleSet folder, .tar/.tar.gz of one, or generator:NAME (entry "
+                                              "point); several are scored in turn, stopping at the first error")
+    su.add_argument("--protocol", default="world-v1")
+    su.add_argument("--name", help="leaderboard name (default: the generator's name)")
+    su.add_argument("--results-dir", help="default: leaderboards/results under the workspace (AUGEN_HOME or .)")
+    su.add_argument("--no-downstream", action="store_true")
+    su.add_argument("--replace", action="store_true", help="rescore an existing entry")
+    su.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="generator setting")
+    su.add_argument("--workers", type=int, default=1, help="generation processes for generator:NAME (see augen "
+                                                          "run --workers)")
+    su.add_argument("--quiet", action="store_true")
+    su.set_defaults(func=cmd_submit)
+
+    lb = sub.add_parser("leaderboard", help="rank the filed results of one protocol hash -> LEADERBOARD.md + HTML")
+    lb.add_argument("--protocol", default="world-v1")
+    lb.add_argument("--results-dir", help="default: leaderboards/results under the workspace")
+    lb.add_argument("--out", help="markdown (default: leaderboards/LEADERBOARD.md)")
+    lb.add_argument("--html", help="HTML page (default: leaderboards/index.html)")
+    lb.add_argument("--data-root", help="real-data protocols: the dataset folder (its label files are hashed)")
+    lb.set_defaults(func=cmd_leaderboard)
+
+    rp = sub.add_parser("report", help="markdown + HTML report with figures from the filed results of a protocol")
+    rp.add_argument("--protocol", default="world-v1")
+    rp.add_argument("--out", required=True, help="folder for report.md, report.html and the figures")
+    rp.add_argument("--results-dir", help="default: leaderboards/results under the workspace")
+    rp.add_argument("--data-root", help="real-data protocols: the dataset folder (its label files are hashed)")
+    rp.add_argument("--sets", nargs="*", default=[], metavar="NAME=SAMPLESET",
+                    help="sample grids to include (default: sets of `augen submit generator:NAME` runs in the cache)")
+    rp.set_defaults(func=cmd_report)
+
+    rr = sub.add_parser("reproduce", help="a paper table (bench/publish/paper_tables/<id>.yaml) with our values "
+                                          "beside")
+    rr.add_argument("table", help="table id or YAML path")
+    rr.add_argument("--protocol", default="world-v1")
+    rr.add_argument("--results-dir", action="append", help="where results live (default: leaderboards/results, "
+                                                           "reports/results under the workspace)")
+    rr.add_argument("--out", help="markdown file")
+    rr.set_defaults(func=cmd_reproduce)

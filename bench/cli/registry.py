@@ -1,0 +1,34 @@
+"""`augen list generators|judges|metrics|recognizers|readers|trainers|protocols`: what is registered, with what
+each entry needs (the world, a device, local weights) and, for metrics, family and direction."""
+
+from __future__ import annotations
+
+KINDS = ("generators", "judges", "metrics", "recognizers", "readers", "trainers", "protocols")
+
+
+def cmd_list(args) -> int:
+    from bench.core import registry as R
+    from bench.scoring.protocols import known_protocols
+
+    if args.kind == "protocols":
+        print("\n".join(known_protocols()))
+        return 0
+    if args.kind == "metrics":
+        for e in R.METRICS.entries():
+            m = e.meta
+            name = f"{e.name}_<scale>x|mixed|slope" if m["suffixed"] else e.name
+            print(f"{name:<44} {m['family']:<13} {'higher' if m['higher_is_better'] else 'lower'} is better")
+        return 0
+    reg = {"generators": R.GENERATORS, "judges": R.JUDGES, "recognizers": R.RECOGNIZERS, "readers": R.READERS,
+           "trainers": R.TRAINERS}[args.kind]
+    for name in reg.names():
+        needs = sorted(reg.entry(name).needs)
+        print(f"{name:<24} needs: {', '.join(needs) or '-'}")
+    return 0
+
+
+def add_commands(sub) -> None:
+    ls = sub.add_parser("list", help="what is registered: generators, judges, metrics, recognizers, readers, "
+                                     "trainers, protocols")
+    ls.add_argument("kind", choices=KINDS)
+    ls.set_defaults(func=cmd_list)

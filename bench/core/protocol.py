@@ -1,0 +1,237 @@
+"""Typed protocols: one dataclass per section of a protocol file, parsed and checked here, and the one hash.
+
+A protocol file (`bench/protocols/<id>.yaml`) fixes every setting of a score. `parse_protocol` turns its YAML
+mapping into a `Protocol` and refuses, with one `DataError` naming the file, any missing or unknown key and any
+value of the wrong type. Names that registries define (metrics, judge kinds, recognizers, dataset readers, AU
+subsets) are checked by `bench.scoring.protocols.load_protocol`, which sees the registries complete.
+
+`protocol_hash` is the only place a protocol hash is computed: sha256 of the canonical JSON of the file's
+settings as parsed, each metric expanded to its family and direction, plus what the scores also depend on (the
+judge's weights, an external AU tool, a real dataset's label files). Two results are comparable only when their
+hashes match.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.core.errors import DataError
+
+KINDS = ("world", "real")  # world: scored on the embedded world; real: downstream on a local dataset
+FAMILIES = ("realism", "diversity", "alignment", "control", "memorization", "downstream")
+
+
+@dataclass(frozen=True)
+class WorldSettings:
+    seed: int  # world seed (identities, draws)
+    image_size: int  # side of the world faces in pixels
+
+    def as_dict(self) -> dict:
+        """{seed, image_size}: how generators and the world's functions take it (and record it in configs)."""
+        return {"seed": self.seed, "image_size": self.image_size}
+
+
+@dataclass(frozen=True)
+class SplitRef:
+    split: str  # world split: train, val or test
+    n: int  # samples 0..n-1 of that split
+
+
+@dataclass(frozen=True)
+class JudgeRef:
+    kind: str  # a bench.core.registry.JUDGES name (world, inception, dinov2, clip, fairface)
+    config: dict = field(default_factory=dict)  # the judge's own settings (world: WorldJudgeConfig fields)
+
+
+@dataclass(frozen=True)
+class RealismSettings:
+    k_pr: int  # neighbours for precision/recall (Kynkaanniemi et al.: 3)
+    k_dc: int  # neighbours for density/coverage (Naeem et al.: 5)
+    kid_subsets: int  # KID subsets (clean-fid: 100)
+    kid_subset_size: int  # rows per KID subset, at most (clean-fid: 1000)
+
+
+@dataclass(frozen=True)
+class MemorizationSettings:
+    near_copy_quantile: float  # a sample is a near copy when closer to train than this quantile of held-out faces
+
+
+@dataclass(frozen=True)
+class BootstrapSettings:
+    n: int  # resamples
+    seed: int  # rng seed
+    alpha: float  # 1 - coverage (0.05: 95% intervals)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which rows of a split a downstream run reads (world: split + n; real: n drawn with seed, or per_class)."""
+
+    split: str | None = None  # world split name
+    n: int | None = None  # how many rows
+    seed: int | None = None  # draw seed for real data
+    per_class: int | None = None  # AffectNet test: the first k rows of each class
+
+
+@dataclass(frozen=True)
+class DownstreamSettings:
+    recognizer: str  # a RECOGNIZERS name (small-cnn, resnet18)
+    width: int  # recognizer width
+    input_size: int  # images area-resized to this side
+    real_train: Selection  # the real training set; its size is "1x"
+    test: Selection  # the real test set
+    scales: tuple[float, ...]  # synthetic sizes as multiples of 1x
+    mixed_scale: float  # real 1x + synthetic at this scale
+    seeds: tuple[int, ...]  # one training per seed and size
+    steps: int  # optimizer steps per training
+    batch_size: int  # images per step
+    lr: float  # AdamW peak learning rate (warm-up 5%, cosine to 0)
+    weight_decay: float  # AdamW weight decay
+    au_f1: str  # AU subset for mean occurrence F1
+    au_icc: str  # AU subset for mean intensity ICC(3,1)
+
+    def key(self) -> dict:
+        """Every setting as plain JSON-able values (for cache keys)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+
+@dataclass(frozen=True)
+class DataFiles:
+    labels: str  # label file (or folder) under the data root
+    images: str  # image folder under the data root
+
+
+@dataclass(frozen=True)
+class FoldSplit:
+    folds: int  # subjects sorted, subject i in fold i % folds
+    test_fold: int  # the fold tested
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    reader: str  # a READERS name (affectnet, bp4d)
+    train: DataFiles  # training split files
+    test: DataFiles  # test split files
+    crop_face: bool = True  # affectnet: crop to the CSV's face box
+    split: FoldSplit | None = None  # bp4d: subject-exclusive folds
+    frame_stride: int = 1  # bp4d: every k-th labelled frame
+    image_template: str | None = None  # bp4d: image path template, if not the reader's default
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A parsed protocol. World protocols fill world...bootstrap; real ones fill data and downstream."""
+
+    id: str  # e.g. world-v1 (equals the file's stem)
+    path: Path  # where it was read from
+    raw: dict = field(repr=False)  # the file's settings as parsed (hashed)
+    kind: str = "world"  # one of KINDS
+    description: str = ""  # what it measures, in words
+    world: WorldSettings | None = None
+    conditions: SplitRef | None = None  # what generators are asked for (labels of these world samples)
+    reference: SplitRef | None = None  # real images realism is measured against
+    train_reference: SplitRef | None = None  # images memorization is measured against
+    judge: JudgeRef | None = None  # the judge that reads every image
+    aus: str | None = None  # AU subset scored for alignment
+    occurrence_threshold: float = 1.0  # intensity >= this is "present"
+    realism: RealismSettings | None = None
+    memorization: MemorizationSettings | None = None
+    bootstrap: BootstrapSettings | None = None
+    target_demographics: str = "uniform"  # what demographic KL is measured against
+    downstream: DownstreamSettings | None = None
+    data: DataSettings | None = None  # real protocols: where the dataset's files lie under --data-root
+    metrics: tuple[str, ...] = ()  # metric names listed by the file (downstream ones come from its section)
+    metric_info: dict[str, dict] = field(default_factory=dict, repr=False)  # name -> {family, higher_is_better}
+
+
+REQUIRED = {"world": ("world", "conditions", "reference", "train_reference", "judge", "aus", "realism",
+                      "memorization", "bootstrap", "metrics"),
+            "real": ("data", "downstream")}
+
+
+def _convert(tp: Any, value: Any, where: Path, name: str) -> Any:
+    """`value` as type `tp` (dataclasses, Optional, tuples, scalars), or a DataError naming the setting."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        return _convert(next(a for a in args if a is not type(None)), value, where, name)
+    if dataclasses.is_dataclass(tp):
+        return section(tp, value, where, name)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise DataError(where, f"{name} must be a list, not {value!r}")
+        return tuple(_convert(args[0], v, where, f"{name}[{i}]") for i, v in enumerate(value))
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is dict or origin is dict:
+        if not isinstance(value, dict):
+            raise DataError(where, f"{name} must be a mapping, not {value!r}")
+        return dict(value)
+    if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+        raise DataError(where, f"{name} must be {tp.__name__}, not {value!r}")
+    return value
+
+
+def section(cls: type, value: Any, where: Path, name: str):
+    """A mapping -> dataclass `cls`: every required field present, no unknown key, each value of its type."""
+    if not isinstance(value, dict):
+        raise DataError(where, f"{name} must be a mapping of settings, not {value!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(value) - set(fields))
+    if unknown:
+        raise DataError(where, f"{name}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(fields)})")
+    kw = {}
+    for k, f in fields.items():
+        if k in value:
+            kw[k] = _convert(hints[k], value[k], where, f"{name}.{k}" if name else k)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise DataError(where, f"{name}: missing setting {k!r}" if name else f"missing setting {k!r}")
+    return cls(**kw)
+
+
+def parse_protocol(raw: Any, path: Path) -> Protocol:
+    """The YAML mapping of a protocol file -> Protocol (structure and types checked; names are checked by the
+    loader in bench.scoring.protocols)."""
+    if not isinstance(raw, dict):
+        raise DataError(path, "a protocol file must be a mapping of settings")
+    kind = raw.get("kind", "world")
+    if kind not in KINDS:
+        raise DataError(path, f"kind {kind!r} is not one of {', '.join(KINDS)}")
+    missing = [k for k in ("id", *REQUIRED[kind]) if k not in raw]
+    if missing:
+        raise DataError(path, f"missing settings: {', '.join(missing)}")
+    if kind == "real" and any(k in raw for k in ("world", "judge", "metrics")):
+        raise DataError(path, "a real-data protocol names no world, judge or metrics (its metrics come from "
+                              "its downstream section)")
+    body = {k: v for k, v in raw.items() if k not in ("path", "raw", "metric_info")}
+    metrics = body.pop("metrics", [])
+    if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
+        raise DataError(path, "metrics must be a list of metric names")
+    if len(set(metrics)) != len(metrics):
+        raise DataError(path, "metrics lists a name twice")
+    hints = typing.get_type_hints(Protocol)
+    fields = {f.name for f in dataclasses.fields(Protocol)} - {"path", "raw", "metrics", "metric_info"}
+    unknown = sorted(set(body) - fields)
+    if unknown:
+        raise DataError(path, f"unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(fields))})")
+    kw = {k: _convert(hints[k], v, path, k) for k, v in body.items()}
+    return Protocol(path=path, raw=raw, metrics=tuple(metrics), **kw)
+
+
+def protocol_hash(proto: Protocol, judge_sha256: str = "") -> str:
+    """THE protocol hash: settings (metrics with family and direction) + `judge_sha256` (the judge's weights, with
+    `|<tool id>` for external AU readings, or `data:<label files' sha256>` for a real dataset)."""
+    if not proto.metric_info or set(proto.metrics) - proto.metric_info.keys():
+        raise ValueError(f"{proto.id}: metrics not expanded; load protocols with bench.scoring.protocols")
+    settings = {**proto.raw, "metrics": proto.metric_info}
+    blob = json.dumps({"settings": settings, "judge_sha256": judge_sha256}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()

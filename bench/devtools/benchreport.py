@@ -1,0 +1,66 @@
+"""Turn pytest-benchmark JSON into a markdown table of throughput, in-run baseline ratios and targets.
+
+Each benchmark records `items` per round, its `unit` and optionally a `baseline` benchmark and a target.
+
+Usage: python -m bench.devtools.benchreport reports/bench.json reports/BENCH.md
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from pathlib import Path
+
+from bench.core.atomic import atomic_write_text
+
+
+def rows(data: dict) -> list[dict]:
+    by_name = {b["name"]: b for b in data["benchmarks"]}
+    out = []
+    for b in data["benchmarks"]:
+        info, mean = b.get("extra_info", {}), b["stats"]["mean"]
+        ips = info["items"] / mean if info.get("items") else None
+        base = by_name.get(info.get("baseline") or "")
+        base_ips = base["extra_info"]["items"] / base["stats"]["mean"] if base else None
+        target = info.get("target_images_per_s")
+        out.append({"name": b["name"], "group": b.get("group") or "", "mean_s": mean, "per_s": ips,
+                    "unit": info.get("unit", "img"),
+                    "baseline": info.get("baseline"), "ratio": ips / base_ips if ips and base_ips else None,
+                    "target": target, "met": (ips >= target) if ips and target else None})
+    return out
+
+
+def _num(v: float) -> str:
+    return f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
+
+
+def markdown(data: dict) -> str:
+    m = data.get("machine_info", {})
+    lines = [
+        "# Benchmarks (`tox -e bench`)", "",
+        f"Machine: {m.get('cpu', {}).get('brand_raw', platform.processor())}, "
+        f"{m.get('cpu', {}).get('count', '?')} cores, Python {m.get('python_version', '?')}; "
+        f"run {data.get('datetime', '')[:19]}.", "",
+        "| benchmark | group | mean s/round | throughput | speed vs baseline (same run) | target /s | met |",
+        "|---|---|---:|---:|---|---:|---|",
+    ]
+    for r in rows(data):
+        ratio = f"{r['ratio']:.2f}x `{r['baseline']}`" if r["ratio"] else ""
+        lines.append(f"| `{r['name']}` | {r['group']} | {r['mean_s']:.4f} | "
+                     f"{_num(r['per_s'])} {r['unit']}/s | {ratio} | {r['target'] or ''} | "
+                     f"{'' if r['met'] is None else ('yes' if r['met'] else 'NO')} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    src, dst = (argv or sys.argv[1:])[:2]
+    data = json.loads(Path(src).read_text())
+    text = markdown(data)
+    atomic_write_text(dst, text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

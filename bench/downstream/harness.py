@@ -1,0 +1,412 @@
+"""Downstream harness: train recognizers on a generator's labelled images at several sizes, test on real data.
+
+What one protocol's `downstream` section fixes (world-v1 shown):
+
+    recognizer: small-cnn     # bench.downstream.recognizers kind (resnet18 for real-data protocols)
+    width: 32                 # recognizer width
+    input_size: 32            # images are area-resized to this side before training and testing
+    real_train: {split: train, n: 400}   # the real training set; its size defines "1x"
+    test: {split: test, n: 2000}         # the real test set
+    scales: [0.5, 1, 2, 5]    # synthetic set sizes, as multiples of the real training size
+    mixed_scale: 1            # real + synthetic at this scale is trained too
+    seeds: [0, 1, 2]          # one training per seed and size; values are seed means, CIs over seeds
+    steps: 400                # optimizer steps per training (equal compute at every size)
+    batch_size: 64
+    lr: 0.003                 # AdamW peak (cosine to 0 after a 5% warm-up)
+    weight_decay: 0.0005
+    au_f1: BP4D12             # AU detector: mean occurrence F1 over this subset
+    au_icc: FERA5             # and mean ICC(3,1) of intensities over this subset
+
+Every recognizer learns from the labels the set *claims*: an AU the set does not label is never trained, so the
+detector reports it absent (F1 0 where the test set has it); a set without expression labels gets no expression
+metrics (n/a). The same code runs real-data protocols: there `real_train`/`test` name SampleSets (e.g. made by
+`bench.data.datasets` readers) under a local data root.
+
+Each training is cached (`$AUGEN_CACHE/downstream/<key>.json`, key = data content + settings + seed), so an
+interrupted run resumes and reruns are free; trainings are deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bench.core.atomic import atomic_write_text
+from bench.core.errors import DataError
+from bench.core.protocol import DownstreamSettings
+from bench.core.registry import RECOGNIZERS, register_metric
+from bench.data.aus import AU_INDEX, subset
+from bench.downstream.recognizers import N_EXPRESSIONS, build_recognizer
+from bench.metrics import alignment as A
+
+VERSION = "1"  # bump when training or evaluation changes results
+KINDS = ("expression_accuracy", "expression_mca", "au_f1", "au_icc")  # what each trained recognizer is tested on
+
+
+@dataclass
+class LabelledImages:
+    """Images and the labels a recognizer learns from (or is tested against), in memory."""
+
+    x: torch.Tensor  # (N, 3, S, S) uint8, already at the recognizer's input size
+    aus: torch.Tensor  # (N, 17) float32 intensities 0-5, NaN = not labelled
+    expression: torch.Tensor  # (N,) int64 AffectNet code, -1 = not labelled
+    key: str  # content key (what was read, how, how many) for the cache
+    occ: torch.Tensor | None = None  # (N, 17) float32 0/1 where only occurrence is labelled (BP4D), else NaN
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def take(self, n: int) -> LabelledImages:
+        if n > len(self):
+            raise ValueError(f"asked for {n} images, have {len(self)}")
+        return LabelledImages(self.x[:n], self.aus[:n], self.expression[:n], f"{self.key}[:{n}]",
+                              None if self.occ is None else self.occ[:n])
+
+    @staticmethod
+    def concat(a: LabelledImages, b: LabelledImages) -> LabelledImages:
+        occ = None
+        if a.occ is not None or b.occ is not None:
+            occ = torch.cat([torch.full_like(d.aus, float("nan")) if d.occ is None else d.occ for d in (a, b)])
+        return LabelledImages(torch.cat([a.x, b.x]), torch.cat([a.aus, b.aus]), torch.cat([a.expression,
+                              b.expression]), f"{a.key}+{b.key}", occ)
+
+    def occurrence(self, threshold: float) -> torch.Tensor:
+        """(N, 17) float32 occurrence labels: intensity >= threshold where intensities are labelled, else the
+        occurrence labels; NaN where neither is."""
+        occ = torch.where(torch.isnan(self.aus), float("nan"), (self.aus >= threshold).float())
+        return occ if self.occ is None else torch.where(torch.isnan(occ), self.occ, occ)
+
+
+def resize_uint8(images: np.ndarray, size: int) -> torch.Tensor:
+    """(N, H, W, 3) uint8 -> (N, 3, size, size) uint8, area interpolation (exact box filter on integer ratios)."""
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
+    if x.shape[-1] == size and x.shape[-2] == size:
+        return x.contiguous()
+    y = F.interpolate(x.float(), size=(size, size), mode="area")
+    return y.round_().clamp_(0, 255).to(torch.uint8)
+
+
+def from_world(world: dict, split: str, n: int, size: int, start: int = 0) -> LabelledImages:
+    """True-labelled world faces of a split (rendered in chunks)."""
+    from bench.world.params import WorldConfig, sample_params
+    from bench.world.render import render
+
+    cfg = WorldConfig(seed=world["seed"], image_size=world["image_size"])
+    xs, aus, ex = [], [], []
+    for lo in range(start, start + n, 1024):
+        p = sample_params(cfg, split, np.arange(lo, min(start + n, lo + 1024)))
+        xs.append(resize_uint8(render(p, cfg.image_size), size))
+        aus.append(torch.from_numpy(p.aus.astype(np.float32)))
+        ex.append(torch.from_numpy(p.expression.astype(np.int64)))
+    return LabelledImages(torch.cat(xs), torch.cat(aus), torch.cat(ex),
+                          f"world:{world['seed']}:{world['image_size']}:{split}:{start}:{n}:{size}")
+
+
+def from_sampleset(root: str | os.PathLike, n: int, size: int, content_hash: str | None = None) -> LabelledImages:
+    """The first n samples of a SampleSet with the labels it claims (validated while read)."""
+    from bench.data.sampleset import SampleSet
+
+    ss = SampleSet(root)
+    if len(ss) < n:
+        raise DataError(root, f"holds {len(ss)} samples; the downstream protocol needs {n}")
+    xs, aus, ex, got = [], [], [], 0
+    for b in ss.batches(512):
+        k = min(len(b["image"]), n - got)
+        xs.append(resize_uint8(b["image"][:k], size))
+        aus.append(torch.from_numpy(b["intensity"][:k].astype(np.float32)))
+        ex.append(torch.from_numpy(b["expression"][:k]))
+        got += k
+        if got == n:
+            break
+    return LabelledImages(torch.cat(xs), torch.cat(aus), torch.cat(ex),
+                          f"set:{content_hash or ss.content_hash()}:{n}:{size}")
+
+
+# -- training and testing ----------------------------------------------------------------------------------
+
+
+def _lr(step: int, total: int, peak: float) -> float:
+    warm = max(1, total // 20)
+    if step < warm:
+        return peak * (step + 1) / warm
+    return peak * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
+
+
+def train(data: LabelledImages, s: DownstreamSettings, seed: int, threshold: float = 1.0,
+          device: str = "cpu") -> torch.nn.Module:
+    """One recognizer trained on `data` for `s['steps']` AdamW steps (masked multi-task loss: occurrence BCE
+    where occurrence is known, intensity MSE where intensity is, expression CE where labelled)."""
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    if str(device).startswith("cuda"):  # repeatable on one GPU (cached per device, see cache_path)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    net = build_recognizer(s.recognizer, width=s.width).to(device)
+    opt = torch.optim.AdamW(net.parameters(), lr=s.lr, weight_decay=s.weight_decay)
+    n, bs = len(data), min(s.batch_size, len(data))
+    occ_all = data.occurrence(threshold)  # (N, 17) 0/1/NaN
+    has_occ, has_int = ~torch.isnan(occ_all), ~torch.isnan(data.aus)  # (N, 17)
+    perm, at = torch.randperm(n, generator=g), 0
+    net.train()
+    for step in range(s.steps):
+        if at + bs > n:
+            perm, at = torch.randperm(n, generator=g), 0
+        idx = perm[at:at + bs]
+        at += bs
+        x = data.x[idx].float().div_(255.0)
+        flip = torch.rand(len(idx), generator=g) < 0.5  # world and real faces: left/right flip keeps every label
+        x[flip] = x[flip].flip(-1)
+        out = net(x.to(device))
+        m, mi = has_occ[idx].to(device), has_int[idx].to(device)
+        o, a = torch.nan_to_num(occ_all[idx]).to(device), torch.nan_to_num(data.aus[idx]).to(device)
+        e = data.expression[idx].to(device)
+        loss = out["au_logit"].new_zeros(())
+        if m.any():
+            bce = F.binary_cross_entropy_with_logits(out["au_logit"], o, reduction="none")
+            loss = loss + (bce * m).sum() / m.sum()
+        if mi.any():
+            loss = loss + (((out["au_int"] - a) / 5) ** 2 * mi).sum() / mi.sum()
+        if (e >= 0).any():
+            loss = loss + F.cross_entropy(out["expression"][e >= 0], e[e >= 0])
+        for group in opt.param_groups:
+            group["lr"] = _lr(step, s.steps, s.lr)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return net.eval()
+
+
+@torch.no_grad()
+def predict(net: torch.nn.Module, x: torch.Tensor, batch_size: int = 512) -> dict[str, np.ndarray]:
+    dev = next(net.parameters()).device
+    outs = [net(x[lo:lo + batch_size].to(dev).float().div_(255.0)) for lo in range(0, len(x), batch_size)]
+    return {k: torch.cat([o[k] for o in outs]).float().cpu().numpy() for k in outs[0]}
+
+
+def evaluate(pred: dict[str, np.ndarray], test: LabelledImages, trained_aus: np.ndarray, trained_expr: bool,
+             s: DownstreamSettings, threshold: float = 1.0) -> dict[str, float]:
+    """Test metrics of one recognizer; AUs it never saw labelled are predicted absent (intensity 0)."""
+    occ = (pred["au_logit"] > 0) & trained_aus
+    inten = np.where(trained_aus, np.clip(pred["au_int"], 0, 5), 0.0)
+    truth, truth_occ = test.aus.numpy(), test.occurrence(threshold).numpy()  # NaN = unknown, skipped per AU
+    f1c = [AU_INDEX[a] for a in subset(s.au_f1)]
+    icc = [AU_INDEX[a] for a in subset(s.au_icc)]
+    ex = test.expression.numpy()
+    out = {"au_f1": A.nanmean(A.f1_per_column(truth_occ[:, f1c], occ[:, f1c].astype(float))),
+           "au_icc": A.nanmean(A.icc_per_column(truth[:, icc], inten[:, icc]))}
+    if trained_expr:
+        p = pred["expression"].argmax(1)
+        out["expression_accuracy"] = A.accuracy(ex, p)
+        out["expression_mca"] = A.mean_class_accuracy(ex, p, N_EXPRESSIONS)
+    else:
+        out["expression_accuracy"] = out["expression_mca"] = float("nan")
+    return out
+
+
+def cache_dir() -> Path:
+    from bench.core.paths import cache_root
+
+    return cache_root() / "downstream"
+
+
+def cache_path(data: LabelledImages, test: LabelledImages, s: DownstreamSettings, seed: int, threshold: float = 1.0,
+               cache: Path | None = None, device: str = "cpu") -> Path:
+    key = {"v": VERSION, "data": data.key, "test": test.key, "seed": seed, "thr": threshold,
+           "s": s.key()}
+    if device != "cpu":  # accelerator numbers differ from CPU ones (and between kernels): cached apart
+        key["device"] = device
+    blob = json.dumps(key, sort_keys=True)
+    return (cache or cache_dir()) / f"{hashlib.sha256(blob.encode()).hexdigest()[:20]}.json"
+
+
+def run_one(data: LabelledImages, test: LabelledImages, s: DownstreamSettings, seed: int, threshold: float = 1.0,
+            cache: Path | None = None, device: str = "cpu") -> dict[str, float]:
+    """Train on `data` with one seed and test; cached by (data key, test key, settings, seed)."""
+    path = cache_path(data, test, s, seed, threshold, cache, device)
+    if path.is_file():
+        return json.loads(path.read_text())
+    trained_aus = (~torch.isnan(data.occurrence(threshold))).any(0).numpy()  # (17,)
+    trained_expr = bool((data.expression >= 0).any())
+    net = train(data, s, seed, threshold, device)
+    out = evaluate(predict(net, test.x), test, trained_aus, trained_expr, s, threshold)
+    atomic_write_text(path, json.dumps(out, sort_keys=True))
+    return out
+
+
+# -- aggregation -------------------------------------------------------------------------------------------
+
+
+def seed_ci(values: list[float], alpha: float = 0.05) -> tuple[float, tuple[float, float] | None]:
+    """Mean over seeds and its Student-t interval (None for one seed; NaN values make the mean NaN)."""
+    from scipy import stats
+
+    v = np.asarray(values, np.float64)
+    m = float(v.mean())
+    if len(v) < 2 or not np.isfinite(m):
+        return m, None
+    h = float(stats.t.ppf(1 - alpha / 2, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
+    return m, (m - h, m + h)
+
+
+def loglinear_fit(scales: list[float], values: list[list[float]]) -> dict[str, float]:
+    """Least-squares value = a + b * log2(scale) over every (scale, seed) point: the gain per doubling b,
+    the value the fit gives at 1x (a) and R^2. NaN if any value is NaN."""
+    x = np.repeat(np.log2(np.asarray(scales, np.float64)), [len(v) for v in values])
+    y = np.concatenate([np.asarray(v, np.float64) for v in values])
+    if not np.isfinite(y).all() or len(set(x)) < 2:
+        return {"slope_per_doubling": float("nan"), "at_1x": float("nan"), "r2": float("nan")}
+    b, a = np.polyfit(x, y, 1)
+    res = y - (a + b * x)
+    tot = ((y - y.mean()) ** 2).sum()
+    return {"slope_per_doubling": float(b), "at_1x": float(a), "r2": float(1 - (res ** 2).sum() / tot) if tot else 1.0}
+
+
+def scale_name(scale: float) -> str:
+    return f"{scale:g}x"
+
+
+def metric_names(s: DownstreamSettings) -> dict[str, bool]:
+    """Every downstream metric a protocol's settings produce -> higher_is_better."""
+    names = {f"downstream_{k}_{scale_name(c)}": True for c in s.scales for k in KINDS}
+    names.update({f"downstream_{k}_mixed": True for k in KINDS})
+    names.update({f"downstream_{k}_slope": True for k in KINDS})
+    return names
+
+
+def run_downstream(synthetic: LabelledImages | None, real_train: LabelledImages, test: LabelledImages,
+                   s: DownstreamSettings,
+                   threshold: float = 1.0, cache: Path | None = None,
+                   progress: Callable[[str], None] | None = None, workers: int | None = None,
+                   device: str = "cpu") -> dict:
+    """All trainings of one protocol: synthetic at each scale, real + synthetic, and real only.
+
+    Trainings run single-threaded (so a number never depends on how many ran at once), `workers` at a time in
+    spawned processes (default: the CPU count, at most 4); on an accelerator (`device`) they run one after
+    another in this process. Returns {"synthetic": {scale_name: {kind:
+    [per-seed]}}, "mixed": {kind: [...]}, "real": {kind: [...]}} (synthetic/mixed absent without `synthetic`)."""
+    n1 = len(real_train)
+    groups: DownstreamSettings[str, LabelledImages] = {"real": real_train}
+    if synthetic is not None:
+        for c in s.scales:
+            k = int(round(c * n1))
+            if k < 1:
+                raise ValueError(f"scale {c} of {n1} real images is empty")
+            groups[scale_name(c)] = synthetic.take(k)
+        groups["mixed"] = LabelledImages.concat(real_train, synthetic.take(int(round(s.mixed_scale * n1))))
+    jobs = [(label, seed) for label in groups for seed in s.seeds]
+    got = _run_jobs([(groups[g], test, s, seed, threshold, cache) for g, seed in jobs], workers, progress,
+                    [f"downstream {g} seed {seed} ({len(groups[g])} images)" for g, seed in jobs], device)
+    per = {g: {k: [got[i][k] for i, (g2, _) in enumerate(jobs) if g2 == g] for k in KINDS} for g in groups}
+    out: dict = {"real": per["real"]}
+    if synthetic is not None:
+        out["synthetic"] = {scale_name(c): per[scale_name(c)] for c in s.scales}
+        out["mixed"] = per["mixed"]
+    return out
+
+
+def _single_threaded(args) -> dict[str, float]:
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return run_one(*args)
+    finally:
+        torch.set_num_threads(n)
+
+
+def _run_jobs(jobs: list[tuple], workers: int | None, progress, labels: list[str],
+              device: str = "cpu") -> list[dict[str, float]]:
+    workers = workers or min(4, os.cpu_count() or 1)
+    jobs = [(*a[:5], a[5] or cache_dir()) for a in jobs]  # resolved here: a kept-alive worker's env may be stale
+    todo = [i for i, a in enumerate(jobs) if not cache_path(*a, device=device).is_file()]
+    small = sum(jobs[i][2].steps for i in todo) < 1000  # a process pool costs seconds to start: not worth it
+    if device != "cpu" or workers <= 1 or len(todo) <= 1 or small:  # one after another, here
+        out = []
+        for a, label in zip(jobs, labels):
+            if progress:
+                progress(label)
+            out.append(run_one(*a, device=device) if device != "cpu" else _single_threaded(a))
+        return out
+    out: list = [None] * len(jobs)
+    pool = _pool(workers)
+    futs = {i: pool.submit(_single_threaded, jobs[i]) for i in todo}
+    try:
+        for i, a in enumerate(jobs):
+            out[i] = futs[i].result() if i in futs else run_one(*a)
+            if progress:
+                progress(labels[i] + " done")
+    except BaseException:
+        for fut in futs.values():  # queued trainings of a failed run must not hold the (kept-alive) pool
+            fut.cancel()
+        raise
+    return out
+
+
+_POOL: dict[int, object] = {}  # workers -> ProcessPoolExecutor, kept for the process (shut down at exit)
+
+
+def _pool(workers: int):
+    """A spawned pool kept alive across calls, so scoring several submissions in one process pays the workers'
+    start-up (importing torch) once; a pool broken by a killed worker is replaced."""
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    pool = _POOL.get(workers)
+    if pool is None or getattr(pool, "_broken", False):
+        pool = _POOL[workers] = cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
+    return pool
+
+
+def downstream_metrics(raw: dict, s: DownstreamSettings, family: str = "downstream") -> dict[str, dict]:
+    """Results-JSON metric entries from `run_downstream` output (values: seed means; ci95 over seeds)."""
+    from bench.core.results import metric
+
+    out = {}
+    n = len(s.seeds)
+    for c in s.scales:
+        for k in KINDS:
+            v = raw["synthetic"][scale_name(c)][k]
+            m, ci = seed_ci(v)
+            out[f"downstream_{k}_{scale_name(c)}"] = metric(m, n, True, family, ci, per_seed=v)
+    for k in KINDS:
+        m, ci = seed_ci(raw["mixed"][k])
+        real_m, real_ci = seed_ci(raw["real"][k])
+        out[f"downstream_{k}_mixed"] = metric(m, n, True, family, ci, per_seed=raw["mixed"][k], real_only=real_m,
+                                              real_only_ci95=list(real_ci) if real_ci else None)
+        fit = loglinear_fit(s.scales, [raw["synthetic"][scale_name(c)][k] for c in s.scales])
+        out[f"downstream_{k}_slope"] = metric(fit["slope_per_doubling"], n * len(s.scales), True, family,
+                                              fit_at_1x=fit["at_1x"], r2=fit["r2"])
+    return out
+
+
+def check_settings(s: DownstreamSettings, where: str | os.PathLike) -> None:
+    """What the harness relies on beyond types: a registered recognizer, positive scales, distinct seeds, named AU
+    subsets (one clear error otherwise)."""
+    from bench.data.aus import SUBSETS
+
+    if s.recognizer not in RECOGNIZERS:
+        raise DataError(where, f"downstream recognizer {s.recognizer!r} unknown ({', '.join(RECOGNIZERS.names())})")
+    if not s.scales or any(c <= 0 for c in s.scales) or s.mixed_scale <= 0:
+        raise DataError(where, "downstream scales must be positive numbers")
+    if not s.seeds or len(set(s.seeds)) != len(s.seeds):
+        raise DataError(where, "downstream seeds must be distinct and at least one")
+    for k in ("au_f1", "au_icc"):
+        if getattr(s, k) not in SUBSETS:
+            raise DataError(where, f"downstream {k} {getattr(s, k)!r} is not a named AU subset")
+
+
+# metric kinds: downstream_<kind>_<scale>x (seed mean at one size), _mixed (real 1x + synthetic), _slope (gain per
+# doubling of a log2-linear fit); the labels name the leaderboard's headline columns, the titles report headers
+for _kind, _labels, _titles in (
+        ("expression_accuracy", {"1x": "DS expr. 1x", "slope": "DS expr. /2x"},
+         {"1x": "recognizer on 1x: expression acc. (real test)"}),
+        ("expression_mca", {}, {}), ("au_f1", {"1x": "DS AU F1 1x"}, {}), ("au_icc", {}, {})):
+    register_metric(f"downstream_{_kind}", family="downstream", higher_is_better=True, suffixed=True,
+                    labels=_labels, titles=_titles)(downstream_metrics)

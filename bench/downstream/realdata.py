@@ -1,0 +1,237 @@
+"""Real-data downstream protocols (`kind: real`: affectnet-v1, bp4d-v1): the downstream harness on local datasets.
+
+A real protocol names no world and no judge. It trains the protocol's recognizer (a ResNet-18) on a SampleSet's
+claimed labels at each size, and on the dataset's own training split (real only; real + synthetic), and tests
+on the dataset's test split, with the same code (`bench.downstream.harness`) that world-v1 uses:
+
+    augen downstream path/to/set --protocol affectnet-v1 --data-root ~/data/AffectNet [--device cuda] [--out F]
+
+The protocol's `data` section says where the files lie under the root (nothing is downloaded):
+
+    data:
+      reader: affectnet                 # or bp4d
+      train: {labels: training.csv, images: Manually_Annotated_Images}
+      test: {labels: validation.csv, images: Manually_Annotated_Images}
+      crop_face: true                   # affectnet: crop each image to its face_x/y/width/height box
+
+and the `downstream` section picks rows: `real_train: {n, seed}` (n rows drawn with the seed; n is "1x"),
+`test: {per_class}` (AffectNet: the first k of each class 0-7, 500 = the balanced validation set) or, for
+BP4D, `data.split: {folds, test_fold}` (subjects sorted, subject i in fold i % folds) and
+`data.frame_stride` (every k-th labelled frame). Every row is checked by the readers (one `DataError` naming
+the file and row); images are decoded inside their root only. The label files' sha256 enter the results'
+protocol hash, so results on two different copies of a dataset are never ranked together.
+
+Images are held in memory at the recognizer's input size (N x 3 x S x S bytes); a run that would need more
+than AUGEN_MAX_DOWNSTREAM_GB (default 32) for real, test, synthetic and mixed images together is refused
+before any image is decoded. The decoded pixels' sha256 enters each split's cache key (so trainings are never
+reused for other images) and the results' `data` record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.core.errors import DataError, UsageError
+from bench.core.protocol import DataSettings, DownstreamSettings, Protocol, Selection, protocol_hash
+from bench.core.registry import READERS
+from bench.core.results import environment, new_results
+from bench.data.aus import N_AUS
+from bench.data.safeio import contained_path, sha256_file
+from bench.downstream import harness as DS
+from bench.downstream.harness import LabelledImages, resize_uint8
+
+
+def check_data_settings(d: DataSettings, where) -> None:
+    """What the readers rely on beyond types: BP4D's subject-exclusive split and a positive frame stride."""
+    if d.reader == "bp4d":
+        sp = d.split
+        if sp is None or sp.folds < 2 or not 0 <= sp.test_fold < sp.folds:
+            raise DataError(where, "data.split needs folds >= 2 and 0 <= test_fold < folds (subject-exclusive)")
+    if d.frame_stride < 1:
+        raise DataError(where, f"data.frame_stride must be an integer >= 1, not {d.frame_stride!r}")
+
+
+def _under(root: Path, rel: str, what: str) -> Path:
+    """`rel` inside `root` (no absolute paths, `..` or symlinks on the way), existing."""
+    p = contained_path(root, str(rel), f"protocol data.{what}")
+    if not p.exists():
+        raise DataError(p, f"{what} is missing (the protocol expects it under --data-root {root})")
+    return p
+
+
+def _labels_sha(path: Path) -> str:
+    """sha256 of a label file, or of the label files a folder reader reads (BP4D's F001_T1.csv...)."""
+    from bench.data.datasets import _BP4D_FILE
+
+    if path.is_file():
+        return sha256_file(path)
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.iterdir() if _BP4D_FILE.match(p.name) and p.is_file() and not p.is_symlink()):
+        h.update(f.name.encode() + b"\0" + sha256_file(f).encode())
+    return h.hexdigest()
+
+
+def _max_gb() -> float:
+    text = os.environ.get("AUGEN_MAX_DOWNSTREAM_GB", "32")
+    try:
+        return float(text)
+    except ValueError:
+        raise UsageError(f"AUGEN_MAX_DOWNSTREAM_GB must be a number of GiB, not {text!r}") from None
+
+
+def _check_images_fit(n: int, size: int, where) -> None:
+    need = n * 3 * size ** 2 / 2 ** 30
+    if need > (limit := _max_gb()):
+        raise DataError(where, f"{n} images at {size} px need {need:.1f} GiB in memory, over "
+                               f"AUGEN_MAX_DOWNSTREAM_GB={limit:g}")
+
+
+def check_memory(s: DownstreamSettings, n_train: int, n_test: int, where) -> None:
+    """Refuse a run whose images (real 1x, test, synthetic at the largest scale, mixed) exceed the limit."""
+    syn = round(max([*s.scales, s.mixed_scale]) * n_train)
+    _check_images_fit(n_train + n_test + syn + n_train + round(s.mixed_scale * n_train), s.input_size, where)
+
+
+@READERS.register("affectnet")
+def affectnet_rows(labels: Path, images: Path, d: DataSettings, sel: Selection, test: bool) -> list:
+    """AffectNet rows (codes 0-7): the first `per_class` of each class, and/or `n` drawn with `seed`."""
+    from bench.data.datasets import read_affectnet
+
+    n, per_class, seed = sel.n, sel.per_class, sel.seed or 0
+    rows = list(read_affectnet(labels, images))
+    if per_class is not None:
+        by = {c: [s for s in rows if s.expression == c] for c in range(8)}
+        short = {c: len(v) for c, v in by.items() if len(v) < per_class}
+        if short:
+            raise DataError(labels, f"needs {per_class} rows per class 0-7; classes with fewer: {short}")
+        rows = [s for c in range(8) for s in by[c][:per_class]]
+    if n is not None:
+        if len(rows) < n:
+            raise DataError(labels, f"holds {len(rows)} usable rows (codes 0-7); the protocol takes {n}")
+        rows = [rows[i] for i in np.random.default_rng(seed).permutation(len(rows))[:n]]
+    return rows
+
+
+def bp4d_fold(subjects: list[str], folds: int) -> dict[str, int]:
+    """Subject -> fold: subjects sorted, subject i in fold i % folds (subject-exclusive by construction)."""
+    return {s: i % folds for i, s in enumerate(sorted(set(subjects)))}
+
+
+@READERS.register("bp4d")
+def bp4d_rows(labels: Path, images: Path, d: DataSettings, sel: Selection, test: bool) -> list:
+    """BP4D frames of the train or test subjects (subject-exclusive folds), every `frame_stride`-th, `n` drawn."""
+    from bench.data.datasets import read_bp4d
+
+    n, seed = sel.n, sel.seed or 0
+    kw = {"image_template": d.image_template} if d.image_template else {}
+    rows = list(read_bp4d(labels, aus="BP4D12", **kw))
+    fold = bp4d_fold([s.identity for s in rows], d.split.folds)
+    keep = [s for s in rows if (fold[s.identity] == d.split.test_fold) == test]
+    stride = d.frame_stride
+    keep = keep[::stride]
+    if not keep:
+        raise DataError(labels, f"no {'test' if test else 'train'} frames after the subject split")
+    if n is not None:
+        if len(keep) < n:
+            raise DataError(labels, f"holds {len(keep)} training frames after the split; the protocol takes {n}")
+        keep = [keep[i] for i in np.random.default_rng(seed).permutation(len(keep))[:n]]
+    return keep
+
+
+def _crop(img: np.ndarray, box: list[int], sample) -> np.ndarray:
+    x, y, w, h = box
+    h_img, w_img = img.shape[:2]
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(w_img, x + w), min(h_img, y + h)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        raise DataError(sample.meta.get("source", sample.file), f"face box {box} lies outside the "
+                        f"{w_img}x{h_img} image {sample.file}", sample.meta.get("row"))
+    return img[y0:y1, x0:x1]
+
+
+def split_rows(d: DataSettings, s: DownstreamSettings, root: str | os.PathLike, part: str) -> tuple[list, Path, Path]:
+    """The checked label rows of the `part` ('train' or 'test') split, and its labels and image paths."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(root, "data root is missing or not a folder")
+    spec = getattr(d, part)
+    labels, images = _under(root, spec.labels, "labels"), _under(root, spec.images, "images")
+    sel = s.real_train if part == "train" else s.test
+    return READERS.get(d.reader)(labels, images, d, sel, part == "test"), labels, images
+
+
+def load_split(d: DataSettings, s: DownstreamSettings, root: str | os.PathLike, part: str,
+               rows: tuple | None = None) -> LabelledImages:
+    """The `part` ('train' or 'test') split of a real protocol, read from `root`, at the input size (`rows`:
+    `split_rows`' answer when already read)."""
+    from bench.data.datasets import load_dataset_image
+
+    rows, labels, images = rows or split_rows(d, s, root, part)
+    sel, spec, size = (s.real_train if part == "train" else s.test), getattr(d, part), s.input_size
+    _check_images_fit(len(rows), size, labels)  # this split alone (score_real_downstream checks the whole run)
+    x = torch.empty(len(rows), 3, size, size, dtype=torch.uint8)
+    for i, smp in enumerate(rows):
+        img = load_dataset_image(images, smp)
+        if d.reader == "affectnet" and d.crop_face:
+            img = _crop(img, smp.meta["face_box"], smp)
+        x[i] = resize_uint8(np.array(img[None]), size)[0]  # a writable copy (crops are views)
+    aus = torch.full((len(rows), N_AUS), float("nan"))
+    expr = torch.tensor([int(r.expression) for r in rows], dtype=torch.int64)
+    occ = None
+    if d.reader == "bp4d":
+        occ = torch.from_numpy(np.stack([r.prob for r in rows]).astype(np.float32))
+        expr = torch.full((len(rows),), -1, dtype=torch.int64)
+    data = {k: v for k, v in dataclasses.asdict(d).items() if k not in ("train", "test")}
+    sel_key = json.dumps({"part": part, "sel": dataclasses.asdict(sel), "data": data, "spec": dataclasses.asdict(spec)},
+                         sort_keys=True)
+    pixels = hashlib.sha256(x.numpy().tobytes()).hexdigest()[:16]
+    key = (f"{d.reader}:{_labels_sha(labels)}:{hashlib.sha256(sel_key.encode()).hexdigest()[:16]}:{len(rows)}:"
+           f"{size}:px{pixels}")
+    return LabelledImages(x, aus, expr, key, occ)
+
+
+def data_fingerprint(proto, root: str | os.PathLike) -> str:
+    """sha256 over the protocol's label files under `root` (enters the results' protocol hash)."""
+    d = proto.data
+    return hashlib.sha256("|".join(_labels_sha(_under(Path(root), getattr(d, p).labels, "labels"))
+                                   for p in ("train", "test")).encode()).hexdigest()
+
+
+def score_real_downstream(set_root: str | os.PathLike, proto: Protocol, data_root: str | os.PathLike,
+                          progress: bool = False, device: str = "cpu", cache: Path | None = None) -> dict:
+    """Results JSON (downstream family only) of one SampleSet under a real protocol (loaded by
+    bench.scoring.protocols.load_protocol)."""
+    from bench.data.sampleset import SampleSet
+
+    if proto.kind != "real":
+        raise DataError(proto.path, "is not a real-data protocol (kind: real); use augen score --downstream")
+    s, d = proto.downstream, proto.data
+    fingerprint = data_fingerprint(proto, data_root)
+    rows_train, rows_test = split_rows(d, s, data_root, "train"), split_rows(d, s, data_root, "test")
+    check_memory(s, len(rows_train[0]), len(rows_test[0]), proto.path)
+    real = load_split(d, s, data_root, "train", rows_train)
+    test = load_split(d, s, data_root, "test", rows_test)
+    ss = SampleSet(set_root)
+    content = ss.content_hash()
+    need = int(round(max([*s.scales, s.mixed_scale]) * len(real)))
+    syn = DS.from_sampleset(set_root, need, s.input_size, content)
+    log = (lambda m: print(m, flush=True)) if progress else None
+    raw = DS.run_downstream(syn, real, test, s, proto.occurrence_threshold, cache=cache,
+                            progress=log, device=device)
+    m = ss.manifest
+    return new_results(
+        protocol={"id": proto.id, "hash": protocol_hash(proto, "data:" + fingerprint)},
+        generator={k: m.generator[k] for k in ("name", "version", "config", "stats") if k in m.generator},
+        sampleset={"folder": Path(set_root).resolve().name, "content_hash": content, "n": len(ss),
+                   "labels_sha256": m.labels_sha256},
+        metrics=DS.downstream_metrics(raw, s),
+        data={"reader": d.reader, "fingerprint": fingerprint, "train_n": len(real), "test_n": len(test),
+              "train_key": real.key, "test_key": test.key},
+        **environment(),
+    )

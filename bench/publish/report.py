@@ -1,0 +1,238 @@
+"""The benchmark report of one protocol: markdown + HTML + matplotlib figures from its filed results.
+
+    augen report --protocol world-v1 --out reports/world-v1 [--sets NAME=SAMPLESET ...] [--data-root DIR]
+
+The report reads the filed results of the current protocol hash (`leaderboards/results/<protocol>/`): the
+leaderboard, the downstream scaling table and curves (seed means with 95% intervals, real-only for reference),
+per-AU F1 bars, predicted demographic distributions, and sample grids with their claimed labels for the sets
+named with --sets. (Paper tables with our values beside: bench.publish.papers.)
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from pathlib import Path
+
+import numpy as np
+
+from bench.core.atomic import atomic_write_text
+from bench.core.errors import DataError
+from bench.core.paths import results_root
+from bench.publish.leaderboard import columns, headline, load_filed, rank
+from bench.publish.refreport import sample_grid
+from bench.scoring.protocols import current_hash as current_protocol_hash
+from bench.scoring.protocols import load_protocol
+
+# -- blocks rendered to both markdown and HTML ---------------------------------------------------------------
+
+
+def render_md(blocks: list[tuple]) -> str:
+    out = []
+    for b in blocks:
+        if b[0] == "h":
+            out += ["#" * b[2] + " " + b[1], ""]
+        elif b[0] == "p":
+            out += [b[1], ""]
+        elif b[0] == "table":
+            out += ["| " + " | ".join(b[1]) + " |", "|" + "---|" * len(b[1])]
+            out += ["| " + " | ".join(r) + " |" for r in b[2]] + [""]
+        elif b[0] == "img":
+            out += [f"![{b[2]}]({b[1]})", ""]
+    return "\n".join(out)
+
+
+def render_html(blocks: list[tuple], title: str) -> str:
+    out = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+           "<style>body{font:14px/1.45 system-ui,sans-serif;margin:2em;max-width:1200px}table{border-collapse:"
+           "collapse;margin:1em 0}th,td{padding:3px 9px;border-bottom:1px solid #ddd;text-align:right}"
+           "th:first-child,td:first-child{text-align:left}img{max-width:100%}</style></head><body>"]
+    for b in blocks:
+        if b[0] == "h":
+            out.append(f"<h{b[2]}>{html.escape(b[1])}</h{b[2]}>")
+        elif b[0] == "p":
+            out.append(f"<p>{html.escape(b[1])}</p>")
+        elif b[0] == "table":
+            out.append("<table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in b[1]) + "</tr>")
+            out += ["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in b[2]]
+            out.append("</table>")
+        elif b[0] == "img":
+            out.append(f"<p><img src='{html.escape(b[1])}' alt='{html.escape(b[2])}'></p>")
+    return "\n".join(out + ["</body></html>"])
+
+
+# -- the benchmark report ----------------------------------------------------------------------------------
+
+
+def _fmt(v, ci=None, pct=False) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "n/a"
+    k = 100 if pct else 1
+    s = f"{v * k:.1f}" if pct else f"{v:.3f}"
+    if ci and None not in ci:
+        s += f" ± {(ci[1] - ci[0]) * k / 2:.1f}" if pct else f" ± {(ci[1] - ci[0]) / 2:.3f}"
+    return s
+
+
+def scaling_rows(filed: list[tuple[str, dict]], kind: str = "expression_accuracy") -> tuple[list[str], list[list]]:
+    """The downstream scaling table: one row per result (+ real only), cells mean ± CI half-width in %."""
+    scales = sorted({k.split("_")[-1] for _, r in filed for k in r["metrics"]
+                     if k.startswith(f"downstream_{kind}_") and k.endswith("x")}, key=lambda s: float(s[:-1]))
+    head = ["generator", *[f"synthetic {s}" for s in scales], "real 1x + synthetic 1x", "gain per doubling"]
+    rows, real = [], None
+    for name, r in filed:
+        m = r["metrics"]
+        if f"downstream_{kind}_mixed" not in m:
+            continue
+        mix = m[f"downstream_{kind}_mixed"]
+        real = real or (mix.get("real_only"), mix.get("real_only_ci95"))
+        slope = m.get(f"downstream_{kind}_slope", {})
+        rows.append([name, *[_fmt(m.get(f"downstream_{kind}_{s}", {}).get("value"),
+                                  m.get(f"downstream_{kind}_{s}", {}).get("ci95"), True) for s in scales],
+                     _fmt(mix["value"], mix.get("ci95"), True), _fmt(slope.get("value"), None, True)])
+    if real:
+        rows.append(["real only (1x, true labels)", *["" for _ in scales], _fmt(real[0], real[1], True), ""])
+    return head, rows
+
+
+def figure_scaling(filed, out: Path, kind: str = "expression_accuracy") -> Path | None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    real = None
+    drew = False
+    for name, r in filed:
+        pts = sorted((float(k.split("_")[-1][:-1]), v) for k, v in r["metrics"].items()
+                     if k.startswith(f"downstream_{kind}_") and k.endswith("x") and v["value"] is not None)
+        if not pts:
+            continue
+        x = [p[0] for p in pts]
+        y = [p[1]["value"] for p in pts]
+        err = [[p[1]["value"] - (p[1]["ci95"] or [p[1]["value"]] * 2)[0] for p in pts],
+               [(p[1]["ci95"] or [p[1]["value"]] * 2)[1] - p[1]["value"] for p in pts]]
+        ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=name)
+        drew = True
+        mix = r["metrics"].get(f"downstream_{kind}_mixed", {})
+        real = real or mix.get("real_only")
+    if not drew:
+        plt.close(fig)
+        return None
+    if real is not None:
+        ax.axhline(real, color="k", ls="--", lw=1, label="real only, 1x")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("synthetic training set size (x real train size)")
+    ax.set_ylabel(kind.replace("_", " ") + " on real test")
+    ax.set_title("Downstream scaling (seed mean, 95% CI)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def figure_per_au(filed, out: Path, key: str = "au_f1") -> Path | None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = [(n, r["metrics"][key]["per_au"]) for n, r in filed if r["metrics"].get(key, {}).get("per_au")]
+    if not data:
+        return None
+    aus = sorted({a for _, d in data for a in d})
+    fig, ax = plt.subplots(figsize=(max(6.4, 0.5 * len(aus) * max(1, len(data)) / 2), 4))
+    w = 0.8 / len(data)
+    for i, (n, d) in enumerate(data):
+        ax.bar(np.arange(len(aus)) + i * w, [d.get(a) if d.get(a) is not None else 0 for a in aus], w, label=n)
+    ax.set_xticks(np.arange(len(aus)) + 0.4 - w / 2, aus, rotation=60, fontsize=8)
+    ax.set_ylabel(f"{key} per AU")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def figure_demographics(filed, out: Path) -> Path | None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    attrs = ("skin_tone", "gender", "age_group")
+    have = [(n, r) for n, r in filed if all(r["metrics"].get(f"{a}_entropy", {}).get("distribution") for a in attrs)]
+    if not have:
+        return None
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+    for ax, a in zip(axes, attrs):
+        left = np.zeros(len(have))
+        k = len(have[0][1]["metrics"][f"{a}_entropy"]["distribution"])
+        cmap = plt.get_cmap("viridis", k)
+        for c in range(k):
+            v = np.array([r["metrics"][f"{a}_entropy"]["distribution"][c] for _, r in have])
+            ax.barh([n for n, _ in have], v, left=left, color=cmap(c), label=str(c))
+            left += v
+        ax.set_title(f"predicted {a.replace('_', ' ')}")
+        ax.set_xlim(0, 1)
+    axes[0].tick_params(axis="y", labelsize=8)
+    for ax in axes[1:]:
+        ax.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def build_report(proto_id: str, out_dir: Path, sets: dict[str, str] | None = None,
+                 results_dir: Path | None = None, current_hash: str | None = None,
+                 data_root: Path | None = None) -> tuple[Path, Path]:
+    """Write report.md, report.html and figures into out_dir from the filed results of the current hash (a
+    real-data protocol's hash needs `data_root`, or `current_hash`)."""
+    proto = load_protocol(proto_id)
+    current_hash = current_hash or current_protocol_hash(proto, data_root)
+    folder = Path(results_dir or results_root()) / proto.id
+    filed_all = load_filed(folder)
+    filed = [(n, r) for n, r in filed_all if r["protocol"]["hash"] == current_hash]
+    if not filed:
+        raise DataError(folder, f"no results of the current {proto.id} hash {current_hash[:12]}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    heads = headline(proto)
+    rows, stale = rank(filed_all, current_hash, heads)
+    cols = columns(rows, heads)
+    blocks: list[tuple] = [
+        ("h", f"AUGen-Bench report: {proto.id}", 1),
+        ("p", f"Protocol hash {current_hash[:12]}; {len(filed)} generators; n = {filed[0][1]['sampleset']['n']} "
+              f"samples each. Written by `augen report --protocol {proto.id}`."),
+        ("h", "Leaderboard", 2),
+        ("table", [h for _, h in cols], [[_fmt(r.get(k)) if k not in ("rank", "name") else str(r[k])
+                                           for k, _ in cols] for r in rows]),
+    ]
+    for kind, label in (("expression_accuracy", "expression accuracy"), ("au_f1", "AU F1 (BP4D12)")):
+        head, srows = scaling_rows(filed, kind)
+        if srows:
+            blocks += [("h", f"Downstream scaling: {label} on the real test split, %", 2),
+                       ("p", "Recognizers trained on each generator's claimed labels; mean over seeds ± half the "
+                             "95% interval. 'gain per doubling' is the slope of a log2-linear fit."),
+                       ("table", head, srows)]
+            fig = figure_scaling(filed, out_dir / f"scaling_{kind}.png", kind)
+            if fig:
+                blocks.append(("img", fig.name, f"downstream scaling, {label}"))
+    for key, label in (("au_f1", "claimed AUs vs the judge"), ("au_f1_condition", "requested AUs vs the judge")):
+        fig = figure_per_au(filed, out_dir / f"per_au_{key}.png", key)
+        if fig:
+            blocks += [("h", f"Per-AU F1, {label}", 2), ("img", fig.name, f"per-AU F1, {label}")]
+    fig = figure_demographics(filed, out_dir / "demographics.png")
+    if fig:
+        blocks += [("h", "Predicted demographics", 2), ("img", fig.name, "demographic distributions")]
+    for name, folder in (sets or {}).items():
+        grid = sample_grid(folder, out_dir / f"samples_{name}.png")
+        blocks += [("h", f"Samples: {name} (claimed labels)", 2), ("img", grid.name, f"samples of {name}")]
+    if stale:
+        blocks.append(("p", "Not included (other protocol hash): " + ", ".join(n for n, _ in stale)))
+    blocks.append(("p", "Headline metrics: " + ", ".join(m for m, _ in heads)))
+    md, page = out_dir / "report.md", out_dir / "report.html"
+    atomic_write_text(md, render_md(blocks))
+    atomic_write_text(page, render_html(blocks, f"AUGen-Bench report: {proto.id}"))
+    return md, page

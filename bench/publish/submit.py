@@ -1,0 +1,146 @@
+"""Submissions: a SampleSet (folder or tar) or a registered generator, checked, scored and filed for the
+leaderboard under `leaderboards/results/<protocol>/<name>.json`.
+
+    augen submit path/to/set            --protocol world-v1 [--name my-gen]
+    augen submit path/to/set.tar.gz     --protocol world-v1
+    augen submit generator:maugen-tiny  --protocol world-v1    (an `augen.generators` entry point, run by the runner)
+
+Everything a submitter hands us is hostile until checked (docs/architecture.md, "Errors"). A set must answer the
+protocol's condition suite: its manifest names the protocol, it holds exactly the suite's n samples named
+`00000000.png`... in order, at the protocol's image size, and passes `validate` (every row and image). A tar
+is inspected member by member before anything is extracted (no absolute or `..` paths, no links or devices,
+bounded member count and total size) and is extracted into a temporary folder that is always removed.
+Any failure raises one `DataError` naming the file (and row) and leaves the results folder untouched; the
+result file appears only after scoring succeeds (atomic write).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path, PurePosixPath
+
+from bench.core.atomic import atomic_write_bytes
+from bench.core.errors import DataError
+from bench.core.paths import cache_root, results_root
+from bench.core.results import write_results
+from bench.data.sampleset import SampleSet, validate
+from bench.generation import runner
+from bench.scoring.protocols import load_protocol
+from bench.scoring.score import score_sampleset
+
+MAX_TAR_MEMBERS = 200_000  # files in one submitted tar
+MAX_TAR_BYTES = 20 * 1024 ** 3  # their total unpacked size
+NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+
+
+def check_name(name: str) -> str:
+    if not NAME.fullmatch(name or ""):
+        raise DataError(name or "<empty>", "submission name must be 1-64 of [a-z0-9._-], starting with a letter "
+                                           "or digit")
+    return name
+
+
+def check_tar(path: Path) -> list[tarfile.TarInfo]:
+    """Every member of a submitted tar, refused before extraction if any is unsafe."""
+    try:
+        with tarfile.open(path, "r:*") as tf:
+            members = []
+            total = 0
+            for m in tf:
+                members.append(m)
+                if len(members) > MAX_TAR_MEMBERS:
+                    raise DataError(path, f"more than {MAX_TAR_MEMBERS} members")
+                p = PurePosixPath(m.name)
+                if p.is_absolute() or ".." in p.parts or m.name.startswith("\\") or ":" in m.name:
+                    raise DataError(path, f"member {m.name!r} escapes the submission folder")
+                if not (m.isfile() or m.isdir()):
+                    raise DataError(path, f"member {m.name!r} is a link or device; only files and folders are allowed")
+                total += max(m.size, 0)
+                if total > MAX_TAR_BYTES:
+                    raise DataError(path, f"unpacks to more than {MAX_TAR_BYTES >> 30} GiB")
+    except (tarfile.TarError, EOFError, OSError) as e:
+        raise DataError(path, f"not a readable tar archive ({e})") from None
+    if not members:
+        raise DataError(path, "empty archive")
+    return members
+
+
+def extract_tar(path: Path, into: Path) -> Path:
+    """Extract a checked tar into `into`; returns the SampleSet root (the folder holding manifest.yaml)."""
+    check_tar(path)
+    try:
+        with tarfile.open(path, "r:*") as tf:
+            tf.extractall(into, filter="data")
+    except (tarfile.TarError, EOFError, OSError) as e:
+        raise DataError(path, f"could not be extracted ({e})") from None
+    roots = [p.parent for p in into.rglob("manifest.yaml") if not any(q.startswith("shard-") for q in
+                                                                      p.relative_to(into).parts[:-1])]
+    if len(roots) != 1:
+        raise DataError(path, f"must hold exactly one SampleSet (manifest.yaml outside shards); found {len(roots)}")
+    return roots[0]
+
+
+def check_submission(root: Path, proto, where: Path | None = None):
+    """The set answers `proto`'s condition suite and validates; returns its Manifest."""
+    where = where or root
+    m = validate(root)
+    c = proto.conditions
+    size = (proto.world.image_size,) * 2
+    if m.protocol != proto.id:
+        raise DataError(where / "manifest.yaml", f"protocol is {m.protocol!r}; this submission is for {proto.id!r}")
+    if tuple(m.image_size) != size:
+        raise DataError(where / "manifest.yaml", f"images are {tuple(m.image_size)}; {proto.id} needs {size}")
+    if m.count != c.n:
+        raise DataError(where / "manifest.yaml", f"holds {m.count} samples; {proto.id} asks for {c.n}")
+    for i, s in enumerate(SampleSet(root).rows()):
+        if s.file != f"{i:08d}.png":
+            raise DataError(where / "labels.csv", f"file {s.file!r} should be {i:08d}.png (sample i answers "
+                                                  f"condition i)", i + 1)
+    return m
+
+
+def submit(source: str, protocol: str = "world-v1", name: str | None = None, results_dir: Path | None = None,
+           downstream: bool = True, replace: bool = False, work: Path | None = None, progress: bool = False,
+           options: dict | None = None, workers: int = 1) -> Path:
+    """Check, score and file one submission; returns the results file."""
+    proto = load_protocol(protocol)
+    if proto.kind != "world":
+        raise DataError(proto.path, f"submissions are scored under world protocols; {proto.id} is {proto.kind}-data "
+                                    "(use augen downstream)")
+    results_dir = Path(results_dir or results_root()) / proto.id
+    if source.startswith("generator:"):
+        gen = source.split(":", 1)[1]
+        name = check_name(name or gen)
+        out = results_dir / f"{name}.json"
+        if out.exists() and not replace:
+            raise DataError(out, "exists (pass --replace to rescore)")
+        work = Path(work or cache_root() / "runs" / proto.id / name)  # resumable like any run
+        res = runner.run(runner.RunConfig(gen, protocol, options=dict(options or {}), downstream=downstream), work,
+                         progress=progress, workers=workers)
+        atomic_write_bytes(out, res.read_bytes())
+        return out
+    src = Path(source)
+    if not src.exists():
+        raise DataError(src, "no such submission (a SampleSet folder, a .tar/.tar.gz of one, or generator:NAME)")
+    tmp = Path(tempfile.mkdtemp(prefix="augen-submit-"))
+    try:
+        if src.is_file():
+            root = extract_tar(src, tmp)
+        elif src.is_symlink():
+            raise DataError(src, "is a symlink; submit the folder itself")
+        else:
+            root = src
+        m = check_submission(root, proto, src if src.is_dir() else root)
+        name = check_name(name or str(m.generator.get("name", "")).lower())
+        out = results_dir / f"{name}.json"
+        if out.exists() and not replace:
+            raise DataError(out, "exists (pass --replace to rescore)")
+        res = score_sampleset(root, proto, progress=progress, downstream=downstream)
+        res["submission"] = {"name": name, "source": "sampleset"}
+        write_results(out, res)
+        return out
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,89 @@
+"""Alignment: the labels a set *claims* against what the AU judge (or an external AU tool) and the expression
+judge read from its images: per-AU F1 (raw and chance-corrected: kappa, ROC-AUC), intensity ICC(3,1), Pearson r,
+MAE, and expression accuracy."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bench.core.registry import register_metric
+from bench.metrics import alignment as A
+from bench.metrics.stats import bootstrap_ci
+from bench.scoring.context import ScoreInputs, Value
+
+AU_READS = ("au_intensity", "au_prob")
+
+
+def occurrence(x: ScoreInputs, intensity: np.ndarray) -> np.ndarray:
+    """(N, K) 0/1 occurrence of intensities at the protocol's threshold, NaN where not labelled."""
+    return np.where(np.isnan(intensity), np.nan, (intensity >= x.proto.occurrence_threshold).astype(np.float64))
+
+
+def judged(x: ScoreInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(intensity, probability, occurrence) the AU judge reads on the protocol's AU subset, each (N, K). Occurrence
+    is the tool's probability >= 0.5, else its intensity >= threshold, else unread (NaN)."""
+    def compute():
+        ji, jp = x.gen["au_intensity"][:, x.cols], x.gen["au_prob"][:, x.cols]
+        jocc = np.where(~np.isnan(jp), (jp >= 0.5).astype(float),
+                        np.where(~np.isnan(ji), (ji >= x.proto.occurrence_threshold).astype(float), np.nan))
+        return ji, jp, jocc
+    return x.memo("judged", compute)
+
+
+def mean_f1(true: np.ndarray, pred: np.ndarray) -> float:
+    return A.nanmean(A.f1_per_column(true, pred))
+
+
+def per_au(x: ScoreInputs, values: np.ndarray) -> dict[str, float | None]:
+    return {k: (None if np.isnan(v) else round(float(v), 4)) for k, v in zip(x.au_names, values)}
+
+
+def _claimed(x: ScoreInputs) -> tuple[np.ndarray, np.ndarray]:
+    """(intensity, occurrence) the set claims on the protocol's AU subset."""
+    return x.memo("claimed", lambda: (x.claimed_aus[:, x.cols], occurrence(x, x.claimed_aus[:, x.cols])))
+
+
+@register_metric("au_f1", family="alignment", higher_is_better=True, label="AU F1 claimed",
+                 title="AU F1 claimed vs judge", reads=AU_READS)
+def au_f1(x: ScoreInputs) -> Value:
+    """Mean per-AU F1 of claimed vs judged occurrence; interval: percentile bootstrap over samples."""
+    occ, jocc = _claimed(x)[1], judged(x)[2]
+    return Value(mean_f1(occ, jocc), x.n, bootstrap_ci(mean_f1, occ, jocc, **x.boot),
+                 {"per_au": per_au(x, A.f1_per_column(occ, jocc)), "au_judge": x.au_judge})
+
+
+@register_metric("au_kappa", family="alignment", higher_is_better=True, label="AU kappa claimed", reads=AU_READS)
+def au_kappa(x: ScoreInputs) -> Value:
+    return Value(A.nanmean(A.kappa_per_column(_claimed(x)[1], judged(x)[2])), x.n)
+
+
+@register_metric("au_auc", family="alignment", higher_is_better=True, reads=AU_READS)
+def au_auc(x: ScoreInputs) -> Value:
+    return Value(A.nanmean(A.roc_auc_per_column(_claimed(x)[1], judged(x)[1])), x.n)
+
+
+@register_metric("au_icc", family="alignment", higher_is_better=True, reads=AU_READS)
+def au_icc(x: ScoreInputs) -> Value:
+    return Value(A.nanmean(A.icc_per_column(_claimed(x)[0], judged(x)[0])), x.n)
+
+
+@register_metric("au_pearson", family="alignment", higher_is_better=True, reads=AU_READS)
+def au_pearson(x: ScoreInputs) -> Value:
+    return Value(A.nanmean(A.pearson_per_column(_claimed(x)[0], judged(x)[0])), x.n)
+
+
+@register_metric("au_mae", family="alignment", higher_is_better=False, reads=AU_READS)
+def au_mae(x: ScoreInputs) -> Value:
+    return Value(A.nanmean(A.mae_per_column(_claimed(x)[0], judged(x)[0])), x.n)
+
+
+def judged_expression(x: ScoreInputs) -> np.ndarray:
+    return x.memo("expression", lambda: x.gen["expression_prob"].argmax(1))
+
+
+@register_metric("expression_accuracy", family="alignment", higher_is_better=True, label="expr. claimed",
+                 title="expression claimed vs judge", reads=("expression_prob",))
+def expression_accuracy(x: ScoreInputs) -> Value:
+    """Claimed vs judged expression over labelled rows; interval: percentile bootstrap over samples."""
+    e, p = x.claimed_expression, judged_expression(x)
+    return Value(A.accuracy(e, p), int((e >= 0).sum()), bootstrap_ci(A.accuracy, e, p, **x.boot))

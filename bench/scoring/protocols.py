@@ -1,0 +1,91 @@
+"""Loading protocols: a protocol file -> a typed `Protocol` (bench.core.protocol) whose every name is checked
+against the registries, and the hash results scored now under it carry.
+
+    load_protocol("world-v1")             # an id: bench/protocols/<id>.yaml, shipped with the package
+    load_protocol("path/to/my-proto.yaml")
+
+Refused with one `DataError` naming the file: missing/unknown settings or wrong types (bench.core.protocol), an
+unknown metric (the error lists the known ones), a judge kind, recognizer, dataset reader or AU subset that is not
+registered, a metric the protocol's judge cannot read, and a file name that differs from its id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import yaml
+
+from bench import judges
+from bench.core.errors import DataError, UsageError
+from bench.core.paths import PROTOCOLS
+from bench.core.protocol import Protocol, parse_protocol, protocol_hash
+from bench.core.registry import JUDGES, READERS, metric_spec
+from bench.data.aus import SUBSETS
+from bench.downstream import harness, realdata
+from bench.scoring import alignment, control, diversity, memorization, realism  # noqa: F401  (register metrics)
+
+
+def known_protocols() -> list[str]:
+    return sorted(p.stem for p in PROTOCOLS.glob("*.yaml"))
+
+
+def protocol_path(name: str | os.PathLike) -> Path:
+    """The file of a protocol id (shipped) or path."""
+    path = Path(name)
+    if not path.suffix:
+        path = PROTOCOLS / f"{name}.yaml"
+    if not path.is_file():
+        raise DataError(path, f"no such protocol (known: {', '.join(known_protocols())})")
+    return path
+
+
+def load_protocol(name: str | os.PathLike | Protocol) -> Protocol:
+    """A protocol by id or path, parsed, checked and with each metric's family and direction filled in."""
+    if isinstance(name, Protocol):
+        return name
+    path = protocol_path(name)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise DataError(path, f"not valid YAML ({e})") from None
+    proto = parse_protocol(raw, path)
+    if path.parent == PROTOCOLS and path.stem != proto.id:
+        raise DataError(path, f"file name {path.stem!r} differs from id {proto.id!r}")
+    if proto.aus is not None and proto.aus not in SUBSETS:
+        raise DataError(path, f"aus {proto.aus!r} is not a named AU subset ({', '.join(SUBSETS)})")
+    if proto.judge is not None and proto.judge.kind not in JUDGES:
+        raise DataError(path, f"judge kind {proto.judge.kind!r} is not registered ({', '.join(JUDGES.names())})")
+    if proto.data is not None:
+        if proto.data.reader not in READERS:
+            raise DataError(path, f"data.reader {proto.data.reader!r} is not registered ({', '.join(READERS.names())})")
+        realdata.check_data_settings(proto.data, path)
+    names = list(proto.metrics)
+    if proto.downstream is not None:
+        harness.check_settings(proto.downstream, path)
+        names += list(harness.metric_names(proto.downstream))
+    info = {}
+    readings = getattr(JUDGES.get(proto.judge.kind), "readings", None) if proto.judge else None
+    for name_ in names:
+        try:
+            spec = metric_spec(name_)
+        except UsageError as e:
+            raise DataError(path, str(e)) from None
+        if readings is not None and set(spec["reads"]) - set(readings):
+            raise DataError(path, f"metric {name_!r} reads {', '.join(spec['reads'])}; judge {proto.judge.kind!r} "
+                                  f"gives {', '.join(readings)}")
+        info[name_] = {"family": spec["family"], "higher_is_better": spec["higher_is_better"]}
+    return dataclasses.replace(proto, metric_info=info)
+
+
+def current_hash(proto: Protocol, data_root: str | os.PathLike | None = None) -> str:
+    """The protocol hash results scored now carry: a world protocol's with its judge's weights (the judge is
+    loaded, never trained here), a real one's with the sha256 of the label files under `data_root`."""
+    if proto.kind == "real":
+        if data_root is None:
+            raise UsageError(f"{proto.id} is a real-data protocol: pass --data-root (its hash includes the label "
+                             "files)")
+        return protocol_hash(proto, "data:" + realdata.data_fingerprint(proto, data_root))
+    judge = judges.build_judge(proto.judge.kind, proto.judge.config, train_if_missing=False)
+    return protocol_hash(proto, judge.sha256)
