@@ -3,6 +3,8 @@ the same network, steps and batches (same run): the harness's masking, flips and
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -16,30 +18,30 @@ STEPS = 200
 
 @pytest.fixture(scope="module")
 def setup():
-    s = {**load_protocol("world-v1")["downstream"], "steps": STEPS}
-    data = DS.from_world({"seed": 0, "image_size": 64}, "train", 2000, s["input_size"])
+    s = dataclasses.replace(load_protocol("world-v1").downstream, steps=STEPS)
+    data = DS.from_world({"seed": 0, "image_size": 64}, "train", 2000, s.input_size)
     return s, data
 
 
 @pytest.mark.benchmark(group="downstream-training")
 def test_downstream_training(benchmark, setup):
     s, data = setup
-    benchmark.extra_info.update(items=STEPS * s["batch_size"], unit="img", baseline="test_bare_training_loop")
+    benchmark.extra_info.update(items=STEPS * s.batch_size, unit="img", baseline="test_bare_training_loop")
     benchmark.pedantic(lambda: DS.train(data, s, 0), rounds=2, warmup_rounds=0)
 
 
 @pytest.mark.benchmark(group="downstream-training")
 def test_bare_training_loop(benchmark, setup):
     s, data = setup
-    benchmark.extra_info.update(items=STEPS * s["batch_size"], unit="img")
+    benchmark.extra_info.update(items=STEPS * s.batch_size, unit="img")
 
     def bare():
         torch.manual_seed(0)
-        net = build_recognizer(s["recognizer"], width=s["width"])
-        opt = torch.optim.AdamW(net.parameters(), lr=s["lr"])
+        net = build_recognizer(s.recognizer, width=s.width)
+        opt = torch.optim.AdamW(net.parameters(), lr=s.lr)
         y = data.expression
         for k in range(STEPS):
-            idx = torch.arange(k * s["batch_size"], (k + 1) * s["batch_size"]) % len(data)
+            idx = torch.arange(k * s.batch_size, (k + 1) * s.batch_size) % len(data)
             loss = F.cross_entropy(net(data.x[idx].float() / 255)["expression"], y[idx])
             opt.zero_grad()
             loss.backward()

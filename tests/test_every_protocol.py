@@ -77,7 +77,10 @@ def test_protocols_refuse_unknown_names_and_keys(tmp_path):
              ({"realism": {**raw["realism"], "k_pr": "3"}}, "realism.k_pr must be int"),
              ({"bootstrap": {**raw["bootstrap"], "seeds": 1}}, "unknown setting"),
              ({"colour": "blue"}, "unknown setting"),
-             ({"aus": "BP5"}, "not a named AU subset")]
+             ({"aus": "BP5"}, "not a named AU subset"),
+             ({"metrics": [*raw["metrics"], "downstream_au_f1_banana"]}, "downstream metrics are not listed"),
+             ({"metrics": []}, "lists no metric"),
+             ({"downstream": {**raw["downstream"], "scales": [0.001]}}, "leave a run empty")]
     for change, msg in cases:
         (tmp_path / "p.yaml").write_text(yaml.safe_dump({**raw, **change}))
         with pytest.raises(DataError, match=msg):
@@ -91,3 +94,14 @@ def test_the_hash_is_the_filed_one():
     filed = json.loads((load_protocol("world-v1").path.parents[2] / "leaderboards" / "results" / "world-v1" /
                         "real.json").read_text())
     assert current_hash(load_protocol("world-v1")) == filed["protocol"]["hash"]
+
+
+def test_misspelt_options_are_one_line_naming_the_valid_ones(tmp_path):
+    """A trainer's config field and a generator's option, misspelt or missing: exit 2 and one line, no traceback."""
+    for args, msg in ((["train", "vae", "--option", "stpes=3"], "trainer vae has no option 'stpes'; valid: batch"),
+                      (["generate", "real", "--out", str(tmp_path / "x"), "--option", "sead=1"],
+                       "generator 'real' has no option 'sead'; valid: seed, split"),
+                      (["generate", "synfer-tiny-relabel", "--out", str(tmp_path / "y")],
+                       "needs option(s) source")):
+        r = subprocess.run([sys.executable, "-m", "bench.cli", *args], capture_output=True, text=True)
+        assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr, r.stderr

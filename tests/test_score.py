@@ -158,16 +158,20 @@ def test_control_family_reads_images_against_the_request(tiny):
     """`shuffled` holds the very images `real` does, so it follows the request as well as `real` does while its
     claimed labels are wrong; a set that does not answer the protocol's suite gets no control metrics."""
     proto, sets, tmp = tiny
-    s = write_generated(get_generator("shuffled", world=proto.world.as_dict()), world_conditions(proto.world.as_dict(), "val", N),
-                        tmp / "shuffled", protocol=proto.id)
+    world = proto.world.as_dict()
+    s = write_generated(get_generator("shuffled", world=world), world_conditions(world, "val", N), tmp / "shuffled",
+                        protocol=proto.id)
     real, shuf = score_sampleset(sets["real"], proto), score_sampleset(s, proto)
     rm, sm = real["metrics"], shuf["metrics"]
     assert sm["au_f1_condition"]["value"] == rm["au_f1_condition"]["value"]
     assert sm["expression_accuracy_condition"]["value"] == rm["expression_accuracy_condition"]["value"]
     assert shuf["sampleset"]["labels_sha256"] != real["sampleset"]["labels_sha256"]  # ... with other claims
-    other = write_generated(get_generator("real", world=proto.world.as_dict()), world_conditions(proto.world.as_dict(), "val", N),
-                            tmp / "unbound", protocol=None)
-    assert "au_f1_condition" not in score_sampleset(other, proto)["metrics"]
+    other = write_generated(get_generator("real", world=world), world_conditions(world, "val", N), tmp / "unbound",
+                            protocol=None)
+    unbound = score_sampleset(other, proto)
+    assert "au_f1_condition" not in unbound["metrics"]
+    assert set(unbound["not_applicable"]) == {"au_f1_condition", "au_pearson_condition", "expression_accuracy_condition"}
+    assert "not_applicable" not in real  # a set answering the suite gets every listed metric
 
 
 def test_partial_label_sets_score_only_what_they_label(tiny):

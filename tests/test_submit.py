@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from bench.core.errors import DataError
+from bench.core.errors import AlreadyExists, DataError
 from bench.data.safeio import sha256_file
 from bench.generation.base import get_generator, write_generated
 from bench.publish.leaderboard import build, rank, win_rates
@@ -322,7 +322,7 @@ def test_good_submissions_are_filed_and_ranked(good, proto_path, tmp_path, monke
     results = tmp_path / "results"
     out = submit(str(good), proto_path, name="real-faces", results_dir=results, downstream=False)
     assert out == results / "world-mini" / "real-faces.json"
-    with pytest.raises(DataError, match="exists"):
+    with pytest.raises(AlreadyExists, match="pass --replace"):
         submit(str(good), proto_path, name="real-faces", results_dir=results, downstream=False)
     noise = tmp_path / "noise"
     write_generated(get_generator("noise", world=WORLD), world_conditions(WORLD, "val", N), noise, protocol="world-mini")

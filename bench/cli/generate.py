@@ -54,7 +54,7 @@ def cmd_merge(args) -> int:
 
 
 def add_commands(sub) -> None:
-    from bench.generation.runner import add_arguments
+    from bench.generation.runopts import add_arguments
 
     gen = sub.add_parser("generate", help="run a registered generator on a protocol's conditions -> SampleSet")
     gen.add_argument("generator", help="registered name (controls: real, shuffled, collapsed, noise; see augen list "

@@ -33,9 +33,13 @@ def cmd_leaderboard(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from bench.core.errors import UsageError
     from bench.core.paths import cache_root
     from bench.publish.report import build_report
 
+    bad = [s for s in args.sets if "=" not in s]
+    if bad:
+        raise UsageError(f"--sets wants NAME=SAMPLESET, got {bad[0]!r}")
     sets = dict(s.split("=", 1) for s in args.sets)
     if not args.sets:  # the sets `augen submit generator:NAME` generated, if they are still in the cache
         for d in sorted((cache_root() / "runs" / args.protocol).glob("*/set-*/manifest.yaml")):

@@ -8,6 +8,7 @@ KINDS = ("generators", "judges", "metrics", "recognizers", "readers", "trainers"
 
 def cmd_list(args) -> int:
     from bench.core import registry as R
+    from bench.generation import base  # noqa: F401  (registers the controls)
     from bench.scoring.protocols import known_protocols
 
     if args.kind == "protocols":

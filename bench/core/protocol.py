@@ -28,6 +28,15 @@ KINDS = ("world", "real")  # world: scored on the embedded world; real: downstre
 FAMILIES = ("realism", "diversity", "alignment", "control", "memorization", "downstream")
 
 
+def plain(obj) -> dict:
+    """A settings dataclass as JSON-able values with unset (None) fields left out, recursively (for cache keys)."""
+    def drop(v):
+        if isinstance(v, dict):
+            return {k: drop(x) for k, x in v.items() if x is not None}
+        return [drop(x) for x in v] if isinstance(v, list | tuple) else v
+    return drop(json.loads(json.dumps(dataclasses.asdict(obj))))
+
+
 @dataclass(frozen=True)
 class WorldSettings:
     seed: int  # world seed (identities, draws)
@@ -98,8 +107,12 @@ class DownstreamSettings:
     au_icc: str  # AU subset for mean intensity ICC(3,1)
 
     def key(self) -> dict:
-        """Every setting as plain JSON-able values (for cache keys)."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
+        """Every setting as plain JSON-able values, unset ones left out (for cache keys)."""
+        return plain(self)
+
+    def largest_synthetic(self, n1: int) -> int:
+        """Synthetic images the largest run reads (the largest scale, or the mixed one) when 1x is `n1` images."""
+        return int(round(max(*self.scales, self.mixed_scale) * n1))
 
 
 @dataclass(frozen=True)

@@ -127,16 +127,32 @@ def accepted_options(factory: Callable) -> set[str] | None:
     return None if not inspect.isclass(factory) else names
 
 
+def required_options(factory: Callable) -> set[str]:
+    """Keyword names `factory` needs (no default), from its own signature."""
+    fn = factory.__init__ if inspect.isclass(factory) else factory
+    params = inspect.signature(fn).parameters.values()
+    return {p.name for p in params if p.default is p.empty and p.name != "self"
+            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
 def check_options(registry: Registry, name: str, options: dict, supplied: Iterable[str] = ()) -> None:
-    """Refuse options `name`'s factory does not accept, listing the valid ones (`supplied`: set by the harness)."""
-    ok = accepted_options(registry.get(name))
-    if ok is None:
-        return
-    ok -= set(supplied)
-    bad = sorted(set(options) - ok)
-    if bad:
-        raise UsageError(f"{registry.kind} {name!r} has no option {', '.join(map(repr, bad))}; "
-                         f"valid: {', '.join(sorted(ok)) or 'none'}")
+    """Refuse options `name`'s factory does not accept, listing the valid ones, and name the ones it needs that are
+    missing (`supplied`: set by the harness)."""
+    check_fields(registry.get(name), options, f"{registry.kind} {name!r}", supplied)
+
+
+def check_fields(factory: Callable, options: dict, what: str, supplied: Iterable[str] = ()) -> None:
+    """`options` against what `factory` accepts and needs (a class, a dataclass config, a function)."""
+    ok = accepted_options(factory)
+    if ok is not None:
+        ok -= set(supplied)
+        bad = sorted(set(options) - ok)
+        if bad:
+            raise UsageError(f"{what} has no option {', '.join(map(repr, bad))}; "
+                             f"valid: {', '.join(sorted(ok)) or 'none'}")
+    missing = sorted(required_options(factory) - set(options) - set(supplied))
+    if missing:
+        raise UsageError(f"{what} needs option(s) {', '.join(missing)} (--option {missing[0]}=...)")
 
 
 GENERATORS = Registry("generator", entry_point_group="augen.generators")

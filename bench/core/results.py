@@ -2,7 +2,8 @@
 
 Schema (`SCHEMA_VERSION`): protocol {id, hash}, generator {name, version, config[, stats]}, sampleset {folder,
 content_hash, n}, metrics {name: {value, ci95, n, higher_is_better, family}}, judges {id: {sha256,
-ceiling}}, seeds, packages, git, device, stage_seconds, throughput_images_per_s, created.
+ceiling}}, seeds, packages, git, device, stage_seconds, throughput_images_per_s, created; optional: not_applicable
+{name: reason} (listed metrics that do not apply to the set, e.g. the control family of a set outside the suite).
 """
 
 from __future__ import annotations

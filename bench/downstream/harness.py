@@ -49,7 +49,17 @@ from bench.downstream.recognizers import N_EXPRESSIONS, build_recognizer
 from bench.metrics import alignment as A
 
 VERSION = "1"  # bump when training or evaluation changes results
-KINDS = ("expression_accuracy", "expression_mca", "au_f1", "au_icc")  # what each trained recognizer is tested on
+# What each trained recognizer is tested on, with the leaderboard labels and report titles of its metrics by suffix.
+# Metric names: downstream_<kind>_<scale>x (seed mean at one size), _mixed (real 1x + synthetic), _slope (gain per
+# doubling of a log2-linear fit); each kind is registered as a suffixed metric at the end of this module.
+KIND_LABELS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
+    "expression_accuracy": ({"1x": "DS expr. 1x", "slope": "DS expr. /2x"},
+                            {"1x": "recognizer on 1x: expression acc. (real test)"}),
+    "expression_mca": ({}, {}),
+    "au_f1": ({"1x": "DS AU F1 1x"}, {}),
+    "au_icc": ({}, {}),
+}
+KINDS = tuple(KIND_LABELS)
 
 
 @dataclass
@@ -273,12 +283,14 @@ def scale_name(scale: float) -> str:
     return f"{scale:g}x"
 
 
-def metric_names(s: DownstreamSettings) -> dict[str, bool]:
-    """Every downstream metric a protocol's settings produce -> higher_is_better."""
-    names = {f"downstream_{k}_{scale_name(c)}": True for c in s.scales for k in KINDS}
-    names.update({f"downstream_{k}_mixed": True for k in KINDS})
-    names.update({f"downstream_{k}_slope": True for k in KINDS})
-    return names
+def suffixes(s: DownstreamSettings) -> list[str]:
+    """The metric name suffixes a protocol's downstream settings produce, in order: each scale, mixed, slope."""
+    return [scale_name(c) for c in s.scales] + ["mixed", "slope"]
+
+
+def metric_names(s: DownstreamSettings) -> list[str]:
+    """Every downstream metric a protocol's settings produce."""
+    return [f"downstream_{k}_{sfx}" for sfx in suffixes(s) for k in KINDS]
 
 
 def run_downstream(synthetic: LabelledImages | None, real_train: LabelledImages, test: LabelledImages,
@@ -293,7 +305,7 @@ def run_downstream(synthetic: LabelledImages | None, real_train: LabelledImages,
     another in this process. Returns {"synthetic": {scale_name: {kind:
     [per-seed]}}, "mixed": {kind: [...]}, "real": {kind: [...]}} (synthetic/mixed absent without `synthetic`)."""
     n1 = len(real_train)
-    groups: DownstreamSettings[str, LabelledImages] = {"real": real_train}
+    groups: dict[str, LabelledImages] = {"real": real_train}
     if synthetic is not None:
         for c in s.scales:
             k = int(round(c * n1))
@@ -395,6 +407,8 @@ def check_settings(s: DownstreamSettings, where: str | os.PathLike) -> None:
         raise DataError(where, f"downstream recognizer {s.recognizer!r} unknown ({', '.join(RECOGNIZERS.names())})")
     if not s.scales or any(c <= 0 for c in s.scales) or s.mixed_scale <= 0:
         raise DataError(where, "downstream scales must be positive numbers")
+    if s.real_train.n is not None and any(round(c * s.real_train.n) < 1 for c in (*s.scales, s.mixed_scale)):
+        raise DataError(where, f"downstream scales {list(s.scales)} of {s.real_train.n} real images leave a run empty")
     if not s.seeds or len(set(s.seeds)) != len(s.seeds):
         raise DataError(where, "downstream seeds must be distinct and at least one")
     for k in ("au_f1", "au_icc"):
@@ -402,11 +416,6 @@ def check_settings(s: DownstreamSettings, where: str | os.PathLike) -> None:
             raise DataError(where, f"downstream {k} {getattr(s, k)!r} is not a named AU subset")
 
 
-# metric kinds: downstream_<kind>_<scale>x (seed mean at one size), _mixed (real 1x + synthetic), _slope (gain per
-# doubling of a log2-linear fit); the labels name the leaderboard's headline columns, the titles report headers
-for _kind, _labels, _titles in (
-        ("expression_accuracy", {"1x": "DS expr. 1x", "slope": "DS expr. /2x"},
-         {"1x": "recognizer on 1x: expression acc. (real test)"}),
-        ("expression_mca", {}, {}), ("au_f1", {"1x": "DS AU F1 1x"}, {}), ("au_icc", {}, {})):
+for _kind, (_labels, _titles) in KIND_LABELS.items():
     register_metric(f"downstream_{_kind}", family="downstream", higher_is_better=True, suffixed=True,
                     labels=_labels, titles=_titles)(downstream_metrics)

@@ -29,7 +29,6 @@ reused for other images) and the results' `data` record.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -39,7 +38,7 @@ import numpy as np
 import torch
 
 from bench.core.errors import DataError, UsageError
-from bench.core.protocol import DataSettings, DownstreamSettings, Protocol, Selection, protocol_hash
+from bench.core.protocol import DataSettings, DownstreamSettings, Protocol, Selection, plain, protocol_hash
 from bench.core.registry import READERS
 from bench.core.results import environment, new_results
 from bench.data.aus import N_AUS
@@ -95,7 +94,7 @@ def _check_images_fit(n: int, size: int, where) -> None:
 
 def check_memory(s: DownstreamSettings, n_train: int, n_test: int, where) -> None:
     """Refuse a run whose images (real 1x, test, synthetic at the largest scale, mixed) exceed the limit."""
-    syn = round(max([*s.scales, s.mixed_scale]) * n_train)
+    syn = s.largest_synthetic(n_train)
     _check_images_fit(n_train + n_test + syn + n_train + round(s.mixed_scale * n_train), s.input_size, where)
 
 
@@ -187,9 +186,8 @@ def load_split(d: DataSettings, s: DownstreamSettings, root: str | os.PathLike, 
     if d.reader == "bp4d":
         occ = torch.from_numpy(np.stack([r.prob for r in rows]).astype(np.float32))
         expr = torch.full((len(rows),), -1, dtype=torch.int64)
-    data = {k: v for k, v in dataclasses.asdict(d).items() if k not in ("train", "test")}
-    sel_key = json.dumps({"part": part, "sel": dataclasses.asdict(sel), "data": data, "spec": dataclasses.asdict(spec)},
-                         sort_keys=True)
+    data = {k: v for k, v in plain(d).items() if k not in ("train", "test")}
+    sel_key = json.dumps({"part": part, "sel": plain(sel), "data": data, "spec": plain(spec)}, sort_keys=True)
     pixels = hashlib.sha256(x.numpy().tobytes()).hexdigest()[:16]
     key = (f"{d.reader}:{_labels_sha(labels)}:{hashlib.sha256(sel_key.encode()).hexdigest()[:16]}:{len(rows)}:"
            f"{size}:px{pixels}")
@@ -219,7 +217,7 @@ def score_real_downstream(set_root: str | os.PathLike, proto: Protocol, data_roo
     test = load_split(d, s, data_root, "test", rows_test)
     ss = SampleSet(set_root)
     content = ss.content_hash()
-    need = int(round(max([*s.scales, s.mixed_scale]) * len(real)))
+    need = s.largest_synthetic(len(real))
     syn = DS.from_sampleset(set_root, need, s.input_size, content)
     log = (lambda m: print(m, flush=True)) if progress else None
     raw = DS.run_downstream(syn, real, test, s, proto.occurrence_threshold, cache=cache,

@@ -44,6 +44,7 @@ from bench.core.results import write_results
 from bench.data.sampleset import Manifest, SampleSet, finalize_shards
 from bench.generation.base import check_generator_options, get_generator, write_generated
 from bench.generation.options import parse_options
+from bench.generation.runopts import add_arguments, launcher_shard, parse_shard
 from bench.judges.cache import judge_sampleset
 from bench.scoring.protocols import load_protocol
 from bench.scoring.score import score_sampleset
@@ -62,18 +63,6 @@ class RunConfig:
     shard_size: int = 250  # conditions per generation shard (fixed: it fixes the batches, hence the pixels)
     downstream: bool = True  # run the protocol's downstream family
     n: int | None = None  # first n conditions only (default: the protocol's)
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    m = re.fullmatch(r"(\d+)/(\d+)", text or "")
-    if not m or not 0 <= int(m.group(1)) < int(m.group(2)):
-        raise UsageError(f"--shard must be i/N with 0 <= i < N, not {text!r}")
-    return int(m.group(1)), int(m.group(2))
-
-
-def launcher_shard() -> tuple[int, int]:
-    """(rank, world size) from a launcher's environment (accelerate launch / torchrun), else (0, 1)."""
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
 def conditions_for(cfg: RunConfig):
@@ -242,25 +231,10 @@ def _generate_in_processes(cfg: RunConfig, work: Path, workers: int, progress: b
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python -m bench.generation.runner ARGS` = `augen run ARGS` (how --workers starts its helpers)."""
     ap = argparse.ArgumentParser(prog="augen run", description=__doc__.splitlines()[0])
     add_arguments(ap)
     return run_from_args(ap.parse_args(argv))
-
-
-def add_arguments(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("generator", help="registered generator name")
-    ap.add_argument("--work", required=True, help="run folder (sets, results; reused to resume)")
-    ap.add_argument("--protocol", default="world-v1")
-    ap.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="generator setting")
-    ap.add_argument("--n", type=int, default=None, help="first n conditions only")
-    ap.add_argument("--shard", help="i/N: generate (and judge) only shards j with j %% N == i, then stop; a run "
-                                    "without --shard then merges and scores (default: the launcher's rank)")
-    ap.add_argument("--shard-size", type=int, default=250)
-    ap.add_argument("--workers", type=int, default=1, help="generation processes on this machine (each takes "
-                                                          "cores/N threads; ignored under --shard or a launcher)")
-    ap.add_argument("--no-downstream", action="store_true")
-    ap.add_argument("--quiet", action="store_true")
-    ap.add_argument("--options-json", help=argparse.SUPPRESS)  # how --workers hands its options to the helpers
 
 
 def run_from_args(a) -> int:

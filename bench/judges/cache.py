@@ -8,7 +8,6 @@ judge runs); outputs (features, AU readings, class probabilities) are stored as 
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,11 +15,8 @@ import numpy as np
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from bench.core.atomic import atomic_write_bytes
+from bench.core.paths import cache_root
 from bench.data.sampleset import SampleSet
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("AUGEN_CACHE", Path.home() / ".cache" / "augen"))
 
 
 class SampleSetImages(IterableDataset):

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from bench.core.errors import DataError, MissingWeights
+from bench.core.errors import DataError, MissingWeights, UsageError
 from bench.data.safeio import sha256_file
 
 WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
@@ -225,7 +225,7 @@ class InceptionJudge:
 
     def __init__(self, path: str | os.PathLike | None = None, mode: str = "clean", device: str = "cpu"):
         if mode not in MODES:
-            raise ValueError(f"Inception mode {mode!r} is not one of {', '.join(MODES)}")
+            raise UsageError(f"Inception mode {mode!r} is not one of {', '.join(MODES)}")
         self.net = load_fid_inception(path).to(device)
         self.sha256 = sha256_file(path or os.environ["AUGEN_INCEPTION_WEIGHTS"])
         self.id, self.mode, self.device = f"inception-{mode}-{self.sha256[:12]}", mode, device

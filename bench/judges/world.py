@@ -251,7 +251,6 @@ class WorldJudge:
     """The world judge as the scorer sees every judge: `id`, weights `sha256`, `config`, `ceiling` (its held-out
     report), the `readings` it produces, and images (B, H, W, 3) uint8 -> {reading: array}."""
 
-    needs = ("world",)
     accepts = (*(f.name for f in dataclasses.fields(WorldJudgeConfig)), "train_if_missing", "progress")
     readings = ("features", "au_intensity", "au_prob", "expression_prob", "skin_tone_prob", "gender_prob",
                 "age_group_prob")

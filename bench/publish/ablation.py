@@ -24,6 +24,7 @@ from bench import judges
 from bench.core.atomic import atomic_write_text
 from bench.core.results import write_results
 from bench.generation.base import get_generator, write_generated
+from bench.publish.papers import load_table
 from bench.publish.refreport import ABLATION_COLUMNS, load, results_table, sample_grid
 from bench.scoring.protocols import load_protocol
 from bench.scoring.score import score_sampleset
@@ -37,9 +38,11 @@ ROWS = {
     "+ semantic guidance": {"stage": "full", "sg": True},
     "+ pseudo-labels": {"stage": "full", "sg": True, "pseudo_label": True},  # = the row above, relabelled
 }
-# SynFER Table (ablation), FER acc / AU acc on their generated images (docs/sources.md; unverified transcription)
-PAPER = {"base": (20.06, 87.72), "+ text fine-tune": (34.62, 88.91), "+ AU adapter": (48.74, 92.37),
-         "+ semantic guidance": (55.14, 93.31), "+ pseudo-labels": (None, None)}
+def paper_rows() -> dict[str, tuple]:
+    """SynFER's published FER / AU accuracy of each row (bench/publish/paper_tables/synfer_ablation.yaml, rows in
+    the same order; the pseudo-label row has no published numbers)."""
+    published = load_table("synfer_ablation")["rows"]
+    return {row: tuple(r["paper"][:2]) for row, r in zip(ROWS, published)} | {"+ pseudo-labels": (None, None)}
 
 
 def row_options(row: str, sg_scale: float, sg_start: int, steps: int) -> dict:
@@ -122,8 +125,9 @@ def main(argv: list[str] | None = None) -> int:
             atomic_write_text(Path(a.results) / p.name, p.read_text())
     out = Path(a.out)
     grid = sample_grid(runs / slug("+ pseudo-labels"), out.with_name(out.stem + "_samples.png"))
+    published = paper_rows()
     paper = ["| row | FER acc | AU acc |", "|---|---:|---:|"] + [
-        f"| {r} | " + " | ".join("—" if v is None else f"{v:.2f}" for v in PAPER[r]) + " |" for r in ROWS]
+        f"| {r} | " + " | ".join("—" if v is None else f"{v:.2f}" for v in published[r]) + " |" for r in ROWS]
     cmd = (f"python -m bench.publish.ablation --runs {a.runs} --out {a.out} --protocol {a.protocol} "
            f"--steps {a.steps} --sg-start {a.sg_start}" + (f" --n {a.n}" if a.n else "")
            + (f" --sweep {' '.join(map(str, a.sweep))}" if a.sweep else f" --sg-scale {a.sg_scale}")

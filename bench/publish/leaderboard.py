@@ -22,7 +22,7 @@ from bench.core.errors import DataError
 from bench.core.paths import results_root, workspace
 from bench.core.protocol import FAMILIES, Protocol
 from bench.core.registry import METRICS
-from bench.downstream.harness import scale_name
+from bench.downstream.harness import suffixes
 from bench.scoring.protocols import current_hash as current_protocol_hash
 from bench.scoring.protocols import load_protocol
 
@@ -37,9 +37,8 @@ def headline(proto: Protocol) -> list[tuple[str, str]]:
              and e.name in proto.metric_info]
     out = [(n, m["label"]) for fam in FAMILIES for n, m in plain if m["family"] == fam]
     if proto.downstream is not None:
-        suffixes = [scale_name(c) for c in proto.downstream.scales] + ["mixed", "slope"]
         kinds = [e for e in METRICS.entries() if e.meta["suffixed"]]
-        out += [(f"{e.name}_{sfx}", e.meta["labels"][sfx]) for sfx in suffixes for e in kinds
+        out += [(f"{e.name}_{sfx}", e.meta["labels"][sfx]) for sfx in suffixes(proto.downstream) for e in kinds
                 if sfx in e.meta["labels"]]
     return out
 

@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 
 from bench.core.atomic import atomic_write_bytes
-from bench.core.errors import DataError
+from bench.core.errors import AlreadyExists, DataError
 from bench.core.paths import cache_root, results_root
 from bench.core.results import write_results
 from bench.data.sampleset import SampleSet, validate
@@ -116,7 +116,7 @@ def submit(source: str, protocol: str = "world-v1", name: str | None = None, res
         name = check_name(name or gen)
         out = results_dir / f"{name}.json"
         if out.exists() and not replace:
-            raise DataError(out, "exists (pass --replace to rescore)")
+            raise AlreadyExists(f"{out} exists (pass --replace to rescore)")
         work = Path(work or cache_root() / "runs" / proto.id / name)  # resumable like any run
         res = runner.run(runner.RunConfig(gen, protocol, options=dict(options or {}), downstream=downstream), work,
                          progress=progress, workers=workers)
@@ -137,7 +137,7 @@ def submit(source: str, protocol: str = "world-v1", name: str | None = None, res
         name = check_name(name or str(m.generator.get("name", "")).lower())
         out = results_dir / f"{name}.json"
         if out.exists() and not replace:
-            raise DataError(out, "exists (pass --replace to rescore)")
+            raise AlreadyExists(f"{out} exists (pass --replace to rescore)")
         res = score_sampleset(root, proto, progress=progress, downstream=downstream)
         res["submission"] = {"name": name, "source": "sampleset"}
         write_results(out, res)

@@ -14,8 +14,7 @@ def run_protocol_downstream(proto: Protocol, root: str | Path, content_hash: str
     """Metric name -> results entry of the protocol's downstream section for one SampleSet."""
     s, world = proto.downstream, proto.world.as_dict()
     n1 = s.real_train.n
-    need = int(round(max([*s.scales, s.mixed_scale]) * n1))
-    syn = DS.from_sampleset(root, need, s.input_size, content_hash)
+    syn = DS.from_sampleset(root, s.largest_synthetic(n1), s.input_size, content_hash)
     real = DS.from_world(world, s.real_train.split, n1, s.input_size)
     test = DS.from_world(world, s.test.split, s.test.n, s.input_size)
     log = (lambda m: print(m, flush=True)) if progress else None

@@ -62,6 +62,12 @@ def load_protocol(name: str | os.PathLike | Protocol) -> Protocol:
             raise DataError(path, f"data.reader {proto.data.reader!r} is not registered ({', '.join(READERS.names())})")
         realdata.check_data_settings(proto.data, path)
     names = list(proto.metrics)
+    if proto.kind == "world" and not names:
+        raise DataError(path, "metrics lists no metric")
+    listed_downstream = [m for m in names if m.startswith("downstream_")]
+    if listed_downstream:
+        raise DataError(path, f"{', '.join(listed_downstream)}: downstream metrics are not listed; they come from the "
+                              "downstream section (one per scale, mixed, slope)")
     if proto.downstream is not None:
         harness.check_settings(proto.downstream, path)
         names += list(harness.metric_names(proto.downstream))

@@ -17,7 +17,7 @@ import numpy as np
 from bench import judges
 from bench.core.errors import DataError, UsageError
 from bench.core.protocol import FAMILIES, Protocol, protocol_hash
-from bench.core.registry import METRICS, metric_spec
+from bench.core.registry import METRICS
 from bench.core.results import environment, metric, new_results
 from bench.data.sampleset import SampleSet
 from bench.judges.cache import cached, judge_sharded
@@ -80,10 +80,11 @@ def _requested(proto: Protocol, ss: SampleSet, files: list[str]) -> list | None:
     return world_conditions(proto.world.as_dict(), c.split, n)
 
 
-def compute_metrics(x: ScoreInputs, st: Stages) -> dict[str, dict]:
-    """Every metric the protocol lists, family by family (a stage each); a metric that does not apply to the set
-    (NotApplicable) is left out."""
+def compute_metrics(x: ScoreInputs, st: Stages) -> tuple[dict[str, dict], dict[str, str]]:
+    """Every metric the protocol lists but downstream, family by family (a stage each): (results entries, reasons
+    of the metrics that do not apply to this set)."""
     out: dict[str, dict] = {}
+    skipped: dict[str, str] = {}
     listed = set(x.proto.metrics)
     for family in FAMILIES:
         entries = [e for e in METRICS.entries() if e.name in listed and e.meta["family"] == family]
@@ -93,11 +94,11 @@ def compute_metrics(x: ScoreInputs, st: Stages) -> dict[str, dict]:
             for e in entries:
                 try:
                     v = e.target(x)
-                except NotApplicable:
+                except NotApplicable as why:
+                    skipped[e.name] = str(why)
                     continue
-                spec = metric_spec(e.name)
-                out[e.name] = metric(v.value, v.n, spec["higher_is_better"], spec["family"], v.ci, **v.extra)
-    return out
+                out[e.name] = metric(v.value, v.n, e.meta["higher_is_better"], family, v.ci, **v.extra)
+    return out, skipped
 
 
 def score_sampleset(root: str | Path, protocol: str | Protocol = "world-v1", *, cache: Path | None = None,
@@ -138,10 +139,15 @@ def score_sampleset(root: str | Path, protocol: str | Protocol = "world-v1", *, 
         au_judge = {"id": ext_id, "sha256": ext_id.rsplit("-", 1)[-1]}
     claimed_int, claimed_expr, files = _claimed(ss)
     x = ScoreInputs(proto, gen, ref, trn, claimed_int, claimed_expr, _requested(proto, ss, files), au_judge["id"])
-    out = compute_metrics(x, st)
+    out, skipped = compute_metrics(x, st)
     if downstream and proto.downstream is not None:
         with st("downstream"):
             out.update(run_protocol_downstream(proto, root, content_hash, cache, progress))
+    missing = [k for k, info in proto.metric_info.items()
+               if k not in out and k not in skipped and (downstream or info["family"] != "downstream")]
+    if missing:  # every listed name has registered code, so this is a bug, not bad input
+        raise RuntimeError(f"{proto.id}: listed metrics not produced: {', '.join(missing)}")
+    extra = {"not_applicable": skipped} if skipped else {}  # e.g. the control family of a set outside the suite
     m = ss.manifest
     judged = st.seconds.get("judge_generated", 0.0)
     n = len(ss)
@@ -157,5 +163,6 @@ def score_sampleset(root: str | Path, protocol: str | Protocol = "world-v1", *, 
         seeds={"bootstrap": proto.bootstrap.seed, "world": proto.world.seed},
         stage_seconds={k: round(v, 3) for k, v in st.seconds.items()},
         throughput_images_per_s=round(n / judged, 1) if judged > 0 else None,
+        **extra,
         **environment(),
     )

@@ -215,7 +215,7 @@ def sample_params(cfg: WorldConfig, split: str, indices) -> FaceParams:
     """FaceParams of samples `indices` (n,) of `split`; identical whatever batch they are drawn in."""
     indices = np.asarray(indices, dtype=np.int64).reshape(-1)
     if indices.size and indices.min() < 0:
-        raise ValueError("sample indices must be >= 0")
+        raise UsageError("sample indices must be >= 0")
     d = Draws(cfg.seed, f"sample/{split}", indices)
     lo, hi = split_identity_range(cfg, split)
     ids = lo + d.integers("identity", hi - lo)

@@ -17,6 +17,7 @@ import torch
 
 from bench.core.atomic import atomic_dir, atomic_write_text
 from bench.core.errors import MissingWeights, UsageError
+from bench.core.registry import check_fields
 from bench.world.params import WorldConfig
 from reference.common.loop import lr_factor, optimizer_step, step_generator, train_resumable
 from reference.common.parts import tiny_vae
@@ -129,4 +130,5 @@ def train_command(config: str, options: dict, progress: bool = True) -> Path:
     """`augen train vae [--option k=v]` (the `augen.trainers` entry point)."""
     if config != "tiny":
         raise UsageError("the VAE has only a tiny config; sd15 pipelines bring their own")
+    check_fields(TinyVAEConfig, options, "trainer vae")
     return train_tiny_vae(TinyVAEConfig(**options), progress=progress)

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from bench.core.atomic import atomic_dir, atomic_write_text
 from bench.core.errors import MissingWeights, UsageError
+from bench.core.registry import check_fields
 from bench.world.params import WorldConfig
 from reference.common import autoencoder
 from reference.common.autoencoder import TinyVAEConfig, cache_dir, find_trained, load_tiny_vae
@@ -131,4 +132,5 @@ def train_command(config: str, options: dict, progress: bool = True) -> Path:
     if config != "tiny":
         raise UsageError("only --config tiny trains here; sd15 MAUGen starts from local SD-1.5 inpainting weights "
                          "(reference.maugen.config.from_sd15_folder) and trains on a GPU")
+    check_fields(MAUGenTinyConfig, options, "trainer maugen")
     return train_tiny_maugen(MAUGenTinyConfig(**options), progress=progress)

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from bench.core.atomic import atomic_dir, atomic_write_text
 from bench.core.errors import MissingWeights, UsageError
+from bench.core.registry import check_fields
 from bench.data.aus import EXPRESSIONS
 from bench.world.params import WorldConfig
 from reference.common.autoencoder import WEIGHTS, TinyVAEConfig, cache_dir, find_trained, load_tiny_vae
@@ -201,4 +202,5 @@ def train_command(config: str, options: dict, progress: bool = True) -> Path:
     if config != "tiny":
         raise UsageError("only --config tiny trains here; sd15 SynFER starts from local SD-1.5 weights "
                          "(reference.synfer.config.from_sd15_folder) and trains on a GPU")
+    check_fields(SynFERTinyConfig, options, "trainer synfer")
     return train_tiny_synfer(SynFERTinyConfig(**options), progress=progress)

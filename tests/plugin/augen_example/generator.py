@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from bench.core.errors import UsageError
 from bench.data.aus import AUS
 from bench.data.conditions import Condition
 from bench.data.sampleset import Sample
@@ -23,7 +24,7 @@ class FlatGenerator:
 
     def __init__(self, shade: float = 0.6, size: int = 64):
         if not 0.0 <= shade <= 1.0:
-            raise ValueError(f"shade must be in [0, 1], not {shade}")
+            raise UsageError(f"shade must be in [0, 1], not {shade}")
         self.shade, self.image_size = shade, (size, size)
         self.config = {"shade": shade, "size": size}
 
