@@ -15,7 +15,9 @@ def cmd_list(args) -> int:
         print("\n".join(known_protocols()))
         return 0
     if args.kind == "metrics":
-        for e in R.METRICS.entries():
+        from bench.core.protocol import FAMILIES
+
+        for e in sorted(R.METRICS.entries(), key=lambda e: FAMILIES.index(e.meta["family"])):
             m = e.meta
             name = f"{e.name}_<scale>x|mixed|slope" if m["suffixed"] else e.name
             print(f"{name:<44} {m['family']:<13} {'higher' if m['higher_is_better'] else 'lower'} is better")
