@@ -233,3 +233,63 @@ def test_bootstrap_ci_covers_the_mean(rng):
     lo, hi = bootstrap_ci(np.mean, x, n_boot=300, seed=0)
     assert lo < x.mean() < hi and hi - lo < 0.3
     assert bootstrap_ci(np.mean, x, n_boot=50, seed=4) == bootstrap_ci(np.mean, x, n_boot=50, seed=4)
+
+
+# ------------------------------------------------------------------------- weighted forms (intervals)
+
+
+def test_fd_weighted_is_fd_of_the_resampled_or_kept_rows(rng):
+    a, b = _two_sets(rng, n=150, d=12)
+    a[:, 3] = b[:, 3] = 0.0  # a unit that never fires: dropped before the bootstrap, FD unchanged
+    i1, i2 = np.random.default_rng(1).integers(0, 150, (4, 150)), np.random.default_rng(2).integers(0, 200, (4, 200))
+    w1 = np.stack([np.bincount(r, minlength=150) for r in i1]).astype(float)
+    w2 = np.stack([np.bincount(r, minlength=200) for r in i2]).astype(float)
+    live = np.arange(12) != 3  # (fd_from_features with the dead unit: the same up to sqrt(rounding) ~ 1e-8)
+    expect = [R.fd_from_features(a[r1][:, live], b[r2][:, live]) for r1, r2 in zip(i1, i2)]
+    np.testing.assert_allclose(R.fd_weighted(a, b, w1, w2), expect, rtol=1e-9)
+    np.testing.assert_allclose(expect, [R.fd_from_features(a[r1], b[r2]) for r1, r2 in zip(i1, i2)], rtol=1e-7)
+    keep = np.ones(150)
+    keep[::3] = 0.0
+    assert R.fd_weighted(a, b, keep[None], np.ones((1, 200)))[0] == pytest.approx(
+        R.fd_from_features(a[keep > 0][:, live], b[:, live]), rel=1e-9)
+    assert not R.informative_columns(a, b)[3] and R.informative_columns(a, b).sum() == 11
+
+
+def test_fd_weighted_singular_covariances_take_the_eigh_path(rng):
+    a, b = rng.normal(size=(20, 64)), rng.normal(size=(20, 64)) + 0.1  # n < d: no Cholesky factor exists
+    assert R.fd_weighted(a, b, np.ones((1, 20)), np.ones((1, 20)))[0] == pytest.approx(R.fd_from_features(a, b),
+                                                                                      rel=1e-9)
+
+
+def test_mmd2_weighted_is_the_u_statistic_of_kept_rows(rng):
+    a, b = _two_sets(rng, n=90, d=6)
+
+    def brute_u(x, y):  # the textbook unbiased MMD^2, loops over pairs
+        k = lambda p, q: (p @ q / x.shape[1] + 1.0) ** 3  # noqa: E731
+        m, n = len(x), len(y)
+        xx = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+        yy = sum(k(y[i], y[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+        return xx + yy - 2 * sum(k(p, q) for p in x for q in y) / (m * n)
+
+    assert R.mmd2_u(a[:40], b[:50]) == pytest.approx(brute_u(a[:40], b[:50]), rel=1e-10)
+    subsets = R.kid_subsets(len(a), len(b), num_subsets=5, max_subset_size=30, seed=2)
+    w1, w2 = np.zeros((5, len(a))), np.zeros((5, len(b)))
+    for k, (i1, i2) in enumerate(subsets):
+        w1[k, i1], w2[k, i2] = 1.0, 1.0
+    np.testing.assert_allclose(R.mmd2_weighted(a, b, w1, w2, block=7), R.kid_per_subset(a, b, subsets), rtol=1e-10)
+
+
+def test_mmd2_bootstrap_never_pairs_copies_of_a_row(rng):
+    """Row counts w: the pairs of distinct original rows, each w_a w_b times (a resample's U-statistic with the
+    pairs of copies of one row left out)."""
+    a, b = rng.normal(size=(12, 3)), rng.normal(size=(9, 3)) + 0.5
+    i1, i2 = np.array([0, 0, 0, 1, 2, 2, 5, 7, 7, 7, 9, 11]), np.array([1, 1, 2, 3, 3, 3, 4, 8, 8])
+    w1, w2 = np.bincount(i1, minlength=12)[None].astype(float), np.bincount(i2, minlength=9)[None].astype(float)
+    k = lambda p, q: (p @ q / 3 + 1.0) ** 3  # noqa: E731
+
+    def within(x, idx):
+        pairs = [(i, j) for i in range(len(idx)) for j in range(len(idx)) if idx[i] != idx[j]]
+        return sum(k(x[idx[i]], x[idx[j]]) for i, j in pairs) / len(pairs)
+
+    cross = np.mean([k(a[i], b[j]) for i in i1 for j in i2])
+    assert R.mmd2_weighted(a, b, w1, w2)[0] == pytest.approx(within(a, i1) + within(b, i2) - 2 * cross, rel=1e-10)

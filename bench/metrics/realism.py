@@ -5,11 +5,17 @@ Conventions (docs/sources.md): FID's trace term from the eigenvalues of sqrt(S1)
 so `eigvalsh`; no `scipy.linalg.sqrtm`), KID as clean-fid's unbiased polynomial-kernel MMD but with
 seeded subsets, precision/recall with k=3 neighbourhoods (Kynkäänniemi et al. 2019),
 density/coverage with k=5 (Naeem et al. 2020).
+
+Intervals (docs/intervals.md): FD and KID are resampled over *both* sets, independently (the reference is a
+sample too). `fd_weighted` and `mmd2_weighted` compute either statistic for many row weightings at once
+(bootstrap row counts, jackknife 0/1 weights), so no resampled array is built.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from bench.metrics.stats import group_weights, interval, two_sample_counts
 
 # --------------------------------------------------------------------------------------- statistics
 
@@ -100,6 +106,108 @@ def fd_against(f1: np.ndarray):
     return fd
 
 
+def weighted_stats(feats: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean (d,), covariance (d, d)) of rows (n, d) weighted by counts w (n,): sum w (x - mu)(x - mu)^T /
+    (sum w - 1). With w the row counts of a resample this is `feature_stats` of the resampled rows; with 0/1
+    weights, of the rows kept."""
+    x = np.asarray(feats, np.float64)
+    sw = float(w.sum())
+    if sw < 2:
+        raise ValueError("need a total weight of at least 2 for a covariance")
+    mu = w @ x / sw
+    y = (x - mu) * np.sqrt(w)[:, None]
+    return mu, y.T @ y / (sw - 1.0)
+
+
+def _trace_sqrt_product(s1: np.ndarray, s2: np.ndarray) -> float:
+    """Tr sqrt(S1 S2) for PSD S1, S2: sum of sqrt(eigenvalues of L^T S2 L) with S1 = L L^T (Cholesky; the same
+    eigenvalues as S1 S2), from S2's Cholesky factor when S1 is singular, else through sqrt(S1) (`eigh`)."""
+    for a, b in ((s1, s2), (s2, s1)):
+        try:
+            low = np.linalg.cholesky(a)
+        except np.linalg.LinAlgError:
+            continue
+        m = low.T @ b @ low
+        break
+    else:
+        r = _sqrtm_psd(s1)
+        m = r @ s2 @ r
+    ev = np.linalg.eigvalsh((m + m.T) / 2.0)
+    return float(np.sqrt(np.clip(ev, 0.0, None)).sum())
+
+
+def informative_columns(f1: np.ndarray, f2: np.ndarray) -> np.ndarray:
+    """Columns that are not one and the same constant in every row of both sets (n1, d), (n2, d) -> bool (d,).
+    The others (e.g. a ReLU unit that never fires) add exactly 0 to FD under any resampling or weighting."""
+    a, b = np.asarray(f1), np.asarray(f2)
+    c = a[0]
+    return ~((a == c).all(0) & (b == c).all(0))
+
+
+def fd_weighted(f1: np.ndarray, f2: np.ndarray, w1: np.ndarray, w2: np.ndarray) -> np.ndarray:
+    """Fréchet distance of each weighted pair: rows (n1, d), (n2, d), weights w1 (B, n1), w2 (B, n2) -> (B,).
+
+    With row counts of bootstrap resamples (`bench.metrics.stats.two_sample_counts`) each value equals
+    `fd_from_features` of the resampled rows; with 0/1 weights, of the rows kept (a jackknife). Cost per pair:
+    two weighted covariances and a Cholesky + eigvalsh of d x d (no matrix square root), after dropping
+    columns that are the same constant in both sets (`informative_columns`, exact).
+    """
+    keep = informative_columns(f1, f2)
+    x1, x2 = np.asarray(f1, np.float64)[:, keep], np.asarray(f2, np.float64)[:, keep]
+    w1, w2 = np.atleast_2d(w1), np.atleast_2d(w2)
+    if len(w1) != len(w2) or w1.shape[1] != len(x1) or w2.shape[1] != len(x2):
+        raise ValueError(f"weights {w1.shape}, {w2.shape} do not match rows {len(x1)}, {len(x2)}")
+    out = np.empty(len(w1))
+    for b in range(len(w1)):
+        mu1, s1 = weighted_stats(x1, w1[b])
+        mu2, s2 = weighted_stats(x2, w2[b])
+        diff = mu1 - mu2
+        out[b] = diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * _trace_sqrt_product(s1, s2)
+    return out
+
+
+# Interval methods chosen by the coverage check (bench.devtools.coverage, docs/intervals.md), not by taste.
+FD_CI_METHOD = "basic"  # covers the population FD; percentile and BCa do not (FD's O(1/n) upward bias)
+KID_CI_METHOD = "percentile"
+
+
+def fd_bootstrap(f1: np.ndarray, f2: np.ndarray, n_boot: int = 200, seed: int = 0) -> np.ndarray:
+    """FD of `n_boot` two-sample resamples (both sets redrawn with replacement, independently) -> (B,)."""
+    w1, w2 = two_sample_counts(len(f1), len(f2), n_boot, seed)
+    return fd_weighted(f1, f2, w1, w2)
+
+
+def fd_jackknife(f1: np.ndarray, f2: np.ndarray, groups: int = 20, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """FD with one of `groups` random groups of set 1's rows left out (G,), the same for set 2 (G,) (BCa's
+    grouped jackknife, bench.metrics.stats)."""
+    g1, g2 = group_weights(len(f1), groups, seed), group_weights(len(f2), groups, seed + 1)
+    return (fd_weighted(f1, f2, g1, np.ones((len(g1), len(f2)))),
+            fd_weighted(f1, f2, np.ones((len(g2), len(f1))), g2))
+
+
+def fd_interval(f1: np.ndarray, f2: np.ndarray, n_boot: int = 200, seed: int = 0, alpha: float = 0.05,
+                method: str = FD_CI_METHOD) -> tuple[float, float]:
+    """Interval for the *population* FD between the distributions the two sets are drawn from.
+
+    Resampled: both sets' rows, independently (`fd_bootstrap`). FD of finite sets is biased upward (by about
+    tr-terms / n: E[FD_n] > FD); the basic interval 2 FD_n - q mirrors the replicates' spread around FD_n, and
+    so removes that bias as far as the bootstrap sees it. Its measured coverage of the population FD is in
+    reports/coverage.md; it may reach below 0 when the sets are close (FD >= 0: "no difference" is inside).
+    """
+    return fd_summary(f1, f2, n_boot, seed, alpha, method)[1]
+
+
+def fd_summary(f1: np.ndarray, f2: np.ndarray, n_boot: int = 200, seed: int = 0, alpha: float = 0.05,
+               method: str = FD_CI_METHOD) -> tuple[float, tuple[float, float]]:
+    """(bias-corrected FD, `fd_interval`) from one bootstrap: FD_n minus the bootstrap's estimate of its bias,
+    2 FD_n - mean(replicates), the point the basic interval is centred on (the plug-in FD_n, the FID convention,
+    often lies above that interval)."""
+    theta = fd_from_features(f1, f2)
+    reps = fd_bootstrap(f1, f2, n_boot, seed)
+    jack = fd_jackknife(f1, f2, seed=seed) if method == "bca" else ()
+    return float(2 * theta - np.mean(reps)), interval(method, theta, reps, jack, alpha)
+
+
 # ---------------------------------------------------------------------------------------------- KID
 
 
@@ -159,6 +267,76 @@ def _kid_subset_by_subset(f1: np.ndarray, f2: np.ndarray, subsets) -> np.ndarray
         within = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m - 1))
         out[k] = within - 2.0 * kxy.sum() / (m * m)
     return out
+
+
+def poly_kernel_sum(x: np.ndarray, y: np.ndarray, wx: np.ndarray, wy: np.ndarray, block: int) -> np.ndarray:
+    """sum_ab wx[:, a] k(x_a, y_b) wy[:, b] with k(x, y) = (x.y/d + 1)^3, kernel rows built `block` at a time:
+    x (nx, d), y (ny, d), wx (B, nx), wy (B, ny) -> (B,)."""
+    d = x.shape[1]
+    out = np.zeros(len(wx))
+    for lo in range(0, len(x), block):
+        k = (x[lo:lo + block] @ y.T / d + 1.0) ** 3  # (block, ny)
+        out += ((wx[:, lo:lo + block] @ k) * wy).sum(1)
+    return out
+
+
+def mmd2_weighted(f1: np.ndarray, f2: np.ndarray, w1: np.ndarray, w2: np.ndarray, block: int = 2048
+                  ) -> np.ndarray:
+    """Unbiased MMD^2 with KID's kernel (x.y/d + 1)^3 of weighted rows: f1 (n1, d), f2 (n2, d), w1 (B, n1),
+    w2 (B, n2) -> (B,). The kernel matrices are never held whole (rows `block` at a time).
+
+    Within a set, the pair of distinct original rows (a, b) counts w_a w_b times and a row is never paired with
+    a copy of itself: (w^T K w - sum_a w_a^2 K_aa) / ((sum w)^2 - sum w^2). With 0/1 weights this is the
+    U-statistic of the rows kept (a KID subset, as `kid_per_subset`); with all-ones weights the U-statistic of
+    all rows; with the row counts of bootstrap resamples it is the U-statistic bootstrap, whose replicates centre
+    on the sample's U-statistic (the plain U-statistic of a resample would pair copies of one row, an O(1/n)
+    upward bias).
+    """
+    x1, x2 = np.asarray(f1, np.float64), np.asarray(f2, np.float64)
+    w1, w2 = np.atleast_2d(np.asarray(w1, np.float64)), np.atleast_2d(np.asarray(w2, np.float64))
+    if len(w1) != len(w2) or w1.shape[1] != len(x1) or w2.shape[1] != len(x2) or x1.shape[1] != x2.shape[1]:
+        raise ValueError(f"weights {w1.shape}, {w2.shape} do not match features {x1.shape}, {x2.shape}")
+    d = x1.shape[1]
+    s1, s2 = w1.sum(1), w2.sum(1)
+    q1, q2 = (w1 * w1).sum(1), (w2 * w2).sum(1)
+    diag1, diag2 = ((x1 * x1).sum(1) / d + 1.0) ** 3, ((x2 * x2).sum(1) / d + 1.0) ** 3  # K_aa
+    within1 = (poly_kernel_sum(x1, x1, w1, w1, block) - (w1 * w1) @ diag1) / (s1 * s1 - q1)
+    within2 = (poly_kernel_sum(x2, x2, w2, w2, block) - (w2 * w2) @ diag2) / (s2 * s2 - q2)
+    return within1 + within2 - 2.0 * poly_kernel_sum(x1, x2, w1, w2, block) / (s1 * s2)
+
+
+def mmd2_u(f1: np.ndarray, f2: np.ndarray) -> float:
+    """The complete unbiased MMD^2 U-statistic (every pair of rows) with KID's kernel."""
+    return float(mmd2_weighted(f1, f2, np.ones((1, len(f1))), np.ones((1, len(f2))))[0])
+
+
+def kid_bootstrap(f1: np.ndarray, f2: np.ndarray, n_boot: int = 200, seed: int = 0) -> np.ndarray:
+    """U-statistic bootstrap of the complete MMD^2: both sets redrawn with replacement, independently; copies of
+    one row never paired (`mmd2_weighted`) -> (B,)."""
+    w1, w2 = two_sample_counts(len(f1), len(f2), n_boot, seed)
+    return mmd2_weighted(f1, f2, w1, w2)
+
+
+def kid_jackknife(f1: np.ndarray, f2: np.ndarray, groups: int = 20, seed: int = 0
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Complete MMD^2 with one of `groups` random groups of set 1's rows left out (G,), the same for set 2 (G,)."""
+    g1, g2 = group_weights(len(f1), groups, seed), group_weights(len(f2), groups, seed + 1)
+    return (mmd2_weighted(f1, f2, g1, np.ones((len(g1), len(f2)))),
+            mmd2_weighted(f1, f2, np.ones((len(g2), len(f1))), g2))
+
+
+def kid_interval(f1: np.ndarray, f2: np.ndarray, n_boot: int = 200, seed: int = 0, alpha: float = 0.05,
+                 method: str = KID_CI_METHOD) -> tuple[float, float]:
+    """Interval for the population MMD^2 (KID's kernel) between the distributions the sets are drawn from.
+
+    Resampled: both sets' rows, independently, of the complete U-statistic (`kid_bootstrap`). Seeded-subset KID
+    (`kid`) is an average of subset U-statistics whose expectation given the data is exactly that complete
+    U-statistic, so both estimate the same population value without bias; the choice of subsets adds only a
+    small extra variance to KID, which the interval (computed from every pair) does not carry.
+    """
+    reps = kid_bootstrap(f1, f2, n_boot, seed)
+    jack = kid_jackknife(f1, f2, seed=seed) if method == "bca" else ()
+    return interval(method, mmd2_u(f1, f2), reps, jack, alpha)
 
 
 def kid(f1: np.ndarray, f2: np.ndarray, num_subsets: int = 100, max_subset_size: int = 1000, seed: int = 0

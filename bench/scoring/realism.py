@@ -7,7 +7,6 @@ import numpy as np
 
 from bench.core.registry import register_metric
 from bench.metrics import realism as R
-from bench.metrics.stats import bootstrap_ci
 from bench.scoring.context import ScoreInputs, Value
 
 
@@ -16,23 +15,36 @@ def _features(x: ScoreInputs) -> tuple[np.ndarray, np.ndarray]:
     return x.memo("features", lambda: (x.ref["features"].astype(np.float64), x.gen["features"].astype(np.float64)))
 
 
+def _ci_method(method: str, n_boot: int) -> str:
+    """What an interval resamples, for the results' `ci_method` field."""
+    return {"basic": "basic", "percentile": "percentile", "bca": "BCa"}[method] + \
+        f" bootstrap over both sets ({n_boot})"
+
+
 @register_metric("fd_world", family="realism", higher_is_better=False, label="FD", title="FD (world judge)",
                  reads=("features",))
 def fd(x: ScoreInputs) -> Value:
-    """Frechet distance; interval: percentile bootstrap over the generated rows (reference fixed)."""
+    """Frechet distance; interval for the population FD from a bootstrap over both sets (reference and generated
+    rows resampled independently), by the method the coverage check chose (bench.metrics.realism.fd_interval,
+    docs/intervals.md); the protocol's bootstrap settings are its knobs."""
     fr, fg = _features(x)
-    return Value(R.fd_from_features(fr, fg), x.n, bootstrap_ci(R.fd_against(fr), fg, **x.boot),
-                 {"n_reference": len(fr)})
+    corrected, ci = R.fd_summary(fr, fg, **x.boot)
+    return Value(R.fd_from_features(fr, fg), x.n, ci,
+                 {"n_reference": len(fr), "ci_method": _ci_method(R.FD_CI_METHOD, x.boot["n_boot"]),
+                  "ci_target": "population FD (the value is the plug-in FD_n, biased upward: often above it)",
+                  "bias_corrected": corrected})
 
 
 @register_metric("kid_world", family="realism", higher_is_better=False, reads=("features",))
 def kid(x: ScoreInputs) -> Value:
-    """Unbiased polynomial-kernel MMD^2 over seeded subsets; interval: mean +- 1.96 sd / sqrt(subsets)."""
+    """Unbiased polynomial-kernel MMD^2 over seeded subsets; interval for the population MMD^2 from a bootstrap of
+    the complete U-statistic over both sets (bench.metrics.realism.kid_interval, docs/intervals.md)."""
     fr, fg = _features(x)
     rz = x.proto.realism
-    v, sd = R.kid(fr, fg, rz.kid_subsets, rz.kid_subset_size, seed=x.proto.bootstrap.seed)
-    half = 1.96 * sd / np.sqrt(rz.kid_subsets)
-    return Value(v, x.n, (v - half, v + half))
+    v, _ = R.kid(fr, fg, rz.kid_subsets, rz.kid_subset_size, seed=x.proto.bootstrap.seed)
+    return Value(v, x.n, R.kid_interval(fr, fg, **x.boot),
+                 {"n_reference": len(fr), "ci_method": _ci_method(R.KID_CI_METHOD, x.boot["n_boot"]) +
+                  ", complete U-statistic", "ci_target": "population MMD^2"})
 
 
 def _pr(x: ScoreInputs) -> tuple[float, float]:
