@@ -350,7 +350,8 @@ def test_cli_submits_several_sources_in_one_process(good, proto_path, tmp_path, 
     write_generated(get_generator("noise", world=WORLD), world_conditions(WORLD, "val", N), noise, protocol="world-mini")
     common = ["--protocol", proto_path, "--results-dir", str(results), "--no-downstream", "--quiet"]
     assert main(["submit", str(good), str(noise), *common]) == 0
-    assert sorted(p.name for p in (results / "world-mini").iterdir()) == ["noise.json", "real.json"]
+    assert sorted(p.name for p in (results / "world-mini").iterdir()) == [
+        "noise.json", "noise.samples.csv.gz", "real.json", "real.samples.csv.gz"]  # results + per-sample readings
     assert capsys.readouterr().out.count("filed: ") == 2
     assert main(["submit", str(good), str(noise), "--name", "x", *common]) == 2  # one line: --name needs one source
     assert main(["submit", "generator:no-such-generator", *common]) == 2  # unknown name: one clear error

@@ -5,28 +5,40 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.core.protocol import DEFAULT_PROTOCOL
+
 
 def cmd_score(args) -> int:
-    from bench.core.results import format_table, write_results
-    from bench.scoring.score import score_sampleset
+    from bench.core.results import format_table, write_results, write_samples
+    from bench.scoring.samples import score_with_samples
 
-    res = score_sampleset(args.sampleset, args.protocol, progress=not args.quiet, au_readings=args.au_readings,
-                          downstream=args.downstream)
+    res, samples = score_with_samples(args.sampleset, args.protocol, progress=not args.quiet,
+                                      au_readings=args.au_readings, downstream=args.downstream)
     out = Path(args.out) if args.out else Path(args.sampleset) / f"results-{res['protocol']['id']}.json"
+    res["samples"] = write_samples(out, samples)  # first, so the results never name a missing table
     write_results(out, res)
     print(format_table(res))
     print(f"results: {out}")
+    print(f"per-sample table: {out.parent / res['samples']['file']}")
     return 0
 
 
 def cmd_table(args) -> int:
+    """Markdown (metrics x entries, one protocol hash) or the tidy CSV of bench.publish.frame (any results)."""
     from bench.core.atomic import atomic_write_text
-    from bench.core.results import load_results, markdown_table
 
-    text = markdown_table(load_results(args.results))
+    if args.format == "csv":
+        from bench.publish.frame import frame_csv, results_frame
+
+        text = frame_csv(results_frame(args.results))
+    else:
+        from bench.core.results import entry_names, load_results, markdown_table
+
+        results = load_results(args.results)
+        text = markdown_table(results, entry_names(results, args.results))
     if args.out:
         atomic_write_text(args.out, text)
-    print(text)
+    print(text, end="" if args.format == "csv" else "\n")
     return 0
 
 
@@ -55,7 +67,7 @@ def cmd_downstream(args) -> int:
 def add_commands(sub) -> None:
     sc = sub.add_parser("score", help="score a SampleSet under a protocol (downstream too with --downstream)")
     sc.add_argument("sampleset")
-    sc.add_argument("--protocol", default="world-v1")
+    sc.add_argument("--protocol", default=DEFAULT_PROTOCOL)
     sc.add_argument("--out", help="results JSON (default: SAMPLESET/results-<protocol>.json)")
     sc.add_argument("--au-readings", help="AU judge from a tool: libreface:FILE.csv or openface:FOLDER")
     sc.add_argument("--downstream", action="store_true",
@@ -63,8 +75,10 @@ def add_commands(sub) -> None:
     sc.add_argument("--quiet", action="store_true")
     sc.set_defaults(func=cmd_score)
 
-    tb = sub.add_parser("table", help="markdown table of results files (one protocol hash)")
-    tb.add_argument("results", nargs="+")
+    tb = sub.add_parser("table", help="results files as a markdown table (one protocol hash) or a tidy CSV")
+    tb.add_argument("results", nargs="+", help="results JSON files (csv: folders too)")
+    tb.add_argument("--format", choices=("md", "csv"), default="md",
+                    help="md: metrics x entries (default); csv: one row per entry, metric and seed (docs/results.md)")
     tb.add_argument("--out")
     tb.set_defaults(func=cmd_table)
 

@@ -3,24 +3,32 @@
 Schema (`SCHEMA_VERSION`): protocol {id, hash}, generator {name, version, config[, stats]}, sampleset {folder,
 content_hash, n}, metrics {name: {value, ci95, n, higher_is_better, family}}, judges {id: {sha256,
 ceiling}}, seeds, packages, git, device, stage_seconds, throughput_images_per_s, created; optional: not_applicable
-{name: reason} (listed metrics that do not apply to the set, e.g. the control family of a set outside the suite).
+{name: reason} (listed metrics that do not apply to the set, e.g. the control family of a set outside the suite),
+samples {file, sha256, rows} (the per-sample table beside the results file, `write_samples`). docs/results.md.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as _dt
+import gzip
+import hashlib
 import importlib.metadata
+import io
 import json
 import math
 import platform
 import subprocess
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
-from bench.core.atomic import atomic_write_text
+from bench.core.atomic import atomic_write_bytes, atomic_write_text
 from bench.core.errors import DataError, UsageError
 from bench.core.protocol import FAMILIES
 
 SCHEMA_VERSION = "1"
+SAMPLES_SUFFIX = ".samples.csv.gz"  # the per-sample table beside `<stem>.json`
 PACKAGES = ("torch", "numpy", "scipy", "augen-bench", "diffusers", "transformers")
 
 
@@ -91,20 +99,30 @@ def load_results(paths: list[str | Path]) -> list[dict]:
     return out
 
 
-def markdown_table(results: list[dict]) -> str:
-    """Generators as columns, metrics as rows (grouped by family), one protocol hash only."""
+def markdown_table(results: list[dict], names: Sequence[str] | None = None) -> str:
+    """Generators as columns (headed `names`, default their generator names; `entry_names` makes them unique),
+    metrics as rows (grouped by family; every metric any result holds), one protocol hash only."""
     hashes = {r["protocol"]["hash"] for r in results}
     if len(hashes) != 1:
         raise UsageError(f"results come from {len(hashes)} different protocol hashes; they are not comparable")
-    names = [r["generator"]["name"] for r in results]
+    names = list(names) if names is not None else [r["generator"]["name"] for r in results]
+    if len(names) != len(results):
+        raise ValueError(f"{len(names)} names for {len(results)} results")
     first = results[0]
+    sizes = [r["sampleset"]["n"] for r in results]
+    n_text = (f"n = {sizes[0]} per generator" if len(set(sizes)) == 1
+              else "n = " + ", ".join(f"{n} ({name})" for n, name in zip(sizes, names)))
     lines = [f"Protocol `{first['protocol']['id']}` (hash `{first['protocol']['hash'][:12]}`), "
-             f"n = {first['sampleset']['n']} per generator; judge ceiling (held-out world test): "
+             f"{n_text}; judge ceiling (held-out world test): "
              + ", ".join(f"{k} {v:.3f}" for j in first["judges"].values() for k, v in j["ceiling"].items()
                          if isinstance(v, float)), "",
              "| family | metric | " + " | ".join(names) + " |", "|---|---|" + "---:|" * len(names)]
     order = FAMILIES
-    for name, m in sorted(first["metrics"].items(), key=lambda kv: (order.index(kv[1]["family"]), kv[0])):
+    every = {}
+    for r in results:  # a metric the first result lacks (e.g. downstream not run) still gets its row
+        for k, m in r["metrics"].items():
+            every.setdefault(k, m)
+    for name, m in sorted(every.items(), key=lambda kv: (order.index(kv[1]["family"]), kv[0])):
         arrow = "↑" if m["higher_is_better"] else "↓"
         cells = []
         for r in results:
@@ -112,3 +130,64 @@ def markdown_table(results: list[dict]) -> str:
             cells.append("n/a" if v is None else f"{v + 0.0:.3f}".replace("-0.000", "0.000"))
         lines.append(f"| {m['family']} | {name} {arrow} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def entry_names(results: Sequence[dict], paths: Sequence[str | Path]) -> list[str]:
+    """One unique label per results file: its generator name; where names collide within a protocol, the name and
+    the file's stem (`real (real-v2)`), then a running number if that still collides. The same file given twice
+    is a UsageError."""
+    resolved = [Path(p).resolve() for p in paths]
+    twice = [p for p, k in Counter(resolved).items() if k > 1]
+    if twice:
+        raise UsageError(f"results file given twice: {twice[0].name}")
+    protos = [r["protocol"]["id"] for r in results]
+
+    def colliding(labels: list[str]) -> list[bool]:
+        count = Counter(zip(protos, labels))
+        return [count[key] > 1 for key in zip(protos, labels)]
+
+    labels = [str(r["generator"]["name"]) for r in results]
+    labels = [f"{lab} ({Path(p).stem})" if c else lab for lab, p, c in zip(labels, paths, colliding(labels))]
+    numbered: Counter = Counter()
+    out = []
+    for key, c in zip(zip(protos, labels), colliding(labels)):
+        numbered[key] += c
+        out.append(f"{key[1]} #{numbered[key]}" if c else key[1])
+    return out
+
+
+def samples_path(results_path: str | Path) -> Path:
+    """Where the per-sample table of `<stem>.json` lives: `<stem>.samples.csv.gz` in the same folder."""
+    p = Path(results_path)
+    return p.with_name(p.stem + SAMPLES_SUFFIX)
+
+
+def _cell(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    return repr(v) if isinstance(v, float) else str(v)
+
+
+def samples_csv_gz(columns: dict[str, Sequence]) -> bytes:
+    """A table (column name -> one value per row; None or NaN written empty, floats as given) as gzipped CSV,
+    byte-identical for identical input (no time or file name in the gzip header)."""
+    lengths = {len(v) for v in columns.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"columns of different lengths: {sorted(lengths)}")
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(columns)
+    for row in zip(*columns.values()):
+        w.writerow([_cell(v) for v in row])
+    return gzip.compress(buf.getvalue().encode("utf-8"), compresslevel=6, mtime=0)
+
+
+def write_samples(results_path: str | Path, columns: dict[str, Sequence]) -> dict:
+    """Write the per-sample table beside `results_path` (atomic); returns the results' `samples` field: the file's
+    name (relative to the results file), its sha256 and its row count. Write it before the results JSON, so a
+    results file never names a table that is not there."""
+    data = samples_csv_gz(columns)
+    path = samples_path(results_path)
+    atomic_write_bytes(path, data)
+    rows = len(next(iter(columns.values()))) if columns else 0
+    return {"file": path.name, "sha256": hashlib.sha256(data).hexdigest(), "rows": rows}

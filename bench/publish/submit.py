@@ -11,25 +11,28 @@ protocol's condition suite: its manifest names the protocol, it holds exactly th
 is inspected member by member before anything is extracted (no absolute or `..` paths, no links or devices,
 bounded member count and total size) and is extracted into a temporary folder that is always removed.
 Any failure raises one `DataError` naming the file (and row) and leaves the results folder untouched; the
-result file appears only after scoring succeeds (atomic write).
+result file appears only after scoring succeeds (atomic write). Beside it goes `<name>.samples.csv.gz`, the
+per-sample table (bench.scoring.samples; written first, so the results file never names a missing table;
+`--replace` replaces both).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import tarfile
 import tempfile
 from pathlib import Path, PurePosixPath
 
-from bench.core.atomic import atomic_write_bytes
 from bench.core.errors import AlreadyExists, DataError
 from bench.core.paths import cache_root, results_root
-from bench.core.results import write_results
+from bench.core.protocol import DEFAULT_PROTOCOL
+from bench.core.results import write_results, write_samples
 from bench.data.sampleset import SampleSet, validate
 from bench.generation import runner
 from bench.scoring.protocols import load_protocol
-from bench.scoring.score import score_sampleset
+from bench.scoring.samples import sample_table, score_with_samples
 
 MAX_TAR_MEMBERS = 200_000  # files in one submitted tar
 MAX_TAR_BYTES = 20 * 1024 ** 3  # their total unpacked size
@@ -95,14 +98,15 @@ def check_submission(root: Path, proto, where: Path | None = None):
         raise DataError(where / "manifest.yaml", f"images are {tuple(m.image_size)}; {proto.id} needs {size}")
     if m.count != c.n:
         raise DataError(where / "manifest.yaml", f"holds {m.count} samples; {proto.id} asks for {c.n}")
+    start = c.start or 0
     for i, s in enumerate(SampleSet(root).rows()):
-        if s.file != f"{i:08d}.png":
-            raise DataError(where / "labels.csv", f"file {s.file!r} should be {i:08d}.png (sample i answers "
-                                                  f"condition i)", i + 1)
+        if s.file != f"{start + i:08d}.png":
+            raise DataError(where / "labels.csv", f"file {s.file!r} should be {start + i:08d}.png (sample i answers "
+                                                  f"condition {start} + i)", i + 1)
     return m
 
 
-def submit(source: str, protocol: str = "world-v1", name: str | None = None, results_dir: Path | None = None,
+def submit(source: str, protocol: str = DEFAULT_PROTOCOL, name: str | None = None, results_dir: Path | None = None,
            downstream: bool = True, replace: bool = False, work: Path | None = None, progress: bool = False,
            options: dict | None = None, workers: int = 1) -> Path:
     """Check, score and file one submission; returns the results file."""
@@ -118,9 +122,11 @@ def submit(source: str, protocol: str = "world-v1", name: str | None = None, res
         if out.exists() and not replace:
             raise AlreadyExists(f"{out} exists (pass --replace to rescore)")
         work = Path(work or cache_root() / "runs" / proto.id / name)  # resumable like any run
-        res = runner.run(runner.RunConfig(gen, protocol, options=dict(options or {}), downstream=downstream), work,
+        ran = runner.run(runner.RunConfig(gen, protocol, options=dict(options or {}), downstream=downstream), work,
                          progress=progress, workers=workers)
-        atomic_write_bytes(out, res.read_bytes())
+        res = json.loads(ran.read_text())
+        res["samples"] = write_samples(out, sample_table(ran.parent / res["sampleset"]["folder"], proto))
+        write_results(out, res)
         return out
     src = Path(source)
     if not src.exists():
@@ -138,8 +144,9 @@ def submit(source: str, protocol: str = "world-v1", name: str | None = None, res
         out = results_dir / f"{name}.json"
         if out.exists() and not replace:
             raise AlreadyExists(f"{out} exists (pass --replace to rescore)")
-        res = score_sampleset(root, proto, progress=progress, downstream=downstream)
+        res, samples = score_with_samples(root, proto, progress=progress, downstream=downstream)
         res["submission"] = {"name": name, "source": "sampleset"}
+        res["samples"] = write_samples(out, samples)
         write_results(out, res)
         return out
     finally:
