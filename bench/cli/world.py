@@ -57,15 +57,27 @@ def cmd_world_probe(args) -> int:
 def cmd_judges_train(args) -> int:
     import dataclasses
 
-    from bench.judges.world import WEIGHTS_DIR, WorldJudgeConfig, judge_markdown, save_world_judge, train_world_judge
+    from bench.judges.world import (
+        SECOND_JUDGE,
+        WEIGHTS_DIR,
+        WorldJudgeConfig,
+        judge_markdown,
+        save_world_judge,
+        train_world_judge,
+    )
 
     cfg = WorldJudgeConfig()
     if args.epochs:
         cfg = dataclasses.replace(cfg, epochs=args.epochs)
+    if args.second:  # the second world judge: another seed and architecture (selection, judge independence)
+        cfg = SECOND_JUDGE
     net, report = train_world_judge(cfg, progress=not args.quiet)
     path = save_world_judge(net, report, Path(args.out or WEIGHTS_DIR))
     if args.report:
-        atomic_write_bytes(args.report, judge_markdown(json.loads(path.with_suffix(".json").read_text())).encode())
+        command = "augen judges train" + (" --second" if args.second else "") + (
+            f" --epochs {args.epochs}" if args.epochs else "")
+        atomic_write_bytes(args.report, judge_markdown(json.loads(path.with_suffix(".json").read_text()),
+                                                       command=command).encode())
     print(f"wrote {path} (AU mean F1 {report['au_mean_f1']:.3f}, min {report['au_min_f1']:.3f}; "
           f"expression {report['expression_accuracy']:.3f})")
     return 0
@@ -110,6 +122,8 @@ def add_commands(sub) -> None:
     jt = judges.add_parser("train", help="train the world judge (deterministic) and save it with its report")
     jt.add_argument("--out", help="weights folder (default: the package's bench/judges/weights)")
     jt.add_argument("--epochs", type=int, default=0, help="override the config's epochs (changes the judge id)")
+    jt.add_argument("--second", action="store_true", help="train the second world judge (seed 1, residual "
+                    "architecture), which selects generator settings so that the first judge stays independent")
     jt.add_argument("--report", default="reports/world_judge.md", help="markdown ceiling report ('' for none)")
     jt.add_argument("--quiet", action="store_true")
     jt.set_defaults(func=cmd_judges_train)

@@ -54,14 +54,43 @@ class WorldJudgeConfig:
     n_eval: int = 4000  # held-out world test images for the ceiling report
     seed: int = 0  # torch seed (init, shuffling)
     version: str = "1"  # bump when the training code changes results
+    arch: str = "plain"  # network layout: plain (conv stack, the first judge) or residual (the second judge)
 
     def key(self) -> str:
-        blob = json.dumps(dataclasses.asdict(self), sort_keys=True).encode()
+        d = dataclasses.asdict(self)
+        if d["arch"] == "plain":  # the first judge's id predates the field: its key leaves it out
+            del d["arch"]
+        blob = json.dumps(d, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
     @property
     def judge_id(self) -> str:
         return f"world-judge-{self.key()}"
+
+
+class ResBlock(nn.Module):
+    """Two 3x3 conv-GroupNorm layers with a (strided 1x1) shortcut: the second judge's unit."""
+
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.GroupNorm(8, cout), nn.SiLU(),
+                                  nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.GroupNorm(8, cout))
+        self.skip = (nn.Identity() if stride == 1 and cin == cout else
+                     nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.GroupNorm(8, cout)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.silu(self.body(x) + self.skip(x))
+
+
+#: The second world judge: another seed and architecture. It selects generator settings (SynFER's guidance scale)
+#: and reads the board a second time, so no verdict rests on one network (docs/verdicts.md).
+SECOND_JUDGE = WorldJudgeConfig(seed=1, arch="residual", width=24)
+
+
+def second_judge_config() -> dict:
+    """The judge config a protocol or `build_judge("world", ...)` takes for the second judge (fields that differ)."""
+    default = dataclasses.asdict(WorldJudgeConfig())
+    return {k: v for k, v in dataclasses.asdict(SECOND_JUDGE).items() if default[k] != v}
 
 
 class WorldJudgeNet(nn.Module):
@@ -74,10 +103,16 @@ class WorldJudgeNet(nn.Module):
         def block(cin: int, cout: int, stride: int = 1) -> list[nn.Module]:
             return [nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
 
-        self.trunk = nn.Sequential(
-            *block(3, w * 3 // 4), *block(w * 3 // 4, w, 2), *block(w, w * 3 // 2), nn.MaxPool2d(2),
-            *block(w * 3 // 2, w * 3), nn.MaxPool2d(2), *block(w * 3, w * 4), nn.AdaptiveAvgPool2d(4), nn.Flatten(),
-            nn.Dropout(0.2), nn.Linear(16 * 4 * w, cfg.embed_dim), nn.ReLU())
+        if cfg.arch == "plain":  # (B, 3, 64, 64) -> (B, 4w, 8, 8) -> pooled 4x4
+            layers = [*block(3, w * 3 // 4), *block(w * 3 // 4, w, 2), *block(w, w * 3 // 2), nn.MaxPool2d(2),
+                      *block(w * 3 // 2, w * 3), nn.MaxPool2d(2), *block(w * 3, w * 4)]
+        elif cfg.arch == "residual":  # (B, 3, 64, 64) -> stem (B, w, 64, 64) -> 3 stages -> (B, 4w, 8, 8)
+            layers = [nn.Conv2d(3, w, 3, 1, 1, bias=False), nn.GroupNorm(8, w), nn.SiLU(),
+                      ResBlock(w, w, 2), ResBlock(w, 2 * w, 2), ResBlock(2 * w, 4 * w, 2)]
+        else:
+            raise ValueError(f"world judge arch {cfg.arch!r} is not plain or residual")
+        self.trunk = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(4), nn.Flatten(),
+                                   nn.Dropout(0.2), nn.Linear(16 * 4 * w, cfg.embed_dim), nn.ReLU())
         self.heads = nn.ModuleDict({k: nn.Linear(cfg.embed_dim, n) for k, n in HEADS.items()})
         self.identity = nn.Linear(cfg.embed_dim, n_identities)
 

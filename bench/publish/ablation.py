@@ -22,6 +22,7 @@ import numpy as np
 
 from bench import judges
 from bench.core.atomic import atomic_write_text
+from bench.core.protocol import DEFAULT_PROTOCOL
 from bench.core.results import write_results
 from bench.generation.base import get_generator, write_generated
 from bench.publish.papers import load_table
@@ -63,7 +64,8 @@ def run_row(row: str, runs: Path, protocol: str, n: int | None, sg_scale: float,
     if out.exists():
         return out
     proto = load_protocol(protocol)
-    conds = world_conditions(proto.world.as_dict(), proto.conditions.split, n or proto.conditions.n)
+    conds = world_conditions(proto.world.as_dict(), proto.conditions.split, n or proto.conditions.n,
+                             start=proto.conditions.start or 0)
     folder = runs / slug(row)
     if not (folder / "manifest.yaml").exists():
         opts = row_options(row, sg_scale, sg_start, steps)
@@ -77,11 +79,14 @@ def run_row(row: str, runs: Path, protocol: str, n: int | None, sg_scale: float,
 
 
 def sweep_sg(scales: list[float], start: int, n: int = 256, steps: int = 25, world: dict | None = None) -> dict:
-    """Pick lambda_g on *train*-split conditions (never the scored val suite): the world judge's expression
-    accuracy vs the requested expression for each scale (0 = no guidance). Returns {scale: accuracy}."""
+    """Pick lambda_g on *train*-split conditions (never the scored val suite) with the *second* world judge (never
+    the judge that scores the rows: bench.judges.world.SECOND_JUDGE): its expression accuracy vs the requested
+    expression for each scale (0 = no guidance). Returns {scale: accuracy}."""
+    from bench.judges.world import second_judge_config
+
     conds = world_conditions(world or {"seed": 0, "image_size": 64}, "train", n, start=10**6)
     want = np.array([c.expression for c in conds])
-    judge = judges.build_judge("world", train_if_missing=False)
+    judge = judges.build_judge("world", second_judge_config(), train_if_missing=False)
     out = {}
     for s in scales:
         gen = get_generator("synfer-tiny", {"stage": "full", "steps": steps, "semantic_guidance_scale": s,
@@ -95,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", required=True, help="folder for the generated sets and their results")
     ap.add_argument("--out", required=True, help="markdown report")
-    ap.add_argument("--protocol", default="world-v1")
+    ap.add_argument("--protocol", default=DEFAULT_PROTOCOL)
     ap.add_argument("--n", type=int, default=None, help="first n conditions (default: the protocol's)")
     ap.add_argument("--steps", type=int, default=25, help="DDIM steps")
     ap.add_argument("--sg-scale", type=float, default=0.1, help="semantic guidance step lambda_g")
@@ -104,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="lambda_g values to try on train-split conditions first; the best replaces --sg-scale "
                          "(recorded in the report)")
     ap.add_argument("--results", help="also copy each row's results JSON here as <row>.json (for augen reproduce)")
+    ap.add_argument("--rows", nargs="*", default=None, choices=[slug(r) for r in ROWS],
+                    help="only these rows (no report): e.g. semantic-guidance pseudo-labels for the leaderboard entry")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args(argv)
     runs = Path(a.runs)
@@ -118,7 +125,11 @@ def main(argv: list[str] | None = None) -> int:
         a.sg_scale = max(a.sweep, key=lambda k: sweep[float(k)])  # the best lambda_g on train-split conditions
         print("semantic guidance sweep (train-split conditions, judge expression accuracy):", sweep,
               "-> lambda_g", a.sg_scale)
-    paths = {row: run_row(row, runs, a.protocol, a.n, a.sg_scale, a.sg_start, a.steps, not a.quiet) for row in ROWS}
+    rows = [r for r in ROWS if a.rows is None or slug(r) in a.rows]
+    paths = {row: run_row(row, runs, a.protocol, a.n, a.sg_scale, a.sg_start, a.steps, not a.quiet) for row in rows}
+    if a.rows is not None:  # a partial run: the rows' results, no report
+        print("\n".join(f"{r}: {p}" for r, p in paths.items()))
+        return 0
     res = load(paths)
     if a.results:
         for p in paths.values():
@@ -136,8 +147,9 @@ def main(argv: list[str] | None = None) -> int:
              f"Each row: `synfer-tiny` with {a.steps} DDIM steps, CFG 3; semantic guidance lambda_g "
              f"{a.sg_scale} from step {a.sg_start}. Cells: value [95% bootstrap interval].", "",
              results_table(res, ABLATION_COLUMNS, ci=True), "",
-             *(["lambda_g chosen on 256 *train*-split conditions (not the scored suite); the judge's expression "
-                "accuracy vs the request at each lambda_g: " + ", ".join(f"{k}: {v:.3f}" for k, v in sweep.items()),
+             *(["lambda_g chosen on 256 *train*-split conditions (not the scored suite) by the second world judge "
+                "(not the one that scores the rows); its expression accuracy vs the request at each lambda_g: "
+                + ", ".join(f"{k}: {v:.3f}" for k, v in sweep.items()),
                 ""] if sweep else []),
              "Options of each row: " + "; ".join(f"{r}: `{json.dumps(res[r]['generator']['config'])}`"
                                                  for r in ROWS), "",
