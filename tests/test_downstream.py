@@ -100,7 +100,7 @@ def test_run_downstream_and_metrics(tmp_path):
     real = DS.from_world(WORLD, "train", 200, 32)
     test = DS.from_world(WORLD, "test", 600, 32)
     raw = DS.run_downstream(syn, real, test, s, cache=tmp_path)
-    assert set(raw) == {"real", "synthetic", "mixed"} and set(raw["synthetic"]) == {"0.25x", "2x"}
+    assert set(raw) == {"real", "synthetic", "mixed", "trivial"} and set(raw["synthetic"]) == {"0.25x", "2x"}
     m = DS.downstream_metrics(raw, s)
     assert set(m) == set(DS.metric_names(s))
     acc = [m[f"downstream_expression_accuracy_{c}"]["value"] for c in ("0.25x", "2x")]
@@ -139,5 +139,11 @@ def test_protocol_downstream_settings_are_checked(tmp_path):
             load_protocol(str(f))
     del s["downstream"]["steps"]
     f.write_text(yaml.safe_dump(s))
-    with pytest.raises(DataError, match="missing setting 'steps'"):
+    with pytest.raises(DataError, match="exactly one of steps"):
+        load_protocol(str(f))
+    f.write_text(yaml.safe_dump({**s, "downstream": {**s["downstream"], "steps": 10, "epochs": 3}}))
+    with pytest.raises(DataError, match="exactly one of steps"):
+        load_protocol(str(f))
+    f.write_text(yaml.safe_dump({**s, "downstream": {**s["downstream"], "steps": 10, "max_steps": 3}}))
+    with pytest.raises(DataError, match="max_steps"):
         load_protocol(str(f))

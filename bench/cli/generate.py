@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.core.protocol import DEFAULT_PROTOCOL
+
 
 def cmd_generate(args) -> int:
     from bench.data.conditions import read_condition_file
@@ -18,7 +20,7 @@ def cmd_generate(args) -> int:
     if args.conditions:
         conds = read_condition_file(args.conditions)[: args.n or None]
     else:
-        conds = world_conditions(proto.world.as_dict(), c.split, args.n or c.n)
+        conds = world_conditions(proto.world.as_dict(), c.split, args.n or c.n, start=c.start or 0)
     gen = get_generator(args.generator, parse_options(args.option), world=proto.world.as_dict())
     write_generated(gen, conds, args.out, protocol=None if args.conditions else proto.id, progress=not args.quiet,
                     overwrite=args.overwrite)
@@ -59,7 +61,7 @@ def add_commands(sub) -> None:
     gen = sub.add_parser("generate", help="run a registered generator on a protocol's conditions -> SampleSet")
     gen.add_argument("generator", help="registered name (controls: real, shuffled, collapsed, noise; see augen list "
                                        "generators)")
-    gen.add_argument("--protocol", default="world-v1")
+    gen.add_argument("--protocol", default=DEFAULT_PROTOCOL)
     gen.add_argument("--n", type=int, default=0, help="first n conditions only (default: all)")
     gen.add_argument("--out", required=True)
     gen.add_argument("--conditions", help="JSON/JSON-lines file of {prompt, intensity: [12 DISFA12 levels]} "
@@ -85,7 +87,7 @@ def add_commands(sub) -> None:
     mg = sub.add_parser("merge", help="join a run's generated shards (after --shard i/N processes)")
     mg.add_argument("generator")
     mg.add_argument("--work", required=True)
-    mg.add_argument("--protocol", default="world-v1")
+    mg.add_argument("--protocol", default=DEFAULT_PROTOCOL)
     mg.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
     mg.add_argument("--n", type=int, default=None)
     mg.add_argument("--shard-size", type=int, default=250)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from bench.core.protocol import DEFAULT_PROTOCOL
+
 
 def cmd_submit(args) -> int:
     from bench.core.errors import UsageError
@@ -66,7 +68,7 @@ def add_commands(sub) -> None:
                                        "generator:NAME) under leaderboards/results/<protocol>/")
     su.add_argument("source", nargs="+", help="SampleSet folder, .tar/.tar.gz of one, or generator:NAME (entry "
                                               "point); several are scored in turn, stopping at the first error")
-    su.add_argument("--protocol", default="world-v1")
+    su.add_argument("--protocol", default=DEFAULT_PROTOCOL)
     su.add_argument("--name", help="leaderboard name (default: the generator's name)")
     su.add_argument("--results-dir", help="default: leaderboards/results under the workspace (AUGEN_HOME or .)")
     su.add_argument("--no-downstream", action="store_true")
@@ -78,7 +80,7 @@ def add_commands(sub) -> None:
     su.set_defaults(func=cmd_submit)
 
     lb = sub.add_parser("leaderboard", help="rank the filed results of one protocol hash -> LEADERBOARD.md + HTML")
-    lb.add_argument("--protocol", default="world-v1")
+    lb.add_argument("--protocol", default=DEFAULT_PROTOCOL)
     lb.add_argument("--results-dir", help="default: leaderboards/results under the workspace")
     lb.add_argument("--out", help="markdown (default: leaderboards/LEADERBOARD.md)")
     lb.add_argument("--html", help="HTML page (default: leaderboards/index.html)")
@@ -86,7 +88,7 @@ def add_commands(sub) -> None:
     lb.set_defaults(func=cmd_leaderboard)
 
     rp = sub.add_parser("report", help="markdown + HTML report with figures from the filed results of a protocol")
-    rp.add_argument("--protocol", default="world-v1")
+    rp.add_argument("--protocol", default=DEFAULT_PROTOCOL)
     rp.add_argument("--out", required=True, help="folder for report.md, report.html and the figures")
     rp.add_argument("--results-dir", help="default: leaderboards/results under the workspace")
     rp.add_argument("--data-root", help="real-data protocols: the dataset folder (its label files are hashed)")
@@ -97,7 +99,7 @@ def add_commands(sub) -> None:
     rr = sub.add_parser("reproduce", help="a paper table (bench/publish/paper_tables/<id>.yaml) with our values "
                                           "beside")
     rr.add_argument("table", help="table id or YAML path")
-    rr.add_argument("--protocol", default="world-v1")
+    rr.add_argument("--protocol", default=DEFAULT_PROTOCOL)
     rr.add_argument("--results-dir", action="append", help="where results live (default: leaderboards/results, "
                                                            "reports/results under the workspace)")
     rr.add_argument("--out", help="markdown file")

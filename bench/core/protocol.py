@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from typing import Any
 
 from bench.core.errors import DataError
 
+DEFAULT_PROTOCOL = "world-v2"  # what augen scores, ranks and reports when no --protocol is given
 KINDS = ("world", "real")  # world: scored on the embedded world; real: downstream on a local dataset
 FAMILIES = ("realism", "diversity", "alignment", "control", "memorization", "downstream")
 
@@ -50,7 +52,8 @@ class WorldSettings:
 @dataclass(frozen=True)
 class SplitRef:
     split: str  # world split: train, val or test
-    n: int  # samples 0..n-1 of that split
+    n: int  # samples start..start+n-1 of that split
+    start: int | None = None  # first index (default 0): a redrawn condition suite reads another range
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ class Selection:
 
     split: str | None = None  # world split name
     n: int | None = None  # how many rows
+    start: int | None = None  # world: first index read (default 0), so a split can hold disjoint parts
     seed: int | None = None  # draw seed for real data
     per_class: int | None = None  # AffectNet test: the first k rows of each class
 
@@ -99,12 +103,26 @@ class DownstreamSettings:
     scales: tuple[float, ...]  # synthetic sizes as multiples of 1x
     mixed_scale: float  # real 1x + synthetic at this scale
     seeds: tuple[int, ...]  # one training per seed and size
-    steps: int  # optimizer steps per training
     batch_size: int  # images per step
     lr: float  # AdamW peak learning rate (warm-up 5%, cosine to 0)
     weight_decay: float  # AdamW weight decay
     au_f1: str  # AU subset for mean occurrence F1
     au_icc: str  # AU subset for mean intensity ICC(3,1)
+    steps: int | None = None  # optimizer steps per training, equal at every size (world-v1); or:
+    epochs: float | None = None  # passes over the training set, so training length follows data size (world-v2)
+    max_steps: int | None = None  # with epochs: at most this many steps (so at most max_steps * batch_size images)
+    val: Selection | None = None  # real validation split: per-AU decision thresholds, chance-corrected kinds
+
+    def steps_for(self, n: int) -> int:
+        """Optimizer steps of one training on `n` images: `steps`, or `epochs` passes capped at `max_steps`."""
+        if self.steps is not None:
+            return self.steps
+        k = math.ceil(self.epochs * n / min(self.batch_size, n))
+        return max(1, min(k, self.max_steps) if self.max_steps else k)
+
+    def image_cap(self) -> int | None:
+        """The most distinct images one training can see (epochs with max_steps), else None (no cap)."""
+        return self.max_steps * self.batch_size if self.epochs is not None and self.max_steps else None
 
     def key(self) -> dict:
         """Every setting as plain JSON-able values, unset ones left out (for cache keys)."""
@@ -113,6 +131,23 @@ class DownstreamSettings:
     def largest_synthetic(self, n1: int) -> int:
         """Synthetic images the largest run reads (the largest scale, or the mixed one) when 1x is `n1` images."""
         return int(round(max(*self.scales, self.mixed_scale) * n1))
+
+
+@dataclass(frozen=True)
+class RealBudget:
+    """The real labelled data a generator may learn from (DESIGN: fair real-data budgets)."""
+
+    split: str  # world split a generator may train on
+    max_images: int  # distinct labelled images of it; a generator that declares more is marked over budget
+
+
+@dataclass(frozen=True)
+class Headline:
+    """How the leaderboard ranks (bench.publish.leaderboard): by training value, gated by label validity."""
+
+    rank_by: str  # the metric entries are ranked by (a downstream metric: what the data trains)
+    gate: tuple[str, ...]  # label-validity metrics: each one a set claims must have its lower 95% bound above
+    gate_min: float  # ... this value (0: labels agree with the judge beyond chance)
 
 
 @dataclass(frozen=True)
@@ -159,6 +194,8 @@ class Protocol:
     bootstrap: BootstrapSettings | None = None
     target_demographics: str = "uniform"  # what demographic KL is measured against
     downstream: DownstreamSettings | None = None
+    real_budget: RealBudget | None = None  # what a generator may learn from (world-v2 on)
+    headline: Headline | None = None  # how the board ranks (world-v2 on; older protocols: mean win rate)
     data: DataSettings | None = None  # real protocols: where the dataset's files lie under --data-root
     metrics: tuple[str, ...] = ()  # metric names listed by the file (downstream ones come from its section)
     metric_info: dict[str, dict] = field(default_factory=dict, repr=False)  # name -> {family, higher_is_better}

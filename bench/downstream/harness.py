@@ -10,7 +10,10 @@ What one protocol's `downstream` section fixes (world-v1 shown):
     scales: [0.5, 1, 2, 5]    # synthetic set sizes, as multiples of the real training size
     mixed_scale: 1            # real + synthetic at this scale is trained too
     seeds: [0, 1, 2]          # one training per seed and size; values are seed means, CIs over seeds
-    steps: 400                # optimizer steps per training (equal compute at every size)
+    steps: 400                # optimizer steps per training (equal compute at every size); world-v2 instead:
+    # epochs: 30              #   passes over the training set (training length follows data size),
+    # max_steps: 1000         #   at most this many steps (so at most max_steps * batch_size distinct images)
+    # val: {split: val, start: 900000, n: 1000}   # real validation split: per-AU thresholds (max F1 on it)
     batch_size: 64
     lr: 0.003                 # AdamW peak (cosine to 0 after a 5% warm-up)
     weight_decay: 0.0005
@@ -22,13 +25,24 @@ detector reports it absent (F1 0 where the test set has it); a set without expre
 metrics (n/a). The same code runs real-data protocols: there `real_train`/`test` name SampleSets (e.g. made by
 `bench.data.datasets` readers) under a local data root.
 
+With a validation split (world-v2 on) the harness also reports chance-corrected kinds: `au_kappa` (mean per-AU
+Cohen's kappa on the au_f1 subset, AU decisions at the per-AU logit threshold that maximises F1 on the validation
+split), `expression_kappa` (Cohen's kappa; 0 for a set that labels no expression: it trains no expression
+recognizer), and `utility` = mean of the two; `downstream_training_value` is the area under the utility curve over
+log2(scale), divided by the log2 range (the curve's mean height). Real-only baselines are trained beside: at 1x, at
+the mixed run's total size (real 1x + synthetic), and at the generator's declared real budget (capped at what one
+training can see, `max_steps * batch_size`). Test-set trivial baselines (all AUs present, base-rate guessing,
+majority class) are recorded beside the raw metrics.
+
 Each training is cached (`$AUGEN_CACHE/downstream/<key>.json`, key = data content + settings + seed), so an
 interrupted run resumes and reruns are free; trainings are deterministic for a seed.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import json
 import math
 import os
@@ -40,7 +54,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.core.atomic import atomic_write_text
+from bench.core.atomic import atomic_write_bytes, atomic_write_text
 from bench.core.errors import DataError
 from bench.core.protocol import DownstreamSettings
 from bench.core.registry import RECOGNIZERS, register_metric
@@ -48,7 +62,7 @@ from bench.data.aus import AU_INDEX, subset
 from bench.downstream.recognizers import N_EXPRESSIONS, build_recognizer
 from bench.metrics import alignment as A
 
-VERSION = "1"  # bump when training or evaluation changes results
+VERSION = "3"  # bump when training or evaluation changes results (3: validation thresholds, kappa kinds, decisions)
 # What each trained recognizer is tested on, with the leaderboard labels and report titles of its metrics by suffix.
 # Metric names: downstream_<kind>_<scale>x (seed mean at one size), _mixed (real 1x + synthetic), _slope (gain per
 # doubling of a log2-linear fit); each kind is registered as a suffixed metric at the end of this module.
@@ -58,8 +72,19 @@ KIND_LABELS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     "expression_mca": ({}, {}),
     "au_f1": ({"1x": "DS AU F1 1x"}, {}),
     "au_icc": ({}, {}),
+    # chance-corrected kinds (protocols with a validation split, world-v2 on)
+    "expression_kappa": ({}, {"1x": "recognizer on 1x: expression kappa (real test)"}),
+    "au_kappa": ({}, {"1x": "recognizer on 1x: AU kappa (real test)"}),
+    "utility": ({"5x": "DS util. 5x"}, {"1x": "recognizer on 1x: utility = mean of expression and AU kappa"}),
 }
-KINDS = tuple(KIND_LABELS)
+BASE_KINDS = ("expression_accuracy", "expression_mca", "au_f1", "au_icc")
+CHANCE_KINDS = ("expression_kappa", "au_kappa", "utility")
+KINDS = BASE_KINDS + CHANCE_KINDS
+
+
+def kinds(s: DownstreamSettings) -> tuple[str, ...]:
+    """The kinds a protocol's settings produce: chance-corrected ones need a validation split (thresholds)."""
+    return KINDS if s.val is not None else BASE_KINDS
 
 
 @dataclass
@@ -161,12 +186,12 @@ def train(data: LabelledImages, s: DownstreamSettings, seed: int, threshold: flo
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     net = build_recognizer(s.recognizer, width=s.width).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=s.lr, weight_decay=s.weight_decay)
-    n, bs = len(data), min(s.batch_size, len(data))
+    n, bs, total = len(data), min(s.batch_size, len(data)), s.steps_for(len(data))
     occ_all = data.occurrence(threshold)  # (N, 17) 0/1/NaN
     has_occ, has_int = ~torch.isnan(occ_all), ~torch.isnan(data.aus)  # (N, 17)
     perm, at = torch.randperm(n, generator=g), 0
     net.train()
-    for step in range(s.steps):
+    for step in range(total):
         if at + bs > n:
             perm, at = torch.randperm(n, generator=g), 0
         idx = perm[at:at + bs]
@@ -187,7 +212,7 @@ def train(data: LabelledImages, s: DownstreamSettings, seed: int, threshold: flo
         if (e >= 0).any():
             loss = loss + F.cross_entropy(out["expression"][e >= 0], e[e >= 0])
         for group in opt.param_groups:
-            group["lr"] = _lr(step, s.steps, s.lr)
+            group["lr"] = _lr(step, total, s.lr)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -201,10 +226,30 @@ def predict(net: torch.nn.Module, x: torch.Tensor, batch_size: int = 512) -> dic
     return {k: torch.cat([o[k] for o in outs]).float().cpu().numpy() for k in outs[0]}
 
 
+def val_thresholds(pred: dict[str, np.ndarray], val: LabelledImages, trained_aus: np.ndarray,
+                   threshold: float = 1.0) -> np.ndarray:
+    """(17,) logit thresholds: per AU the one (of 0 and 99 quantiles of its validation logits) with the highest
+    F1 on the validation split; 0 where the AU was never trained or the split has no positive."""
+    truth = val.occurrence(threshold).numpy()  # (V, 17)
+    out = np.zeros(truth.shape[1])
+    for j in np.flatnonzero(trained_aus):
+        ok = ~np.isnan(truth[:, j])
+        t, z = truth[ok, j] >= 0.5, pred["au_logit"][ok, j]
+        if not t.any():
+            continue
+        cands = np.unique(np.concatenate([[0.0], np.quantile(z, np.linspace(0.01, 0.99, 99))]))  # (C,)
+        p = z[None, :] > cands[:, None]  # (C, V)
+        f1 = 2 * (p & t).sum(1) / np.maximum(1, p.sum(1) + t.sum())
+        out[j] = cands[int(np.argmax(f1))]  # first best: ties go to the lowest threshold
+    return out
+
+
 def evaluate(pred: dict[str, np.ndarray], test: LabelledImages, trained_aus: np.ndarray, trained_expr: bool,
-             s: DownstreamSettings, threshold: float = 1.0) -> dict[str, float]:
-    """Test metrics of one recognizer; AUs it never saw labelled are predicted absent (intensity 0)."""
-    occ = (pred["au_logit"] > 0) & trained_aus
+             s: DownstreamSettings, threshold: float = 1.0, thresholds: np.ndarray | None = None
+             ) -> dict[str, float]:
+    """Test metrics of one recognizer; AUs it never saw labelled are predicted absent (intensity 0). AU decisions
+    at logit > `thresholds` (17,) (validation-chosen), else > 0; chance-corrected kinds when thresholds are given."""
+    occ = (pred["au_logit"] > (0.0 if thresholds is None else thresholds)) & trained_aus
     inten = np.where(trained_aus, np.clip(pred["au_int"], 0, 5), 0.0)
     truth, truth_occ = test.aus.numpy(), test.occurrence(threshold).numpy()  # NaN = unknown, skipped per AU
     f1c = [AU_INDEX[a] for a in subset(s.au_f1)]
@@ -218,7 +263,20 @@ def evaluate(pred: dict[str, np.ndarray], test: LabelledImages, trained_aus: np.
         out["expression_mca"] = A.mean_class_accuracy(ex, p, N_EXPRESSIONS)
     else:
         out["expression_accuracy"] = out["expression_mca"] = float("nan")
+    if thresholds is not None:
+        out["au_kappa"] = A.nanmean(A.kappa_per_column(truth_occ[:, f1c], occ[:, f1c].astype(float)))
+        # no expression labels, no expression recognizer: its predictions carry no information (kappa 0)
+        out["expression_kappa"] = A.cohen_kappa(ex, p, N_EXPRESSIONS) if trained_expr else 0.0
+        out["utility"] = (out["au_kappa"] + out["expression_kappa"]) / 2
     return out
+
+
+def trivial_baselines(test: LabelledImages, s: DownstreamSettings, threshold: float = 1.0) -> dict[str, dict]:
+    """Image-blind scores on the test set (kappa 0 for each): AU F1 of 'all present' and of base-rate guessing,
+    expression accuracy of the majority class and of base-rate guessing."""
+    f1c = [AU_INDEX[a] for a in subset(s.au_f1)]
+    return {"au_f1": A.trivial_occurrence(test.occurrence(threshold).numpy()[:, f1c]),
+            "expression_accuracy": A.trivial_classification(test.expression.numpy(), N_EXPRESSIONS)}
 
 
 def cache_dir() -> Path:
@@ -228,9 +286,11 @@ def cache_dir() -> Path:
 
 
 def cache_path(data: LabelledImages, test: LabelledImages, s: DownstreamSettings, seed: int, threshold: float = 1.0,
-               cache: Path | None = None, device: str = "cpu") -> Path:
+               cache: Path | None = None, device: str = "cpu", val: LabelledImages | None = None) -> Path:
     key = {"v": VERSION, "data": data.key, "test": test.key, "seed": seed, "thr": threshold,
            "s": s.key()}
+    if val is not None:
+        key["val"] = val.key
     if device != "cpu":  # accelerator numbers differ from CPU ones (and between kernels): cached apart
         key["device"] = device
     blob = json.dumps(key, sort_keys=True)
@@ -238,15 +298,25 @@ def cache_path(data: LabelledImages, test: LabelledImages, s: DownstreamSettings
 
 
 def run_one(data: LabelledImages, test: LabelledImages, s: DownstreamSettings, seed: int, threshold: float = 1.0,
-            cache: Path | None = None, device: str = "cpu") -> dict[str, float]:
-    """Train on `data` with one seed and test; cached by (data key, test key, settings, seed)."""
-    path = cache_path(data, test, s, seed, threshold, cache, device)
+            cache: Path | None = None, device: str = "cpu", val: LabelledImages | None = None) -> dict[str, float]:
+    """Train on `data` with one seed and test (AU thresholds chosen on `val` when given); cached by (data key,
+    test key, settings, seed, val key)."""
+    path = cache_path(data, test, s, seed, threshold, cache, device, val)
     if path.is_file():
         return json.loads(path.read_text())
     trained_aus = (~torch.isnan(data.occurrence(threshold))).any(0).numpy()  # (17,)
     trained_expr = bool((data.expression >= 0).any())
     net = train(data, s, seed, threshold, device)
-    out = evaluate(predict(net, test.x), test, trained_aus, trained_expr, s, threshold)
+    thr = None if val is None else val_thresholds(predict(net, val.x), val, trained_aus, threshold)
+    pred = predict(net, test.x)
+    out = evaluate(pred, test, trained_aus, trained_expr, s, threshold, thr)
+    if thr is not None:  # per-test-item decisions, for paired tests between entries (bench.publish.significance)
+        cols = [AU_INDEX[a] for a in subset(s.au_f1)]
+        au = (pred["au_logit"][:, cols] > thr[cols]) & trained_aus[cols]  # (N, K)
+        ex = pred["expression"].argmax(1) if trained_expr else np.full(len(au), -1)
+        buf = io.BytesIO()
+        np.savez_compressed(buf, expression=ex.astype(np.int8), au=np.packbits(au, axis=1))
+        atomic_write_bytes(path.with_suffix(".npz"), buf.getvalue())
     atomic_write_text(path, json.dumps(out, sort_keys=True))
     return out
 
@@ -290,20 +360,24 @@ def suffixes(s: DownstreamSettings) -> list[str]:
 
 def metric_names(s: DownstreamSettings) -> list[str]:
     """Every downstream metric a protocol's settings produce."""
-    return [f"downstream_{k}_{sfx}" for sfx in suffixes(s) for k in KINDS]
+    names = [f"downstream_{k}_{sfx}" for sfx in suffixes(s) for k in kinds(s)]
+    return names + (["downstream_training_value"] if s.val is not None else [])
 
 
 def run_downstream(synthetic: LabelledImages | None, real_train: LabelledImages, test: LabelledImages,
                    s: DownstreamSettings,
                    threshold: float = 1.0, cache: Path | None = None,
                    progress: Callable[[str], None] | None = None, workers: int | None = None,
-                   device: str = "cpu") -> dict:
-    """All trainings of one protocol: synthetic at each scale, real + synthetic, and real only.
+                   device: str = "cpu", val: LabelledImages | None = None,
+                   baselines: dict[str, LabelledImages] | None = None) -> dict:
+    """All trainings of one protocol: synthetic at each scale, real + synthetic, real only (1x) and the real-only
+    `baselines` (name -> real images, e.g. the mixed run's total size, the generator's real budget).
 
     Trainings run single-threaded (so a number never depends on how many ran at once), `workers` at a time in
     spawned processes (default: the CPU count, at most 4); on an accelerator (`device`) they run one after
-    another in this process. Returns {"synthetic": {scale_name: {kind:
-    [per-seed]}}, "mixed": {kind: [...]}, "real": {kind: [...]}} (synthetic/mixed absent without `synthetic`)."""
+    another in this process. Returns {"synthetic": {scale_name: {kind: [per-seed]}}, "mixed": {kind: [...]},
+    "real": {kind: [...]}, "baselines": {name: {"n": images, kind: [...]}}} (synthetic/mixed absent without
+    `synthetic`), plus "trivial" (test-set trivial baselines)."""
     n1 = len(real_train)
     groups: dict[str, LabelledImages] = {"real": real_train}
     if synthetic is not None:
@@ -313,45 +387,100 @@ def run_downstream(synthetic: LabelledImages | None, real_train: LabelledImages,
                 raise ValueError(f"scale {c} of {n1} real images is empty")
             groups[scale_name(c)] = synthetic.take(k)
         groups["mixed"] = LabelledImages.concat(real_train, synthetic.take(int(round(s.mixed_scale * n1))))
+    for name, data in (baselines or {}).items():
+        groups[f"baseline:{name}"] = data
     jobs = [(label, seed) for label in groups for seed in s.seeds]
-    got = _run_jobs([(groups[g], test, s, seed, threshold, cache) for g, seed in jobs], workers, progress,
+    got = _run_jobs([(groups[g], test, s, seed, threshold, cache, val) for g, seed in jobs], workers, progress,
                     [f"downstream {g} seed {seed} ({len(groups[g])} images)" for g, seed in jobs], device)
-    per = {g: {k: [got[i][k] for i, (g2, _) in enumerate(jobs) if g2 == g] for k in KINDS} for g in groups}
-    out: dict = {"real": per["real"]}
+    ks = kinds(s)
+    per = {g: {k: [got[i][k] for i, (g2, _) in enumerate(jobs) if g2 == g] for k in ks} for g in groups}
+    out: dict = {"real": per["real"], "trivial": trivial_baselines(test, s, threshold)}
     if synthetic is not None:
         out["synthetic"] = {scale_name(c): per[scale_name(c)] for c in s.scales}
         out["mixed"] = per["mixed"]
+    if baselines:
+        out["baselines"] = {name: {"n": len(data), **per[f"baseline:{name}"]} for name, data in baselines.items()}
+    if synthetic is not None and val is not None:
+        paths = [_path((groups[g], test, s, seed, threshold, cache or cache_dir(), val), device).with_suffix(".npz")
+                 for g, seed in jobs]
+        out["predictions"] = pack_predictions([[np.load(paths[jobs.index((scale_name(c), seed))])
+                                                for seed in s.seeds] for c in s.scales])
     return out
+
+
+def pack_predictions(per: list[list]) -> str:
+    """[scale][seed] npz of test decisions -> one base64 npz: expression (S, R, N) int8 (-1: no recognizer) and au
+    (S, R, N, ceil(K/8)) uint8 packed bits, for paired tests over seeds and test items."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, expression=np.stack([np.stack([z["expression"] for z in row]) for row in per]),
+                        au=np.stack([np.stack([z["au"] for z in row]) for row in per]))
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def unpack_predictions(blob: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(expression (S, R, N) int, au (S, R, N, k) bool) from `pack_predictions` output."""
+    z = np.load(io.BytesIO(base64.b64decode(blob)))
+    return z["expression"].astype(np.int64), np.unpackbits(z["au"], axis=-1, count=k).astype(bool)
+
+
+def area_under_log_curve(scales: list[float], values: list[float]) -> float:
+    """Trapezoid area of values over log2(scale), divided by the log2 range: the curve's mean height (a single
+    scale: its value). NaN if any value is."""
+    x, y = np.log2(np.asarray(scales, np.float64)), np.asarray(values, np.float64)
+    if len(x) == 1:
+        return float(y[0])
+    order = np.argsort(x)
+    x, y = x[order], y[order]
+    return float(((y[1:] + y[:-1]) / 2 * np.diff(x)).sum() / (x[-1] - x[0]))
+
+
+def training_values(raw: dict, s: DownstreamSettings) -> list[float]:
+    """Per seed: the area under the utility curve over the protocol's scales (`area_under_log_curve`)."""
+    per_scale = [raw["synthetic"][scale_name(c)]["utility"] for c in s.scales]  # [scale][seed]
+    return [area_under_log_curve(list(s.scales), [v[i] for v in per_scale]) for i in range(len(s.seeds))]
 
 
 def _single_threaded(args) -> dict[str, float]:
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return run_one(*args)
+        return _run(args)
     finally:
         torch.set_num_threads(n)
+
+
+def _run(args: tuple, device: str = "cpu") -> dict[str, float]:
+    """run_one of a job tuple (data, test, s, seed, threshold, cache[, val])."""
+    data, test, s, seed, threshold, cache, *rest = args
+    return run_one(data, test, s, seed, threshold, cache, device, rest[0] if rest else None)
+
+
+def _path(args: tuple, device: str = "cpu") -> Path:
+    data, test, s, seed, threshold, cache, *rest = args
+    return cache_path(data, test, s, seed, threshold, cache, device, rest[0] if rest else None)
 
 
 def _run_jobs(jobs: list[tuple], workers: int | None, progress, labels: list[str],
               device: str = "cpu") -> list[dict[str, float]]:
     workers = workers or min(4, os.cpu_count() or 1)
-    jobs = [(*a[:5], a[5] or cache_dir()) for a in jobs]  # resolved here: a kept-alive worker's env may be stale
-    todo = [i for i, a in enumerate(jobs) if not cache_path(*a, device=device).is_file()]
-    small = sum(jobs[i][2].steps for i in todo) < 1000  # a process pool costs seconds to start: not worth it
+    jobs = [(*a[:5], a[5] or cache_dir(), *a[6:]) for a in jobs]  # resolved here: a kept-alive worker's env may
+    #                                                                  be stale
+    todo = [i for i, a in enumerate(jobs) if not _path(a, device).is_file()]
+    small = sum(jobs[i][2].steps_for(len(jobs[i][0])) for i in todo) < 1000  # a process pool costs seconds to
+    #                                                                           start: not worth it
     if device != "cpu" or workers <= 1 or len(todo) <= 1 or small:  # one after another, here
         out = []
         for a, label in zip(jobs, labels):
             if progress:
                 progress(label)
-            out.append(run_one(*a, device=device) if device != "cpu" else _single_threaded(a))
+            out.append(_run(a, device) if device != "cpu" else _single_threaded(a))
         return out
     out: list = [None] * len(jobs)
     pool = _pool(workers)
     futs = {i: pool.submit(_single_threaded, jobs[i]) for i in todo}
     try:
         for i, a in enumerate(jobs):
-            out[i] = futs[i].result() if i in futs else run_one(*a)
+            out[i] = futs[i].result() if i in futs else _run(a)
             if progress:
                 progress(labels[i] + " done")
     except BaseException:
@@ -377,24 +506,47 @@ def _pool(workers: int):
 
 
 def downstream_metrics(raw: dict, s: DownstreamSettings, family: str = "downstream") -> dict[str, dict]:
-    """Results-JSON metric entries from `run_downstream` output (values: seed means; ci95 over seeds)."""
+    """Results-JSON metric entries from `run_downstream` output (values: seed means; ci95 over seeds, Student t).
+    Raw metrics carry the test set's trivial baselines; mixed runs carry real-only at 1x and, where trained, real
+    only at the same total size; the training value carries the real-only baselines (e.g. the real budget)."""
     from bench.core.results import metric
 
     out = {}
     n = len(s.seeds)
+    trivial = raw.get("trivial", {})
+    base = raw.get("baselines", {})
     for c in s.scales:
-        for k in KINDS:
+        for k in kinds(s):
             v = raw["synthetic"][scale_name(c)][k]
             m, ci = seed_ci(v)
-            out[f"downstream_{k}_{scale_name(c)}"] = metric(m, n, True, family, ci, per_seed=v)
-    for k in KINDS:
+            extra = {"trivial": trivial[k]} if k in trivial and s.val is not None else {}
+            out[f"downstream_{k}_{scale_name(c)}"] = metric(m, n, True, family, ci, per_seed=v, **extra)
+    for k in kinds(s):
         m, ci = seed_ci(raw["mixed"][k])
         real_m, real_ci = seed_ci(raw["real"][k])
+        extra = {}
+        if "same_size" in base:  # the fair bar: as many real images as the mixed run holds in all
+            same, same_ci = seed_ci(base["same_size"][k])
+            extra = {"real_same_size": same, "real_same_size_ci95": list(same_ci) if same_ci else None,
+                     "real_same_size_n": base["same_size"]["n"], "gain_vs_real_same_size": m - same}
         out[f"downstream_{k}_mixed"] = metric(m, n, True, family, ci, per_seed=raw["mixed"][k], real_only=real_m,
-                                              real_only_ci95=list(real_ci) if real_ci else None)
+                                              real_only_ci95=list(real_ci) if real_ci else None, **extra)
         fit = loglinear_fit(s.scales, [raw["synthetic"][scale_name(c)][k] for c in s.scales])
         out[f"downstream_{k}_slope"] = metric(fit["slope_per_doubling"], n * len(s.scales), True, family,
                                               fit_at_1x=fit["at_1x"], r2=fit["r2"])
+    if s.val is not None:
+        tv = training_values(raw, s)
+        m, ci = seed_ci(tv)
+        bars = {name: {"n": b["n"], "utility": seed_ci(b["utility"])[0], "per_seed": b["utility"]}
+                for name, b in base.items()}
+        largest = scale_name(max(s.scales))
+        out["downstream_training_value"] = metric(
+            m, n, True, family, ci, per_seed=tv, scales=list(s.scales),
+            definition="mean over seeds of the area under utility (mean of expression and AU kappa) over "
+                       "log2(scale), divided by the log2 range",
+            real_only_1x_utility=seed_ci(raw["real"]["utility"])[0], largest_scale_utility=seed_ci(
+                raw["synthetic"][largest]["utility"])[0], real_baselines=bars,
+            **({"test_predictions": raw["predictions"]} if "predictions" in raw else {}))
     return out
 
 
@@ -409,6 +561,11 @@ def check_settings(s: DownstreamSettings, where: str | os.PathLike) -> None:
         raise DataError(where, "downstream scales must be positive numbers")
     if s.real_train.n is not None and any(round(c * s.real_train.n) < 1 for c in (*s.scales, s.mixed_scale)):
         raise DataError(where, f"downstream scales {list(s.scales)} of {s.real_train.n} real images leave a run empty")
+    if (s.steps is None) == (s.epochs is None):
+        raise DataError(where, "downstream needs exactly one of steps (fixed) or epochs (passes over the data)")
+    if (s.steps is not None and s.steps < 1) or (s.epochs is not None and s.epochs <= 0) or (
+            s.max_steps is not None and (s.max_steps < 1 or s.epochs is None)):
+        raise DataError(where, "downstream steps/epochs must be positive; max_steps (positive) goes with epochs")
     if not s.seeds or len(set(s.seeds)) != len(s.seeds):
         raise DataError(where, "downstream seeds must be distinct and at least one")
     for k in ("au_f1", "au_icc"):
@@ -419,3 +576,5 @@ def check_settings(s: DownstreamSettings, where: str | os.PathLike) -> None:
 for _kind, (_labels, _titles) in KIND_LABELS.items():
     register_metric(f"downstream_{_kind}", family="downstream", higher_is_better=True, suffixed=True,
                     labels=_labels, titles=_titles)(downstream_metrics)
+register_metric("downstream_training_value", family="downstream", higher_is_better=True, label="training value",
+                title="training value (area under the utility curve)")(downstream_metrics)

@@ -23,6 +23,8 @@ from bench.world.prompts import prompt_from_aus
 from bench.world.render import render
 
 BATCH = 256
+#: Generators that bound the metrics rather than compete: reference rows of a leaderboard, never ranked.
+CONTROL_NAMES = ("real", "shuffled", "collapsed", "noise")
 
 
 class _WorldControl:

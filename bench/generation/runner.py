@@ -38,7 +38,7 @@ from pathlib import Path
 from bench import judges
 from bench.core.atomic import atomic_write_text
 from bench.core.errors import DataError, UsageError
-from bench.core.protocol import protocol_hash
+from bench.core.protocol import DEFAULT_PROTOCOL, protocol_hash
 from bench.core.registry import GENERATORS
 from bench.core.results import write_results
 from bench.data.sampleset import Manifest, SampleSet, finalize_shards
@@ -58,7 +58,7 @@ class RunConfig:
     """What one run computes."""
 
     generator: str  # registered generator name
-    protocol: str = "world-v1"  # protocol id or YAML path
+    protocol: str = DEFAULT_PROTOCOL  # protocol id or YAML path
     options: dict = field(default_factory=dict)  # generator keyword options
     shard_size: int = 250  # conditions per generation shard (fixed: it fixes the batches, hence the pixels)
     downstream: bool = True  # run the protocol's downstream family
@@ -69,7 +69,7 @@ def conditions_for(cfg: RunConfig):
     """The protocol and the conditions of its suite this run answers."""
     proto = load_protocol(cfg.protocol)
     c = proto.conditions
-    return proto, world_conditions(proto.world.as_dict(), c.split, cfg.n or c.n)
+    return proto, world_conditions(proto.world.as_dict(), c.split, cfg.n or c.n, start=c.start or 0)
 
 
 def set_key(cfg: RunConfig, proto, conds, version: str) -> str:

@@ -8,6 +8,7 @@ import os
 import re
 
 from bench.core.errors import UsageError
+from bench.core.protocol import DEFAULT_PROTOCOL
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -25,7 +26,7 @@ def launcher_shard() -> tuple[int, int]:
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("generator", help="registered generator name")
     ap.add_argument("--work", required=True, help="run folder (sets, results; reused to resume)")
-    ap.add_argument("--protocol", default="world-v1")
+    ap.add_argument("--protocol", default=DEFAULT_PROTOCOL)
     ap.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="generator setting")
     ap.add_argument("--n", type=int, default=None, help="first n conditions only")
     ap.add_argument("--shard", help="i/N: generate (and judge) only shards j with j %% N == i, then stop; a run "

@@ -111,6 +111,38 @@ def mean_class_accuracy(true: np.ndarray, pred: np.ndarray, n_classes: int) -> f
     return float(np.mean(per)) if per else float("nan")
 
 
+def cohen_kappa(true: np.ndarray, pred: np.ndarray, n_classes: int) -> float:
+    """Cohen's kappa of class labels (rows with true < 0 left out): (p_o - p_e) / (1 - p_e), p_e from the two
+    marginals. 0 for any prediction independent of the truth (a constant, the majority class, a random draw)."""
+    true, pred = np.asarray(true), np.asarray(pred)
+    ok = true >= 0
+    if not ok.any():
+        return float("nan")
+    t, p = true[ok], pred[ok]
+    po = float((t == p).mean())
+    pe = float((np.bincount(t, minlength=n_classes) * np.bincount(p, minlength=n_classes)).sum()) / len(t) ** 2
+    return (po - pe) / (1 - pe) if pe < 1 else float("nan")
+
+
+def trivial_classification(true: np.ndarray, n_classes: int) -> dict[str, float]:
+    """What a recognizer that never looks at the image scores on these test labels: the majority class's accuracy
+    and the expected accuracy of guessing at the test base rates (sum of squared class shares); kappa 0 for both."""
+    true = np.asarray(true)
+    share = np.bincount(true[true >= 0], minlength=n_classes) / max(1, int((true >= 0).sum()))
+    return {"majority": float(share.max()), "base_rate_random": float((share ** 2).sum())}
+
+
+def trivial_occurrence(true: np.ndarray) -> dict[str, float]:
+    """Mean per-column F1 of image-blind detectors on binary labels (n, k), NaN = unknown: every AU present
+    (F1 = 2p / (1 + p) at base rate p) and the expected F1 of guessing present at the base rate (= p)."""
+    out = {"all_present": [], "base_rate_random": []}
+    for _, t, _ in _columns(true, true):
+        p = float((t >= 0.5).mean()) if len(t) else float("nan")
+        out["all_present"].append(2 * p / (1 + p) if p > 0 else np.nan)
+        out["base_rate_random"].append(p if p > 0 else np.nan)
+    return {k: nanmean(np.array(v)) for k, v in out.items()}
+
+
 def nanmean(x: np.ndarray) -> float:
     """Unweighted mean over defined entries (the 'mean F1 over AUs' convention)."""
     x = np.asarray(x, np.float64)

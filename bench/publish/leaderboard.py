@@ -1,12 +1,21 @@
 """The leaderboard: rank the filed results of one protocol hash, render markdown and a sortable HTML page.
 
-    augen leaderboard --protocol world-v1     -> leaderboards/LEADERBOARD.md, leaderboards/index.html
+    augen leaderboard --protocol world-v2     -> leaderboards/LEADERBOARD.md, leaderboards/index.html
 
 Only results whose protocol hash equals the current one (protocol settings + judge weights) are ranked;
-others are listed as stale, never mixed in. The rank is a mean win rate, as in HELM: for each headline
-metric, the share of other ranked entries this one beats (ties half, metrics a result lacks skipped),
-averaged within each metric family, then over families, so no family counts more for having more headline
-metrics. Every headline metric is shown so a reader can sort by the one they care about.
+others are listed as stale, never mixed in.
+
+A protocol with a `headline` section (world-v2 on; docs/verdicts.md) ranks by training value: what a recognizer
+trained on the set's claimed labels achieves on real test faces (`headline.rank_by`), among the entries whose labels
+pass the validity gate (for each label kind a set claims, the lower 95% bound of claimed-vs-judge kappa above
+`headline.gate_min`) and whose declared real budget fits the protocol's. Controls (real, shuffled, collapsed, noise)
+are reference rows, placed where their scores put them but not ranked; entries that fail the gate or the budget
+are listed below the ranked ones. Adjacent ranks carry a paired test (bench.publish.significance); realism,
+diversity, alignment and memorization stay beside as diagnostics.
+
+Older protocols (world-v1) rank by mean win rate, as in HELM: for each headline metric, the share of other
+ranked entries this one beats (ties half, metrics a result lacks skipped), averaged within each metric family,
+then over families.
 """
 
 from __future__ import annotations
@@ -20,9 +29,10 @@ import numpy as np
 from bench.core.atomic import atomic_write_text
 from bench.core.errors import DataError
 from bench.core.paths import results_root, workspace
-from bench.core.protocol import FAMILIES, Protocol
+from bench.core.protocol import DEFAULT_PROTOCOL, FAMILIES, Headline, Protocol
 from bench.core.registry import METRICS
 from bench.downstream.harness import suffixes
+from bench.generation.controls import CONTROL_NAMES
 from bench.scoring.protocols import current_hash as current_protocol_hash
 from bench.scoring.protocols import load_protocol
 
@@ -39,7 +49,7 @@ def headline(proto: Protocol) -> list[tuple[str, str]]:
     if proto.downstream is not None:
         kinds = [e for e in METRICS.entries() if e.meta["suffixed"]]
         out += [(f"{e.name}_{sfx}", e.meta["labels"][sfx]) for sfx in suffixes(proto.downstream) for e in kinds
-                if sfx in e.meta["labels"]]
+                if sfx in e.meta["labels"] and f"{e.name}_{sfx}" in proto.metric_info]
     return out
 
 
@@ -96,6 +106,98 @@ def rank(filed: list[tuple[str, dict]], current_hash: str, heads: list[tuple[str
     return rows, stale
 
 
+# -- ranking by training value (protocols with a headline section) -------------------------------------------
+
+
+def gate(r: dict, h: Headline) -> tuple[bool, str]:
+    """Label validity: for each gate metric the set answers (a kind it claims), the lower bound of its 95% interval
+    must exceed `h.gate_min`. (passes, reason when not)."""
+    read = []
+    for g in h.gate:
+        e = r["metrics"].get(g)
+        if e is None or e.get("value") is None or not np.isfinite(e["value"]):
+            continue  # the set claims no label of this kind
+        lo = (e.get("ci95") or [float("nan")])[0]
+        if lo is None or not lo > h.gate_min:
+            return False, f"{g} lower bound {lo:.3f} <= {h.gate_min:g}"
+        read.append(g)
+    return (True, "") if read else (False, "claims no label the gate reads")
+
+
+def budget(r: dict, proto: Protocol) -> tuple[int | None, str]:
+    """(labelled real images the generator declares it learned from, status): within, over, undeclared."""
+    n = ((r["generator"].get("real_data") or {}).get("labelled_images"))
+    if n is None:
+        return None, "undeclared"
+    cap = proto.real_budget.max_images if proto.real_budget else None
+    return int(n), "over" if cap is not None and n > cap else "within"
+
+
+def rank_by_training_value(filed: list[tuple[str, dict]], current_hash: str, proto: Protocol,
+                           heads: list[tuple[str, str]]) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Rows of the board, best first, and the stale (name, hash) left out. Entries whose labels pass the gate come
+    first, by training value; controls are reference rows (`rank` "ref") placed by their scores; entries failing the
+    gate or over the real budget follow, unranked. Each row: name, generator, n, role, rank, training value and its
+    interval, gate, budget, the real-only bar at that budget and the labelled diagnostic metrics."""
+    h = proto.headline
+    ok = [(n, r) for n, r in filed if r["protocol"]["hash"] == current_hash]
+    stale = [(n, r["protocol"]["hash"]) for n, r in filed if r["protocol"]["hash"] != current_hash]
+    rows = []
+    for name, r in ok:
+        tv = r["metrics"].get(h.rank_by, {})
+        passes, why = gate(r, h)
+        seen, status = budget(r, proto)
+        control = r["generator"]["name"] in CONTROL_NAMES
+        role = "reference" if control else ("ranked" if passes and status != "over" else
+                                            ("over budget" if passes else "fails gate"))
+        bar = (tv.get("real_baselines") or {}).get("real_budget") or {}
+        row = {"name": name, "generator": r["generator"]["name"], "n": r["sampleset"]["n"], "role": role,
+               "passes": passes, "gate_why": why, "budget_status": status, "real_data": seen,
+               "training_value": tv.get("value"), "training_value_ci": tv.get("ci95"),
+               "training_value_seeds": tv.get("per_seed"), "budget_bar": bar.get("utility"),
+               "budget_bar_n": bar.get("n"), "gate": "pass" if passes else "fail",
+               **{f"gate_{g}": ((r["metrics"].get(g) or {}).get("ci95") or [None])[0] for g in h.gate}}
+        for m, _ in heads:
+            e = r["metrics"].get(m)
+            row[m] = None if e is None else e["value"]
+        rows.append(row)
+
+    def key(row):
+        tv = row["training_value"]
+        return (not row["passes"] or row["role"] == "over budget", -(tv if tv is not None and np.isfinite(tv)
+                                                                    else -np.inf), row["name"])
+    rows.sort(key=key)
+    k = 0
+    for row in rows:
+        if row["role"] == "ranked":
+            k += 1
+            row["rank"] = k
+        else:
+            row["rank"] = "ref" if row["role"] == "reference" else "-"
+    return rows, stale
+
+
+def v2_columns(proto: Protocol, heads: list[tuple[str, str]], rows: list[dict]) -> list[tuple[str, str]]:
+    present = {k for r in rows for k, v in r.items() if v is not None}
+    diag = [(m, lab) for m, lab in heads if m != proto.headline.rank_by and m in present]
+    return [("rank", "#"), ("name", "submission"), ("training_value", "training value"), ("gate", "labels valid"),
+            ("real_data", "real imgs seen"), ("budget_bar", "real-only at budget")] + diag
+
+
+def how_ranked(proto: Protocol) -> str:
+    """The board's one sentence on how it ranks."""
+    h, s = proto.headline, proto.downstream
+    n1 = s.real_train.n
+    lo, hi = min(s.scales), max(s.scales)
+    return (f"Ranked by training value: the mean chance-corrected score (Cohen's kappa of expression and of AUs, "
+            f"averaged) of recognizers trained on each set's claimed labels at {lo:g}x-{hi:g}x of {n1} images and "
+            f"tested on real world faces, among entries whose claimed labels agree with the judge beyond chance "
+            f"(lower 95% bound of kappa > {h.gate_min:g}) and whose real data fits the budget of "
+            f"{proto.real_budget.max_images if proto.real_budget else 'any'} labelled images; controls are reference "
+            f"rows (ref); ≈ marks a gap to the row above that a paired test over seeds and test items does not find "
+            f"significant (Holm-corrected, 5%).")
+
+
 def _cell(v) -> str:
     if v is None or (isinstance(v, float) and not np.isfinite(v)):
         return "n/a"
@@ -108,16 +210,64 @@ def columns(rows: list[dict], heads: list[tuple[str, str]]) -> list[tuple[str, s
         (m, h) for m, h in heads if m in present]
 
 
-def markdown(rows: list[dict], stale: list[tuple[str, str]], proto_id: str, current_hash: str,
-             arrows: dict[str, bool], heads: list[tuple[str, str]]) -> str:
-    cols = columns(rows, heads)
+def board(proto: Protocol, filed: list[tuple[str, dict]], current_hash: str
+          ) -> tuple[list[dict], list[tuple[str, str]], list[tuple[str, str]], str]:
+    """(rows best first, stale (name, hash), columns (key, header), the sentence saying how it ranks) of one
+    protocol's filed results: by training value (protocols with a headline section), else by mean win rate. With
+    a headline, adjacent ranked rows carry the paired test against the row above (`sig`)."""
+    heads = headline(proto)
+    if proto.headline is None:
+        rows, stale = rank(filed, current_hash, heads)
+        return rows, stale, columns(rows, heads), ("Ranked by mean win rate over the headline metrics, averaged "
+                                                   "within each family, then over families.")
+    from bench.publish.significance import adjacent
+
+    rows, stale = rank_by_training_value(filed, current_hash, proto, heads)
+    by_name = dict(filed)
+    ranked = [r for r in rows if r["role"] == "ranked"]
+    for row, t in zip(ranked, adjacent([by_name[r["name"]] for r in ranked], proto)):
+        row["sig"] = t
+    return rows, stale, v2_columns(proto, heads, rows), how_ranked(proto)
+
+
+def cell(row: dict, key: str) -> str:
+    """A board cell: training value with its interval half-width and the significance mark, gate with the
+    kappa bounds, real data seen with its budget status; numbers to 3 decimals; n/a for missing."""
+    v = row.get(key)
+    if key == "training_value" and v is not None and np.isfinite(v):
+        ci = row.get("training_value_ci")
+        t = row.get("sig")
+        mark = " ≈" if t is not None and not t["significant"] else ""
+        return f"{v:.3f}" + (f" ± {(ci[1] - ci[0]) / 2:.3f}" if ci else "") + mark
+    if key == "gate":
+        bounds = [f"{k[5:]} ≥ {b:.2f}" for k, b in row.items() if k.startswith("gate_") and k != "gate_why"
+                  and isinstance(b, float) and np.isfinite(b)]
+        return ("yes" if row["passes"] else "no") + (f" ({', '.join(bounds)})" if bounds else "")
+    if key == "real_data":
+        if v is None:
+            return "—" if row.get("role") == "reference" else "undeclared"
+        return f"{v:,}" + (" (over budget)" if row["budget_status"] == "over" else "")
+    if key == "budget_bar" and v is not None:
+        return f"{v:.3f} ({row['budget_bar_n']:,})"
+    return _cell(v)
+
+
+def markdown_board(rows: list[dict], stale: list[tuple[str, str]], proto_id: str, current_hash: str,
+                   arrows: dict[str, bool], cols: list[tuple[str, str]], sentence: str) -> str:
     head = [h + ("" if k not in arrows else (" ↑" if arrows[k] else " ↓")) for k, h in cols]
-    lines = [f"# Leaderboard: `{proto_id}` (hash `{current_hash[:12]}`)", "",
-             "Ranked by mean win rate over the headline metrics, averaged within each family, then over families "
-             "(↑ higher is better, ↓ lower). "
-             "`augen leaderboard` writes this file and `index.html` (sortable) from `leaderboards/results/`.", "",
+    lines = [f"# Leaderboard: `{proto_id}` (hash `{current_hash[:12]}`)", "", sentence, "",
+             "`augen leaderboard` writes this file and `index.html` (sortable) from `leaderboards/results/`; "
+             "docs/verdicts.md says how to read it.", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(_cell(r.get(k)) for k, _ in cols) + " |" for r in rows]
+    for r in rows:
+        cells = [cell(r, k) for k, _ in cols]
+        if r.get("role") == "reference":
+            cells[1] = f"*{cells[1]}*"
+        lines.append("| " + " | ".join(cells) + " |")
+    out = [r for r in rows if r.get("role") in ("fails gate", "over budget")]
+    if out:
+        lines += ["", "Not ranked: " + "; ".join(f"{r['name']} ({r['role']}: {r['gate_why'] or r['budget_status']})"
+                                                for r in out)]
     if stale:
         lines += ["", "Not ranked (scored under another protocol hash; rescore to compare): "
                   + ", ".join(f"{n} (`{h[:12]}`)" for n, h in stale)]
@@ -125,9 +275,11 @@ def markdown(rows: list[dict], stale: list[tuple[str, str]], proto_id: str, curr
 
 
 def html_page(rows: list[dict], stale: list[tuple[str, str]], proto_id: str, current_hash: str,
-              arrows: dict[str, bool], heads: list[tuple[str, str]]) -> str:
+              arrows: dict[str, bool], heads: list[tuple[str, str]], cols: list[tuple[str, str]] | None = None,
+              sentence: str = "Ranked by mean win rate over the headline metrics (averaged within each metric "
+                               "family, then over families).") -> str:
     """A self-contained page; clicking a header sorts by that column (numbers numerically, n/a last)."""
-    cols = columns(rows, heads)
+    cols = cols or columns(rows, heads)
     def tip(k: str) -> str:
         return k if k not in arrows else f"{k} ({'higher' if arrows[k] else 'lower'} is better)"
 
@@ -140,7 +292,7 @@ def html_page(rows: list[dict], stale: list[tuple[str, str]], proto_id: str, cur
             v = r.get(k)
             num = "" if not isinstance(v, (int, float)) or (isinstance(v, float) and not np.isfinite(v)) else \
                 f' data-value="{float(v)!r}"'
-            tds.append(f"<td{num}>{html.escape(_cell(v))}</td>")
+            tds.append(f"<td{num}>{html.escape(cell(r, k))}</td>")
         body.append(f'<tr data-name="{html.escape(r["name"])}">' + "".join(tds) + "</tr>")
     stale_html = "" if not stale else "<p>Not ranked (other protocol hash): " + ", ".join(
         f"{html.escape(n)} (<code>{h[:12]}</code>)" for n, h in stale) + "</p>"
@@ -155,8 +307,7 @@ th:nth-child(2), td:nth-child(2) {{ text-align: left; }}
 th.sorted {{ background: #dde8f6; }}
 </style></head><body>
 <h1>AUGen-Bench leaderboard: <code>{html.escape(proto_id)}</code></h1>
-<p>Protocol hash <code>{current_hash[:12]}</code>. Ranked by mean win rate over the headline metrics
-(averaged within each metric family, then over families); click a
+<p>Protocol hash <code>{current_hash[:12]}</code>. {html.escape(sentence)} Click a
 column header to sort by it (click again to reverse).</p>
 <table id="board"><thead><tr>{th}</tr></thead><tbody>
 {chr(10).join(body)}
@@ -188,7 +339,7 @@ document.querySelectorAll("#board th").forEach(function (th) {{
 """
 
 
-def build(proto_id: str = "world-v1", results_dir: Path | None = None, out_md: Path | None = None,
+def build(proto_id: str = DEFAULT_PROTOCOL, results_dir: Path | None = None, out_md: Path | None = None,
           out_html: Path | None = None, current_hash: str | None = None,
           data_root: Path | None = None) -> tuple[Path, Path]:
     """Rank `results_dir/<protocol>/*.json` and write the markdown and HTML leaderboards. A real-data protocol's
@@ -197,12 +348,12 @@ def build(proto_id: str = "world-v1", results_dir: Path | None = None, out_md: P
     current_hash = current_hash or current_protocol_hash(proto, data_root)
     heads = headline(proto)
     filed = load_filed(Path(results_dir or results_root()) / proto.id)
-    rows, stale = rank(filed, current_hash, heads)
+    rows, stale, cols, sentence = board(proto, filed, current_hash)
     arrows = {m: v["higher_is_better"] for m, v in proto.metric_info.items()}
-    arrows["win_rate"] = True
-    board = workspace() / "leaderboards"
-    out_md = Path(out_md or board / "LEADERBOARD.md")
-    out_html = Path(out_html or board / "index.html")
-    atomic_write_text(out_md, markdown(rows, stale, proto.id, current_hash, arrows, heads))
-    atomic_write_text(out_html, html_page(rows, stale, proto.id, current_hash, arrows, heads))
+    arrows["win_rate"] = arrows["training_value"] = True
+    folder = workspace() / "leaderboards"
+    out_md = Path(out_md or folder / "LEADERBOARD.md")
+    out_html = Path(out_html or folder / "index.html")
+    atomic_write_text(out_md, markdown_board(rows, stale, proto.id, current_hash, arrows, cols, sentence))
+    atomic_write_text(out_html, html_page(rows, stale, proto.id, current_hash, arrows, heads, cols, sentence))
     return out_md, out_html

@@ -19,7 +19,7 @@ import numpy as np
 from bench.core.atomic import atomic_write_text
 from bench.core.errors import DataError
 from bench.core.paths import results_root
-from bench.publish.leaderboard import columns, headline, load_filed, rank
+from bench.publish.leaderboard import board, cell, headline, load_filed
 from bench.publish.refreport import sample_grid
 from bench.scoring.protocols import current_hash as current_protocol_hash
 from bench.scoring.protocols import load_protocol
@@ -132,6 +132,57 @@ def figure_scaling(filed, out: Path, kind: str = "expression_accuracy") -> Path 
     return out
 
 
+def figure_pareto(rows: list[dict], out: Path, rank_by: str) -> Path | None:
+    """Training value against realism (FD, log scale) and against diversity (Vendi): one point per board row,
+    controls hollow, entries failing the label gate marked x. Diagnostics beside the headline, not in it."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pts = [r for r in rows if r.get("training_value") is not None and np.isfinite(r["training_value"])]
+    if not pts:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, key, label in ((axes[0], "fd_world", "FD (world judge), log scale"), (axes[1], "vendi", "Vendi")):
+        for r in pts:
+            if r.get(key) is None:
+                continue
+            ref, ok = r["role"] == "reference", r["passes"]
+            ax.scatter(r[key], r["training_value"], marker="o" if ok else "x", s=50,
+                       facecolors="none" if ref and ok else None, edgecolors="C0" if ref else None,
+                       color="C1" if not ref else "C0")
+            ax.annotate(r["name"], (r[key], r["training_value"]), fontsize=7, xytext=(4, 3),
+                        textcoords="offset points")
+        ax.set_xlabel(label)
+        ax.set_ylabel("training value")
+        if key == "fd_world":
+            ax.set_xscale("log")
+    fig.suptitle("Training value vs realism and diversity (hollow: controls; x: labels fail the gate)")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def trivial_rows(filed: list[tuple[str, dict]], scale: str = "1x") -> tuple[list[str], list[list[str]]]:
+    """Each entry's raw downstream scores at one scale beside the test set's trivial baselines and the
+    chance-corrected kinds (protocols with a validation split)."""
+    head = ["generator", f"AU F1 {scale}", "all present", "base-rate guess", f"AU kappa {scale}",
+            f"expr. acc. {scale}", "majority class", "base-rate guess", f"expr. kappa {scale}"]
+    out = []
+    for name, r in filed:
+        m = r["metrics"]
+        f1, ex = m.get(f"downstream_au_f1_{scale}", {}), m.get(f"downstream_expression_accuracy_{scale}", {})
+        if "trivial" not in f1:
+            continue
+        tf, te = f1["trivial"], ex.get("trivial", {})
+        out.append([name, _fmt(f1.get("value")), _fmt(tf.get("all_present")), _fmt(tf.get("base_rate_random")),
+                    _fmt(m.get(f"downstream_au_kappa_{scale}", {}).get("value")), _fmt(ex.get("value")),
+                    _fmt(te.get("majority")), _fmt(te.get("base_rate_random")),
+                    _fmt(m.get(f"downstream_expression_kappa_{scale}", {}).get("value"))])
+    return head, out
+
+
 def figure_per_au(filed, out: Path, key: str = "au_f1") -> Path | None:
     import matplotlib
     matplotlib.use("Agg")
@@ -199,17 +250,31 @@ def build_report(proto_id: str, out_dir: Path, sets: dict[str, str] | None = Non
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     heads = headline(proto)
-    rows, stale = rank(filed_all, current_hash, heads)
-    cols = columns(rows, heads)
+    rows, stale, cols, sentence = board(proto, filed_all, current_hash)
     blocks: list[tuple] = [
         ("h", f"AUGen-Bench report: {proto.id}", 1),
         ("p", f"Protocol hash {current_hash[:12]}; {len(filed)} generators; n = {filed[0][1]['sampleset']['n']} "
               f"samples each. Written by `augen report --protocol {proto.id}`."),
         ("h", "Leaderboard", 2),
-        ("table", [h for _, h in cols], [[_fmt(r.get(k)) if k not in ("rank", "name") else str(r[k])
-                                           for k, _ in cols] for r in rows]),
+        ("p", sentence),
+        ("table", [h for _, h in cols], [[cell(r, k) for k, _ in cols] for r in rows]),
     ]
-    for kind, label in (("expression_accuracy", "expression accuracy"), ("au_f1", "AU F1 (BP4D12)")):
+    if proto.headline is not None:
+        fig = figure_pareto(rows, out_dir / "pareto.png", proto.headline.rank_by)
+        if fig:
+            blocks += [("h", "Training value against realism and diversity", 2), ("img", fig.name, "pareto")]
+        head, trows = trivial_rows(filed)
+        if trows:
+            blocks += [("h", "Downstream at 1x beside image-blind baselines", 2),
+                       ("p", "Raw scores of recognizers trained on each set at 1x, on the real test split, beside what "
+                             "a recognizer that never looks at the image scores there (kappa 0 for each): every AU "
+                             "present, guessing at the base rates, the majority class. Kappa is the chance-corrected "
+                             "score (AU decisions at per-AU thresholds chosen on a real validation split)."),
+                       ("table", head, trows)]
+    kinds = (("utility", "utility (mean of expression and AU kappa)"), ("expression_accuracy", "expression accuracy"),
+             ("au_f1", "AU F1 (BP4D12)")) if proto.headline is not None else (
+        ("expression_accuracy", "expression accuracy"), ("au_f1", "AU F1 (BP4D12)"))
+    for kind, label in kinds:
         head, srows = scaling_rows(filed, kind)
         if srows:
             blocks += [("h", f"Downstream scaling: {label} on the real test split, %", 2),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.core.registry import register_metric
+from bench.data.aus import N_EXPRESSIONS
 from bench.metrics import alignment as A
 from bench.metrics.stats import bootstrap_ci
 from bench.scoring.context import ScoreInputs, Value
@@ -52,9 +53,17 @@ def au_f1(x: ScoreInputs) -> Value:
                  {"per_au": per_au(x, A.f1_per_column(occ, jocc)), "au_judge": x.au_judge})
 
 
+def mean_kappa(true: np.ndarray, pred: np.ndarray) -> float:
+    return A.nanmean(A.kappa_per_column(true, pred))
+
+
 @register_metric("au_kappa", family="alignment", higher_is_better=True, label="AU kappa claimed", reads=AU_READS)
 def au_kappa(x: ScoreInputs) -> Value:
-    return Value(A.nanmean(A.kappa_per_column(_claimed(x)[1], judged(x)[2])), x.n)
+    """Mean per-AU Cohen's kappa of claimed vs judged occurrence (0 = chance); interval: percentile bootstrap over
+    samples (its lower bound gates the leaderboard: docs/verdicts.md). n/a for a set that labels none of the AUs."""
+    occ, jocc = _claimed(x)[1], judged(x)[2]
+    return Value(mean_kappa(occ, jocc), x.n, bootstrap_ci(mean_kappa, occ, jocc, **x.boot),
+                 {"per_au": per_au(x, A.kappa_per_column(occ, jocc)), "au_judge": x.au_judge})
 
 
 @register_metric("au_auc", family="alignment", higher_is_better=True, reads=AU_READS)
@@ -87,3 +96,16 @@ def expression_accuracy(x: ScoreInputs) -> Value:
     """Claimed vs judged expression over labelled rows; interval: percentile bootstrap over samples."""
     e, p = x.claimed_expression, judged_expression(x)
     return Value(A.accuracy(e, p), int((e >= 0).sum()), bootstrap_ci(A.accuracy, e, p, **x.boot))
+
+
+def _kappa8(e: np.ndarray, p: np.ndarray) -> float:
+    return A.cohen_kappa(e, p, N_EXPRESSIONS)
+
+
+@register_metric("expression_kappa", family="alignment", higher_is_better=True, label="expr. kappa claimed",
+                 title="expression kappa claimed vs judge", reads=("expression_prob",))
+def expression_kappa(x: ScoreInputs) -> Value:
+    """Cohen's kappa of claimed vs judged expression over labelled rows (0 = chance); interval: percentile bootstrap
+    over samples (its lower bound gates the leaderboard). NaN for a set that labels no expression."""
+    e, p = x.claimed_expression, judged_expression(x)
+    return Value(_kappa8(e, p), int((e >= 0).sum()), bootstrap_ci(_kappa8, e, p, **x.boot))

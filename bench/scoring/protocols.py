@@ -82,7 +82,28 @@ def load_protocol(name: str | os.PathLike | Protocol) -> Protocol:
             raise DataError(path, f"metric {name_!r} reads {', '.join(spec['reads'])}; judge {proto.judge.kind!r} "
                                   f"gives {', '.join(readings)}")
         info[name_] = {"family": spec["family"], "higher_is_better": spec["higher_is_better"]}
+    if proto.headline is not None:
+        h = proto.headline
+        if h.rank_by not in info or info[h.rank_by]["family"] != "downstream":
+            raise DataError(path, f"headline.rank_by {h.rank_by!r} is not a downstream metric this protocol produces "
+                                  "(the board ranks by what the data trains)")
+        bad = [g for g in h.gate if g not in info]
+        if bad or not h.gate:
+            raise DataError(path, f"headline.gate must name listed metrics; not listed: {', '.join(bad) or '(none)'}")
+    if proto.real_budget is not None and proto.real_budget.max_images < 0:
+        raise DataError(path, "real_budget.max_images must be >= 0")
     return dataclasses.replace(proto, metric_info=info)
+
+
+def with_judge(proto: Protocol, kind: str, config: dict) -> Protocol:
+    """The protocol read by another judge (settings and hash follow: the judge's config and weights enter the
+    hash), for checks of judge independence; a metric the judge cannot read is refused as at load."""
+    from bench.core.protocol import JudgeRef
+
+    if kind not in JUDGES:
+        raise UsageError(f"judge kind {kind!r} is not registered ({', '.join(JUDGES.names())})")
+    raw = {**proto.raw, "judge": {"kind": kind, "config": dict(config)}}
+    return dataclasses.replace(proto, judge=JudgeRef(kind, dict(config)), raw=raw)
 
 
 def current_hash(proto: Protocol, data_root: str | os.PathLike | None = None) -> str:

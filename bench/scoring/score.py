@@ -16,7 +16,7 @@ import numpy as np
 
 from bench import judges
 from bench.core.errors import DataError, UsageError
-from bench.core.protocol import FAMILIES, Protocol, protocol_hash
+from bench.core.protocol import DEFAULT_PROTOCOL, FAMILIES, Protocol, protocol_hash
 from bench.core.registry import METRICS
 from bench.core.results import environment, metric, new_results
 from bench.data.sampleset import SampleSet
@@ -72,12 +72,12 @@ def _claimed(ss: SampleSet) -> tuple[np.ndarray, np.ndarray, list[str]]:
 
 
 def _requested(proto: Protocol, ss: SampleSet, files: list[str]) -> list | None:
-    """The conditions behind each row, when the set answers this protocol's suite (row i = `{i:08d}.png`)."""
+    """The conditions behind each row, when the set answers this protocol's suite (row i = `{start + i:08d}.png`)."""
     c = proto.conditions
-    n = len(files)
-    if ss.manifest.protocol != proto.id or n > c.n or files != [f"{i:08d}.png" for i in range(n)]:
+    n, start = len(files), c.start or 0
+    if ss.manifest.protocol != proto.id or n > c.n or files != [f"{start + i:08d}.png" for i in range(n)]:
         return None
-    return world_conditions(proto.world.as_dict(), c.split, n)
+    return world_conditions(proto.world.as_dict(), c.split, n, start=start)
 
 
 def compute_metrics(x: ScoreInputs, st: Stages) -> tuple[dict[str, dict], dict[str, str]]:
@@ -101,13 +101,16 @@ def compute_metrics(x: ScoreInputs, st: Stages) -> tuple[dict[str, dict], dict[s
     return out, skipped
 
 
-def score_sampleset(root: str | Path, protocol: str | Protocol = "world-v1", *, cache: Path | None = None,
-                    progress: bool = False, au_readings: str | None = None, downstream: bool = False) -> dict:
+def score_sampleset(root: str | Path, protocol: str | Protocol = DEFAULT_PROTOCOL, *, cache: Path | None = None,
+                    progress: bool = False, au_readings: str | None = None, downstream: bool = False,
+                    per_image: dict | None = None) -> dict:
     """Score a SampleSet under a world protocol; returns the results dict (see bench.core.results).
 
     `au_readings` ('libreface:FILE.csv' or 'openface:FOLDER') replaces the judge's AU readings in the alignment
     family by an external tool's (NaN where the tool reads nothing). `downstream` also trains the protocol's
-    recognizers on the set (bench.downstream; minutes, cached per training).
+    recognizers on the set (bench.downstream; minutes, cached per training). A `per_image` dict is filled with
+    what the metrics read per image: files, claimed_intensity, claimed_expression, readings (the judge's, after
+    `au_readings`); bench.scoring.samples turns it into the per-sample table.
     """
     st = Stages()
     proto = load_protocol(protocol)
@@ -139,10 +142,13 @@ def score_sampleset(root: str | Path, protocol: str | Protocol = "world-v1", *, 
         au_judge = {"id": ext_id, "sha256": ext_id.rsplit("-", 1)[-1]}
     claimed_int, claimed_expr, files = _claimed(ss)
     x = ScoreInputs(proto, gen, ref, trn, claimed_int, claimed_expr, _requested(proto, ss, files), au_judge["id"])
+    if per_image is not None:
+        per_image.update(files=files, claimed_intensity=claimed_int, claimed_expression=claimed_expr,
+                         readings=gen)
     out, skipped = compute_metrics(x, st)
     if downstream and proto.downstream is not None:
         with st("downstream"):
-            out.update(run_protocol_downstream(proto, root, content_hash, cache, progress))
+            out.update(run_protocol_downstream(proto, root, content_hash, cache, progress, ss.manifest.generator))
     missing = [k for k, info in proto.metric_info.items()
                if k not in out and k not in skipped and (downstream or info["family"] != "downstream")]
     if missing:  # every listed name has registered code, so this is a bug, not bad input
@@ -154,7 +160,8 @@ def score_sampleset(root: str | Path, protocol: str | Protocol = "world-v1", *, 
     return new_results(  # an external AU judge makes the scores a different (unrankable-together) set
         protocol={"id": proto.id, "hash": protocol_hash(proto, judge.sha256 + ("|" + au_judge["id"] if au_readings
                                                                                else ""))},
-        generator={k: m.generator[k] for k in ("name", "version", "config", "stats") if k in m.generator},
+        generator={k: m.generator[k] for k in ("name", "version", "config", "stats", "real_data")
+                   if k in m.generator},
         sampleset={"folder": Path(root).resolve().name, "content_hash": content_hash, "n": n,  # no machine paths
                    "labels_sha256": m.labels_sha256},
         metrics=out,

@@ -52,6 +52,12 @@ class MAUGenTinyConfig:
     seed: int = 0  # initialisation and per-step noise seed
     vae: str = TinyVAEConfig().key  # key of the shared tiny VAE whose latents it learns (part of its own key)
 
+    def real_data(self) -> dict:
+        """The real data it learned from (the benchmark's real budget, recorded in every result): world-train
+        samples 0 .. steps * batch - 1 with their AU labels; its VAE read the first 64,000 of them (unlabelled)."""
+        return {"labelled_images": self.steps * self.batch, "unlabelled_images": 0, "split": "train",
+                "labels": "AU intensities (DISFA12) and prompts", "world_seed": self.world_seed}
+
     @property
     def key(self) -> str:
         blob = json.dumps(dataclasses.asdict(self), sort_keys=True) + "|maugen-tiny-v1"

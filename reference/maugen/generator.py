@@ -71,3 +71,4 @@ class MAUGenTiny(MAUGenGenerator):
         super().__init__(steps=steps, guidance_scale=guidance_scale, batch_size=batch_size,
                          pipe=load_tiny_maugen(cfg, train_if_missing=train), **kw)
         self.config = {**self.config, "weights": cfg.key}
+        self.real_data = cfg.real_data()

@@ -53,6 +53,20 @@ class SynFERTinyConfig:
     seed: int = 0  # initialisation and per-step noise seed
     vae: str = TinyVAEConfig().key  # key of the shared tiny VAE
 
+    def real_data(self, stage: str = "full") -> dict:
+        """The real data a trained `stage` (base | text | full) learned from (the benchmark's real budget, recorded
+        in every result), by training stage (reference/synfer/train.py: each reads its own range of world-train
+        samples): labelled = the text stage (expression captions), the AU adapter, the FER models and the
+        pseudo-labeller; unlabelled = the base stage (a generic caption; its VAE read a subset of these)."""
+        stages = {"text": self.text_steps, "adapter": self.adapter_steps, "fer": self.fer_steps,
+                  "labeller": self.labeller_steps}
+        keep = {"base": (), "text": ("text",)}.get(stage, tuple(stages))
+        stages = {k: v for k, v in stages.items() if k in keep}
+        return {"labelled_images": sum(v * self.batch for v in stages.values()),
+                "unlabelled_images": self.base_steps * self.batch, "split": "train",
+                "labels": "expressions (captions, classifiers), AU intensities (adapter)",
+                "by_stage": {k: v * self.batch for k, v in stages.items()}, "world_seed": self.world_seed}
+
     @property
     def key(self) -> str:
         blob = json.dumps(dataclasses.asdict(self), sort_keys=True) + "|synfer-tiny-v1"

@@ -83,6 +83,7 @@ class SynFERTiny(SynFERGenerator):
         cfg = SynFERTinyConfig()
         super().__init__(pipe=load_tiny_synfer(cfg, stage=stage, train_if_missing=train), **kw)
         self.config = {**self.config, "weights": f"{cfg.key}/{stage}"}
+        self.real_data = cfg.real_data(stage)
 
 
 class SynFERRelabel:
@@ -102,6 +103,7 @@ class SynFERRelabel:
         self.pipe = pipe or load_tiny_synfer(SynFERTinyConfig(), stage=stage)
         self.name, self.version = str(m.generator.get("name", "synfer-tiny")), str(m.generator.get("version", ""))
         self.config = {**m.generator.get("config", {}), "pseudo_label": True}
+        self.real_data = {**(m.generator.get("real_data") or SynFERTinyConfig().real_data())}
         self.image_size, self.labelled_aus, self.batch_size = m.image_size, m.labelled_aus, batch_size
         self.expression_labelled = True
         self.stats = {"n": 0, "relabelled": 0}
