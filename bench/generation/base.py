@@ -18,7 +18,10 @@ from bench.core.errors import DataError
 from bench.core.registry import GENERATORS, check_options
 from bench.data.conditions import Condition
 from bench.data.sampleset import Sample, SampleSet, SampleSetWriter
-from bench.generation import controls  # noqa: F401  (registers the controls)
+from bench.generation import (
+    controls,  # noqa: F401  (registers the controls)
+    faults,  # noqa: F401  (registers world-fault, the meta-evaluation's variants)
+)
 
 
 class Generator(Protocol):
@@ -28,6 +31,8 @@ class Generator(Protocol):
     image_size: tuple[int, int]
     labelled_aus: tuple[int, ...]
     # optional: `stats: dict[str, int | float]`, counters kept while generating; recorded in the manifest
+    # optional: `real_data: dict`, the real data it learned from: {"labelled_images": int, "split": str, ...};
+    #   recorded in the manifest and results; the downstream family trains a real-only baseline on that budget
 
     def generate(self, conditions: list[Condition]) -> Iterator[Sample]:
         """One Sample per condition, in order."""
@@ -73,6 +78,8 @@ class SampleSetGenerator:
         self.version = str(m.generator.get("version", ""))
         self.config = dict(m.generator.get("config", {}))
         self.image_size, self.labelled_aus = m.image_size, m.labelled_aus
+        if m.generator.get("real_data") is not None:
+            self.real_data = dict(m.generator["real_data"])
 
     def generate(self, conditions: list[Condition]) -> Iterator[Sample]:
         it = iter(self.set)
@@ -92,7 +99,8 @@ def write_generated(gen: Generator, conditions: list[Condition], out: str | Path
     attrs = ("skin_tone", "gender", "age_group")
     before = dict(getattr(gen, "stats", None) or {})
     with SampleSetWriter(out, name=f"{gen.name}-{len(conditions)}",
-                         generator={"name": gen.name, "version": gen.version, "config": gen.config},
+                         generator={"name": gen.name, "version": gen.version, "config": gen.config,
+                                    **({"real_data": gen.real_data} if getattr(gen, "real_data", None) else {})},
                          image_size=gen.image_size, labelled_aus=gen.labelled_aus, protocol=protocol,
                          expression_labelled=getattr(gen, "expression_labelled", True),
                          attributes=attrs, overwrite=overwrite) as w:
