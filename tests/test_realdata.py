@@ -185,11 +185,11 @@ def test_affectnet_downstream_end_to_end(synthetic, affectnet, tmp_path, monkeyp
     from bench.publish.leaderboard import build
     from bench.publish.papers import reproduce
 
-    write_results(tmp_path / "results" / "affectnet-v1" / "synfer-tiny.json", res)
+    write_results(tmp_path / "results" / "affectnet-v1" / "synfer-tiny-sg-pl.json", res)
     with pytest.raises(ValueError, match="--data-root"):
         build(proto, tmp_path / "results", tmp_path / "lb.md", tmp_path / "lb.html")
     md, _ = build(proto, tmp_path / "results", tmp_path / "lb.md", tmp_path / "lb.html", data_root=affectnet)
-    assert "| 1 | synfer-tiny |" in md.read_text()
+    assert "| 1 | synfer-tiny-sg-pl |" in md.read_text()
     acc1 = m["downstream_expression_accuracy_1x"]["value"] * 100
     assert f"67.23 / {acc1:.2f}" in reproduce("synfer_scaling", "affectnet-v1", (tmp_path / "results",))
     # another copy of the dataset (one label changed) gives another hash: never ranked together

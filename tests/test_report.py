@@ -53,9 +53,9 @@ def test_scaling_rows_and_report(tmp_path):
 def test_reproduce_puts_ours_beside_the_paper(tmp_path):
     root = tmp_path / "r"
     (root / "world-v1").mkdir(parents=True)
-    (root / "world-v1" / "synfer-tiny.json").write_text(json.dumps(_res("synfer-tiny", 0.4)))
+    (root / "world-v1" / "synfer-tiny-sg-pl.json").write_text(json.dumps(_res("synfer-tiny", 0.4)))
     text = reproduce("synfer_scaling", "world-v1", (root,))
-    assert "| SynFER — ours: `synfer-tiny` | 67.23 / 41.00 | 69.84 / 43.00 |" in text
+    assert "| SynFER — ours: `synfer-tiny-sg-pl` | 67.23 / 41.00 | 69.84 / 43.00 |" in text
     assert "`maugen-tiny` (not run)" in text
     sup = reproduce("synfer_supervised", "world-v1", (root,))
     assert "67.49 / 50.00 | 69.04 / 50.00" in sup  # real-only and mixed read from the mixed entry

@@ -90,6 +90,44 @@ def per_au_table(results: dict[str, dict], key: str = "au_f1") -> str:
     return "\n".join(lines)
 
 
+def _span(vals: list[float]) -> str:
+    lo, hi = f"{min(vals):.2f}", f"{max(vals):.2f}"
+    return lo if lo == hi else f"{lo}-{hi}"
+
+
+def labelled_split(results: dict[str, dict]) -> list[str]:
+    """For each run that labels only some AUs: requested-vs-judge F1 on the AUs it labels beside the AUs it does not
+    (an AU counts as labelled where its claimed-vs-judge F1 exists)."""
+    out = []
+    for name, r in results.items():
+        claimed = r["metrics"].get("au_f1", {}).get("per_au") or {}
+        asked = {a: v for a, v in (r["metrics"].get("au_f1_condition", {}).get("per_au") or {}).items()
+                 if v is not None}
+        yes = [v for a, v in asked.items() if claimed.get(a) is not None]
+        no = {a: v for a, v in asked.items() if claimed.get(a) is None}
+        if not yes or not no:
+            continue
+        out.append(f"- `{name}`: requested-vs-judge F1 {_span(yes)} on the {len(yes)} AUs it labels, "
+                   f"{_span(list(no.values()))} on the {len(no)} it does not ({', '.join(sorted(no))}).")
+    return out
+
+
+def bench_paragraph(data: dict, group: str) -> str:
+    """The throughput of one benchmark group of a pytest-benchmark JSON (reports/bench.json): the benchmark against
+    its in-run baseline, seconds per round and images per second."""
+    runs = [b for b in data["benchmarks"] if b.get("group") == group]
+    main = next((b for b in runs if b.get("extra_info", {}).get("baseline")), None)
+    if main is None:
+        raise ValueError(f"benchmark group {group!r} has no benchmark with a baseline "
+                         f"(groups: {', '.join(sorted({b.get('group') or '' for b in data['benchmarks']}))})")
+    base = next(b for b in data["benchmarks"] if b["name"] == main["extra_info"]["baseline"])
+    items = main["extra_info"].get("items")
+    t, tb = main["stats"]["mean"], base["stats"]["mean"]
+    rate = f" ({items / t:.3g} {main['extra_info'].get('unit', 'img')}/s)" if items else ""
+    return (f"`tox -e bench` (`{main['name']}`, run {data.get('datetime', '')[:10]}): {t:.2f} s per round{rate}, "
+            f"against {tb:.2f} s for `{base['name']}` in the same run: **{t / tb:.3f}x** its time.")
+
+
 def load(paths: dict[str, str | Path]) -> dict[str, dict]:
     return {k: json.loads(Path(v).read_text()) for k, v in paths.items()}
 
@@ -108,10 +146,16 @@ def sample_grid(sampleset: str | Path, out: str | Path, n: int = 18, cols: int =
 
 def main(argv: list[str] | None = None) -> int:
     """python -m bench.publish.refreport OUT.md --title T --training training.json --ceiling ceiling.json
-    NAME=results.json...
+    [--bench bench.json --bench-group GROUP] NAME=results.json...
 
-    Writes the reference generator's report: training record, VAE ceiling, controls-vs-reference table and
-    the per-AU F1 tables.
+    Writes the reference generator's report: training record, VAE ceiling, controls-vs-reference table, the per-AU
+    F1 tables, requested-vs-judge F1 on the AUs each run labels and on those it does not, and the throughput of a
+    benchmark group of `tox -e bench`. Every number comes from the files named.
+
+    python -m bench.publish.refreport OUT.md --judge JUDGE.json [--title T] [--judge-command CMD]
+
+    Writes a world judge's held-out report (reports/world_judge.md from bench/judges/weights/<id>.json,
+    reports/world_difficulty.md from reports/world_difficulty.json) without training it again.
     """
     import argparse
 
@@ -119,14 +163,27 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
-    ap.add_argument("runs", nargs="+", help="NAME=results.json")
-    ap.add_argument("--title", required=True)
+    ap.add_argument("runs", nargs="*", help="NAME=results.json")
+    ap.add_argument("--title")
+    ap.add_argument("--judge", help="a world judge's report JSON: write its markdown report instead")
+    ap.add_argument("--judge-command", default="augen judges train", help="the command that trained the judge")
+    ap.add_argument("--bench", help="pytest-benchmark JSON (reports/bench.json) for the throughput section")
+    ap.add_argument("--bench-group", default="maugen-tiny-sampling", help="its benchmark group to report")
     ap.add_argument("--training", help="training.json of the reference checkpoint")
     ap.add_argument("--ceiling", help="vae_ceiling JSON")
     ap.add_argument("--grid", help="sample grid PNG (relative to the report)")
     ap.add_argument("--command", action="append", default=[], help="commands that produced the numbers")
     ap.add_argument("--ablation", action="store_true", help="SynFER-ablation columns with 95%% intervals")
     a = ap.parse_args(argv)
+    if a.judge:
+        from bench.judges.world import judge_markdown
+
+        text = judge_markdown(json.loads(Path(a.judge).read_text()), a.title or "", a.judge_command)
+        atomic_write_text(a.out, text)
+        print(text)
+        return 0
+    if not a.runs or not a.title:
+        ap.error("a report of runs needs NAME=results.json arguments and --title")
     res = load(dict(r.split("=", 1) for r in a.runs))
     lines = [f"# {a.title}", ""]
     if a.command:
@@ -149,8 +206,13 @@ def main(argv: list[str] | None = None) -> int:
     table = results_table(res, ABLATION_COLUMNS, ci=True) if a.ablation else results_table(res)
     lines += [table, "", "Per-AU F1, claimed labels vs the judge's reading:", "", per_au_table(res), "",
               "Per-AU F1, requested AUs vs the judge's reading:", "", per_au_table(res, "au_f1_condition"), ""]
+    split = labelled_split(res)
+    if split:
+        lines += ["AUs a run labels and AUs it does not (requested vs the judge's reading):", "", *split, ""]
     if a.grid:
         lines += [f"![samples with their claimed labels]({a.grid})", ""]
+    if a.bench:
+        lines += ["## Throughput", "", bench_paragraph(json.loads(Path(a.bench).read_text()), a.bench_group), ""]
     atomic_write_text(a.out, "\n".join(lines))
     print("\n".join(lines))
     return 0

@@ -1,0 +1,693 @@
+"""README.md's numbers, written by code from files in the repository.
+
+    python -m bench.publish.readme            # rewrite every generated block of README.md
+    python -m bench.publish.readme --check    # exit 1 naming the stale blocks if README.md differs from that
+
+README.md holds marker pairs, each on a line of its own:
+
+    <!-- augen:NAME -->
+    (generated text)
+    <!-- /augen:NAME -->
+
+and this module rewrites the text between each pair from the block's sources: `leaderboards/LEADERBOARD.md` (its
+table and its sentence on how it ranks, verbatim), the results JSONs under `leaderboards/results/` and
+`reports/results/`, `reports/bench.json` (throughput), `reports/bench_timing.json` (`tox -e bench` timings, written
+by `python -m bench.devtools.timed`), the world judge's report `bench/judges/weights/<judge id>.json` and the
+probe's `reports/world_difficulty.json`, `reference/weights/*/training.json` (training records) and the protocol
+files (settings). Each block is one generator function, pure (inputs -> markdown), registered in `BLOCKS` with a
+loader that reads its inputs from the repository (`LOADERS`); an unknown block name or a missing source is one
+`DataError` naming the file. Blocks that show results read those of the protocol the board was ranked under (the
+`# Leaderboard:` line of LEADERBOARD.md) and of its hash, so README and board never disagree.
+
+docs/readme-numbers.md says how numbers get into README.md and reports/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.core.atomic import atomic_write_text
+from bench.core.errors import AugenError, DataError
+from bench.core.paths import workspace
+from bench.core.protocol import DEFAULT_PROTOCOL, FAMILIES, Protocol
+
+MARKER = re.compile(r"^<!-- (/?)augen:([^ ]*) -->$")
+README = "README.md"
+LEADERBOARD = "leaderboards/LEADERBOARD.md"
+RESULTS = "leaderboards/results"
+REPORT_RESULTS = "reports/results"
+BENCH_JSON = "reports/bench.json"
+TIMING = "reports/bench_timing.json"
+PROBE = "reports/world_difficulty.json"
+VAE_CEILING = "reports/maugen_tiny_vae_ceiling.json"
+REFERENCE_WEIGHTS = "reference/weights"
+JUDGE_WEIGHTS = "bench/judges/weights"
+CONTROLS = ("real", "shuffled", "collapsed", "noise")
+REFERENCES = ("maugen-tiny",)  # reference generators shown beside the controls
+# the controls table: (metric, header)
+CONTROL_METRICS = (("fd_world", "fd_world"), ("recall", "recall"), ("vendi", "vendi"),
+                   ("skin_tone_entropy", "skin_tone_entropy"), ("au_f1", "au_f1 (claimed vs judge)"),
+                   ("au_kappa", "au_kappa"), ("expression_accuracy", "expression_accuracy"),
+                   ("expression_kappa", "expression_kappa"),
+                   ("au_f1_condition", "au_f1_condition (requested vs judge)"),
+                   ("expression_accuracy_condition", "expression_accuracy_condition"),
+                   ("near_copy_share", "near_copy_share"))
+# benchmark groups in words (benchmarks/); a group not listed here is shown by its id
+BENCH_GROUPS = {"world-render": "world rendering", "sampleset-write": "SampleSet writing",
+                "sampleset-read": "SampleSet reading", "fid-2048": "FID from 2048-d statistics",
+                "judge-folder": "judging a folder of images", "score-10k": "scoring 10k images end to end (cold cache)",
+                "runner-overhead": "the runner (generate, judge, score)", "downstream-training": "downstream training",
+                "maugen-tiny-sampling": "MAUGen-tiny sampling", "synfer-tiny-guidance": "SynFER-tiny semantic guidance"}
+
+
+# -- sources -----------------------------------------------------------------------------------------------------
+
+
+class Sources:
+    """The repository's files, read once each: `text` and `json` raise a DataError naming a missing file and the
+    command that writes it."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self._cache: dict[Any, Any] = {}
+
+    def path(self, rel: str) -> Path:
+        return self.root / rel
+
+    def text(self, rel: str, writer: str) -> str:
+        p = self.path(rel)
+        if not p.is_file():
+            raise DataError(p, f"missing (written by `{writer}`)")
+        return p.read_text()
+
+    def json(self, rel: str, writer: str) -> Any:
+        if rel not in self._cache:
+            try:
+                self._cache[rel] = json.loads(self.text(rel, writer))
+            except json.JSONDecodeError as e:
+                raise DataError(self.path(rel), f"not valid JSON ({e})") from None
+        return self._cache[rel]
+
+    def memo(self, key: Any, make: Callable[[], Any]) -> Any:
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+
+BLOCKS: dict[str, Callable[..., str]] = {}  # block name -> pure generator (keyword inputs -> markdown)
+LOADERS: dict[str, Callable[[Sources], dict]] = {}  # block name -> its inputs read from the repository
+
+
+def block(name: str, load: Callable[[Sources], dict]):
+    """Register a generator for the README block `name` with the loader of its inputs."""
+    def deco(fn: Callable[..., str]) -> Callable[..., str]:
+        BLOCKS[name] = fn
+        LOADERS[name] = load
+        return fn
+    return deco
+
+
+def render_block(name: str, src: Sources) -> str:
+    """The text of block `name` from the repository's files."""
+    return BLOCKS[name](**LOADERS[name](src))
+
+
+# -- formatting ----------------------------------------------------------------------------------------------------
+
+
+def missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and not math.isfinite(v))
+
+
+def num(v: Any, digits: int = 3) -> str:
+    """A metric value: n/a when missing, else `digits` decimals."""
+    return "n/a" if missing(v) else f"{v:.{digits}f}"
+
+
+def join_words(items: list[str]) -> str:
+    """a, b and c."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def scales_words(scales: tuple[float, ...] | list[float]) -> str:
+    return join_words([f"{s:g}x" for s in scales])
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min"
+
+
+# -- the board and its results ---------------------------------------------------------------------------------------
+
+TITLE = re.compile(r"^# Leaderboard: `([^`]+)` \(hash `([0-9a-f]+)`\)\s*$")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[`A-Z*])")
+
+
+def parse_leaderboard(text: str, path: str | Path = LEADERBOARD) -> dict:
+    """{id, hash, sentence, table, notes} of a LEADERBOARD.md: the protocol and hash of its title, the first
+    sentence of the paragraph under it (how it ranks), its table and the "Not ranked" lines after the table."""
+    lines = text.splitlines()
+    m = TITLE.match(lines[0]) if lines else None
+    if m is None:
+        raise DataError(path, "first line is not `# Leaderboard: `<protocol>` (hash `<hash>`)`", 1)
+    i = 1
+    while i < len(lines) and not lines[i].strip():
+        i += 1
+    para = []
+    while i < len(lines) and lines[i].strip() and not lines[i].startswith("|"):
+        para.append(lines[i].strip())
+        i += 1
+    start = next((k for k in range(i, len(lines)) if lines[k].startswith("|")), None)
+    if not para or start is None:
+        raise DataError(path, "no sentence under the title, or no table")
+    end = start
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    sentence = SENTENCE_END.split(" ".join(para), maxsplit=1)[0]
+    notes = [ln for ln in lines[end:] if ln.startswith("Not ranked")]
+    return {"id": m.group(1), "hash": m.group(2), "sentence": sentence, "table": "\n".join(lines[start:end]),
+            "notes": notes}
+
+
+def board(src: Sources) -> dict:
+    return src.memo("board", lambda: parse_leaderboard(src.text(LEADERBOARD, "augen leaderboard"),
+                                                       src.path(LEADERBOARD)))
+
+
+def board_results(src: Sources) -> list[tuple[str, dict]]:
+    """(name, results) filed under the board's protocol whose hash is the board's, sorted by name."""
+    from bench.publish.leaderboard import load_filed
+
+    b = board(src)
+    return src.memo("board_results", lambda: [(n, r) for n, r in load_filed(src.path(RESULTS) / b["id"])
+                                              if r["protocol"]["hash"].startswith(b["hash"])])
+
+
+def protocol(pid: str) -> Protocol:
+    from bench.scoring.protocols import load_protocol
+
+    return load_protocol(pid)
+
+
+# -- blocks ---------------------------------------------------------------------------------------------------------
+
+
+def _load_world(src: Sources) -> dict:
+    from bench.data.aus import N_AUS, N_EXPRESSIONS
+    from bench.world.params import AGE_GROUPS, GENDERS, SKIN_TONES
+
+    return {"skin_tones": len(SKIN_TONES), "genders": len(GENDERS), "age_groups": len(AGE_GROUPS), "n_aus": N_AUS,
+            "n_expressions": N_EXPRESSIONS}
+
+
+@block("world", _load_world)
+def world_block(skin_tones: int, genders: int, age_groups: int, n_aus: int, n_expressions: int) -> str:
+    """The world in one paragraph, its counts read from bench.world and bench.data."""
+    return (f"No face datasets or weights can be downloaded here, so the benchmark carries a procedural world whose "
+            f"truth is exact: identities with demographics ({skin_tones} skin-tone groups x {genders} gender "
+            f"presentations x {age_groups} age groups, each with visible cues), the {n_aus} canonical AUs as "
+            f"geometric deformations with FACS intensity 0-5, EMFACS prototypes of {n_expressions} expressions with "
+            f"random intensity, optional AUs, blends and spontaneous AUs, and nuisance (pose, light, background, "
+            f"noise). Every AU has a cue of its own (see `bench/world/geometry.py: AU_CUES`). Rendering is "
+            f"vectorized and deterministic in (seed, split, index).")
+
+
+def _load_timing(src: Sources) -> dict:
+    if not src.path(TIMING).is_file():
+        return {"timing": None}
+    t = src.json(TIMING, "python -m bench.devtools.timed")
+    if not isinstance(t, dict) or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in t.values()):
+        raise DataError(src.path(TIMING), "want a mapping {label: seconds}")
+    return {"timing": t}
+
+
+@block("tox-timing", _load_timing)
+def timing_block(timing: dict[str, float] | None) -> str:
+    """How long `tox -e bench` takes, per command, from reports/bench_timing.json (or that it is not recorded)."""
+    if not timing:
+        return ("How long `tox -e bench` takes has not been recorded yet: its commands run under "
+                "`python -m bench.devtools.timed LABEL -- ...`, which records each one's wall time in "
+                "`reports/bench_timing.json`.")
+    parts = [f"{label} {minutes(s)}" for label, s in timing.items()]
+    return (f"`tox -e bench` takes {minutes(sum(timing.values()))} after its env is built (the latest recorded time "
+            f"of each command, `reports/bench_timing.json`, written by `python -m bench.devtools.timed`): "
+            + ", ".join(parts) + ".")
+
+
+def _load_difficulty(src: Sources) -> dict:
+    from bench.data.aus import N_EXPRESSIONS
+    from bench.judges.world import WorldJudgeConfig
+
+    judge = f"{JUDGE_WEIGHTS}/{WorldJudgeConfig().judge_id}.json"
+    return {"probe": src.json(PROBE, "augen world probe"), "judge": src.json(judge, "augen judges train"),
+            "n_expressions": N_EXPRESSIONS}
+
+
+@block("world-difficulty", _load_difficulty)
+def difficulty_block(probe: dict, judge: dict, n_expressions: int) -> str:
+    """How separable the world is: the small-budget probe and the full world judge, from their reports."""
+    pc, jc = probe["config"], judge["config"]
+    return (f"How hard is it? `augen world probe` trains the judge network on a smaller budget ({pc['epochs']} x "
+            f"{pc['train_per_epoch']:,} fresh world-train images, {minutes(probe['train_seconds'])}) and tests it on "
+            f"{probe['n_eval']:,} faces of held-out identities: expression accuracy "
+            f"{probe['expression_accuracy']:.3f} (chance {1 / n_expressions:.3f}), AU occurrence mean F1 "
+            f"{probe['au_mean_f1']:.3f} (`reports/world_difficulty.md`). With the full budget ({jc['epochs']} x "
+            f"{jc['train_per_epoch']:,} images, `augen judges train`, {minutes(judge['train_seconds'])}), the world "
+            f"judge `{judge['judge_id']}` reaches expression accuracy {judge['expression_accuracy']:.3f} and AU mean "
+            f"F1 {judge['au_mean_f1']:.3f}, every AU at least {judge['au_min_f1']:.3f} (`reports/world_judge.md`). "
+            f"Readable, not trivial.")
+
+
+def bench_rows(data: dict) -> list[dict]:
+    """Benchmarks of a pytest-benchmark JSON that are nobody's baseline: group, name, items/s, unit, and the speed
+    against the baseline measured in the same run (as bench.devtools.benchreport computes them)."""
+    by_name = {b["name"]: b for b in data["benchmarks"]}
+    baselines = {b.get("extra_info", {}).get("baseline") for b in data["benchmarks"]}
+    out = []
+    for b in data["benchmarks"]:
+        if b["name"] in baselines:
+            continue
+        info, mean = b.get("extra_info", {}), b["stats"]["mean"]
+        ips = info["items"] / mean if info.get("items") else None
+        base = by_name.get(info.get("baseline") or "")
+        base_ips = base["extra_info"]["items"] / base["stats"]["mean"] if base and ips else None
+        out.append({"group": b.get("group") or "", "name": b["name"], "per_s": ips, "unit": info.get("unit", "img"),
+                    "baseline": info.get("baseline"), "ratio": ips / base_ips if base_ips else None})
+    return out
+
+
+def _rate(v: float | None) -> str:
+    return "n/a" if v is None else (f"{v:,.0f}" if v >= 100 else f"{v:.3g}")
+
+
+@block("throughput", lambda src: {"data": src.json(BENCH_JSON, "tox -e bench (pytest benchmarks)")})
+def throughput_block(data: dict) -> str:
+    """Throughput of each benchmark against its in-run baseline, from reports/bench.json."""
+    m = data.get("machine_info", {})
+    cpu = m.get("cpu", {})
+    head = (f"Throughput (`reports/BENCH.md`, from `reports/bench.json`: {cpu.get('brand_raw', 'unknown CPU')}, "
+            f"{cpu.get('count', '?')} cores, run {data.get('datetime', '')[:10]}), each against a baseline measured "
+            f"in the same run:")
+    lines = [head, "", "| what | benchmark | throughput | speed vs baseline |", "|---|---|---:|---|"]
+    for r in bench_rows(data):
+        ratio = f"{r['ratio']:.2f}x `{r['baseline']}`" if r["ratio"] else ""
+        lines.append(f"| {BENCH_GROUPS.get(r['group'], r['group'])} | `{r['name']}` | {_rate(r['per_s'])} "
+                     f"{r['unit']}/s | {ratio} |")
+    return "\n".join(lines)
+
+
+def protocol_facts(proto: Protocol) -> dict:
+    """What the README says about a world protocol, as plain values."""
+    fams = {f: [n for n in proto.metrics if proto.metric_info[n]["family"] == f] for f in FAMILIES}
+    s, h = proto.downstream, proto.headline
+    return {"id": proto.id, "conditions": (proto.conditions.n, proto.conditions.split),
+            "image_size": proto.world.image_size, "reference": (proto.reference.n, proto.reference.split),
+            "train_reference": (proto.train_reference.n, proto.train_reference.split),
+            "families": {f: v for f, v in fams.items() if v},
+            "downstream": None if s is None else {
+                "recognizer": s.recognizer, "scales": list(s.scales), "n1": s.real_train.n, "seeds": len(s.seeds),
+                "test": (s.test.n, s.test.split), "mixed_scale": s.mixed_scale},
+            "headline": None if h is None else {"rank_by": h.rank_by, "gate": list(h.gate), "gate_min": h.gate_min},
+            "real_budget": None if proto.real_budget is None else proto.real_budget.max_images}
+
+
+@block("protocol", lambda src: {"facts": protocol_facts(protocol(DEFAULT_PROTOCOL))})
+def protocol_block(facts: dict) -> str:
+    """The default protocol's settings and metrics, from its file and the metric registry."""
+    f = facts
+    n, split = f["conditions"]
+    lines = [f"`{f['id']}` (`bench/protocols/{f['id']}.yaml`, shipped with the package; what every command uses "
+             f"without `--protocol`) asks for faces matching the labels of {n:,} world {split} samples at "
+             f"{f['image_size']} px, reads every image with the world judge and scores these families:", ""]
+    where = {"realism": f" (against {f['reference'][0]:,} world {f['reference'][1]} images)",
+             "alignment": " (the labels a set claims vs what the judge reads)",
+             "control": " (what the protocol asked for vs what the judge reads)",
+             "memorization": f" (against {f['train_reference'][0]:,} world {f['train_reference'][1]} images)"}
+    for fam, names in f["families"].items():
+        lines.append(f"- {fam}{where.get(fam, '')}: " + ", ".join(f"`{m}`" for m in names))
+    d = f["downstream"]
+    if d is not None:
+        lines.append(f"- downstream: a {d['recognizer']} trained on the labels a set claims at "
+                     f"{scales_words(d['scales'])} the size of {d['n1']:,} real world faces (1x), and on real 1x + "
+                     f"synthetic {d['mixed_scale']:g}x, {d['seeds']} seeds each, tested on {d['test'][0]:,} real "
+                     f"world {d['test'][1]} faces")
+    h = f["headline"]
+    if h is not None:
+        lines += ["", f"Its board ranks by `{h['rank_by']}` among the sets whose claimed labels pass the validity "
+                      f"gate (lower 95% bound of " + " and ".join(f"`{g}`" for g in h["gate"])
+                  + f" above {h['gate_min']:g})" + (f" and whose real training data fits the budget of "
+                                                    f"{f['real_budget']:,} labelled images" if f["real_budget"]
+                                                    else "") + "."]
+    return "\n".join(lines)
+
+
+def _load_controls(src: Sources) -> dict:
+    res = dict(board_results(src))
+    return {"pid": board(src)["id"], "results": {k: res[k] for k in (*CONTROLS, *REFERENCES) if k in res}}
+
+
+@block("controls", _load_controls)
+def controls_block(pid: str, results: dict[str, dict]) -> str:
+    """The controls (and the reference generators) over the metrics they bound, from their filed results."""
+    if not results:
+        return f"No control has results filed under `leaderboards/results/{pid}/` for the board's hash yet."
+    names = list(results)
+    sizes = sorted({r["sampleset"]["n"] for r in results.values()})
+    lines = [f"Scored on `{pid}` (`leaderboards/results/{pid}/`, n = " + " / ".join(f"{s:,}" for s in sizes)
+             + " per set):", "", "| metric | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for key, label in CONTROL_METRICS:
+        entries = [results[n]["metrics"].get(key) for n in names]
+        if all(e is None for e in entries):
+            continue
+        hib = next(e["higher_is_better"] for e in entries if e is not None)
+        vals = [None if e is None else e["value"] for e in entries]
+        digits = 1 if any(not missing(v) and abs(v) >= 10 for v in vals) else 3
+        lines.append(f"| {label} {'↑' if hib else '↓'} | " + " | ".join(num(v, digits) for v in vals) + " |")
+    f1 = {n: results[n]["metrics"].get("au_f1", {}).get("value") for n in ("noise", "shuffled") if n in results}
+    if len(f1) == 2 and not any(missing(v) for v in f1.values()):
+        verb = "beats" if f1["noise"] > f1["shuffled"] else "does not beat"
+        lines += ["", f"Raw F1 of `noise` ({f1['noise']:.2f}) {verb} `shuffled` ({f1['shuffled']:.2f}) although "
+                      f"neither set's labels say anything about its images: read chance-corrected figures (kappa, "
+                      f"AUC) beside F1."]
+    return "\n".join(lines)
+
+
+@block("leaderboard", lambda src: {"board": board(src)})
+def leaderboard_block(board: dict) -> str:
+    """LEADERBOARD.md's sentence on how it ranks and its table, verbatim."""
+    out = (f"The board as `augen leaderboard` wrote it (`leaderboards/LEADERBOARD.md`: protocol `{board['id']}`, "
+           f"hash `{board['hash']}`, from `leaderboards/results/{board['id']}/`). {board['sentence']}\n\n"
+           f"{board['table']}")
+    return out + "".join(f"\n\n{n}" for n in board["notes"])
+
+
+def _load_archive(src: Sources) -> dict:
+    from bench.publish.leaderboard import board as rank
+    from bench.publish.leaderboard import load_filed, markdown_board
+    from bench.scoring.protocols import current_hash
+
+    current = board(src)["id"]
+    boards = []
+    for folder in sorted(p for p in src.path(RESULTS).glob("*") if p.is_dir() and p.name != current):
+        filed = load_filed(folder)
+        if not filed:
+            continue
+        proto = protocol(folder.name)
+        if proto.kind != "world":
+            boards.append({"id": proto.id, "n": len(filed), "needs_data": True})
+            continue
+        h = current_hash(proto)
+        rows, stale, cols, sentence = rank(proto, filed, h)
+        arrows = {m: v["higher_is_better"] for m, v in proto.metric_info.items()}
+        arrows["win_rate"] = arrows["training_value"] = True
+        md = markdown_board(rows, stale, proto.id, h, arrows, cols, sentence).splitlines()
+        table = [ln for ln in md if ln.startswith("|")]
+        notes = [ln for ln in md if ln.startswith("Not ranked")]
+        boards.append({"id": proto.id, "hash": h[:12], "n": len(filed), "sentence": sentence,
+                       "table": "\n".join(table), "notes": notes})
+    return {"current": current, "boards": boards}
+
+
+@block("leaderboard-archive", _load_archive)
+def archive_block(current: str, boards: list[dict]) -> str:
+    """The boards of the other protocols with results filed, ranked under each protocol's current hash."""
+    if not boards:
+        return f"No results of a protocol other than `{current}` are filed under `leaderboards/results/`."
+    parts = []
+    for b in boards:
+        if b.get("needs_data"):
+            parts.append(f"`{b['id']}` ({plural(b['n'], 'result')} filed): its hash includes the dataset's label "
+                         f"files, so `augen leaderboard --protocol {b['id']} --data-root DIR` ranks it.")
+            continue
+        parts.append(f"`{b['id']}` ({plural(b['n'], 'result')} filed under `leaderboards/results/{b['id']}/`, ranked "
+                     f"under its current hash `{b['hash']}` by `augen leaderboard --protocol {b['id']}`). "
+                     f"{b['sentence']}\n\n" + b["table"] + "".join(f"\n\n{n}" for n in b["notes"]))
+    return "\n\n".join(parts)
+
+
+def _load_downstream(src: Sources) -> dict:
+    p = protocol(board(src)["id"])
+    return {"pid": p.id, "facts": protocol_facts(p) if p.kind == "world" else None, "filed": board_results(src)}
+
+
+@block("downstream", _load_downstream)
+def downstream_block(pid: str, facts: dict | None, filed: list[tuple[str, dict]]) -> str:
+    """The downstream scaling table (expression accuracy) of the board's results, as `augen report` writes it."""
+    from bench.publish.report import scaling_rows
+
+    head, rows = scaling_rows(filed)
+    if not rows:
+        return f"No downstream results are filed under `leaderboards/results/{pid}/` for the board's hash yet."
+    d = (facts or {}).get("downstream")
+    what = "" if d is None else (f" on {d['test'][0]:,} real world {d['test'][1]} faces, recognizers trained on "
+                                 f"each set's claimed labels at {scales_words(d['scales'])} of {d['n1']:,} real "
+                                 f"faces (1x), mean of {d['seeds']} seeds ± half the 95% interval")
+    return "\n".join([f"Downstream expression accuracy on `{pid}` (%{what}; `augen report --protocol {pid}` adds the "
+                      f"AU table and figures):", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head),
+                      *["| " + " | ".join(r) + " |" for r in rows]])
+
+
+@block("real-protocols", lambda src: {"protocols": [(p.id, p.description.strip()) for p in real_protocols()]})
+def real_protocols_block(protocols: list[tuple[str, str]]) -> str:
+    """Each real-data protocol's own description, from its file."""
+    return "\n".join(f"- `{pid}` (`bench/protocols/{pid}.yaml`): {desc}" for pid, desc in protocols)
+
+
+def real_protocols() -> list[Protocol]:
+    from bench.scoring.protocols import known_protocols
+
+    return [p for p in (protocol(i) for i in known_protocols()) if p.kind == "real"]
+
+
+def _load_maugen(src: Sources) -> dict:
+    res = dict(board_results(src))
+    trainings = sorted(src.path(REFERENCE_WEIGHTS).glob("maugen-tiny-*/training.json"))
+    if not trainings:
+        raise DataError(src.path(REFERENCE_WEIGHTS) / "maugen-tiny-*/training.json",
+                        "missing (written by `augen train maugen --config tiny`)")
+    rel = str(trainings[-1].relative_to(src.root))
+    return {"pid": board(src)["id"], "training": src.json(rel, "augen train maugen --config tiny"),
+            "ceiling": src.json(VAE_CEILING, "bench.publish.refreport.vae_ceiling"),
+            "results": {k: res.get(k) for k in ("maugen-tiny", "real", "noise")}}
+
+
+@block("maugen", _load_maugen)
+def maugen_block(pid: str, training: dict, ceiling: dict, results: dict[str, dict | None]) -> str:
+    """The tiny MAUGen: its training record, its VAE's ceiling and its scores on the board's protocol."""
+    c = training["config"]
+    secs = sum(e.get("seconds_this_run", 0) for e in training["log"])
+    head = (f"The tiny MAUGen (`reports/maugen_tiny.md`; checkpoint `{training['key']}`, committed: {c['steps']:,} "
+            f"steps of batch {c['batch']}, {minutes(secs)} of training on this machine)")
+    cap = (f"its VAE alone caps {ceiling['aus']} F1 at {ceiling['au_f1_reconstructed']:.2f}: the judge reads "
+           f"{ceiling['au_f1_original']:.3f} on {ceiling['n']:,} originals")
+    m = results.get("maugen-tiny")
+    if m is None:
+        return f"{head} has no results filed under `leaderboards/results/{pid}/` for the board's hash yet; {cap}."
+    mm = m["metrics"]
+    fd = {k: (r or {}).get("metrics", {}).get("fd_world", {}).get("value") for k, r in results.items()}
+    labelled = sum(v is not None for v in (mm.get("au_f1", {}).get("per_au") or {}).values())
+    requested = sum(v is not None for v in (mm.get("au_f1_condition", {}).get("per_au") or {}).values())
+    ref = ", ".join(f"{k} {fd[k]:,.0f}" for k in ("real", "noise") if not missing(fd[k]))
+    return (f"{head} reaches on `{pid}` FD {num(fd['maugen-tiny'], 0)}" + (f" ({ref})" if ref else "")
+            + f", claimed-vs-judge AU F1 {num(mm.get('au_f1', {}).get('value'))} on the {plural(labelled, 'AU')} it "
+            f"labels and requested-vs-judge F1 {num(mm.get('au_f1_condition', {}).get('value'))} over all {requested} "
+            f"({cap}). "
+            f"Its DIG labels copy the request, so where an image misses a requested AU the claim misses it too; "
+            f"reading the unconditional CFG branch (`label_branch=\"uncond\"`) catches some of those misses at the "
+            f"cost of agreement elsewhere.")
+
+
+def _load_ablation(src: Sources) -> dict:
+    from bench.publish.ablation import ROWS, slug
+    from bench.publish.leaderboard import load_filed
+
+    runs = {}
+    for folder in sorted(src.path(REPORT_RESULTS).glob("*/synfer-ablation")):
+        filed = dict(load_filed(folder))
+        runs[folder.parent.name] = [(row, filed.get(slug(row))) for row in ROWS]
+    return {"runs": runs}
+
+
+@block("synfer-ablation", _load_ablation)
+def ablation_block(runs: dict[str, list[tuple[str, dict | None]]]) -> str:
+    """SynFER's ablation, one table per protocol it was run on, from reports/results/<protocol>/synfer-ablation/."""
+    if not runs:
+        return ("The ablation has not been run (`python -m bench.publish.ablation` files its rows under "
+                "`reports/results/<protocol>/synfer-ablation/`).")
+    parts = []
+    cols = (("expression_accuracy_condition", 3), ("au_f1_condition", 3), ("fd_world", 0),
+            ("downstream_expression_accuracy_1x", 3))
+    for pid, rows in runs.items():
+        sizes = sorted({r["sampleset"]["n"] for _, r in rows if r})
+        lines = [f"On `{pid}` (`reports/results/{pid}/synfer-ablation/`, "
+                 + " / ".join(f"{s:,}" for s in sizes) + " conditions per row):", "",
+                 "| row | expression vs request | AU F1 vs request | FD | recognizer on 1x: expression acc. | "
+                 "relabelled |", "|---|---:|---:|---:|---:|---:|"]
+        for row, r in rows:
+            if r is None:
+                lines.append(f"| {row} | not run | | | | |")
+                continue
+            vals = [num(r["metrics"].get(k, {}).get("value"), d) for k, d in cols]
+            st = r["generator"].get("stats") or {}
+            share = f"{st['relabelled'] / st['n']:.0%}" if st.get("n") and "relabelled" in st else ""
+            lines.append(f"| {row} | " + " | ".join(vals) + f" | {share} |")
+        sg = next((r["generator"]["config"].get("semantic_guidance_scale") for row, r in rows
+                   if r and (r["generator"].get("config") or {}).get("semantic_guidance_scale")), None)
+        if sg is not None:
+            lines += ["", f"Semantic guidance with lambda_g {sg} (`semantic_guidance_scale`, chosen on train-split "
+                          f"conditions, never the scored suite)."]
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+# -- the marker rewrite ------------------------------------------------------------------------------------------
+
+WIDTH = 115  # README's prose is hard-wrapped at about this width
+LINE_START = re.compile(r"^([-+*>#|=<]|\d+[.)])")  # a line starting with these would change what markdown reads
+
+
+def wrap(line: str, width: int = WIDTH, indent: str = "") -> list[str]:
+    """One paragraph (or bullet item) as lines of at most `width` characters, never breaking a line before a word
+    that would start a list, quote, heading, table or HTML block (such a word stays on the line before)."""
+    lines: list[str] = []
+    cur = ""
+    for word in line.split(" "):
+        if cur and len(cur) + 1 + len(word) > width and not LINE_START.match(word):
+            lines.append(cur)
+            cur = indent + word
+        else:
+            cur = f"{cur} {word}" if cur else word
+    return [*lines, cur]
+
+
+def wrap_markdown(text: str, width: int = WIDTH) -> str:
+    """Generated markdown with its paragraphs and bullet items hard-wrapped; tables and fenced code as they are."""
+    out, fenced = [], False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        if fenced or line.startswith("|") or line.startswith("```") or len(line) <= width:
+            out.append(line)
+        else:
+            out += wrap(line, width, "  " if line.startswith("- ") else "")
+    return "\n".join(out)
+
+
+
+def blocks_in(text: str, path: str | Path = README) -> list[tuple[str, int, int]]:
+    """(name, start line, end line) of each marker pair (0-based line indices of the two markers), checked: every
+    start has its end, no pair inside another, every name known."""
+    out, open_ = [], None
+    for i, line in enumerate(text.splitlines()):
+        m = MARKER.match(line.strip())
+        if m is None:
+            if "augen:" in line and "<!--" in line:
+                raise DataError(path, f"malformed marker {line.strip()!r} (want `<!-- augen:NAME -->` or "
+                                      f"`<!-- /augen:NAME -->` on a line of its own)", i + 1)
+            continue
+        closing, name = m.group(1) == "/", m.group(2)
+        if not closing:
+            if open_ is not None:
+                raise DataError(path, f"block {name!r} starts inside block {open_[0]!r} (opened on line "
+                                      f"{open_[1] + 1})", i + 1)
+            if name not in BLOCKS:
+                raise DataError(path, f"unknown block {name!r} (known: {', '.join(sorted(BLOCKS))})", i + 1)
+            open_ = (name, i)
+        else:
+            if open_ is None or open_[0] != name:
+                raise DataError(path, f"end of block {name!r} without its start" + (
+                    f" (block {open_[0]!r} is open)" if open_ else ""), i + 1)
+            out.append((name, open_[1], i))
+            open_ = None
+    if open_ is not None:
+        raise DataError(path, f"block {open_[0]!r} is never closed (`<!-- /augen:{open_[0]} -->`)", open_[1] + 1)
+    return out
+
+
+def rewrite(text: str, render: Callable[[str], str], path: str | Path = README) -> tuple[str, list[str]]:
+    """`text` with the content of every block replaced by `render(name)` (a blank line on each side), and the names
+    of the blocks whose content changed."""
+    lines = text.splitlines()
+    out, changed, last = [], [], 0
+    for name, start, end in blocks_in(text, path):
+        new = ["", *wrap_markdown(render(name).strip("\n")).splitlines(), ""]
+        if lines[start + 1:end] != new:
+            changed.append(name)
+        out += lines[last:start + 1] + new
+        last = end
+    out += lines[last:]
+    return "\n".join(out) + ("\n" if text.endswith("\n") or not text else ""), changed
+
+
+NUMBER = re.compile(r"(?<![\w.\-/])\d+(?:[.,]\d+)*(?:-\d+)?")
+
+
+def loose_numbers(text: str) -> list[tuple[int, str]]:
+    """(line number, number) of each number in README text outside the generated blocks, fenced code, inline code
+    and link targets: the numbers no code writes (tests/test_readme.py allows only settings and names)."""
+    text = re.sub(r"<!-- augen:([^ ]+) -->.*?<!-- /augen:\1 -->", lambda m: "\n" * m.group(0).count("\n"), text,
+                  flags=re.S)
+    text = re.sub(r"```.*?```", lambda m: "\n" * m.group(0).count("\n"), text, flags=re.S)
+    out = []
+    for i, line in enumerate(text.splitlines()):
+        line = re.sub(r"\]\([^)]*\)", "]", re.sub(r"`[^`]*`", "", line))
+        out += [(i + 1, m.group(0)) for m in NUMBER.finditer(line)]
+    return out
+
+
+def generate(readme: Path, root: Path) -> tuple[str, str, list[str]]:
+    """(current text, text with every block regenerated, stale block names) of README file `readme`."""
+    text = readme.read_text()
+    src = Sources(root)
+    rendered: dict[str, str] = {}
+
+    def render(name: str) -> str:
+        if name not in rendered:
+            rendered[name] = render_block(name, src)
+        return rendered[name]
+
+    new, stale = rewrite(text, render, readme)
+    return text, new, list(dict.fromkeys(stale))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.publish.readme", description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="write nothing; exit 1 naming the stale blocks")
+    ap.add_argument("--root", type=Path, default=None, help="the repository (default: the workspace)")
+    ap.add_argument("--readme", type=Path, default=None, help="the file to rewrite (default: ROOT/README.md)")
+    a = ap.parse_args(argv)
+    root = a.root or workspace()
+    readme = a.readme or root / README
+    try:
+        if not readme.is_file():
+            raise DataError(readme, "no such file")
+        text, new, stale = generate(readme, root)
+    except AugenError as e:
+        print(f"readme: {e}", file=sys.stderr)
+        return 2
+    if a.check:
+        if stale:
+            print(f"{readme} is stale: block(s) {', '.join(stale)} differ from what their sources give; run "
+                  f"`python -m bench.publish.readme`", file=sys.stderr)
+            return 1
+        print(f"{readme}: every generated block is up to date")
+        return 0
+    if new != text:
+        atomic_write_text(readme, new)
+    print(f"{readme}: " + (f"rewrote block(s) {', '.join(stale)}" if stale else "up to date"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
