@@ -13,6 +13,7 @@ content like any score; the report is written from them by code.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,7 @@ def second_judge_protocol(proto: Protocol) -> Protocol:
 def find_set(proto: Protocol, name: str, results: dict, sets: dict[str, Path]) -> Path | None:
     """The SampleSet a filed entry was scored on: `sets[name]`, else the runner's folder in the cache, else None."""
     if name in sets:
-        return Path(sets[name])
+        return Path(sets[name]) if (Path(sets[name]) / "manifest.yaml").is_file() else None
     folder = cache_root() / "runs" / proto.id / name / results["sampleset"]["folder"]
     return folder if (folder / "manifest.yaml").is_file() else None
 
@@ -84,7 +85,7 @@ def report(proto: Protocol, rows1: list[dict], rows2: list[dict], taus: list[tup
     lines = [f"# Judge independence on `{proto.id}`", "", "```", command, "```", "",
              f"The board as filed (judge `{judge1}`) and as read by the second world judge `{judge2}` (another seed "
              "and architecture; bench.judges.world.SECOND_JUDGE). Downstream metrics (training value) do not read "
-             "a judge; the label gate and the diagnostics do.", "",
+             "a judge, so they are left out of the per-metric taus; the label gate and the diagnostics do.", "",
              "| entry | role | gate, first judge | gate, second judge | training value |", "|---|---|---|---|---:|"]
     for r in rows1:
         r2 = by2[r["name"]]
@@ -96,6 +97,19 @@ def report(proto: Protocol, rows1: list[dict], rows2: list[dict], taus: list[tup
     lines += ["", "Kendall tau-b between the two judges' boards:", "", "| what | tau | entries |", "|---|---:|---:|"]
     lines += [f"| {w} | {t:.3f} | {n} |" for w, t, n in taus]
     return "\n".join(lines) + "\n"
+
+
+def portable(arg: str) -> str:
+    """A command-line argument as the report shows it: paths inside the current folder made relative (no machine
+    path goes into a report)."""
+    key, eq, value = arg.rpartition("=") if "=" in arg and not arg.startswith("-") else ("", "", arg)
+    p = Path(value)
+    if p.is_absolute():
+        try:
+            value = str(p.relative_to(Path.cwd()))
+        except ValueError:
+            value = p.name
+    return f"{key}{eq}{value}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,8 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     rows1, _ = rank_by_training_value(filed, h, proto, heads)
     h2 = filed2[0][1]["protocol"]["hash"]
     rows2, _ = rank_by_training_value(filed2, h2, proto, heads)
-    taus = board_taus(rows1, rows2, [m for m, _ in heads if m != proto.headline.rank_by])
-    command = "python -m bench.publish.judgecheck " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
+    taus = board_taus(rows1, rows2, [m for m, _ in heads if proto.metric_info[m]["family"] != "downstream"])
+    command = "python -m bench.publish.judgecheck " + " ".join(
+        portable(x) for x in (argv if argv is not None else sys.argv[1:]))
     atomic_write_text(a.out, report(proto, rows1, rows2, taus, filed[0][1]["au_judge"]["id"],
                                     filed2[0][1]["au_judge"]["id"], command, missing))
     print(f"wrote {a.out}: board tau {taus[0][1]:.3f}")
