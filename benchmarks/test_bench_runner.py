@@ -38,7 +38,7 @@ def _fresh(monkeypatch):
 def test_runner(benchmark, proto, monkeypatch):
     benchmark.extra_info.update(items=N, unit="img", baseline="test_stages_called_directly")
     benchmark.pedantic(lambda: run(RunConfig("real", proto, downstream=False), _fresh(monkeypatch) / "w",
-                                   progress=False), rounds=2, warmup_rounds=0)
+                                   progress=False), rounds=1, warmup_rounds=0)  # one round each: bench <= 15 min
 
 
 @pytest.mark.benchmark(group="runner-overhead")
@@ -52,4 +52,4 @@ def test_stages_called_directly(benchmark, proto, monkeypatch):
         write_generated(get_generator("real", world=p.world.as_dict()), conds, d / "set", protocol=p.id)
         score_sampleset(d / "set", p)
 
-    benchmark.pedantic(direct, rounds=2, warmup_rounds=0)
+    benchmark.pedantic(direct, rounds=1, warmup_rounds=0)

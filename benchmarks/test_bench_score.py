@@ -41,7 +41,7 @@ def test_judge_folder_ours(benchmark, judge, real_2k):
     def run():
         return np.concatenate([predict(judge, b)["features"] for b in stream_batches(real_2k, 256, workers=1)])
     benchmark.extra_info.update(items=2000, unit="img", baseline="test_judge_folder_cleanfid")
-    feats = benchmark.pedantic(run, rounds=2, warmup_rounds=1)
+    feats = benchmark.pedantic(run, rounds=1, warmup_rounds=1)
     assert feats.shape == (2000, 256)
 
 
@@ -61,7 +61,7 @@ def test_judge_folder_cleanfid(benchmark, judge, real_2k):
                                            device=torch.device("cpu"), mode="clean", verbose=False,
                                            custom_fn_resize=lambda x: x.astype(np.float32))
     benchmark.extra_info.update(items=2000, unit="img")
-    feats = benchmark.pedantic(run, rounds=2, warmup_rounds=1)
+    feats = benchmark.pedantic(run, rounds=1, warmup_rounds=1)
     assert feats.shape == (2000, 256)
 
 
