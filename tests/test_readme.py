@@ -59,9 +59,9 @@ def test_timing_block():
         "How long `tox -e bench` takes has not been recorded yet: its commands run under `python -m "
         "bench.devtools.timed LABEL -- ...`, which records each one's wall time in `reports/bench_timing.json`.")
     assert R.timing_block({"controls": 90.0, "references": 30.0}) == (
-        "`tox -e bench` takes 2.0 min after its env is built (the latest recorded time of each command, "
+        "The timed steps of `tox -e bench` take 2.0 min after its env is built (the latest recorded time of each, "
         "`reports/bench_timing.json`, written by `python -m bench.devtools.timed`): controls 1.5 min, "
-        "references 0.5 min.")
+        "references 0.5 min; the untimed steps (checks, tables, report, figures, README) add seconds.")
 
 
 def test_world_block():

@@ -240,9 +240,9 @@ def timing_block(timing: dict[str, float] | None) -> str:
                 "`python -m bench.devtools.timed LABEL -- ...`, which records each one's wall time in "
                 "`reports/bench_timing.json`.")
     parts = [f"{label} {minutes(s)}" for label, s in timing.items()]
-    return (f"`tox -e bench` takes {minutes(sum(timing.values()))} after its env is built (the latest recorded time "
-            f"of each command, `reports/bench_timing.json`, written by `python -m bench.devtools.timed`): "
-            + ", ".join(parts) + ".")
+    return (f"The timed steps of `tox -e bench` take {minutes(sum(timing.values()))} after its env is built (the "
+            f"latest recorded time of each, `reports/bench_timing.json`, written by `python -m bench.devtools.timed`): "
+            + ", ".join(parts) + "; the untimed steps (checks, tables, report, figures, README) add seconds.")
 
 
 def _load_difficulty(src: Sources) -> dict:
