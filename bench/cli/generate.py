@@ -13,14 +13,13 @@ def cmd_generate(args) -> int:
     from bench.generation.base import get_generator, write_generated
     from bench.generation.options import parse_options
     from bench.scoring.protocols import load_protocol
-    from bench.world.conditions import world_conditions
+    from bench.world.conditions import suite_conditions
 
     proto = load_protocol(args.protocol)
-    c = proto.conditions
     if args.conditions:
         conds = read_condition_file(args.conditions)[: args.n or None]
     else:
-        conds = world_conditions(proto.world.as_dict(), c.split, args.n or c.n, start=c.start or 0)
+        conds = suite_conditions(proto, args.n)
     gen = get_generator(args.generator, parse_options(args.option), world=proto.world.as_dict())
     write_generated(gen, conds, args.out, protocol=None if args.conditions else proto.id, progress=not args.quiet,
                     overwrite=args.overwrite)

@@ -54,6 +54,7 @@ class SplitRef:
     split: str  # world split: train, val or test
     n: int  # samples start..start+n-1 of that split
     start: int | None = None  # first index (default 0): a redrawn condition suite reads another range
+    seed_offset: int | None = None  # conditions: sample i is generated with seed i + seed_offset (default i)
 
 
 @dataclass(frozen=True)

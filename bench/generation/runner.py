@@ -48,7 +48,7 @@ from bench.generation.runopts import add_arguments, launcher_shard, parse_shard
 from bench.judges.cache import judge_sampleset
 from bench.scoring.protocols import load_protocol
 from bench.scoring.score import score_sampleset
-from bench.world.conditions import world_conditions
+from bench.world.conditions import suite_conditions
 
 VOLATILE = ("created", "stage_seconds", "throughput_images_per_s")  # moved to results.timing.json
 
@@ -68,8 +68,7 @@ class RunConfig:
 def conditions_for(cfg: RunConfig):
     """The protocol and the conditions of its suite this run answers."""
     proto = load_protocol(cfg.protocol)
-    c = proto.conditions
-    return proto, world_conditions(proto.world.as_dict(), c.split, cfg.n or c.n, start=c.start or 0)
+    return proto, suite_conditions(proto, cfg.n)
 
 
 def set_key(cfg: RunConfig, proto, conds, version: str) -> str:

@@ -29,7 +29,7 @@ from bench.publish.papers import load_table
 from bench.publish.refreport import ABLATION_COLUMNS, load, results_table, sample_grid
 from bench.scoring.protocols import load_protocol
 from bench.scoring.score import score_sampleset
-from bench.world.conditions import world_conditions
+from bench.world.conditions import suite_conditions, world_conditions
 
 # name -> synfer-tiny options; semantic guidance settings are filled from the command line
 ROWS = {
@@ -64,8 +64,7 @@ def run_row(row: str, runs: Path, protocol: str, n: int | None, sg_scale: float,
     if out.exists():
         return out
     proto = load_protocol(protocol)
-    conds = world_conditions(proto.world.as_dict(), proto.conditions.split, n or proto.conditions.n,
-                             start=proto.conditions.start or 0)
+    conds = suite_conditions(proto, n)
     folder = runs / slug(row)
     if not (folder / "manifest.yaml").exists():
         opts = row_options(row, sg_scale, sg_start, steps)

@@ -25,7 +25,7 @@ from bench.judges.external import libreface_readings, openface_readings
 from bench.scoring.context import NotApplicable, ScoreInputs
 from bench.scoring.downstream import run_protocol_downstream
 from bench.scoring.protocols import load_protocol
-from bench.world.conditions import world_conditions
+from bench.world.conditions import suite_conditions
 from bench.world.make import WORLD_VERSION
 from bench.world.params import WorldConfig, sample_params
 from bench.world.render import render
@@ -77,7 +77,7 @@ def _requested(proto: Protocol, ss: SampleSet, files: list[str]) -> list | None:
     n, start = len(files), c.start or 0
     if ss.manifest.protocol != proto.id or n > c.n or files != [f"{start + i:08d}.png" for i in range(n)]:
         return None
-    return world_conditions(proto.world.as_dict(), c.split, n, start=start)
+    return suite_conditions(proto, n)
 
 
 def compute_metrics(x: ScoreInputs, st: Stages) -> tuple[dict[str, dict], dict[str, str]]:

@@ -1,0 +1,233 @@
+"""Rank stability of a protocol's board: its generators run again on a redrawn condition suite and with other
+generation seeds, and Kendall tau between each re-run's board and the filed one.
+
+    python -m bench.publish.stability --protocol world-v2 --out reports/world-v2/stability.md \\
+        --results reports/results/world-v2/stability [--axes conditions,seed] [--workers 2]
+    python -m bench.publish.stability --protocol world-v2 --out ... --results ... --report-only
+
+A re-run is the protocol with one change (`axis_protocol`): `conditions` asks for world val samples n..2n-1
+instead of 0..n-1 (other labels, prompts and identities); `seed` asks for the same conditions with generation seed
+i + SEED_OFFSET instead of i. Each gets its own protocol id and hash (`<id>-<axis>`, written beside its results as
+`protocol.yaml`), and every entry of `ENTRIES` (the board's generators, with the options that made each filed
+entry) is generated and scored with downstream by the runner into `$AUGEN_CACHE/runs/<id>-<axis>/<entry>/`
+(sharded, cached, resumable). A re-run's generator config must equal the filed entry's, so a re-run measures the
+same generator. Results are filed as `<results>/<axis>/<entry>.json`; a file of the current hash is kept, so the
+command resumes after a crash.
+
+The report is a pure function of the filed results (`--report-only` rewrites it byte for byte): per entry its
+role, gate and training value on the filed board and under each axis, then Kendall tau-b between the filed board
+and each re-run's (the order of every row: gate, then training value), and between their readings of each
+headline metric across entries. The judge axis (the same sets read by the second world judge) is
+bench.publish.judgecheck's report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from bench.core.atomic import atomic_write_text
+from bench.core.errors import DataError, UsageError
+from bench.core.paths import cache_root, results_root
+from bench.core.protocol import DEFAULT_PROTOCOL, Protocol
+from bench.core.results import write_results
+from bench.generation import runner
+from bench.publish.judgecheck import board_taus, portable
+from bench.publish.leaderboard import headline, load_filed, rank_by_training_value
+from bench.scoring.protocols import current_hash, load_protocol
+
+AXES = ("conditions", "seed")  # the re-runs, in report order
+AXIS_TITLES = {"conditions": "redrawn conditions", "seed": "other generation seed"}
+SEED_OFFSET = 1_000_000  # the `seed` re-run: condition i is generated with seed i + SEED_OFFSET
+
+# (entry, registered generator, options): the board's entries as `tox -e bench` files them; synfer-tiny-sg-pl is
+# the ablation's guided + pseudo-labelled row (lambda_g chosen by the second judge, docs/verdicts.md)
+ENTRIES: tuple[tuple[str, str, dict], ...] = (
+    ("real", "real", {}),
+    ("shuffled", "shuffled", {}),
+    ("collapsed", "collapsed", {}),
+    ("noise", "noise", {}),
+    ("maugen-tiny", "maugen-tiny", {}),
+    ("synfer-tiny", "synfer-tiny", {}),
+    ("synfer-tiny-sg-pl", "synfer-tiny", {"semantic_guidance_scale": 2.0, "pseudo_label": True}),
+)
+RUN_STATS = ("stats",)  # generator record fields that describe the run's output, not the generator
+
+
+@dataclass
+class StabilityConfig:
+    protocol: str  # protocol id or YAML path of the filed board
+    out: Path  # markdown report
+    results: Path  # folder of the re-runs' results: <axis>/<entry>.json and <axis>/protocol.yaml
+    axes: tuple[str, ...] = AXES  # re-runs to score (a subset of AXES)
+    entries: tuple[tuple[str, str, dict], ...] = ENTRIES  # what is re-run
+    workers: int = 2  # generation processes per entry
+    progress: bool = True  # one line per entry scored
+    command: str = ""  # the command line, quoted in the report
+    only: tuple[str, ...] = field(default_factory=tuple)  # entries to re-run (default: all)
+
+
+def axis_protocol(proto: Protocol, axis: str) -> dict:
+    """The raw settings of `proto` re-run along `axis` (a new id, so its runs, results and hash are its own)."""
+    if proto.kind != "world" or proto.conditions is None:
+        raise UsageError(f"{proto.id}: rank stability re-runs a world protocol's condition suite")
+    c = dict(proto.raw["conditions"])
+    if axis == "conditions":
+        c["start"] = (c.get("start") or 0) + proto.conditions.n  # the next n samples of the same split
+    elif axis == "seed":
+        c["seed_offset"] = (c.get("seed_offset") or 0) + SEED_OFFSET
+    else:
+        raise UsageError(f"unknown axis {axis!r} (known: {', '.join(AXES)})")
+    return {**proto.raw, "id": f"{proto.id}-{axis}", "conditions": c,
+            "description": f"{proto.id} re-run with {AXIS_TITLES[axis]} (bench.publish.stability). "
+                           + str(proto.raw.get("description", ""))}
+
+
+def write_axis_protocol(cfg: StabilityConfig, proto: Protocol, axis: str) -> Path:
+    """`<results>/<axis>/protocol.yaml`, rewritten only when its settings change (so its mtime means something)."""
+    path = cfg.results / axis / "protocol.yaml"
+    text = yaml.safe_dump(axis_protocol(proto, axis), sort_keys=False)
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, text)
+    return path
+
+
+def generator_record(r: dict) -> dict:
+    """What identifies the generator in a results file (its output statistics left out)."""
+    return {k: v for k, v in r["generator"].items() if k not in RUN_STATS}
+
+
+def rerun_entry(cfg: StabilityConfig, axis_path: Path, want_hash: str, entry: str, generator: str, options: dict,
+                filed: dict | None) -> bool:
+    """Generate and score one entry along one axis and file its results; False if a current file was kept."""
+    out = cfg.results / axis_path.parent.name / f"{entry}.json"
+    if out.is_file() and json.loads(out.read_text())["protocol"]["hash"] == want_hash:
+        return False
+    rcfg = runner.RunConfig(generator, str(axis_path), options)
+    proto = load_protocol(axis_path)
+    work = cache_root() / "runs" / proto.id / entry
+    res = json.loads(runner.run(rcfg, work, progress=False, workers=cfg.workers).read_text())
+    if filed is not None and generator_record(res) != generator_record(filed):
+        raise DataError(out, f"{entry}: the re-run's generator {generator_record(res)} differs from the filed "
+                             f"entry's {generator_record(filed)}; fix ENTRIES (bench.publish.stability)")
+    write_results(out, res)
+    return True
+
+
+def run_axes(cfg: StabilityConfig, proto: Protocol) -> None:
+    """Every entry re-run along every axis (kept where current)."""
+    filed = dict(load_filed(results_root() / proto.id))
+    for axis in cfg.axes:
+        path = write_axis_protocol(cfg, proto, axis)
+        want = current_hash(load_protocol(path))
+        for entry, generator, options in cfg.entries:
+            if cfg.only and entry not in cfg.only:
+                continue
+            t = time.perf_counter()
+            if rerun_entry(cfg, path, want, entry, generator, options, filed.get(entry)) and cfg.progress:
+                print(f"[{axis}] {entry}: scored in {time.perf_counter() - t:.0f} s", flush=True)
+
+
+def boards(cfg: StabilityConfig, proto: Protocol) -> tuple[list[dict], dict[str, list[dict]]]:
+    """The filed board (entries of cfg.entries, current hash) and each axis's board (its current results)."""
+    heads = headline(proto)
+    names = {e for e, _, _ in cfg.entries}
+    filed = [(n, r) for n, r in load_filed(results_root() / proto.id) if n in names]
+    rows, _ = rank_by_training_value(filed, current_hash(proto), proto, heads)
+    out = {}
+    for axis in cfg.axes:
+        path = cfg.results / axis / "protocol.yaml"
+        if not path.is_file():
+            continue
+        p = load_protocol(path)
+        got = [(n, r) for n, r in load_filed(cfg.results / axis) if n in names]
+        axis_rows, stale = rank_by_training_value(got, current_hash(p), p, heads)
+        if stale:
+            raise DataError(cfg.results / axis, f"stale results ({', '.join(n for n, _ in stale)}): re-run "
+                                                "python -m bench.publish.stability")
+        out[axis] = axis_rows
+    return rows, out
+
+
+def _tv(row: dict | None) -> str:
+    if row is None:
+        return "not run"
+    v, ci = row["training_value"], row["training_value_ci"]
+    return "n/a" if v is None else (f"{v:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""))
+
+
+def report(cfg: StabilityConfig, proto: Protocol, rows: list[dict], axis_rows: dict[str, list[dict]]) -> str:
+    """The markdown report: entries under each board, then the taus."""
+    heads = [m for m, _ in headline(proto) if proto.metric_info[m]["family"] != "downstream"]
+    lines = [f"# Rank stability of the `{proto.id}` board", "", "```", cfg.command, "```", "",
+             "Each re-run is the protocol with one change, every entry generated and scored again from scratch "
+             f"(downstream included): **redrawn conditions** asks for world val samples n..2n-1 instead of 0..n-1 "
+             f"(other labels, prompts and identities); **other generation seed** asks for the same conditions with "
+             f"seed i + {SEED_OFFSET:,} instead of i. Cell: rank (or role) and training value with its 95% interval "
+             "over downstream seeds; `x` = fails the label gate. The judge axis (the same sets read by another "
+             "judge) is in [judge_independence.md](../judge_independence.md).", ""]
+    axes = list(axis_rows)
+    lines += ["| entry | filed board | " + " | ".join(AXIS_TITLES[a] for a in axes) + " |",
+              "|---|---|" + "---|" * len(axes)]
+    by_axis = {a: {r["name"]: r for r in axis_rows[a]} for a in axes}
+
+    def cell(r: dict | None) -> str:
+        if r is None:
+            return "not run"
+        mark = "" if r["passes"] else " x"
+        return f"{r['rank']}{mark} · {_tv(r)}"
+    for r in rows:
+        lines.append(f"| {r['name']} | {cell(r)} | " + " | ".join(cell(by_axis[a].get(r["name"])) for a in axes)
+                     + " |")
+    lines += ["", "Kendall tau-b between the filed board and each re-run's (1 = the same order):", "",
+              "| re-run | what | tau | entries |", "|---|---|---:|---:|"]
+    for a in axes:
+        common = [r for r in rows if r["name"] in by_axis[a]]
+        other = [r for r in axis_rows[a] if r["name"] in {c["name"] for c in common}]
+        for what, tau, n in board_taus(common, other, heads):
+            lines.append(f"| {AXIS_TITLES[a]} | {what} | {tau:.3f} | {n} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(cfg: StabilityConfig, proto: Protocol) -> Path:
+    rows, axis_rows = boards(cfg, proto)
+    cfg.out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(cfg.out, report(cfg, proto, rows, axis_rows))
+    return cfg.out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--protocol", default=DEFAULT_PROTOCOL)
+    ap.add_argument("--out", required=True, help="markdown report")
+    ap.add_argument("--results", required=True, help="folder of the re-runs' results")
+    ap.add_argument("--axes", default=",".join(AXES), help=f"any of {','.join(AXES)}")
+    ap.add_argument("--only", default="", help="entries to re-run (comma-separated; default all)")
+    ap.add_argument("--workers", type=int, default=2, help="generation processes per entry")
+    ap.add_argument("--report-only", action="store_true", help="write the report from the filed results")
+    ap.add_argument("--quiet", action="store_true")
+    a = ap.parse_args(argv)
+    axes = tuple(x for x in a.axes.split(",") if x)
+    bad = [x for x in axes if x not in AXES]
+    if bad:
+        raise UsageError(f"--axes: unknown {', '.join(bad)} (known: {', '.join(AXES)})")
+    command = (f"python -m bench.publish.stability --protocol {portable(a.protocol)} --out {portable(a.out)} "
+               f"--results {portable(a.results)} --axes {','.join(axes)}")
+    cfg = StabilityConfig(a.protocol, Path(a.out), Path(a.results), axes, workers=a.workers,
+                          progress=not a.quiet, command=command,
+                          only=tuple(x for x in a.only.split(",") if x))
+    proto = load_protocol(a.protocol)
+    if not a.report_only:
+        run_axes(cfg, proto)
+    print(f"wrote {write_report(cfg, proto)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
