@@ -147,3 +147,26 @@ def test_protocol_downstream_settings_are_checked(tmp_path):
     f.write_text(yaml.safe_dump({**s, "downstream": {**s["downstream"], "steps": 10, "max_steps": 3}}))
     with pytest.raises(DataError, match="max_steps"):
         load_protocol(str(f))
+
+
+def test_world_slices_render_the_same_faces_in_any_chunks_and_only_when_a_training_needs_them(tmp_path,
+                                                                                               monkeypatch):
+    """A WorldSlice keys the cache like the rendered faces; its pixels do not depend on chunking or the pool; a
+    baseline whose trainings are cached is never rendered."""
+    ws = DS.WorldSlice(WORLD, "train", 300, 32, start=50)
+    one = ws.load()
+    monkeypatch.setattr(DS, "RENDER_CHUNK", 64)
+    pooled = ws.load(workers=2)  # 5 chunks over a process pool
+    assert one.key == pooled.key == ws.key and len(ws) == 300
+    assert torch.equal(one.x, pooled.x) and torch.equal(one.aus, pooled.aus)
+    assert torch.equal(one.expression, pooled.expression)
+    ref = DS.from_world(WORLD, "train", 350, 32)  # the same samples, rendered from index 0
+    assert torch.equal(ref.x[50:], one.x) and torch.equal(ref.aus[50:], one.aus)
+
+    s = ds({**FAST_D, "width": 8, "steps": 20, "seeds": [0]})
+    real, test = DS.from_world(WORLD, "train", 32, 32), DS.from_world(WORLD, "test", 64, 32)
+    first = DS.run_downstream(None, real, test, s, cache=tmp_path, workers=1, baselines={"big": ws})
+    monkeypatch.setattr(DS.WorldSlice, "load", lambda self, workers=1: pytest.fail("rendered a cached baseline"))
+    again = DS.run_downstream(None, real, test, s, cache=tmp_path, workers=1, baselines={"big": ws})
+    assert json.dumps(first, sort_keys=True) == json.dumps(again, sort_keys=True) and first["baselines"]["big"][
+        "n"] == 300

@@ -164,3 +164,14 @@ def test_kappa_row_bootstrap_covers_the_population_kappa():
         lo, hi = S.bootstrap_ci(lambda a, b: A.nanmean(A.kappa_per_column(a, b)), t, p, **BOOT)
         hits.append(lo <= truth <= hi)
     assert 0.93 <= coverage(hits) <= 0.97
+
+
+def test_kid_only_world_setting_skips_fd():
+    """The KID-only setting (many draws in the coverage study) computes no FD truth or interval."""
+    from bench.devtools.coverage import pool_setting, set_pair_coverage
+
+    rng = np.random.default_rng(0)
+    s = pool_setting("pools", rng.normal(size=(200, 4)), rng.normal(0.3, 1, size=(200, 4)), 50, 0, fd=False)
+    assert np.isnan(s.fd) and np.isnan(s.fd_n) and s.kid > 0
+    tallies = set_pair_coverage(s, 3, n_boot=20, log=lambda m: None, fd=False)
+    assert {t.metric for t in tallies} == {"KID"} and all(t.draws == 3 for t in tallies)

@@ -1,6 +1,6 @@
-"""Rank stability of the board (bench.publish.stability): the re-run protocols change exactly one thing, the
-re-runs regenerate and rescore every entry, refuse a generator that differs from the filed one, resume, and the
-report is a pure function of the filed results."""
+"""The board read again: rank stability (bench.publish.stability: the re-run protocols change exactly one thing,
+the re-runs regenerate and rescore every entry, refuse a generator that differs from the filed one, resume, and the
+report is a pure function of the filed results) and judge independence (bench.publish.judgecheck)."""
 
 from __future__ import annotations
 
@@ -42,14 +42,43 @@ def test_axis_protocols_change_one_setting_and_the_hash():
         S.axis_protocol(proto, "judge")
 
 
-def test_reruns_file_a_board_per_axis_and_resume(tmp_path, monkeypatch):
+def file_board(tmp_path: Path, monkeypatch) -> Path:
+    """A workspace and cache under tmp_path with ENTRIES scored on TINY and filed as `augen submit` files them."""
     monkeypatch.setenv("AUGEN_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("AUGEN_CACHE", str(tmp_path / "cache"))
     proto = load_protocol(TINY)
     filed = tmp_path / "home" / "leaderboards" / "results" / proto.id
-    for name, gen, options in ENTRIES:  # the filed board, as `augen submit` would file it
-        res = runner.run(runner.RunConfig(gen, str(TINY), options), tmp_path / "base" / name, progress=False)
+    for name, gen, options in ENTRIES:
+        work = tmp_path / "cache" / "runs" / proto.id / name  # where judgecheck finds the runner's sets
+        res = runner.run(runner.RunConfig(gen, str(TINY), options), work, progress=False)
         write_results(filed / f"{name}.json", json.loads(res.read_text()))
+    return filed
+
+
+def test_judgecheck_rereads_the_board_with_the_second_judge(tmp_path, monkeypatch):
+    from bench.publish import judgecheck as J
+
+    file_board(tmp_path, monkeypatch)
+    proto = load_protocol(TINY)
+    filed = [(n, json.loads((tmp_path / "home" / "leaderboards" / "results" / proto.id / f"{n}.json").read_text()))
+             for n, _, _ in ENTRIES]
+    pooled, missing = J.rescore(proto, filed, {}, workers=2)
+    alone, _ = J.rescore(proto, filed, {}, workers=1)
+    assert missing == [] and [n for n, _ in pooled] == ["real", "noise"]
+    for (_, a), (_, b), (_, r) in zip(pooled, alone, filed):
+        assert a["au_judge"]["id"] == b["au_judge"]["id"] != r["au_judge"]["id"]  # the second judge read them
+        assert a["metrics"]["downstream_training_value"] == r["metrics"]["downstream_training_value"]
+        for k in ("fd_world", "au_kappa"):
+            assert a["metrics"][k]["value"] == pytest.approx(b["metrics"][k]["value"], rel=1e-4)
+    out = tmp_path / "judge.md"
+    assert J.main(["--protocol", str(TINY), "--out", str(out), "--workers", "1"]) == 0
+    text = out.read_text()
+    assert "board order (gate, then training value) | 1.000 | 2 |" in text and "| noise |" in text
+
+
+def test_reruns_file_a_board_per_axis_and_resume(tmp_path, monkeypatch):
+    filed = file_board(tmp_path, monkeypatch)
+    proto = load_protocol(TINY)
     cfg = S.StabilityConfig(str(TINY), tmp_path / "stability.md", tmp_path / "stab", entries=ENTRIES, workers=1,
                             progress=False, command="python -m bench.publish.stability ...")
     S.run_axes(cfg, proto)

@@ -161,10 +161,11 @@ class Setting:
 
 
 def set_pair_coverage(s: Setting, draws: int, n_boot: int = 200, alpha: float = 0.05, boot_seed: int = 0,
-                      kid_subsets: int = 100, seed: int = 0, log=print) -> list[Tally]:
-    """Every FD and KID interval over `draws` set pairs of a setting, with the protocol's bootstrap settings
-    (n_boot, boot_seed, alpha; the data differ from draw to draw, the resampling seed does not, as in scoring).
-    The "before" KID interval uses `kid_subsets` subsets of half the rows, as the protocol's 1000 of 2000."""
+                      kid_subsets: int = 100, seed: int = 0, log=print, fd: bool = True) -> list[Tally]:
+    """Every FD (unless not `fd`) and KID interval over `draws` set pairs of a setting, with the protocol's
+    bootstrap settings (n_boot, boot_seed, alpha; the data differ from draw to draw, the resampling seed does not,
+    as in scoring). The "before" KID interval uses `kid_subsets` subsets of half the rows, as the protocol's 1000
+    of 2000."""
     tallies: dict[tuple[str, str, str], Tally] = {}
 
     def tally(metric, method, target, truth) -> Tally:
@@ -178,15 +179,8 @@ def set_pair_coverage(s: Setting, draws: int, n_boot: int = 200, alpha: float = 
     for r in range(draws):
         f1, f2 = s.draw(rng)
         n1, n2 = len(f1), len(f2)
-        fd = R.fd_from_features(f1, f2)
-        reps, jack = R.fd_bootstrap(f1, f2, n_boot, boot_seed), R.fd_jackknife(f1, f2, seed=boot_seed)
-        for method in METHODS:
-            ci = interval(method, fd, reps, jack, alpha)
-            tally("FD", method, "population FD", s.fd).add(ci, fd)
-            tally("FD", method, "E[FD_n]", s.fd_n).add(ci, fd)
-        before = bootstrap_ci(R.fd_against(f1), f2, n_boot=n_boot, seed=boot_seed, alpha=alpha)
-        tally("FD", BEFORE + "percentile, generated rows only", "population FD", s.fd).add(before, fd)
-        tally("FD", BEFORE + "percentile, generated rows only", "E[FD_n]", s.fd_n).add(before, fd)
+        if fd:
+            fd_pair(f1, f2, s, tally, n_boot, alpha, boot_seed)
         # KID: bootstrap replicates, the grouped jackknife and the complete U-statistic in one weighted pass
         w1, w2 = two_sample_counts(n1, n2, n_boot, boot_seed)
         g1, g2 = group_weights(n1, 20, boot_seed), group_weights(n2, 20, boot_seed + 1)
@@ -201,6 +195,20 @@ def set_pair_coverage(s: Setting, draws: int, n_boot: int = 200, alpha: float = 
         if (r + 1) % 50 == 0:
             log(f"  {s.name}: {r + 1}/{draws} draws, {time.perf_counter() - t0:.0f} s")
     return list(tallies.values())
+
+
+def fd_pair(f1: np.ndarray, f2: np.ndarray, s: Setting, tally: Callable[..., Tally], n_boot: int, alpha: float,
+            boot_seed: int) -> None:
+    """Every FD interval of one set pair, tallied against the population FD and E[FD_n]."""
+    fd = R.fd_from_features(f1, f2)
+    reps, jack = R.fd_bootstrap(f1, f2, n_boot, boot_seed), R.fd_jackknife(f1, f2, seed=boot_seed)
+    for method in METHODS:
+        ci = interval(method, fd, reps, jack, alpha)
+        tally("FD", method, "population FD", s.fd).add(ci, fd)
+        tally("FD", method, "E[FD_n]", s.fd_n).add(ci, fd)
+    before = bootstrap_ci(R.fd_against(f1), f2, n_boot=n_boot, seed=boot_seed, alpha=alpha)
+    tally("FD", BEFORE + "percentile, generated rows only", "population FD", s.fd).add(before, fd)
+    tally("FD", BEFORE + "percentile, generated rows only", "E[FD_n]", s.fd_n).add(before, fd)
 
 
 def kappa_coverage(name: str, draw: Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]], truth: float,
@@ -238,14 +246,17 @@ def gaussian_setting(d: int, n: int, shift: float | None, truth_draws: int = 200
                    gaussian_kid(m1, s1, m2, s2))
 
 
-def pool_setting(name: str, ref: np.ndarray, gen: np.ndarray, n: int, truth_draws: int, seed: int = 0
-                 ) -> Setting:
-    """Sets of n rows drawn with replacement from two feature pools (the same pool twice for real vs real)."""
+def pool_setting(name: str, ref: np.ndarray, gen: np.ndarray, n: int, truth_draws: int, seed: int = 0,
+                 fd: bool = True) -> Setting:
+    """Sets of n rows drawn with replacement from two feature pools (the same pool twice for real vs real); without
+    `fd` the FD truths are not computed (NaN)."""
     ref, gen = np.asarray(ref, np.float64), np.asarray(gen, np.float64)
 
     def draw(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         return ref[rng.integers(0, len(ref), n)], gen[rng.integers(0, len(gen), n)]
 
+    if not fd:
+        return Setting(name, draw, float("nan"), float("nan"), pool_kid(ref, gen))
     keep = R.informative_columns(ref, gen)  # units dead in both pools add exactly 0 (and rounding without this)
     fd = R.frechet_distance(*pool_moments(ref[:, keep]), *pool_moments(gen[:, keep]))
     return Setting(name, draw, fd, mean_fd(draw, truth_draws, seed + 10_000)[0], pool_kid(ref, gen))
@@ -355,7 +366,7 @@ def figure(tallies: list[Tally], path: Path) -> None:
 class Task:
     """One setting's coverage run (picklable, so settings run in parallel processes)."""
 
-    kind: str  # gaussian | labels | world | world-kappa
+    kind: str  # gaussian | labels | world | world-kid | world-kappa
     draws: int
     truth_draws: int = 1000
     d: int = 0  # gaussian: feature width
@@ -389,6 +400,10 @@ def run_task(task: Task) -> list[Tally]:
             s = pool_setting(f"world judge, real vs {what}, n={task.n}", real["features"], other["features"],
                              task.n, task.truth_draws)
             out = set_pair_coverage(s, task.draws)
+        elif task.kind == "world-kid":  # KID alone is cheap: many more draws, a tight estimate of its coverage
+            s = pool_setting(f"world judge, real vs {what}, n={task.n}, KID only", real["features"],
+                             other["features"], task.n, 0, seed=1, fd=False)
+            out = set_pair_coverage(s, task.draws, seed=1, fd=False)
         else:
             t = (other["aus"] >= 1.0).astype(np.float64)
             p = (other["au_prob"] >= 0.5).astype(np.float64)
@@ -399,7 +414,7 @@ def run_task(task: Task) -> list[Tally]:
 
 
 def run(out: Path, draws: int, world_draws: int, world_n: int, pool_size: int, blur: float, truth_draws: int,
-        jobs: int = 1, log=print) -> list[Tally]:
+        jobs: int = 1, log=print, kid_draws: int = 2000) -> list[Tally]:
     """Every setting's coverage (in `jobs` processes), then <out>.md and <out>.png."""
     from concurrent.futures import ProcessPoolExecutor
 
@@ -417,26 +432,29 @@ def run(out: Path, draws: int, world_draws: int, world_n: int, pool_size: int, b
              Task("world-kappa", world_draws, n=2000, pool=pool_size, blur=blur),
              Task("gaussian", draws, truth_draws, d=8, n=300, shift=0.2),
              Task("gaussian", draws, truth_draws, d=8, n=300),
-             Task("labels", draws, n=400)]
+             Task("labels", draws, n=400),
+             Task("world-kid", kid_draws, n=world_n, pool=pool_size, blur=blur)]
     if jobs > 1:
         with ProcessPoolExecutor(jobs) as ex:
             results = list(ex.map(run_task, tasks))
     else:
         results = [run_task(t) for t in tasks]
-    order = [6, 5, 2, 7, 1, 0, 3, 4]  # Gaussians, simulated labels, then the world
+    order = [6, 5, 2, 7, 1, 0, 8, 3, 4]  # Gaussians, simulated labels, then the world
     tallies = [t for k in order for t in results[k]]
     seconds = time.perf_counter() - t0
     header = [
         "# Interval coverage", "",
         f"Written by `python -m bench.devtools.coverage --out {out.as_posix()} --draws {draws} --world-draws "
-        f"{world_draws} --world-n {world_n} --pool {pool_size} --blur {blur:g} --jobs {jobs}` in "
+        f"{world_draws} --kid-draws {kid_draws} --world-n {world_n} --pool {pool_size} --blur {blur:g} "
+        f"--jobs {jobs}` in "
         f"{seconds / 60:.1f} min ({jobs} processes). What each interval resamples and targets: "
         "[docs/intervals.md](../docs/intervals.md).", "",
         "Each row: how often the nominal 95% interval (200 bootstrap resamples, seed 0, as the protocol) covers "
         "the truth over independent draws of the data; the 95% CI of that share is Clopper-Pearson (binomial SE "
         f"at 0.95: {np.sqrt(0.95 * 0.05 / draws):.3f} for {draws} draws, {np.sqrt(0.95 * 0.05 / world_draws):.3f} "
-        f"for {world_draws}). Targets: the population value (closed form for Gaussians; for world sets, drawn "
-        "with replacement from a pool, the pool's own value) and, for FD, also E[FD_n] (mean FD over "
+        f"for {world_draws}, {np.sqrt(0.95 * 0.05 / kid_draws):.3f} for {kid_draws}). Targets: the population value "
+        "(closed form for Gaussians; for world sets, drawn with replacement from a pool, the pool's own value) "
+        "and, for FD, also E[FD_n] (mean FD over "
         f"{truth_draws} redraws of the same sizes). Last column: the interval's mean width over 3.92 times the "
         "estimate's sd across draws (about 1 for a well-sized interval around an unbiased estimate).",
     ]
@@ -451,13 +469,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="reports/coverage", help="writes OUT.md and OUT.png")
     ap.add_argument("--draws", type=int, default=500, help="draws per Gaussian / simulated-label setting")
     ap.add_argument("--world-draws", type=int, default=300, help="draws per world setting")
+    ap.add_argument("--kid-draws", type=int, default=2000, help="draws of the KID-only world setting (other "
+                    "samples than the full world setting's)")
     ap.add_argument("--world-n", type=int, default=1000, help="rows of each world set (FD, KID)")
     ap.add_argument("--pool", type=int, default=20000, help="world images per pool (real, blurred)")
     ap.add_argument("--blur", type=float, default=1.0, help="Gaussian blur (px) of the degraded pool")
     ap.add_argument("--truth-draws", type=int, default=1000, help="redraws that estimate E[FD_n]")
     ap.add_argument("--jobs", type=int, default=1, help="settings run in this many processes")
     a = ap.parse_args(argv)
-    run(Path(a.out), a.draws, a.world_draws, a.world_n, a.pool, a.blur, a.truth_draws, a.jobs)
+    run(Path(a.out), a.draws, a.world_draws, a.world_n, a.pool, a.blur, a.truth_draws, a.jobs,
+        kid_draws=a.kid_draws)
     return 0
 
 

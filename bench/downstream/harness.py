@@ -130,20 +130,57 @@ def resize_uint8(images: np.ndarray, size: int) -> torch.Tensor:
     return y.round_().clamp_(0, 255).to(torch.uint8)
 
 
-def from_world(world: dict, split: str, n: int, size: int, start: int = 0) -> LabelledImages:
-    """True-labelled world faces of a split (rendered in chunks)."""
+@dataclass(frozen=True)
+class WorldSlice:
+    """World faces not rendered yet: the key and size a training's cache entry needs now, the images only when a
+    training must run (`load`). A real-only baseline of 64,000 faces costs ~25 s to render, and once its trainings
+    are cached no later submission needs its pixels."""
+
+    world: dict  # {"seed", "image_size"} of the world
+    split: str  # world split
+    n: int  # samples start..start+n-1
+    size: int  # recognizer input side (area-resized)
+    start: int = 0  # first sample
+
+    @property
+    def key(self) -> str:
+        return f"world:{self.world['seed']}:{self.world['image_size']}:{self.split}:{self.start}:{self.n}:{self.size}"
+
+    def __len__(self) -> int:
+        return self.n
+
+    def load(self, workers: int = 1) -> LabelledImages:
+        """The rendered faces with their true labels; `workers` > 1 renders chunks in the downstream process pool
+        (identical pixels: every sample is rendered from its own index)."""
+        chunks = [(lo, min(self.start + self.n, lo + RENDER_CHUNK)) for lo in range(self.start, self.start + self.n,
+                                                                                      RENDER_CHUNK)]
+        args = [(self.world, self.split, lo, hi, self.size) for lo, hi in chunks]
+        if workers > 1 and len(chunks) > 2:
+            parts = list(_pool(workers).map(_render_chunk, *zip(*args)))
+        else:
+            parts = [_render_chunk(*a) for a in args]
+        return LabelledImages(torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]),
+                              torch.cat([p[2] for p in parts]), self.key)
+
+
+RENDER_CHUNK = 4096  # world samples rendered per call (and per pool task)
+
+
+def _render_chunk(world: dict, split: str, lo: int, hi: int, size: int
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """World samples lo..hi-1 of a split: (N, 3, size, size) uint8 images, (N, 17) intensities, (N,) expressions."""
     from bench.world.params import WorldConfig, sample_params
     from bench.world.render import render
 
     cfg = WorldConfig(seed=world["seed"], image_size=world["image_size"])
-    xs, aus, ex = [], [], []
-    for lo in range(start, start + n, 1024):
-        p = sample_params(cfg, split, np.arange(lo, min(start + n, lo + 1024)))
-        xs.append(resize_uint8(render(p, cfg.image_size), size))
-        aus.append(torch.from_numpy(p.aus.astype(np.float32)))
-        ex.append(torch.from_numpy(p.expression.astype(np.int64)))
-    return LabelledImages(torch.cat(xs), torch.cat(aus), torch.cat(ex),
-                          f"world:{world['seed']}:{world['image_size']}:{split}:{start}:{n}:{size}")
+    p = sample_params(cfg, split, np.arange(lo, hi))
+    return (resize_uint8(render(p, cfg.image_size), size), torch.from_numpy(p.aus.astype(np.float32)),
+            torch.from_numpy(p.expression.astype(np.int64)))
+
+
+def from_world(world: dict, split: str, n: int, size: int, start: int = 0) -> LabelledImages:
+    """True-labelled world faces of a split, rendered now."""
+    return WorldSlice(world, split, n, size, start).load()
 
 
 def from_sampleset(root: str | os.PathLike, n: int, size: int, content_hash: str | None = None) -> LabelledImages:
@@ -369,7 +406,7 @@ def run_downstream(synthetic: LabelledImages | None, real_train: LabelledImages,
                    threshold: float = 1.0, cache: Path | None = None,
                    progress: Callable[[str], None] | None = None, workers: int | None = None,
                    device: str = "cpu", val: LabelledImages | None = None,
-                   baselines: dict[str, LabelledImages] | None = None) -> dict:
+                   baselines: dict[str, LabelledImages | WorldSlice] | None = None) -> dict:
     """All trainings of one protocol: synthetic at each scale, real + synthetic, real only (1x) and the real-only
     `baselines` (name -> real images, e.g. the mixed run's total size, the generator's real budget).
 
@@ -389,6 +426,11 @@ def run_downstream(synthetic: LabelledImages | None, real_train: LabelledImages,
         groups["mixed"] = LabelledImages.concat(real_train, synthetic.take(int(round(s.mixed_scale * n1))))
     for name, data in (baselines or {}).items():
         groups[f"baseline:{name}"] = data
+    for g, data in groups.items():  # world faces rendered only where a training of theirs is not cached
+        if isinstance(data, WorldSlice) and any(
+                not _path((data, test, s, seed, threshold, cache or cache_dir(), val), device).is_file()
+                for seed in s.seeds):
+            groups[g] = data.load((workers or _default_workers()) if device == "cpu" else 1)
     jobs = [(label, seed) for label in groups for seed in s.seeds]
     got = _run_jobs([(groups[g], test, s, seed, threshold, cache, val) for g, seed in jobs], workers, progress,
                     [f"downstream {g} seed {seed} ({len(groups[g])} images)" for g, seed in jobs], device)
@@ -462,7 +504,7 @@ def _path(args: tuple, device: str = "cpu") -> Path:
 
 def _run_jobs(jobs: list[tuple], workers: int | None, progress, labels: list[str],
               device: str = "cpu") -> list[dict[str, float]]:
-    workers = workers or min(4, os.cpu_count() or 1)
+    workers = workers or _default_workers()
     jobs = [(*a[:5], a[5] or cache_dir(), *a[6:]) for a in jobs]  # resolved here: a kept-alive worker's env may
     #                                                                  be stale
     todo = [i for i, a in enumerate(jobs) if not _path(a, device).is_file()]
@@ -488,6 +530,10 @@ def _run_jobs(jobs: list[tuple], workers: int | None, progress, labels: list[str
             fut.cancel()
         raise
     return out
+
+
+def _default_workers() -> int:
+    return min(4, os.cpu_count() or 1)
 
 
 _POOL: dict[int, object] = {}  # workers -> ProcessPoolExecutor, kept for the process (shut down at exit)

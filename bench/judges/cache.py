@@ -34,10 +34,15 @@ class SampleSetImages(IterableDataset):
                 yield i, ss.load_image(s)
 
 
+def _as_list(items: list) -> list:
+    """The loader's collate: (row, image) pairs as they come (a module function: loader workers may be spawned,
+    which pickles it)."""
+    return items
+
+
 def stream_batches(root: str | Path, batch_size: int = 256, workers: int = 1) -> Iterator[np.ndarray]:
     """uint8 image batches (B, H, W, 3) of a SampleSet in row order."""
-    dl = DataLoader(SampleSetImages(root), batch_size=batch_size, num_workers=workers,
-                    collate_fn=lambda items: items)
+    dl = DataLoader(SampleSetImages(root), batch_size=batch_size, num_workers=workers, collate_fn=_as_list)
     pending: dict[int, np.ndarray] = {}
     nxt = 0
     for items in dl:

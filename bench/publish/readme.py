@@ -392,6 +392,34 @@ def leaderboard_block(board: dict) -> str:
     return out + "".join(f"\n\n{n}" for n in board["notes"])
 
 
+JUDGECHECK = "reports/judge_independence.md"
+# the board-order row of judgecheck's and stability's tau tables
+BOARD_TAU = re.compile(r"^\| (?:(?P<axis>[^|]+?) \| )?board order \(gate, then training value\) \| "
+                       r"(?P<tau>-?[0-9.]+) \| (?P<n>\d+) \|$", re.M)
+
+
+def _load_stability(src: Sources) -> dict:
+    pid = board(src)["id"]
+    taus = []
+    for rel, writer, axis in ((JUDGECHECK, "python -m bench.publish.judgecheck", "judge retraining"),
+                              (f"reports/{pid}/stability.md", "python -m bench.publish.stability", None)):
+        found = [(m["axis"] or axis, float(m["tau"]), int(m["n"])) for m in BOARD_TAU.finditer(src.text(rel, writer))]
+        if not found:
+            raise DataError(src.path(rel), f"no board-order tau row (rewrite it with `{writer}`)")
+        taus += found
+    return {"pid": pid, "taus": taus}
+
+
+@block("rank-stability", _load_stability)
+def stability_block(pid: str, taus: list[tuple[str, float, int]]) -> str:
+    """Kendall tau of the board's order under each re-read, from the judge-independence and stability reports."""
+    parts = [f"{axis} {tau:.3f}" for axis, tau, _ in taus]
+    n = sorted({k for _, _, k in taus})
+    return (f"Rank stability: Kendall tau-b between the filed board's order (all {'/'.join(map(str, n))} rows, "
+            f"controls included) and the board re-read under {join_words(parts)} "
+            f"(`reports/judge_independence.md`, `reports/{pid}/stability.md`; how: docs/verdicts.md).")
+
+
 def _load_archive(src: Sources) -> dict:
     from bench.publish.leaderboard import board as rank
     from bench.publish.leaderboard import load_filed, markdown_board

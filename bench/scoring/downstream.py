@@ -44,10 +44,11 @@ def run_protocol_downstream(proto: Protocol, root: str | Path, content_hash: str
     val, baselines = None, {}
     if s.val is not None:
         val = DS.from_world(world, s.val.split, s.val.n, s.input_size, s.val.start or 0)
-        baselines["same_size"] = DS.from_world(world, split, n1 + int(round(s.mixed_scale * n1)), s.input_size, start)
+        baselines["same_size"] = DS.WorldSlice(world, split, n1 + int(round(s.mixed_scale * n1)), s.input_size,
+                                               start)
         nb = budget_images(proto, declared_budget(generator or {}))
         if nb:
-            baselines["real_budget"] = DS.from_world(world, proto.real_budget.split if proto.real_budget else split,
+            baselines["real_budget"] = DS.WorldSlice(world, proto.real_budget.split if proto.real_budget else split,
                                                      nb, s.input_size, start)
     log = (lambda m: print(m, flush=True)) if progress else None
     raw = DS.run_downstream(syn, real, test, s, proto.occurrence_threshold,
