@@ -1,5 +1,9 @@
 """MAUGen reference: diffusers-style fast tests on tiny random components (2 steps, CPU), its modules against
-independent implementations, the generator adapter, the condition-file reader and resumable training."""
+independent implementations, the generator adapter, the condition-file reader and resumable training.
+
+`pipe` is the v1 variant (the committed tiny checkpoint's code), whose output and initial weights are pinned
+here; the losses and step combination of both variants are checked against hand computation. The published
+variant's pipeline tests are in test_maugen_published.py (docs/fidelity-maugen.md)."""
 
 from __future__ import annotations
 
@@ -17,73 +21,61 @@ from bench.generation.base import write_generated
 from reference.maugen import MAUGenPipeline
 from reference.maugen.config import MAUGenTinyConfig, build_tiny, from_sd15_folder
 from reference.maugen.generator import MAUGenGenerator
-from reference.maugen.modules import combine_steps, focal_bce, focal_mse, info_nce, labels_from, step_weights
+from reference.maugen.modules import (
+    combine_steps_v1,
+    focal_bce,
+    focal_mse,
+    focal_mse_tanh,
+    info_nce,
+    labels_from_v1,
+    step_weights,
+)
 from reference.maugen.pipeline_maugen import UpBlockTap
-
-PROMPTS = ["a face with clearly raised cheeks, strongly pulled-up lip corners", "a photo of <ID> <ID2>, a face",
-           "a face with a neutral, relaxed expression"]
+from tests.helpers.maugen import assert_batch_consistent, inputs, tiny_pipe
 
 
 @pytest.fixture(scope="module")
 def pipe() -> MAUGenPipeline:
-    torch.manual_seed(0)
-    p = build_tiny(MAUGenTinyConfig())
-    p.set_progress_bar_config(disable=True)
-    return p
-
-
-def _inputs(n=3, seed=0):
-    r = np.random.RandomState(seed)
-    return dict(prompt=PROMPTS[:n], au_intensity=torch.from_numpy(r.randint(0, 6, (n, 12))).float(),
-                reference_image=torch.from_numpy(r.uniform(-1, 1, (n, 3, 64, 64))).float(),
-                generator=[torch.Generator().manual_seed(i) for i in range(n)], num_inference_steps=2,
-                guidance_scale=3.0)
+    return tiny_pipe("v1")
 
 
 def test_output_shapes_and_label_ranges(pipe):
-    out = pipe(**_inputs())
+    out = pipe(**inputs())
     assert out.images.shape == (3, 64, 64, 3) and out.images.dtype == np.uint8
     assert out.au_intensity.shape == out.au_occurrence.shape == out.au_probability.shape == (3, 12)
     assert out.au_intensity.min() >= 0 and out.au_intensity.max() <= 5
     assert torch.equal(out.au_occurrence, out.au_intensity > 0)  # present <=> level >= 1
     assert ((out.au_probability >= 0) & (out.au_probability <= 1)).all()
-    pt = pipe(**_inputs(), output_type="pt").images
+    pt = pipe(**inputs(), output_type="pt").images
     assert pt.shape == (3, 3, 64, 64) and pt.min() >= -1 and pt.max() <= 1
 
 
 def test_save_load_round_trip_identical(pipe, tmp_path):
-    a = pipe(**_inputs())
+    a = pipe(**inputs())
     pipe.save_pretrained(tmp_path / "m")
     loaded = MAUGenPipeline.from_pretrained(tmp_path / "m")
     loaded.set_progress_bar_config(disable=True)
-    b = loaded(**_inputs())
+    b = loaded(**inputs())
     assert np.array_equal(a.images, b.images)
     assert torch.equal(a.au_probability, b.au_probability) and torch.equal(a.au_intensity, b.au_intensity)
     assert loaded.tokenizer("a face <ID>").input_ids == pipe.tokenizer("a face <ID>").input_ids
 
 
 def test_batch_consistency(pipe):
-    full = pipe(**_inputs(3))
-    for i in range(3):
-        one = _inputs(3)
-        single = pipe(prompt=[one["prompt"][i]], au_intensity=one["au_intensity"][i:i + 1],
-                      reference_image=one["reference_image"][i:i + 1], generator=[one["generator"][i]],
-                      num_inference_steps=2, guidance_scale=3.0)
-        assert np.abs(single.images[0].astype(int) - full.images[i]).max() <= 1
-        assert torch.allclose(single.au_probability[0], full.au_probability[i], atol=1e-4)
+    assert_batch_consistent(pipe)
 
 
 def test_conditions_change_the_output(pipe):
-    base = pipe(**_inputs())
-    x = _inputs()
+    base = pipe(**inputs())
+    x = inputs()
     x["au_intensity"] = 5 - x["au_intensity"]
     assert not np.array_equal(pipe(**x).images, base.images)  # AU cue tokens reach the UNet
-    y = _inputs()
+    y = inputs()
     y["reference_image"] = -y["reference_image"]
     other = pipe(**y)
     assert not np.array_equal(other.images[1], base.images[1])  # row 1 has <ID> <ID2>: identity reaches it
     assert np.array_equal(other.images[0], base.images[0])  # row 0 has no placeholder: identity unused
-    z = _inputs()
+    z = inputs()
     img = torch.zeros(3, 3, 64, 64)
     mask = torch.zeros(3, 1, 64, 64)
     mask[..., 16:48, 16:48] = 1
@@ -100,7 +92,7 @@ def test_conditions_change_the_output(pipe):
 ])
 def test_bad_inputs_raise_concisely(pipe, bad, msg):
     with pytest.raises((ValueError, TypeError), match=msg):
-        pipe(**{**_inputs(), **bad})
+        pipe(**{**inputs(), **bad})
 
 
 def test_up_block_tap_reads_cross_attention_blocks_and_unhooks(pipe):
@@ -119,10 +111,10 @@ def test_step_weights_and_combination_match_hand_computation():
     assert np.allclose(w.numpy(), raw / raw.sum(), atol=1e-7)
     p = [torch.full((1, 2), 0.1), torch.full((1, 2), 0.2), torch.full((1, 2), 0.9)]
     i = [torch.full((1, 2), 1.0), torch.full((1, 2), 2.0), torch.full((1, 2), 4.0)]
-    pc, ic = combine_steps(p, i, [999, 499, 0])
+    pc, ic = combine_steps_v1(p, i, [999, 499, 0])
     assert np.allclose(pc.numpy(), (raw / raw.sum()) @ np.array([0.1, 0.2, 0.9]), atol=1e-6)
     assert np.allclose(ic.numpy(), (raw / raw.sum()) @ np.array([1.0, 2.0, 4.0]), atol=1e-6)
-    occ, lev = labels_from(torch.tensor([[0.2, 0.7, 0.9]]), torch.tensor([[3.0, 0.3, 4.6]]))
+    occ, lev = labels_from_v1(torch.tensor([[0.2, 0.7, 0.9]]), torch.tensor([[3.0, 0.3, 4.6]]))
     assert occ.tolist() == [[False, True, True]] and lev.tolist() == [[0, 1, 5]]
 
 
@@ -136,8 +128,8 @@ def test_focal_losses_against_independent_forms():
     pt = torch.where(target > 0.5, p, 1 - p)
     assert torch.allclose(focal_bce(logits, target), (-(1 - pt) ** 2 * torch.log(pt)).mean(), atol=1e-6)
     pred, tgt = torch.rand(8, 12) * 5, torch.rand(8, 12) * 5
-    assert torch.allclose(focal_mse(pred, tgt, gamma=0.0), F.mse_loss(pred, tgt))
-    assert focal_mse(tgt + 0.01, tgt) < 1e-3 * F.mse_loss(tgt + 0.01, tgt) + 1e-12  # easy errors count little
+    assert torch.allclose(focal_mse_tanh(pred, tgt, gamma=0.0), F.mse_loss(pred, tgt))
+    assert focal_mse_tanh(tgt + 0.01, tgt) < 1e-3 * F.mse_loss(tgt + 0.01, tgt) + 1e-12  # easy errors count little
 
 
 def test_info_nce_equals_cross_entropy_with_one_positive():
@@ -154,7 +146,7 @@ def test_generator_writes_self_labelled_disfa12_sampleset(pipe, tmp_path):
     f.write_text(json.dumps([{"prompt": "a face with clearly raised cheeks", "intensity": [0] * 4 + [3] + [0] * 7},
                              {"prompt": "a face", "intensity": [1] * 12, "seed": 7}]))
     conds = read_condition_file(f)
-    gen = MAUGenGenerator(pipe=pipe, steps=2, batch_size=2)
+    gen = MAUGenGenerator(pipe=pipe, steps=2, guidance_scale=3.0, batch_size=2)
     write_generated(gen, conds, tmp_path / "out")
     m = validate(tmp_path / "out")
     assert m.labelled_aus == (1, 2, 4, 5, 6, 9, 12, 15, 17, 20, 25, 26) and not m.expression_labelled
@@ -255,8 +247,98 @@ def test_tiny_checkpoint_lookup_says_how_to_make_it(tmp_path, monkeypatch):
 
 
 def test_label_branch_option(pipe):
-    cond, unc = pipe(**_inputs()), pipe(**_inputs(), label_branch="uncond")
+    cond, unc = pipe(**inputs()), pipe(**inputs(), label_branch="uncond")
     assert np.array_equal(cond.images, unc.images)  # the branch read changes the labels, never the image
     assert not torch.equal(cond.au_probability, unc.au_probability)
     with pytest.raises(ValueError, match="label_branch"):
-        pipe(**_inputs(), label_branch="both")
+        pipe(**inputs(), label_branch="both")
+
+
+# -- fidelity: the v1 checkpoint is pinned (the published variant: test_maugen_published.py) ----------------
+
+V1_PIN = "f4fc46a8a28ac4dacd663b6bf20cc7f759aad6216b0d0b720301327fed4c71c6"  # before the published variant existed
+
+
+def test_v1_tiny_checkpoint_samples_as_before():
+    """The committed checkpoint under `maugen-tiny`: same key, recorded config, images and labels as before."""
+    import hashlib
+
+    from bench.world.conditions import world_conditions
+    from reference.maugen.generator import MAUGenTiny
+
+    assert MAUGenTinyConfig().key == MAUGenTinyConfig(variant="v1").key == "maugen-tiny-229745619a"
+    gen = MAUGenTiny(train=False)
+    assert gen.pipe.variant == "v1" and gen.negative_prompt == ""
+    assert gen.config == {"weights": "maugen-tiny-229745619a", "steps": 25, "guidance_scale": 3.0,
+                          "scheduler": "DDIMScheduler"}
+    h = hashlib.sha256()
+    for smp in gen.generate(world_conditions({"seed": 0, "image_size": 64}, "val", 4)):
+        h.update(np.ascontiguousarray(smp.image).tobytes())
+        h.update(np.nan_to_num(smp.intensity, nan=-1).astype(np.float32).tobytes())
+    assert h.hexdigest() == V1_PIN
+
+
+V1_INIT = "accf1fbcc89d1215918a2f539a4dbcc68b75bd8a0616fd9c1a0a059e0584be33"  # build_tiny() before the variants
+
+
+def test_v1_tiny_build_draws_the_same_initial_weights():
+    """`augen train maugen --config tiny` still starts from the committed checkpoint's initial weights."""
+    import hashlib
+
+    torch.manual_seed(0)
+    p = build_tiny(MAUGenTinyConfig())
+    h = hashlib.sha256()
+    for name in ("vae", "text_encoder", "unet", "mrl", "label_head", "identity_encoder"):
+        for k, v in getattr(p, name).state_dict().items():
+            h.update(k.encode())
+            h.update(v.numpy().tobytes())
+    assert h.hexdigest() == V1_INIT
+
+
+def test_tiny_config_variants():
+    pub = MAUGenTinyConfig(variant="published")
+    assert pub.key != MAUGenTinyConfig().key and pub.key.startswith("maugen-tiny-")
+    assert MAUGenTinyConfig(variant="published", aux_mid=128).key != pub.key
+    with pytest.raises(ValueError, match="only apply to variant=published"):
+        MAUGenTinyConfig(head_ffn=96)
+    with pytest.raises(ValueError, match="variant must be one of"):
+        MAUGenTinyConfig(variant="paper")
+
+
+def test_published_is_a_training_option_and_bad_options_fail_before_training():
+    from bench.cli import main
+    from reference.maugen.train import train_command
+
+    with pytest.raises(ValueError, match="only apply to variant=published"):
+        train_command("tiny", {"head_ffn": 96}, progress=False)
+    assert main(["train", "maugen", "--config", "tiny", "--option", "variant=paper"]) == 2
+
+
+def test_focal_mse_is_the_authors_form():
+    e = torch.tensor([[0.0, 0.2, -1.0, 3.0]])
+    hand = [0.0, (1 - np.exp(-0.04)) ** 2 * 0.04, (1 - np.exp(-1.0)) ** 2 * 1.0, (1 - np.exp(-9.0)) ** 2 * 9.0]
+    assert np.isclose(float(focal_mse(e, torch.zeros_like(e))), np.mean(hand), rtol=1e-6)
+    assert np.isclose(float(focal_mse(e, torch.zeros_like(e), gamma=0.0)), float((e ** 2).mean()))
+    tanh = [0.0, np.tanh(0.2) ** 2 * 0.04, np.tanh(1.0) ** 2, np.tanh(3.0) ** 2 * 9.0]  # v1 keeps its form
+    assert np.isclose(float(focal_mse_tanh(e, torch.zeros_like(e))), np.mean(tanh), rtol=1e-6)
+
+
+def test_published_step_combination_matches_hand_computation():
+    from reference.maugen.dig import combine_steps, labels_from
+
+    steps = [999, 499, 0]
+    w = np.array([1 / 1000, 1 / 500, 1.0])
+    w /= w.sum()
+    logits = [torch.tensor([[-4.0, 2.0]]), torch.tensor([[-1.0, 0.5]]), torch.tensor([[3.0, -0.2]])]
+    regs = [torch.tensor([[0.9, 0.1]]), torch.tensor([[0.5, 0.3]]), torch.tensor([[0.33, 0.05]])]
+    lg, rg = combine_steps(logits, regs, steps)
+    avg_logit = w @ np.array([[-4.0, 2.0], [-1.0, 0.5], [3.0, -0.2]])
+    avg_reg = w @ np.array([[0.9, 0.1], [0.5, 0.3], [0.33, 0.05]])
+    assert np.allclose(lg.numpy(), avg_logit, atol=1e-6) and np.allclose(rg.numpy(), avg_reg, atol=1e-6)
+    occ, lev, prob = labels_from(lg, rg)
+    assert np.allclose(prob.numpy(), 1 / (1 + np.exp(-avg_logit)), atol=1e-6)  # sigmoid of the averaged logits
+    assert lev.tolist() == [np.round(5 * avg_reg).astype(int).tolist()]  # round(5 * averaged sigmoid)
+    assert occ.tolist() == [[True, False]] and lev.tolist() == [[2, 0]]
+    # no gating: a level where occurrence says absent, and level 0 where it says present
+    occ, lev, _ = labels_from(torch.tensor([[-3.0, 3.0]]), torch.tensor([[0.7, 0.05]]))
+    assert occ.tolist() == [[False, True]] and lev.tolist() == [[4, 0]]

@@ -47,7 +47,7 @@ Not ranked: gen-b (fails gate: au_kappa lower bound -0.010 <= 0)
 """
 
 # the blocks whose generator a test below checks on fixture inputs (a new block needs one)
-COVERED = {"tox-timing", "world", "world-difficulty", "throughput", "protocol", "controls", "leaderboard",
+COVERED = {"tox-timing", "world", "world-difficulty", "throughput", "protocol", "controls", "leaderboard", "rank-stability",
            "leaderboard-archive", "downstream", "real-protocols", "maugen", "synfer-ablation"}
 
 
@@ -272,6 +272,20 @@ On `world-v1` (`reports/results/world-v1/synfer-ablation/`, 200 conditions per r
 
 Semantic guidance with lambda_g 2.0 (`semantic_guidance_scale`, chosen on train-split conditions, never the scored \
 suite)."""
+
+
+def test_rank_stability_block_reads_both_reports():
+    """The board-order taus of judgecheck's and stability's reports, in that order; a missing report is named."""
+    judge = "| what | tau | entries |\n|---|---:|---:|\n| board order (gate, then training value) | 1.000 | 7 |\n| fd_world | 0.9 | 7 |\n"
+    stab = ("| re-run | what | tau | entries |\n|---|---|---:|---:|\n"
+            "| redrawn conditions | board order (gate, then training value) | 0.905 | 7 |\n"
+            "| other generation seed | board order (gate, then training value) | 1.000 | 7 |\n")
+    got = R.stability_block("world-v2", [("judge retraining", 1.0, 7)], ["`python -m bench.publish.stability` (`x`)"])
+    assert got.startswith("Rank stability: Kendall tau-b") and "judge retraining 1.000" in got and "Not run yet" in got
+    found = [(m["axis"], m["tau"]) for m in R.BOARD_TAU.finditer(stab)]
+    assert found == [("redrawn conditions", "0.905"), ("other generation seed", "1.000")]
+    assert [(m["axis"], m["tau"]) for m in R.BOARD_TAU.finditer(judge)] == [(None, "1.000")]
+    assert R.stability_block("world-v2", [], ["a", "b"]).startswith("Rank stability has not been measured")
 
 
 def test_every_block_has_a_test():

@@ -15,7 +15,7 @@ from bench.core.results import write_results
 from bench.generation import runner
 from bench.publish import stability as S
 from bench.scoring.protocols import current_hash, load_protocol
-from bench.world.conditions import suite_conditions, world_conditions
+from bench.world.conditions import world_conditions
 
 TINY = Path(__file__).parent / "fixtures" / "world-v2-tiny.yaml"
 ENTRIES = (("real", "real", {}), ("noise", "noise", {}))

@@ -1,9 +1,11 @@
 """SynFER reference: diffusers-style fast tests on tiny random components (2 steps, CPU), the decoupled AU
-attention against a hand computation, semantic guidance's direction, relabelling, the generator adapter and
-a smoke run of every training stage."""
+attention against a hand computation, semantic guidance's direction and normalisation, layout and FERAnno
+inversion, the rectification rules against hand computations, relabelling, the generator adapter, a smoke run
+of every training stage, and pins of the committed tiny checkpoint's benchmark outputs."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 
 import numpy as np
@@ -39,14 +41,21 @@ def _inputs(n=3):
                 guidance_scale=3.0)
 
 
-def test_output_shapes_and_labels(pipe):
-    out = pipe(**_inputs())
+@pytest.mark.parametrize("rule", ["soft", "hard"])
+def test_output_shapes_and_labels(pipe, rule):
+    out = pipe(**_inputs(), rectify=rule)
     assert out.images.shape == (3, 64, 64, 3) and out.images.dtype == np.uint8
     for k in ("expression", "expression_pseudo", "expression_ensemble"):
         v = getattr(out, k)
         assert v.shape == (3,) and v.min() >= 0 and v.max() <= 7
     assert torch.equal(out.relabelled, out.expression_pseudo != out.expression_ensemble)
-    assert torch.equal(out.expression, out.expression_ensemble)  # where they agree both are the same label
+    assert out.expression_prob.shape == (3, 8) and torch.allclose(out.expression_prob.sum(-1), torch.ones(3))
+    assert torch.equal(out.expression, out.expression_prob.argmax(-1))
+    if rule == "hard":
+        assert torch.equal(out.expression, out.expression_ensemble)  # where they agree both are the same label
+    else:
+        keep = ~out.relabelled
+        assert torch.equal(out.expression[keep], out.expression_pseudo[keep])
     off = pipe(**_inputs(), pseudo_label=False)
     assert (off.expression == -1).all() and not off.relabelled.any()
 
@@ -113,9 +122,28 @@ def test_semantic_guidance_lowers_the_classifier_loss(pipe):
             img = pipe.decode(pipe.x0_from_eps(lat, pipe.predict_noise(lat, t, e, None), t)).clamp(-1, 1)
             return F.cross_entropy(pipe.fer_classifier(img), target).item()
 
-    moved = pipe.guidance_step(lat, t, emb, None, target, 0.05, 1.0)
+    moved = pipe.guidance_step(lat, t, emb, None, target, 0.05, 1.0, norm="global")
     assert loss(moved) < loss(emb)
     assert torch.allclose((moved - emb).flatten(1).norm(dim=1), torch.full((2,), 0.05), atol=1e-5)  # normalised step
+    per_token = pipe.guidance_step(lat, t, emb, None, target, 0.05, 1.0)  # the published default: "token"
+    assert torch.allclose((per_token - emb).norm(dim=-1), torch.full((2, 77), 0.05), atol=1e-5)
+    assert loss(per_token) < loss(emb)
+
+
+def test_guidance_scale_default_and_targetless_rows(pipe):
+    base = _inputs(2)
+    kw = dict(guidance_start=0, pseudo_label=False)
+    # no target anywhere: guidance leaves the sample alone (no longer steered toward neutral)
+    none = pipe(**_inputs(2), expression=[-1, -1], semantic_guidance_scale=0.5, **kw)
+    off = pipe(**_inputs(2), semantic_guidance_scale=0.0, **kw)
+    assert np.array_equal(none.images, off.images)
+    # a row without a target is not guided even when the other row is
+    mixed = pipe(**_inputs(2), expression=[-1, 3], semantic_guidance_scale=0.5, **kw)
+    assert np.array_equal(mixed.images[0], off.images[0]) and not np.array_equal(mixed.images[1], off.images[1])
+    # the published default lambda (0.1) switches on when a target is given
+    dflt = pipe(**base, expression=[-1, 3], **kw)
+    assert np.array_equal(dflt.images, pipe(**_inputs(2), expression=[-1, 3], semantic_guidance_scale=0.1,
+                                            **kw).images)
 
 
 @pytest.mark.parametrize("bad, msg", [
@@ -123,6 +151,16 @@ def test_semantic_guidance_lowers_the_classifier_loss(pipe):
     (dict(au_intensity=torch.full((3, 17), -1.0)), "in \\[0, 5\\]"),
     (dict(semantic_guidance_scale=0.1), "needs target expressions"),
     (dict(expression=[1, 2, 9]), "codes 0-7"),
+    (dict(expression=[1, 2, -2]), "codes 0-7"),
+    (dict(semantic_guidance_scale=-0.1), "semantic_guidance_scale must be >= 0"),
+    (dict(guidance_norm="tensor"), "guidance_norm must be one of token, global"),
+    (dict(guidance_start=1.5), "guidance_start as a fraction must be in \\[0, 1\\]"),
+    (dict(guidance_start=-1), "guidance_start as a step index must be >= 0"),
+    (dict(guidance_start="late"), "guidance_start must be a step index"),
+    (dict(inversion="source"), "inversion must be one of neutral, target"),
+    (dict(inversion_strength=0.0), "inversion_strength must be in \\(0, 1\\]"),
+    (dict(feranno="noise"), "feranno must be one of invert, renoise-image, renoise"),
+    (dict(rectify="vote"), "rectify must be one of soft, hard"),
     (dict(layout_image=torch.zeros(2, 3, 64, 64)), "layout_image must be"),
     (dict(height=60), "multiples of 8"),
 ])
@@ -136,6 +174,32 @@ def test_layout_initialisation_runs_and_is_deterministic(pipe):
     a = pipe(**_inputs(), layout_image=img)
     b = pipe(**_inputs(), layout_image=img)
     assert np.array_equal(a.images, b.images) and not np.array_equal(a.images, pipe(**_inputs()).images)
+    old = pipe(**_inputs(), layout_image=img, inversion="target", inversion_strength=1.0)
+    assert not np.array_equal(a.images, old.images)
+
+
+@pytest.mark.parametrize("strength, inverted", [(0.7, 7), (1.0, 10), (0.04, 1)])
+def test_layout_inverts_part_of_the_schedule_under_the_neutral_prompt(pipe, monkeypatch, strength, inverted):
+    from reference.synfer.pipeline_synfer import LABEL_PROMPT
+
+    calls = []
+    real = pipe.predict_noise
+
+    def spy(x, t, emb, au, au_scale=1.0, record_maps=False):
+        calls.append((int(t), emb.detach().clone(), None if au is None else au.detach().clone()))
+        return real(x, t, emb, au, au_scale, record_maps)
+
+    monkeypatch.setattr(pipe, "predict_noise", spy)
+    x = _inputs(2)
+    pipe(**{**x, "num_inference_steps": 10, "guidance_scale": 1.0}, layout_image=torch.rand(2, 3, 64, 64) * 2 - 1,
+         inversion_strength=strength, pseudo_label=False)
+    ts = pipe.scheduler.timesteps.tolist()  # descending, 10 steps
+    inv, den = calls[:inverted], calls[inverted:]
+    assert [c[0] for c in inv] == ts[::-1][:inverted]  # up the schedule to the step the denoising starts at
+    assert [c[0] for c in den] == ts[10 - inverted:]
+    neutral = pipe.encode_text([LABEL_PROMPT] * 2)
+    assert all(torch.equal(e, neutral) and torch.equal(a, torch.zeros(2, 17)) for _, e, a in inv)
+    assert all(torch.equal(a, x["au_intensity"]) and not torch.equal(e, neutral) for _, e, a in den)
 
 
 def test_generator_writes_sampleset_with_pseudo_labels(pipe, tmp_path):
@@ -150,8 +214,46 @@ def test_generator_writes_sampleset_with_pseudo_labels(pipe, tmp_path):
     assert np.allclose(rows[0].intensity, np.nan_to_num(conds[0].aus), atol=1e-3)
     assert gen.stats["n"] == 4 and 0 <= gen.stats["relabelled"] <= 4
     assert SampleSet(tmp_path / "out").manifest.generator["stats"] == gen.stats  # the share reaches the results
-    plain = SynFERGenerator(pipe=pipe, steps=2, batch_size=3)
+    plain = SynFERGenerator(pipe=pipe, steps=2, batch_size=3, pseudo_label=False)
     assert [s.expression for s in plain.generate(conds)] == [c.expression for c in conds]
+
+
+def test_generator_defaults_published_and_options_refused(pipe):
+    from bench.core.errors import UsageError
+    from bench.generation.base import check_generator_options
+
+    cfg = SynFERGenerator(pipe=pipe).config
+    assert (cfg["num_inference_steps"], cfg["guidance_scale"], cfg["negative_prompt"]) == (50, 7.5,
+                                                                                            "low quality, distortion, blur")
+    assert (cfg["semantic_guidance_scale"], cfg["guidance_start"], cfg["guidance_norm"]) == (0.1, 0.6, "token")
+    assert (cfg["pseudo_label"], cfg["feranno"], cfg["rectify"]) == (True, "invert", "soft")
+    for bad, msg in [(dict(guidance_norm="tensor"), "guidance_norm must be one of token, global"),
+                     (dict(feranno="noise"), "feranno must be one of"), (dict(rectify="vote"), "rectify must be one"),
+                     (dict(guidance_start=2.0), "fraction must be in"), (dict(steps=0), "steps must be an int"),
+                     (dict(pseudo_label="yes"), "pseudo_label must be true or false"),
+                     (dict(unlabelled_prompt="x"), "unlabelled_prompt must be one of condition, generic")]:
+        with pytest.raises(UsageError, match=msg):
+            SynFERGenerator(pipe=pipe, **bad)
+    with pytest.raises(UsageError, match="has no option 'sg_norm'.*guidance_norm"):
+        check_generator_options("synfer-tiny", {"sg_norm": "token"})
+    check_generator_options("synfer-tiny", {"guidance_norm": "token", "feranno": "invert", "rectify": "soft"})
+
+
+def test_conditions_without_an_expression_keep_their_prompt_and_are_not_guided(pipe):
+    import dataclasses
+
+    from bench.world.conditions import world_conditions
+    from reference.synfer.options import TINY
+    from reference.synfer.train import GENERIC
+
+    c = dataclasses.replace(world_conditions({"seed": 0, "image_size": 64}, "val", 1)[0], expression=-1)
+    assert SynFERGenerator(pipe=pipe).prompt(c) == c.prompt
+    assert SynFERGenerator(pipe=pipe, unlabelled_prompt="generic").prompt(c) == GENERIC
+    assert TINY.unlabelled_prompt == "generic"
+    kw = dict(pipe=pipe, steps=2, guidance_start=0, pseudo_label=False)
+    guided = next(SynFERGenerator(semantic_guidance_scale=0.5, **kw).generate([c]))
+    plain = next(SynFERGenerator(semantic_guidance_scale=0.0, **kw).generate([c]))
+    assert np.array_equal(guided.image, plain.image) and guided.expression == -1
 
 
 def test_sd15_needs_local_weights(tmp_path):
@@ -176,14 +278,51 @@ def test_every_training_stage_runs_and_saves(tmp_path, monkeypatch):
     assert full.au_adapter is not None and full.pseudo_labeller is not None
 
 
-def test_label_images_rectifies_with_the_ensemble_and_ignores_the_request(pipe):
+@pytest.mark.parametrize("feranno", ["invert", "renoise-image", "renoise"])
+def test_label_images_deterministic_for_an_image(pipe, feranno):
     x = torch.rand(5, 3, 64, 64) * 2 - 1
-    gens = [torch.Generator().manual_seed(i) for i in range(5)]
-    final, pseudo, ens, rel = pipe.label_images(x, generator=gens)
-    again = pipe.label_images(x, generator=[torch.Generator().manual_seed(i) for i in range(5)])
-    assert all(torch.equal(a, b) for a, b in zip((final, pseudo, ens, rel), again))
-    assert torch.equal(rel, pseudo != ens) and torch.equal(final, torch.where(rel, ens, pseudo))
-    assert ((0 <= final) & (final < 8)).all()
+    gens = lambda: [torch.Generator().manual_seed(i) for i in range(5)]  # noqa: E731
+    first = pipe.label_images(x, generator=gens(), feranno=feranno)
+    again = pipe.label_images(x, generator=gens(), feranno=feranno)
+    assert all(torch.equal(a, b) for a, b in zip(first[:4], again[:4]))
+    assert ((0 <= first.final) & (first.final < 8)).all()
+    if feranno != "renoise":  # a function of the saved image only: any generator, any batch, the uint8 round trip
+        u8 = ((x + 1) * 127.5).round() / 127.5 - 1
+        other = pipe.label_images(u8.flip(0), generator=[torch.Generator().manual_seed(99)] * 5, feranno=feranno)
+        assert torch.equal(other.final.flip(0), first.final)
+        assert torch.allclose(other.prob.flip(0), first.prob, atol=1e-5)
+
+
+def test_feranno_inversion_reaches_t_small_without_noise(pipe, monkeypatch):
+    from reference.synfer.inversion import feranno_timesteps
+
+    assert feranno_timesteps(50).tolist() == [17, 33, 50] and feranno_timesteps(2).tolist() == [1, 2]
+    assert pipe.pseudo_labeller.config.t_small == 50
+    seen = []
+    real = pipe.unet.forward
+
+    def spy(x, t, *a, **k):
+        seen.append(torch.as_tensor(t).flatten()[0].item())
+        return real(x, t, *a, **k)
+
+    monkeypatch.setattr(pipe.unet, "forward", spy)
+    pipe.label_images(torch.rand(2, 3, 64, 64) * 2 - 1, t_small=30)
+    assert seen == [10, 20, 30, 30]  # three inversion steps, then the feature pass at t_small
+
+
+@pytest.mark.parametrize("feranno", ["invert", "renoise-image"])
+def test_relabelling_gives_the_pipelines_own_labels(pipe, tmp_path, feranno):
+    from bench.world.conditions import world_conditions
+    from reference.synfer.generator import SynFERRelabel
+
+    conds = world_conditions({"seed": 0, "image_size": 64}, "val", 5)
+    gen = SynFERGenerator(pipe=pipe, steps=2, batch_size=3, feranno=feranno)
+    write_generated(gen, conds, tmp_path / "a", protocol="world-v1")
+    write_generated(SynFERRelabel(tmp_path / "a", batch_size=2, feranno=feranno, rectify="soft", pipe=pipe), conds,
+                    tmp_path / "b", protocol="world-v1")
+    a, b = list(SampleSet(tmp_path / "a")), list(SampleSet(tmp_path / "b"))
+    assert [s.expression for s in a] == [s.expression for s in b]
+    assert SampleSet(tmp_path / "b").manifest.generator["config"]["feranno"] == feranno
 
 
 def test_relabel_generator_keeps_images_and_changes_only_expressions(pipe, tmp_path):
@@ -191,13 +330,80 @@ def test_relabel_generator_keeps_images_and_changes_only_expressions(pipe, tmp_p
     from reference.synfer.generator import SynFERRelabel
 
     conds = world_conditions({"seed": 0, "image_size": 64}, "val", 6)
-    write_generated(SynFERGenerator(pipe=pipe, steps=2, batch_size=4), conds, tmp_path / "a", protocol="world-v1")
+    write_generated(SynFERGenerator(pipe=pipe, steps=2, batch_size=4, pseudo_label=False), conds, tmp_path / "a",
+                    protocol="world-v1")
     write_generated(SynFERRelabel(tmp_path / "a", batch_size=4, pipe=pipe), conds, tmp_path / "b", protocol="world-v1")
     a, b = list(SampleSet(tmp_path / "a")), list(SampleSet(tmp_path / "b"))
     assert [s.file for s in a] == [s.file for s in b]
     assert all(np.array_equal(x.image, y.image) and np.array_equal(x.intensity, y.intensity) for x, y in zip(a, b))
     m = SampleSet(tmp_path / "b").manifest
     assert m.generator["config"]["pseudo_label"] is True and m.generator["stats"]["n"] == 6
-    final, *_ = pipe.label_images(torch.from_numpy(np.stack([s.image for s in a])).permute(0, 3, 1, 2).float()
-                                  / 127.5 - 1, generator=[torch.Generator().manual_seed(int(s.seed)) for s in a])
-    assert [s.expression for s in b] == final.tolist()
+    assert "feranno" not in m.generator["config"] and "rectify" not in m.generator["config"]  # the filed rule
+    labels = pipe.label_images(torch.from_numpy(np.stack([s.image for s in a])).permute(0, 3, 1, 2).float()
+                               / 127.5 - 1, generator=[torch.Generator().manual_seed(int(s.seed)) for s in a],
+                               feranno="renoise", rectify="hard")
+    assert [s.expression for s in b] == labels.final.tolist()
+    assert torch.equal(labels.final, torch.where(labels.relabelled, labels.ensemble, labels.pseudo))
+    with pytest.raises(ValueError, match="feranno must be one of"):
+        SynFERRelabel(tmp_path / "a", feranno="noise", pipe=pipe)
+
+
+# -- pins: the committed tiny checkpoint's benchmark outputs must not move ---------------------------------------
+
+PIN_SG_PL = {"semantic_guidance_scale": 2.0, "pseudo_label": True}  # the board entry synfer-tiny-sg-pl
+
+
+def _digest(samples) -> str:
+    """sha256 over each sample's image bytes, AU intensities (float32) and expression code."""
+    h = hashlib.sha256()
+    for s in samples:
+        h.update(np.ascontiguousarray(s.image).tobytes())
+        h.update(np.asarray(s.intensity, np.float32).tobytes())
+        h.update(str(int(s.expression)).encode())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def committed():
+    from bench.core.errors import MissingWeights
+    from reference.synfer.generator import SynFERTiny
+
+    try:
+        SynFERTiny(train=False)
+    except MissingWeights as e:  # pragma: no cover - the checkpoint is committed
+        pytest.fail(str(e))
+    return SynFERTiny
+
+
+@pytest.mark.parametrize("options, want", [
+    ({}, "f2f152da7ff25c6dde5ec434f8977795e3a00b53a437d829a6d83eb4d0569c92"),
+    (PIN_SG_PL, "4686fcffa19ff935d3f1fe4f3c7db2e583fde0c14f4a80ece7d0f8baa19ecd6e"),
+])
+def test_committed_tiny_outputs_are_pinned(committed, options, want):
+    from bench.world.conditions import world_conditions
+
+    conds = world_conditions({"seed": 0, "image_size": 64}, "val", 4)
+    assert _digest(committed(train=False, **options).generate(conds)) == want
+
+
+@pytest.mark.parametrize("options", [{}, PIN_SG_PL])
+def test_committed_tiny_records_the_filed_config(committed, options):
+    """The generator config the filed entries hold (leaderboards/results/*/synfer-tiny*.json); stability re-runs
+    must reproduce it exactly."""
+    want = {"au_scale": 1.0, "guidance_scale": 3.0, "guidance_start": 10, "num_inference_steps": 25,
+            "pseudo_label": False, "semantic_guidance_scale": 0.0, "weights": "synfer-tiny-dfc6387958/full"}
+    assert committed(train=False, **options).config == {**want, **options}
+    published = committed(train=False, guidance_norm="token", feranno="invert").config
+    assert published["guidance_norm"] == "token" and published["feranno"] == "invert" and "rectify" not in published
+
+
+def test_committed_tiny_relabelling_is_pinned(committed):
+    from bench.world.conditions import world_conditions
+
+    conds = world_conditions({"seed": 0, "image_size": 64}, "val", 4)
+    gen = committed(train=False)
+    s = list(gen.generate(conds))
+    x = torch.from_numpy(np.stack([q.image for q in s])).permute(0, 3, 1, 2).float() / 127.5 - 1
+    gens = [torch.Generator().manual_seed(int(q.seed)) for q in s]
+    final, pseudo, ens, rel, _ = gen.pipe.label_images(x, generator=gens, feranno="renoise", rectify="hard")
+    assert final.tolist() == [2, 5, 7, 5] and pseudo.tolist() == [2, 5, 7, 5] and not rel.any()

@@ -400,24 +400,32 @@ BOARD_TAU = re.compile(r"^\| (?:(?P<axis>[^|]+?) \| )?board order \(gate, then t
 
 def _load_stability(src: Sources) -> dict:
     pid = board(src)["id"]
-    taus = []
+    taus, missing = [], []
     for rel, writer, axis in ((JUDGECHECK, "python -m bench.publish.judgecheck", "judge retraining"),
                               (f"reports/{pid}/stability.md", "python -m bench.publish.stability", None)):
+        if not src.path(rel).is_file():
+            missing.append(f"`{writer}` (`{rel}`)")
+            continue
         found = [(m["axis"] or axis, float(m["tau"]), int(m["n"])) for m in BOARD_TAU.finditer(src.text(rel, writer))]
         if not found:
             raise DataError(src.path(rel), f"no board-order tau row (rewrite it with `{writer}`)")
         taus += found
-    return {"pid": pid, "taus": taus}
+    return {"pid": pid, "taus": taus, "missing": missing}
 
 
 @block("rank-stability", _load_stability)
-def stability_block(pid: str, taus: list[tuple[str, float, int]]) -> str:
+def stability_block(pid: str, taus: list[tuple[str, float, int]], missing: list[str]) -> str:
     """Kendall tau of the board's order under each re-read, from the judge-independence and stability reports."""
-    parts = [f"{axis} {tau:.3f}" for axis, tau, _ in taus]
-    n = sorted({k for _, _, k in taus})
-    return (f"Rank stability: Kendall tau-b between the filed board's order (all {'/'.join(map(str, n))} rows, "
-            f"controls included) and the board re-read under {join_words(parts)} "
-            f"(`reports/judge_independence.md`, `reports/{pid}/stability.md`; how: docs/verdicts.md).")
+    out = ""
+    if taus:
+        parts = [f"{axis} {tau:.3f}" for axis, tau, _ in taus]
+        n = sorted({k for _, _, k in taus})
+        out = (f"Rank stability: Kendall tau-b between the filed board's order (all {'/'.join(map(str, n))} rows, "
+               f"controls included) and the board re-read under {join_words(parts)} (how: docs/verdicts.md).")
+    if missing:
+        out += (" " if out else "Rank stability has not been measured for this board yet. ") + \
+               f"Not run yet: {join_words(missing)}."
+    return out
 
 
 def _load_archive(src: Sources) -> dict:

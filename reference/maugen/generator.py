@@ -1,8 +1,13 @@
 """MAUGen as a benchmark generator: `maugen-tiny` (the committed/cached tiny checkpoint) and `maugen` (any
 trained MAUGen pipeline folder, e.g. SD-1.5 sized, given by `weights=`).
 
-Each condition's prompt and DISFA12 intensities go to the pipeline; the sample's labels are the ones the
-pipeline itself predicts (DIG), so a SampleSet of MAUGen labels only DISFA12 and no expression.
+Each condition's prompt goes to the pipeline, with its DISFA12 intensities (a v1 checkpoint reads them; a
+published one only has them recorded in the condition: its request is the prompt). The sample's labels are
+the ones the pipeline itself predicts (DIG), so a SampleSet of MAUGen labels only DISFA12 and no expression.
+
+Inpainting as the authors sample (a head mask onto a frame, the masked region filled black): `mask=FILE` (an
+image, white = generate) with `frames=DIR` (images; condition seed s uses the (s mod count)-th file in name
+order) or alone (an all-black frame). Neither: the published pipeline generates everything from a black frame.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.core.errors import UsageError
 from bench.data.aus import AU_INDEX, N_AUS
 from bench.data.conditions import Condition
 from bench.data.sampleset import Sample
@@ -20,27 +26,93 @@ from reference.common.parts import load_pipeline_folder
 from reference.maugen.pipeline_maugen import DISFA12, MAUGenPipeline
 
 _COLS = [AU_INDEX[a] for a in DISFA12]
+FRAME_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def read_mask(file: str | Path, size: tuple[int, int]) -> torch.Tensor:
+    """An inpainting mask image (white = generate) -> (1, H, W) float 0/1 at `size` (nearest)."""
+    from PIL import Image, UnidentifiedImageError
+
+    file = Path(file)
+    if not file.is_file():
+        raise UsageError(f"mask={file}: no such file (an image, white where the face is generated)")
+    try:
+        im = Image.open(file).convert("L").resize(size[::-1], Image.NEAREST)
+    except UnidentifiedImageError:
+        raise UsageError(f"mask={file}: not an image") from None
+    m = torch.from_numpy((np.asarray(im) >= 128).astype(np.float32))[None]
+    if not m.any():
+        raise UsageError(f"mask={file}: no white pixel (nothing would be generated)")
+    return m
+
+
+def read_frames(folder: str | Path) -> list[Path]:
+    """The frame files of `folder` in name order (checked readable at use), or a clear error."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UsageError(f"frames={folder}: no such folder (images to inpaint the head onto)")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES)
+    if not files:
+        raise UsageError(f"frames={folder}: no {'/'.join(FRAME_SUFFIXES)} images")
+    return files
+
+
+def load_frame(file: Path, size: tuple[int, int]) -> torch.Tensor:
+    """(3, H, W) in [-1, 1], resized (bilinear) to `size`."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        im = Image.open(file).convert("RGB").resize(size[::-1], Image.BILINEAR)
+    except UnidentifiedImageError:
+        raise UsageError(f"frames: {file} is not an image") from None
+    return torch.from_numpy(np.asarray(im, dtype=np.float32) / 127.5 - 1.0).permute(2, 0, 1)
 
 
 class MAUGenGenerator:
-    """Generator protocol over a MAUGenPipeline."""
+    """Generator protocol over a MAUGenPipeline (defaults: the authors' 30 steps, CFG 7.5)."""
 
     name = "maugen"
-    version = "1"
+    version = "2"  # 2: authors' sampling defaults, published checkpoints, frames/mask
     labelled_aus = DISFA12
     expression_labelled = False
     needs = ("weights", "device")  # a local pipeline folder (--option weights=DIR); runs on --option device=cuda
 
-    def __init__(self, weights: str | Path | None = None, steps: int = 25, guidance_scale: float = 3.0,
-                 batch_size: int = 64, device: str = "cpu", dtype: str = "float32", pipe: MAUGenPipeline | None = None):
+    def __init__(self, weights: str | Path | None = None, steps: int = 30, guidance_scale: float = 7.5,
+                 batch_size: int = 64, device: str = "cpu", dtype: str = "float32", negative_prompt: str | None = None,
+                 frames: str | Path | None = None, mask: str | Path | None = None, pipe: MAUGenPipeline | None = None):
         if pipe is None:
             pipe = load_pipeline_folder(MAUGenPipeline, weights, "maugen", dtype)
         self.pipe = pipe.to(device)
         self.steps, self.guidance_scale, self.batch_size, self.device = steps, guidance_scale, batch_size, device
         s = pipe.unet.config.sample_size * pipe.vae_scale_factor
         self.image_size = (s, s)
+        if frames is not None and mask is None:
+            raise UsageError("frames= needs mask= (the region to generate; without it nothing of a frame is kept)")
+        self.mask = None if mask is None else read_mask(mask, self.image_size)  # (1, H, W)
+        self.frames = None if frames is None else read_frames(frames)
+        self.negative_prompt = pipe.default_negative_prompt() if negative_prompt is None else negative_prompt
+        sched = pipe.scheduler.config
         self.config = {"weights": Path(weights).name if weights else "", "steps": steps,
-                       "guidance_scale": guidance_scale, "scheduler": type(pipe.scheduler).__name__}
+                       "guidance_scale": guidance_scale, "scheduler": type(pipe.scheduler).__name__,
+                       "scheduler_config": {k: sched[k] for k in ("clip_sample", "set_alpha_to_one", "steps_offset",
+                                                                  "prediction_type") if k in sched},
+                       "variant": pipe.variant,
+                       "negative_prompt": self.negative_prompt, **self._inpaint_config(frames, mask)}
+
+    @staticmethod
+    def _inpaint_config(frames, mask) -> dict:
+        return {**({"frames": Path(frames).name} if frames else {}), **({"mask": Path(mask).name} if mask else {})}
+
+    def _inpaint_inputs(self, conds: list[Condition]) -> dict:
+        """image (B, 3, H, W) and mask_image (B, 1, H, W) for the pipeline, or nothing."""
+        if self.mask is None:
+            return {}
+        if self.frames is None:
+            image = -torch.ones(len(conds), 3, *self.image_size)
+        else:
+            image = torch.stack([load_frame(self.frames[int(c.seed) % len(self.frames)], self.image_size)
+                                 for c in conds])
+        return {"image": image, "mask_image": self.mask[None].expand(len(conds), -1, -1, -1)}
 
     def generate(self, conditions: list[Condition]) -> Iterator[Sample]:
         for lo in range(0, len(conditions), self.batch_size):
@@ -48,7 +120,8 @@ class MAUGenGenerator:
             inten = np.stack([np.nan_to_num(c.aus[_COLS], nan=0.0) for c in conds]).clip(0, 5)
             gens = [torch.Generator(self.device).manual_seed(int(c.seed)) for c in conds]  # batch-independent
             out = self.pipe([c.prompt for c in conds], au_intensity=torch.from_numpy(inten).float(),
-                            num_inference_steps=self.steps, guidance_scale=self.guidance_scale, generator=gens)
+                            num_inference_steps=self.steps, guidance_scale=self.guidance_scale,
+                            negative_prompt=self.negative_prompt, generator=gens, **self._inpaint_inputs(conds))
             for j, c in enumerate(conds):
                 claim = np.full(N_AUS, np.nan, dtype=np.float32)
                 claim[_COLS] = out.au_intensity[j].numpy()
@@ -57,18 +130,25 @@ class MAUGenGenerator:
 
 class MAUGenTiny(MAUGenGenerator):
     """The tiny MAUGen trained on world-v1 train data (committed weights, else the user cache, else trained
-    now with a progress bar; `train=False` refuses instead)."""
+    now with a progress bar; `train=False` refuses instead). It is the v1 checkpoint `maugen-tiny-229745619a`.
+
+    25 steps / CFG 3.0 (not the authors' 30 / 7.5) and an empty negative prompt: the settings it was tuned and
+    filed with (reports/maugen_tiny.md); "" is the null it was trained with, and its word-level vocabulary
+    would read the authors' negative prompt as `<unk>`s. Its recorded config is unchanged from before the
+    variants so filed results stay comparable."""
 
     name = "maugen-tiny"
+    version = "1"
     needs = ("device",)  # committed weights
 
     def __init__(self, steps: int = 25, guidance_scale: float = 3.0, batch_size: int = 64, train: bool = True,
-                 **kw):
+                 frames: str | Path | None = None, mask: str | Path | None = None, **kw):
         from reference.maugen.config import MAUGenTinyConfig
         from reference.maugen.train import load_tiny_maugen
 
         cfg = MAUGenTinyConfig()
-        super().__init__(steps=steps, guidance_scale=guidance_scale, batch_size=batch_size,
-                         pipe=load_tiny_maugen(cfg, train_if_missing=train), **kw)
-        self.config = {**self.config, "weights": cfg.key}
+        super().__init__(steps=steps, guidance_scale=guidance_scale, batch_size=batch_size, negative_prompt="",
+                         frames=frames, mask=mask, pipe=load_tiny_maugen(cfg, train_if_missing=train), **kw)
+        self.config = {"weights": cfg.key, "steps": steps, "guidance_scale": guidance_scale,
+                       "scheduler": type(self.pipe.scheduler).__name__, **self._inpaint_config(frames, mask)}
         self.real_data = cfg.real_data()

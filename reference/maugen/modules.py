@@ -1,14 +1,18 @@
-"""MAUGen's own modules: the multimodal representation (MRL), the DIG label head, and the focal losses.
+"""MAUGen's v1 modules (our first reading), the step weights and the focal losses shared by both variants.
 
-- `MultimodalRepresentation` (MRL): one learnable AU cue token per AU plus an intensity-level embedding, the
+The published variant (the authors' code, the default) lives in `identity.py` (MRL) and `dig.py` (label head);
+these v1 classes keep their names because the committed tiny checkpoint's `model_index.json` names them.
+
+- `MultimodalRepresentation` (MRL, v1): one learnable AU cue token per AU plus an intensity-level embedding, the
   identity MLP (reference-face CLS features -> two pseudo-word tokens), and projections of text, AU, identity
   and image embeddings into one space where a contrastive objective aligns them.
-- `DIGLabelHead`: reads the UNet's cross-attention up-block features at a denoising step (time embedding +
+- `DIGLabelHead` (v1): reads the UNet's cross-attention up-block features at a denoising step (time embedding +
   depthwise-separable convs + patchify -> tokens with sinusoidal positions), removes a gated projection of
   the identity vector (identity decoupling), lets one query per AU attend to the patches (and text), and
-  predicts per AU an occurrence logit and an intensity 5*sigmoid. `combine_steps` averages the steps with
-  weights 1/(t+1).
-- `focal_bce` / `focal_mse`: the label losses.
+  predicts per AU an occurrence logit and an intensity 5*sigmoid. `combine_steps_v1` averages the steps'
+  probabilities with weights 1/(t+1) (`step_weights`, shared); `labels_from_v1` gates levels by occurrence.
+- `focal_bce` / `focal_mse`: the label losses (the authors' forms, `utils.py:369-412`); `focal_mse_tanh`: the
+  v1 reading of focal-MSE, kept for v1 training.
 """
 
 from __future__ import annotations
@@ -50,8 +54,44 @@ def info_nce(a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor, same: torch.
                   + torch.sum(-target.t() * logits.t().log_softmax(1), 1).mean())
 
 
+def add_alignment_heads(module: nn.Module, text_dim: int, token_dim: int, identity_dim: int, image_channels: int,
+                        embed_dim: int) -> None:
+    """The contrastive heads both MRL variants carry (attribute names = their checkpoint keys, created in this
+    order so a seeded build draws the same weights): text, AU and identity projections into one embedding space,
+    a small encoder of clean latents, and the InfoNCE temperature."""
+    module.proj_text = nn.Linear(text_dim, embed_dim)
+    module.proj_au = nn.Linear(token_dim, embed_dim)
+    module.proj_identity = nn.Linear(identity_dim, embed_dim)
+    module.image_encoder = nn.Sequential(  # clean latent (B, C, h, w) -> (B, embed_dim)
+        nn.Conv2d(image_channels, 64, 3, padding=1), nn.GELU(), nn.Conv2d(64, 128, 3, stride=2, padding=1),
+        nn.GELU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, embed_dim))
+    module.logit_scale = nn.Parameter(torch.tensor(math.log(10.0)))
+
+
+def alignment_loss(heads: nn.Module, levels: torch.Tensor, au: torch.Tensor, text_pooled: torch.Tensor,
+                   latents: torch.Tensor, identity: torch.Tensor | None = None,
+                   has_identity: torch.Tensor | None = None) -> torch.Tensor:
+    """Contrastive alignment (image<->AU, text<->AU, image<->identity) through `add_alignment_heads`' heads.
+
+    levels (B, A) FACS levels (rows with the same levels are positives of each other: many faces share e.g. no AU
+    at all); au (B, token_dim) the AU embedding; text_pooled (B, text_dim); latents (B, C, h, w) clean; identity
+    (B, identity_dim), used in rows where has_identity (B,) is true.
+    """
+    same = (levels[:, None] == levels[None]).all(-1)  # (B, B)
+    e_au = F.normalize(heads.proj_au(au), dim=-1)
+    e_tx = F.normalize(heads.proj_text(text_pooled), dim=-1)
+    e_im = F.normalize(heads.image_encoder(latents), dim=-1)
+    scale = heads.logit_scale.exp().clamp(max=100.0)
+    loss = info_nce(e_im, e_au, scale, same) + info_nce(e_tx, e_au, scale, same)
+    if identity is not None and has_identity is not None and int(has_identity.sum()) > 1:
+        e_id = F.normalize(heads.proj_identity(identity[has_identity]), dim=-1)
+        loss = loss + info_nce(e_im[has_identity], e_id, scale)
+    return loss
+
+
 class MultimodalRepresentation(ModelMixin, ConfigMixin):
-    """AU cue tokens, identity pseudo-words and the contrastive alignment of text / AU / identity / image.
+    """v1 MRL: AU cue tokens carrying their levels, identity pseudo-words (one MLP) and the contrastive
+    alignment of text / AU / identity / image.
 
     `identity_layers`: blocks of the reference-face ViT whose CLS features are concatenated (identity_dim =
     len(identity_layers) x ViT width).
@@ -67,18 +107,16 @@ class MultimodalRepresentation(ModelMixin, ConfigMixin):
         nn.init.normal_(self.level_embedding.weight, std=0.02)
         self.identity_mlp = nn.Sequential(nn.Linear(identity_dim, token_dim), nn.GELU(),
                                           nn.Linear(token_dim, num_id_tokens * token_dim))
-        self.proj_text = nn.Linear(text_dim, embed_dim)
-        self.proj_au = nn.Linear(token_dim, embed_dim)
-        self.proj_identity = nn.Linear(identity_dim, embed_dim)
-        self.image_encoder = nn.Sequential(  # clean latent (B, C, h, w) -> (B, embed_dim)
-            nn.Conv2d(image_channels, 64, 3, padding=1), nn.GELU(), nn.Conv2d(64, 128, 3, stride=2, padding=1),
-            nn.GELU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, embed_dim))
-        self.logit_scale = nn.Parameter(torch.tensor(math.log(10.0)))
+        add_alignment_heads(self, text_dim, token_dim, identity_dim, image_channels, embed_dim)
 
     @staticmethod
     def levels(intensity: torch.Tensor) -> torch.Tensor:
         """(B, A) float intensities 0-5 -> (B, A) long FACS levels (0 below 1, as FACS codes nothing there)."""
         return intensity.nan_to_num(0.0).clamp(0, 5).floor().long()
+
+    def identity_features(self, hidden_states: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """ViT hidden states (embeddings, then one per block) -> (B, identity_dim) raw CLS tokens, concatenated."""
+        return torch.cat([hidden_states[i + 1][:, 0] for i in self.config.identity_layers], -1)
 
     def au_tokens(self, intensity: torch.Tensor) -> torch.Tensor:
         """(B, A) intensities -> (B, A, D) AU cue tokens carrying their levels."""
@@ -98,19 +136,9 @@ class MultimodalRepresentation(ModelMixin, ConfigMixin):
         Rows with the same AU levels count as positives of each other (many faces share e.g. no AU at all).
         """
         lv = self.levels(intensity)
-        same = (lv[:, None] == lv[None]).all(-1)  # (B, B)
         w = lv.float() / 5.0
-        au = (self.au_tokens(intensity) * w[..., None]).sum(1) / w.sum(1, keepdim=True).clamp_min(1.0)
-        e_au = F.normalize(self.proj_au(au), dim=-1)
-        e_tx = F.normalize(self.proj_text(text_pooled), dim=-1)
-        e_im = F.normalize(self.image_encoder(latents), dim=-1)
-        scale = self.logit_scale.exp().clamp(max=100.0)
-        loss = info_nce(e_im, e_au, scale, same) + info_nce(e_tx, e_au, scale, same)
-        if identity is not None and has_identity is not None and int(has_identity.sum()) > 1:
-            m = has_identity
-            e_id = F.normalize(self.proj_identity(identity[m]), dim=-1)
-            loss = loss + info_nce(e_im[m], e_id, scale)
-        return loss
+        au = (self.au_tokens(intensity) * w[..., None]).sum(1) / w.sum(1, keepdim=True).clamp_min(1.0)  # (B, D)
+        return alignment_loss(self, lv, au, text_pooled, latents, identity, has_identity)
 
 
 class _LevelReader(nn.Module):
@@ -131,7 +159,7 @@ class _LevelReader(nn.Module):
 
 
 class DIGLabelHead(ModelMixin, ConfigMixin):
-    """Per-step AU labels from UNet up-block features (MAUGen's DIG label decoder)."""
+    """v1 DIG label decoder: per-step AU labels from UNet up-block features (random queries, one decoder)."""
 
     @register_to_config
     def __init__(self, feature_channels: tuple[int, ...] = (1280, 640, 320), num_aus: int = 12, dim: int = 768,
@@ -181,18 +209,18 @@ def step_weights(timesteps: list[int] | torch.Tensor) -> torch.Tensor:
     return (w / w.sum()).float()
 
 
-def combine_steps(probs: list[torch.Tensor], intensities: list[torch.Tensor], timesteps: list[int]
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weighted average over steps of (B, A) occurrence probabilities and intensities."""
+def combine_steps_v1(probs: list[torch.Tensor], intensities: list[torch.Tensor], timesteps: list[int]
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """v1: weighted average over steps of (B, A) occurrence probabilities and intensities (0-5)."""
     w = step_weights(timesteps)
     p = sum(wi * pi for wi, pi in zip(w, probs))
     i = sum(wi * ii for wi, ii in zip(w, intensities))
     return p, i
 
 
-def labels_from(prob: torch.Tensor, intensity: torch.Tensor, threshold: float = 0.5
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Final labels: occurrence = prob >= threshold; intensity rounded to 1-5 where present, 0 where absent."""
+def labels_from_v1(prob: torch.Tensor, intensity: torch.Tensor, threshold: float = 0.5
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """v1 final labels: occurrence = prob >= threshold; intensity rounded to 1-5 where present, 0 where absent."""
     occ = prob >= threshold
     return occ, torch.where(occ, intensity.round().clamp(1, 5), torch.zeros_like(intensity)).long()
 
@@ -206,7 +234,15 @@ def focal_bce(logits: torch.Tensor, target: torch.Tensor, alpha: float = 1.0, ga
 
 
 def focal_mse(pred: torch.Tensor, target: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
-    """Focal MSE on intensities: e^2 weighted by tanh(|e|)^gamma (about 1 for errors of a level or more,
-    small for sub-level errors), so training concentrates on wrong levels. Our reading of "focal-MSE"."""
+    """The authors' focal MSE (`utils.py:369-388`): mean of (1 - exp(-e^2))^gamma * e^2, e = pred - target.
+
+    Published training applies it to the sigmoid intensity (0-1) against intensity / 5 (our choice: the
+    authors' inference multiplies the sigmoid by 5; their repository has no training code)."""
+    e2 = (pred - target).pow(2)
+    return ((1 - torch.exp(-e2)).pow(gamma) * e2).mean()
+
+
+def focal_mse_tanh(pred: torch.Tensor, target: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
+    """v1 focal MSE on 0-5 intensities: e^2 weighted by tanh(|e|)^gamma (our first reading of "focal-MSE")."""
     e = pred - target
     return (torch.tanh(e.abs()).pow(gamma) * e.pow(2)).mean()

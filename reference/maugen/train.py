@@ -2,10 +2,16 @@
 
 One stage after the shared tiny VAE: the UNet, text encoder, MRL, identity ViT and DIG label head train
 jointly on fresh world-train faces every step. Loss = noise-prediction MSE + label_weight x (focal BCE on
-occurrence + 0.1 focal MSE on intensity) + mrl_weight x contrastive alignment. Per step, each face draws:
+occurrence + focal MSE on intensity) + mrl_weight x contrastive alignment. Per step, each face draws:
 a dropped condition (classifier-free guidance), an identity reference (prompt gets `<ID> <ID2>`), a random
-inpainting mask. Resumable (checkpoint every 100 steps, identical weights after a kill); the result is a
-pipeline folder `maugen-tiny-<hash>` with `training.json` beside it.
+inpainting mask. The config's variant picks the model and conventions:
+- v1: the AU request also enters as level-carrying cue tokens and a class vector; focal MSE is the tanh form on
+  5 * sigmoid vs the 0-5 target, weight 0.1; no mask = zero masked latents (fill 0 elsewhere), latent means.
+- published: the request is the prompt text only; focal MSE is the authors' form on sigmoid vs target / 5,
+  weight `intensity_weight`; masked regions are filled black and no mask = an all-black frame, latents
+  sampled, as the published pipeline samples.
+Resumable (checkpoint every 100 steps, identical weights after a kill); the result is a pipeline folder
+`maugen-tiny-<hash>` with `training.json` beside it.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from reference.common.autoencoder import TinyVAEConfig, cache_dir, find_trained,
 from reference.common.loop import lr_factor, optimizer_step, step_generator, train_resumable
 from reference.common.worlddata import disfa12, world_batch
 from reference.maugen.config import MAUGenTinyConfig, build_tiny
-from reference.maugen.modules import focal_bce, focal_mse
+from reference.maugen.modules import focal_bce, focal_mse, focal_mse_tanh
 from reference.maugen.pipeline_maugen import ID_PLACEHOLDERS, MAUGenPipeline
 
 
@@ -55,26 +61,43 @@ def training_step(pipe: MAUGenPipeline, cfg: MAUGenTinyConfig, step: int) -> tup
     prompts = ["" if d else (f"a photo of {' '.join(ID_PLACEHOLDERS)}, {p}" if r else p)
                for p, d, r in zip(wb.prompts, drop.tolist(), has_ref.tolist())]
     sf = pipe.vae.config.scaling_factor
+    published = cfg.variant == "published"
     with torch.no_grad():
         z0 = pipe.vae.encode(wb.images).latent_dist.mean * sf  # (B, C, 16, 16)
         h = z0.shape[-1]
         mask = torch.ones(n, 1, h, h)
-        masked = torch.zeros_like(z0)
-        if inpaint.any():
-            m = random_masks(g, int(inpaint.sum()), h)
-            px = F.interpolate(m, scale_factor=pipe.vae_scale_factor, mode="nearest")
-            masked[inpaint] = pipe.vae.encode(wb.images[inpaint] * (px < 0.5)).latent_dist.mean * sf
-            mask[inpaint] = m
+        if published:  # black fill; no mask = an all-black frame (as the published pipeline samples)
+            px = torch.ones(n, 1, *wb.images.shape[2:])
+            if inpaint.any():
+                m = random_masks(g, int(inpaint.sum()), h)
+                px[inpaint] = F.interpolate(m, scale_factor=pipe.vae_scale_factor, mode="nearest")
+                mask[inpaint] = m
+            frames = torch.where(px >= 0.5, -torch.ones_like(wb.images), wb.images)
+            masked = pipe.vae.encode(frames).latent_dist.sample(g) * sf
+        else:
+            masked = torch.zeros_like(z0)
+            if inpaint.any():
+                m = random_masks(g, int(inpaint.sum()), h)
+                px = F.interpolate(m, scale_factor=pipe.vae_scale_factor, mode="nearest")
+                masked[inpaint] = pipe.vae.encode(wb.images[inpaint] * (px < 0.5)).latent_dist.mean * sf
+                mask[inpaint] = m
     noise = torch.randn(z0.shape, generator=g)
     t = torch.randint(0, pipe.scheduler.config.num_train_timesteps, (n,), generator=g)
     xt = pipe.scheduler.add_noise(z0, noise, t)
     identity = pipe.identity_vector(wb.references)  # (B, id_dim)
-    ctx, text, pooled = pipe.context(prompts, cond, identity, has_ref)
-    eps, logits, inten = pipe.unet_with_labels(torch.cat([xt, mask, masked], 1), t, ctx, text, cond, identity,
-                                               identity_mask=has_ref)
-    diff = F.mse_loss(eps, noise)
     occ = (target >= 1.0).float()
-    lab = focal_bce(logits, occ) + 0.1 * focal_mse(inten, target)
+    if published:  # the request reaches the model only as prompt text
+        words = pipe.mrl.identity_tokens(identity)  # (B, 2, D)
+        ctx, text, pooled = pipe.context(prompts, torch.zeros_like(cond), identity, has_ref, words=words)
+        eps, logits, inten = pipe.unet_with_labels(torch.cat([xt, mask, masked], 1), t, ctx, text, cond, words,
+                                                   identity_mask=has_ref)
+        lab = focal_bce(logits, occ) + cfg.intensity_weight * focal_mse(inten, target / 5.0)
+    else:
+        ctx, text, pooled = pipe.context(prompts, cond, identity, has_ref)
+        eps, logits, inten = pipe.unet_with_labels(torch.cat([xt, mask, masked], 1), t, ctx, text, cond, identity,
+                                                   identity_mask=has_ref)
+        lab = focal_bce(logits, occ) + 0.1 * focal_mse_tanh(inten, target)
+    diff = F.mse_loss(eps, noise)
     keep = ~drop
     mrl = pipe.mrl.alignment_loss(pooled[keep], target[keep], z0[keep], identity[keep], has_ref[keep])
     loss = diff + cfg.label_weight * lab + cfg.mrl_weight * mrl
@@ -105,8 +128,8 @@ def train_tiny_maugen(cfg: MAUGenTinyConfig = MAUGenTinyConfig(), out: Path | No
 
     log = train_resumable(cache_dir() / f"{cfg.key}.ckpt", cfg.steps, step_fn, trainable, {"opt": opt},
                           desc="tiny MAUGen", progress=progress)
-    report = {"key": cfg.key, "config": dataclasses.asdict(cfg), "vae": vae_cfg.key, "log": log,
-              "command": "augen train maugen --config tiny"}
+    command = "augen train maugen --config tiny" + ("" if cfg.variant == "v1" else f" --option variant={cfg.variant}")
+    report = {"key": cfg.key, "config": dataclasses.asdict(cfg), "vae": vae_cfg.key, "log": log, "command": command}
     with atomic_dir(out, overwrite=True) as tmp:
         pipe.save_pretrained(tmp)
         atomic_write_text(tmp / "training.json", json.dumps(report, indent=1))
@@ -119,8 +142,9 @@ def load_tiny_maugen(cfg: MAUGenTinyConfig = MAUGenTinyConfig(), train_if_missin
     folder = find_trained(cfg.key)
     if folder is None:
         if not train_if_missing:
+            how = "" if cfg.variant == "v1" else f" --option variant={cfg.variant}"
             raise MissingWeights(f"no tiny MAUGen {cfg.key} in {autoencoder.WEIGHTS} or {cache_dir()}; "
-                                    "run `augen train maugen --config tiny`")
+                                 f"run `augen train maugen --config tiny{how}`")
         folder = train_tiny_maugen(cfg, progress=progress)
     pipe = MAUGenPipeline.from_pretrained(folder)
     pipe.set_progress_bar_config(disable=True)

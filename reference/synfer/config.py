@@ -87,7 +87,8 @@ def build_tiny(cfg: SynFERTinyConfig = SynFERTinyConfig(), vae=None, with_heads:
                                  inner_dims=inner_dims(unet), hidden=128),
             fer_classifier=FERClassifier(8, 32),
             pseudo_labeller=PseudoLabeller(feature_channels=tuple(unet.config.block_out_channels[::-1]),
-                                           map_tokens=tok.model_max_length, num_classes=8, dim=64, heads=4, grid=4),
+                                           map_tokens=tok.model_max_length, num_classes=8, dim=64, heads=4, grid=4,
+                                           t_small=cfg.t_small),
             fer_ensemble=FEREnsemble((16, 24, 32), 8))
     return eval_mode(SynFERPipeline(vae=vae, text_encoder=tiny_text_encoder(len(tok), hidden=d), tokenizer=tok,
                                     unet=unet, scheduler=tiny_scheduler(), **heads))

@@ -30,12 +30,16 @@ class DecoupledAUAttnProcessor:
     """softmax(Q K_text^T) V_text + scale * softmax(Q K_au^T) V_au, the AU keys/values from the adapter.
 
     Optionally records the text cross-attention map (B, Q, L) averaged over heads (for the pseudo-labeller).
+    The plain SD-1.5 cross-attention path only (no attention mask, cross/spatial/group norm, residual or output
+    rescaling): `AUAdapter.install` refuses a UNet whose cross-attention layers use any of them.
     """
 
     def __init__(self, adapter: AUAdapter, index: int):
         self.adapter, self.index = adapter, index
 
     def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, **_):
+        if attention_mask is not None:
+            raise ValueError("the AU attention processor does not implement attention masks")
         b, q_len, _ = hidden_states.shape  # cross-attention blocks see (B, HW, C)
         q = attn.to_q(hidden_states)
         ctx = hidden_states if encoder_hidden_states is None else encoder_hidden_states
@@ -88,6 +92,16 @@ class AUAdapter(ModelMixin, ConfigMixin):
         if len(layers) != len(self.to_k):
             raise ValueError(f"adapter has {len(self.to_k)} key/value pairs, the UNet {len(layers)} cross-attention "
                              "layers")
+        for name, attn in layers:
+            unsupported = [k for k, bad in (("norm_cross", attn.norm_cross is not None),
+                                            ("spatial_norm", getattr(attn, "spatial_norm", None) is not None),
+                                            ("group_norm", getattr(attn, "group_norm", None) is not None),
+                                            ("residual_connection", getattr(attn, "residual_connection", False)),
+                                            ("rescale_output_factor", getattr(attn, "rescale_output_factor", 1.0)
+                                             != 1.0)) if bad]
+            if unsupported:  # DecoupledAUAttnProcessor implements the plain SD cross-attention path only
+                raise ValueError(f"{name} uses {', '.join(unsupported)}, which the AU attention processor does not "
+                                 "implement")
         procs = {}
         for name in unet.attn_processors:
             base = name.rsplit(".processor", 1)[0]
@@ -135,8 +149,10 @@ class PseudoLabeller(ModelMixin, ConfigMixin):
 
     @register_to_config
     def __init__(self, feature_channels: tuple[int, ...] = (320, 640, 1280), map_tokens: int = 77,
-                 num_classes: int = 8, dim: int = 128, heads: int = 4, grid: int = 4):
+                 num_classes: int = 8, dim: int = 128, heads: int = 4, grid: int = 4, t_small: int = 50):
         super().__init__()
+        # t_small: the timestep it was trained to read the UNet at (labelling reads it from here; 50 for
+        # checkpoints saved before it was recorded)
         # per-scale normalisation first: up-block outputs differ in scale by an order of magnitude
         self.feat_in = nn.ModuleList([nn.Sequential(nn.GroupNorm(1, c), nn.Conv2d(c, dim, 1))
                                       for c in feature_channels])
@@ -168,6 +184,10 @@ class FEREnsemble(ModelMixin, ConfigMixin):
         super().__init__()
         self.members = nn.ModuleList([FERClassifier(num_classes, w) for w in widths])
 
+    def member_probs(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) in [-1, 1] -> (M, B, num_classes) each member's probabilities."""
+        return torch.stack([torch.softmax(m(x), -1) for m in self.members])
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) in [-1, 1] -> (B, num_classes) mean probabilities."""
-        return torch.stack([torch.softmax(m(x), -1) for m in self.members]).mean(0)
+        return self.member_probs(x).mean(0)

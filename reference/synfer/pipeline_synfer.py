@@ -5,6 +5,12 @@ Components (diffusers `save_pretrained` / `from_pretrained`): `vae`, `text_encod
 (fine-tuned on expression text), `scheduler`; optional `au_adapter` (AUAdapter: decoupled cross-attention
 for AU tokens), `fer_classifier` (FERClassifier used by semantic guidance), `pseudo_labeller`
 (PseudoLabeller, FERAnno) and `fer_ensemble` (FEREnsemble, the external models).
+
+Defaults follow the method as published (docs/fidelity-synfer.md): the reproduction's sampling (50 DDIM steps,
+CFG 7.5, its negative prompt), per-token semantic guidance over the last 40% of the schedule, layout inversion of
+70% of the schedule under a neutral prompt, FERAnno on a DDIM inversion to t_small and the paper's soft ensemble
+rule. Our earlier variants are argument values (`guidance_norm="global"`, `inversion="target"` with
+`inversion_strength=1.0`, `feranno="renoise"`, `rectify="hard"`); the tiny generator selects them.
 """
 
 from __future__ import annotations
@@ -20,9 +26,27 @@ from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 from transformers import CLIPTextModel, PreTrainedTokenizerBase
 
+from reference.synfer.guidance import (
+    GUIDANCE_NORMS,
+    PUBLISHED_GUIDANCE_START,
+    check_guidance_start,
+    embedding_step,
+    first_guided_step,
+)
+from reference.synfer.inversion import (
+    INVERSION_SOURCES,
+    PUBLISHED_INVERSION_STRENGTH,
+    ddim_invert_latents,
+    feranno_timesteps,
+    inverted_steps,
+)
+from reference.synfer.labels import FERANNO_MODES, RECTIFY_RULES, Labels, check_choice, image_generators, quantise
+from reference.synfer.labels import rectify as rectify_labels
 from reference.synfer.modules import AUAdapter, FERClassifier, FEREnsemble, PseudoLabeller
 
-LABEL_PROMPT = "a photo of a face"  # what the pseudo-labeller's UNet pass is conditioned on (no label in it)
+LABEL_PROMPT = "a photo of a face"  # the pseudo-labeller's and the layout inversion's prompt (no label in it)
+NEGATIVE_PROMPT = "low quality, distortion, blur"  # the reproduction's CFG negative prompt (evaluate_synfer.py:438)
+PUBLISHED_SG_SCALE = 0.1  # the reproduction's lambda_g (evaluate_synfer.py:127), a per-token step length
 
 
 @dataclass
@@ -32,6 +56,7 @@ class SynFERPipelineOutput(BaseOutput):
     expression_pseudo: torch.Tensor  # (B,) long pseudo-labeller's labels (-1 without one)
     expression_ensemble: torch.Tensor  # (B,) long external ensemble's labels (-1 without one)
     relabelled: torch.Tensor  # (B,) bool: the ensemble overruled the pseudo-labeller
+    expression_prob: torch.Tensor | None = None  # (B, 8) claimed label distribution (soft rule; NaN rows: none)
 
 
 class FeatureTap:
@@ -93,81 +118,91 @@ class SynFERPipeline(DiffusionPipeline):
         return self.vae.decode(latents / self.vae.config.scaling_factor).sample
 
     def guidance_step(self, latents: torch.Tensor, t, emb: torch.Tensor, au: torch.Tensor | None, target: torch.Tensor,
-                      step_size: float, au_scale: float) -> torch.Tensor:
-        """Semantic guidance: move the text embedding along the normalised gradient of the FER classifier's
-        cross-entropy (toward `target`) at the predicted x0. Returns the updated embedding (B, L, D)."""
+                      step_size: float, au_scale: float, norm: str = "token") -> torch.Tensor:
+        """Semantic guidance: move the text embedding against the normalised gradient of the FER classifier's
+        cross-entropy toward `target` (B,) at the predicted x0; rows with target -1 are not moved. `norm`:
+        "token" (each token's step has length `step_size`) or "global" (the whole (L, D) step has).
+        Returns the updated embedding (B, L, D)."""
         with torch.enable_grad():
             e = emb.detach().requires_grad_(True)
             eps = self.predict_noise(latents, t, e, au, au_scale)
             img = self.decode(self.x0_from_eps(latents, eps, t)).clamp(-1, 1)
-            loss = F.cross_entropy(self.fer_classifier(img.to(self.fer_classifier.dtype)), target, reduction="sum")
+            logits = self.fer_classifier(img.to(self.fer_classifier.dtype))
+            loss = F.cross_entropy(logits, target, reduction="sum", ignore_index=-1)
             (g,) = torch.autograd.grad(loss, e)
-        norm = g.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None]
-        return (e - step_size * g / norm).detach()
+        return (e - embedding_step(g, step_size, norm)).detach()
 
     @torch.no_grad()
-    def ddim_invert(self, image: torch.Tensor, emb: torch.Tensor, au: torch.Tensor | None, au_scale: float
-                    ) -> torch.Tensor:
-        """Layout initialisation: encode `image` (B, 3, H, W) in [-1, 1] and run DDIM backwards to the first
-        sampling timestep; returns the initial latents."""
+    def ddim_invert(self, image: torch.Tensor, emb: torch.Tensor, au: torch.Tensor | None, au_scale: float,
+                    steps: int | None = None) -> torch.Tensor:
+        """Layout initialisation: encode `image` (B, 3, H, W) in [-1, 1] and run DDIM backwards over the first
+        `steps` (all if None) of the current schedule under `emb` / `au`; returns latents at
+        timesteps[N - steps] (B, C, h, w)."""
         z = self.vae.encode(image.to(self.vae.dtype)).latent_dist.mode() * self.vae.config.scaling_factor
-        ac = self.scheduler.alphas_cumprod.to(z.device)
-        ts = list(self.scheduler.timesteps.flip(0))
-        prev = torch.as_tensor(getattr(self.scheduler, "final_alpha_cumprod", 1.0), dtype=ac.dtype, device=ac.device)
-        for t in ts:
-            eps = self.predict_noise(z, t, emb, au, au_scale)
-            a = ac[int(t)]
-            x0 = (z - (1 - prev).sqrt() * eps) / prev.sqrt()
-            z = a.sqrt() * x0 + (1 - a).sqrt() * eps
-            prev = a
-        return z
+        ts = self.scheduler.timesteps.flip(0)
+        return ddim_invert_latents(self, z, ts if steps is None else ts[:steps], emb, au, au_scale)
+
+    def feranno_inputs(self, latents: torch.Tensor, emb: torch.Tensor, au: torch.Tensor | None, t_small: int,
+                       generator=None, feranno: str = "invert") -> tuple[list[torch.Tensor], torch.Tensor]:
+        """What FERAnno reads (in training as in labelling): bring clean latents (B, C, h, w) to t_small (DDIM
+        inversion, or re-noising with `generator`) and run the UNet once there under `emb` (B, L, D) and `au`.
+        Returns the up-block features [(B, C_i, H_i, W_i)] and the last cross-attention map (B, Q, L)."""
+        check_choice("feranno", feranno, FERANNO_MODES)
+        if self.au_adapter is None:
+            raise ValueError("the pseudo-labeller reads cross-attention maps through the AU adapter's processors; "
+                             "this pipeline has no au_adapter")
+        t = torch.full((len(latents),), t_small, device=latents.device, dtype=torch.long)
+        if feranno == "invert":
+            x = ddim_invert_latents(self, latents, feranno_timesteps(t_small).to(latents.device), emb, au)
+        else:
+            noise = randn_tensor(latents.shape, generator=generator, device=latents.device, dtype=latents.dtype)
+            x = self.scheduler.add_noise(latents, noise, t)
+        with FeatureTap(self.unet) as tap:
+            tokens = None if au is None else self.au_adapter.au_tokens(au.to(x.device))
+            with self.au_adapter.conditioned(tokens, 1.0, record_maps=True) as ad:
+                self.unet(x, t, encoder_hidden_states=emb)
+        return tap.features, ad.maps[-1]  # maps[-1]: the last (highest-resolution up-block) cross-attention layer
 
     @torch.no_grad()
     def pseudo_label(self, latents: torch.Tensor, emb: torch.Tensor, au: torch.Tensor | None, t_small: int,
-                     generator=None) -> torch.Tensor:
-        """FERAnno: re-noise clean latents to a small t, read the UNet's features and cross-attention maps,
-        classify. Returns (B, num_classes) logits."""
-        noise = randn_tensor(latents.shape, generator=generator, device=latents.device, dtype=latents.dtype)
-        t = torch.full((len(latents),), t_small, device=latents.device, dtype=torch.long)
-        x = self.scheduler.add_noise(latents, noise, t)
-        with FeatureTap(self.unet) as tap:
-            if self.au_adapter is not None:
-                tokens = None if au is None else self.au_adapter.au_tokens(au.to(x.device))
-                with self.au_adapter.conditioned(tokens, 1.0, record_maps=True) as ad:
-                    self.unet(x, t, encoder_hidden_states=emb)
-                maps = ad.maps
-            else:
-                raise ValueError("the pseudo-labeller reads cross-attention maps through the AU adapter's "
-                                 "processors; this pipeline has no au_adapter")
+                     generator=None, feranno: str = "invert") -> torch.Tensor:
+        """FERAnno on clean latents (B, C, h, w): features and maps at t_small (`feranno_inputs`) -> (B, K) logits."""
+        features, maps = self.feranno_inputs(latents, emb, au, t_small, generator, feranno)
         pl = self.pseudo_labeller
-        m = maps[-1]  # (B, Q, L): the last (highest-resolution up-block) cross-attention layer
-        return pl([f.to(pl.dtype) for f in tap.features], m.to(pl.dtype))
+        return pl([f.to(pl.dtype) for f in features], maps.to(pl.dtype))
 
     @torch.no_grad()
-    def label_images(self, images: torch.Tensor, t_small: int = 50, generator=None) -> tuple[torch.Tensor, ...]:
-        """Label any images (B, 3, H, W) in [-1, 1], generated or real: the pseudo-labeller reads the UNet at a
-        small t on their VAE latents; where the external FER ensemble disagrees, its label wins.
+    def label_images(self, images: torch.Tensor, t_small: int | None = None, generator=None, feranno: str = "invert",
+                     rectify: str = "soft") -> Labels:
+        """Label any images (B, 3, H, W) in [-1, 1], generated or real: FERAnno reads the UNet at t_small (None:
+        the pseudo-labeller's own) on their VAE latents; where the external FER ensemble disagrees, `rectify`
+        decides ("soft": the average of every model's probabilities; "hard": the ensemble's argmax).
 
         The labeller sees the image only: the generic LABEL_PROMPT and the null (zero) AU vector, in training
-        as here, so the requested expression cannot leak into the label through the prompt or the AUs.
-        Returns (final, pseudo, ensemble, relabelled), each (B,) on CPU; -1 where a model is absent."""
+        as here, so the requested expression cannot leak into the label through the prompt or the AUs. With
+        `feranno` "invert" or "renoise-image" the images are first put on the uint8 grid, so a label depends only
+        on the saved image (the same inside the pipeline and when relabelling); `generator` is used by "renoise"
+        only. Returns Labels (final, pseudo, ensemble, relabelled, prob) on CPU; -1 where no model labels."""
+        check_choice("feranno", feranno, FERANNO_MODES)
+        check_choice("rectify", rectify, RECTIFY_RULES)
         n, dev = len(images), self._execution_device
-        none = torch.full((n,), -1, dtype=torch.long)
-        pseudo, ens = none.clone(), none.clone()
-        x = images.to(dev)
+        x = images.to(dev) if feranno == "renoise" else quantise(images).to(dev)
+        logits = probs = None
         if self.pseudo_labeller is not None:
+            t_small = self.pseudo_labeller.config.get("t_small", 50) if t_small is None else t_small
+            gen = image_generators(x) if feranno == "renoise-image" else generator
             z = self.vae.encode(x.to(self.vae.dtype)).latent_dist.mode() * self.vae.config.scaling_factor
             au0 = torch.zeros(n, self.au_adapter.config.num_aus, device=dev) if self.au_adapter is not None else None
-            pseudo = self.pseudo_label(z, self.encode_text([LABEL_PROMPT] * n), au0, t_small, generator
-                                       ).argmax(-1).cpu()
+            logits = self.pseudo_label(z, self.encode_text([LABEL_PROMPT] * n), au0, t_small, gen, feranno)
         if self.fer_ensemble is not None:
-            ens = self.fer_ensemble(x.to(self.fer_ensemble.dtype)).argmax(-1).cpu()
-        relabelled = (pseudo >= 0) & (ens >= 0) & (pseudo != ens)
-        return torch.where(relabelled | (pseudo < 0), ens, pseudo), pseudo, ens, relabelled
+            probs = self.fer_ensemble.member_probs(x.to(self.fer_ensemble.dtype))  # (M, B, K)
+        return rectify_labels(logits, probs, rectify, n)
 
     # -- sampling --------------------------------------------------------------------------------------------
 
-    def check_inputs(self, prompts, au_intensity, expression, semantic_guidance_scale, layout_image, height, width):
+    def check_inputs(self, prompts, au_intensity, expression, semantic_guidance_scale, layout_image, height, width,
+                     guidance_start=PUBLISHED_GUIDANCE_START, guidance_norm="token", inversion="neutral",
+                     inversion_strength=PUBLISHED_INVERSION_STRENGTH, feranno="invert", rectify="soft"):
         n = len(prompts)
         if au_intensity is not None:
             if self.au_adapter is None:
@@ -178,6 +213,8 @@ class SynFERPipeline(DiffusionPipeline):
                 raise ValueError(f"au_intensity must be ({n}, {k}), got {tuple(a.shape)}")
             if torch.isnan(a.float()).any() or (a < 0).any() or (a > 5).any():
                 raise ValueError("au_intensity must be in [0, 5] with no NaN")
+        if semantic_guidance_scale < 0:
+            raise ValueError(f"semantic_guidance_scale must be >= 0, got {semantic_guidance_scale}")
         if semantic_guidance_scale > 0:
             if self.fer_classifier is None:
                 raise ValueError("semantic guidance needs a fer_classifier")
@@ -185,56 +222,88 @@ class SynFERPipeline(DiffusionPipeline):
                 raise ValueError("semantic guidance needs target expressions")
         if expression is not None:
             e = torch.as_tensor(expression)
-            if e.shape != (n,) or (e < 0).any() or (e > 7).any():
-                raise ValueError(f"expression must be ({n},) codes 0-7")
+            if e.shape != (n,) or (e < -1).any() or (e > 7).any():
+                raise ValueError(f"expression must be ({n},) codes 0-7 (-1: no target, not guided)")
         if layout_image is not None and (layout_image.ndim != 4 or len(layout_image) != n):
             raise ValueError(f"layout_image must be a (B={n}, 3, H, W) tensor")
         f = self.vae_scale_factor * 2 ** (len(self.unet.config.block_out_channels) - 1)
         if height % f or width % f:
             raise ValueError(f"height and width must be multiples of {f}")
+        check_guidance_start(guidance_start)
+        check_choice("guidance_norm", guidance_norm, GUIDANCE_NORMS)
+        check_choice("inversion", inversion, INVERSION_SOURCES)
+        inverted_steps(inversion_strength, 1)
+        check_choice("feranno", feranno, FERANNO_MODES)
+        check_choice("rectify", rectify, RECTIFY_RULES)
 
     @torch.no_grad()
     def __call__(self, prompt: str | list[str], au_intensity: torch.Tensor | np.ndarray | None = None,
                  expression: torch.Tensor | list[int] | None = None, num_inference_steps: int = 50,
-                 guidance_scale: float = 7.5, au_scale: float = 1.0, semantic_guidance_scale: float = 0.0,
-                 guidance_start: int = 15, layout_image: torch.Tensor | None = None, pseudo_label: bool = True,
-                 pseudo_label_t: int = 50, negative_prompt: str = "", height: int | None = None,
-                 width: int | None = None, generator: torch.Generator | list[torch.Generator] | None = None,
+                 guidance_scale: float = 7.5, au_scale: float = 1.0, semantic_guidance_scale: float | None = None,
+                 guidance_start: int | float = PUBLISHED_GUIDANCE_START, guidance_norm: str = "token",
+                 layout_image: torch.Tensor | None = None, inversion: str = "neutral",
+                 inversion_strength: float = PUBLISHED_INVERSION_STRENGTH, pseudo_label: bool = True,
+                 pseudo_label_t: int | None = None, feranno: str = "invert", rectify: str = "soft",
+                 negative_prompt: str = NEGATIVE_PROMPT, height: int | None = None, width: int | None = None,
+                 generator: torch.Generator | list[torch.Generator] | None = None,
                  latents: torch.Tensor | None = None, output_type: str = "np", return_dict: bool = True):
-        """Generate faces for prompts (+ AU vectors); steer them toward `expression` with semantic guidance
-        (`semantic_guidance_scale` = lambda_g, from step index `guidance_start`); label them.
+        """Generate faces for prompts (+ AU vectors); steer them toward `expression` with semantic guidance; label
+        them.
 
-        au_intensity (B, num_aus) 0-5 (the CFG null is the zero vector); expression (B,) AffectNet codes;
-        layout_image (B, 3, H, W) in [-1, 1]: start from its DDIM inversion instead of noise.
+        au_intensity (B, num_aus) 0-5 (the CFG null is the zero vector); expression (B,) AffectNet codes, -1 = no
+        target (that row is not guided). semantic_guidance_scale = lambda_g (None: 0.1 when `expression` is given
+        and there is a fer_classifier, else off); guidance_start: first guided step, an int step index or a
+        fraction of the schedule (0.6: the last 40%); guidance_norm "token" | "global".
+        layout_image (B, 3, H, W) in [-1, 1]: DDIM-invert it over `inversion_strength` of the schedule under the
+        "neutral" prompt and zero AUs (or the "target" prompt and AUs), then denoise the rest.
+        pseudo_label: label with FERAnno at pseudo_label_t (None: the labeller's t_small) reached by `feranno`
+        ("invert" | "renoise-image" | "renoise"), rectified by the ensemble with `rectify` ("soft" | "hard").
         """
         # 1. check inputs
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         height = height or self.unet.config.sample_size * self.vae_scale_factor
         width = width or self.unet.config.sample_size * self.vae_scale_factor
-        self.check_inputs(prompts, au_intensity, expression, semantic_guidance_scale, layout_image, height, width)
+        if semantic_guidance_scale is None:
+            on = expression is not None and self.fer_classifier is not None
+            semantic_guidance_scale = PUBLISHED_SG_SCALE if on else 0.0
+        self.check_inputs(prompts, au_intensity, expression, semantic_guidance_scale, layout_image, height, width,
+                          guidance_start, guidance_norm, inversion, inversion_strength, feranno, rectify)
         n, dev = len(prompts), self._execution_device
         au = None if au_intensity is None else torch.as_tensor(au_intensity).float().to(dev)
         target = None if expression is None else torch.as_tensor(expression).long().to(dev)
+        guide = semantic_guidance_scale > 0 and bool((target >= 0).any())
         do_cfg = guidance_scale > 1.0
 
-        # 2. text embeddings (the conditional one may be moved by semantic guidance); null = "" and zero AUs
+        # 2. text embeddings (the conditional one may be moved by semantic guidance); null = negative prompt and
+        #    zero AUs
         emb = self.encode_text(prompts)
         uemb = self.encode_text([negative_prompt] * n)
         au0 = None if au is None else torch.zeros_like(au)
 
-        # 3. timesteps and initial latents (noise, or the DDIM inversion of a layout image)
+        # 3. timesteps and initial latents (noise, or a layout image inverted part of the way)
         self.scheduler.set_timesteps(num_inference_steps, device=dev)
         c, h, w = self.vae.config.latent_channels, height // self.vae_scale_factor, width // self.vae_scale_factor
+        start = 0  # index of the first denoised step
         if layout_image is not None:
-            latents = self.ddim_invert(layout_image.to(dev), emb, au, au_scale)
+            k = inverted_steps(inversion_strength, num_inference_steps)
+            start = num_inference_steps - k
+            if inversion == "neutral":
+                src = self.encode_text([LABEL_PROMPT] * n)
+                src_au = None if self.au_adapter is None else torch.zeros(n, self.au_adapter.config.num_aus,
+                                                                           device=dev)
+            else:
+                src, src_au = emb, au
+            latents = self.ddim_invert(layout_image.to(dev), src, src_au, au_scale, k)
         elif latents is None:
             latents = randn_tensor((n, c, h, w), generator=generator, device=dev, dtype=self.unet.dtype)
             latents = latents * self.scheduler.init_noise_sigma
+        first_guided = first_guided_step(guidance_start, num_inference_steps)
 
         # 4. denoising loop with classifier-free guidance and, in late steps, semantic guidance
-        for i, t in enumerate(self.progress_bar(self.scheduler.timesteps)):
-            if semantic_guidance_scale > 0 and i >= guidance_start:
-                emb = self.guidance_step(latents, t, emb, au, target, semantic_guidance_scale, au_scale)
+        for i, t in enumerate(self.progress_bar(self.scheduler.timesteps[start:]), start):
+            if guide and i >= first_guided:
+                emb = self.guidance_step(latents, t, emb, au, target, semantic_guidance_scale, au_scale,
+                                         guidance_norm)
             x = self.scheduler.scale_model_input(latents, t)
             if do_cfg:
                 eps = self.predict_noise(torch.cat([x, x]), t, torch.cat([uemb, emb]),
@@ -248,18 +317,19 @@ class SynFERPipeline(DiffusionPipeline):
         # 5. decode
         x0 = self.decode(latents).float().clamp(-1, 1)
 
-        # 6. labels: pseudo-labeller, overruled by the external ensemble where they disagree
+        # 6. labels: pseudo-labeller, rectified by the external ensemble where they disagree
         if pseudo_label:
-            final, pseudo, ens, relabelled = self.label_images(x0, pseudo_label_t, generator)
+            labels = self.label_images(x0, pseudo_label_t, generator, feranno, rectify)
         else:
-            final = pseudo = ens = torch.full((n,), -1, dtype=torch.long)
-            relabelled = torch.zeros(n, dtype=torch.bool)
+            none = torch.full((n,), -1, dtype=torch.long)
+            labels = Labels(none, none, none, torch.zeros(n, dtype=torch.bool), torch.full((n, 8), float("nan")))
 
         if output_type == "pt":
             images = x0
         else:
             images = ((x0 + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
         self.maybe_free_model_hooks()
-        out = SynFERPipelineOutput(images=images, expression=final, expression_pseudo=pseudo,
-                                   expression_ensemble=ens, relabelled=relabelled)
+        out = SynFERPipelineOutput(images=images, expression=labels.final, expression_pseudo=labels.pseudo,
+                                   expression_ensemble=labels.ensemble, relabelled=labels.relabelled,
+                                   expression_prob=labels.prob)
         return out if return_dict else tuple(out.values())

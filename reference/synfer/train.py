@@ -8,7 +8,8 @@ generate from every one of them):
            expression in words, not the exact AUs);
   adapter  the AU adapter (MLP -> tokens -> decoupled cross-attention) on the frozen text model;
   fer      the guidance FER classifier and the external FER ensemble, on world-train images;
-  labeller the FERAnno pseudo-labeller on UNet features + cross-attention maps at t_small.
+  labeller the FERAnno pseudo-labeller on UNet features + cross-attention maps at t_small (random re-noising, as
+           the committed checkpoint was trained; the paper inverts, which labelling offers as `feranno="invert"`).
 The result is `synfer-tiny-<hash>/{base,text,full}` pipeline folders with `training.json`.
 """
 
@@ -30,7 +31,7 @@ from reference.common.autoencoder import WEIGHTS, TinyVAEConfig, cache_dir, find
 from reference.common.loop import lr_factor, optimizer_step, step_generator, train_resumable
 from reference.common.worlddata import world_batch
 from reference.synfer.config import SynFERTinyConfig, build_tiny
-from reference.synfer.pipeline_synfer import LABEL_PROMPT, FeatureTap, SynFERPipeline
+from reference.synfer.pipeline_synfer import LABEL_PROMPT, SynFERPipeline
 
 GENERIC = LABEL_PROMPT  # caption of the base stage; also the pseudo-labeller's (label-free) prompt
 ADJECTIVE = {"neutral": "neutral", "happy": "happy", "sad": "sad", "surprise": "surprised", "fear": "fearful",
@@ -164,14 +165,10 @@ def train_tiny_synfer(cfg: SynFERTinyConfig = SynFERTinyConfig(), out: Path | No
 
 def labeller_inputs(pipe: SynFERPipeline, z0: torch.Tensor, captions: list[str], aus: torch.Tensor, t_small: int,
                     g: torch.Generator) -> tuple[list[torch.Tensor], torch.Tensor]:
-    """What the pseudo-labeller reads: up-block features and the last cross-attention map at t_small."""
-    noise = torch.randn(z0.shape, generator=g)
-    t = torch.full((len(z0),), t_small, dtype=torch.long)
-    x = pipe.scheduler.add_noise(z0, noise, t)
-    emb = pipe.encode_text(captions)
-    with FeatureTap(pipe.unet) as tap, pipe.au_adapter.conditioned(pipe.au_adapter.au_tokens(aus), 1.0, True) as ad:
-        pipe.unet(x, t, encoder_hidden_states=emb)
-    return tap.features, ad.maps[-1]
+    """What the pseudo-labeller reads: up-block features and the last cross-attention map at t_small, reached by
+    random re-noising with `g` (the committed labeller's training; labelling may invert instead, see
+    SynFERPipeline.feranno_inputs)."""
+    return pipe.feranno_inputs(z0, pipe.encode_text(captions), aus, t_small, g, feranno="renoise")
 
 
 def _without_heads(pipe: SynFERPipeline) -> SynFERPipeline:
