@@ -14,6 +14,7 @@ from reference.maugen import MAUGenPipeline
 from reference.maugen.config import MAUGenTinyConfig, build_tiny, from_sd15_folder
 from reference.maugen.generator import MAUGenGenerator
 from tests.helpers.maugen import assert_batch_consistent, inputs, tiny_pipe
+from tests.helpers.sd15 import sd_like_folder
 
 AUTHORS_NEGATIVE_SHA256 = "ad3f21169b3d8fc0f9f319c8bd8f94e01196b8c3c9eba04d6cb939add5082d32"  # inference.py:41-57
 
@@ -175,47 +176,9 @@ def test_pipeline_refuses_bad_inpaintinginputs(ppipe):
 # -- SD-1.5 folder loading, on an SD-shaped folder of tiny random weights ------------------------------------
 
 
-def _sd_like_folder(root):
-    """A diffusers-layout SD-1.5-inpainting-like folder: fp16-variant weight files only, SD's legacy text config
-    (eos_token_id 2), a PNDM scheduler config that omits clip_sample, a CLIP BPE tokenizer (characters)."""
-    import string
-
-    from diffusers import AutoencoderKL
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
-
-    from reference.common.parts import tiny_unet
-
-    torch.manual_seed(0)
-    tdir = root / "tok-src"
-    tdir.mkdir(parents=True)
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for c in sorted(set(string.ascii_lowercase + string.digits + ",.-()'/:")):
-        vocab.setdefault(c, len(vocab))
-        vocab.setdefault(c + "</w>", len(vocab))
-    (tdir / "vocab.json").write_text(json.dumps(vocab))
-    (tdir / "merges.txt").write_text("#version: 0.2\n")
-    tok = CLIPTokenizer(str(tdir / "vocab.json"), str(tdir / "merges.txt"), model_max_length=77)
-    tok.save_pretrained(root / "sd" / "tokenizer")
-    text = CLIPTextModel(CLIPTextConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                                        num_attention_heads=2, max_position_embeddings=77, bos_token_id=0,
-                                        eos_token_id=2, pad_token_id=1))
-    unet = tiny_unet(in_channels=9, out_channels=4, cross_attention_dim=32)
-    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, sample_size=64,
-                        down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
-                        block_out_channels=(16, 32, 64), layers_per_block=1, norm_num_groups=8,
-                        mid_block_add_attention=False)
-    for name, m in (("text_encoder", text), ("unet", unet), ("vae", vae)):
-        m.half().save_pretrained(root / "sd" / name, variant="fp16")
-    (root / "sd" / "scheduler").mkdir()
-    (root / "sd" / "scheduler" / "scheduler_config.json").write_text(json.dumps(
-        {"_class_name": "PNDMScheduler", "beta_schedule": "scaled_linear", "beta_start": 0.00085,
-         "beta_end": 0.012, "num_train_timesteps": 1000, "skip_prk_steps": True}))
-    return root / "sd"
-
-
 @pytest.fixture(scope="module")
 def sd_folder(tmp_path_factory):
-    return _sd_like_folder(tmp_path_factory.mktemp("sd15"))
+    return sd_like_folder(tmp_path_factory.mktemp("sd15"))
 
 
 @pytest.fixture(scope="module")

@@ -28,10 +28,17 @@ def cmd_generate(args) -> int:
 
 
 def cmd_train(args) -> int:
+    from bench.core.errors import UsageError
     from bench.core.registry import TRAINERS
     from bench.generation.options import parse_options
 
-    out = TRAINERS.get(args.model)(args.config, parse_options(args.option), progress=not args.quiet)
+    options = parse_options(args.option)
+    for key in ("sd15", "data"):  # the sd15 config's inputs travel as options (the trainer checks them)
+        if getattr(args, key, None) is not None:
+            if args.config != "sd15":
+                raise UsageError(f"--{key} is for --config sd15")
+            options[key] = args.__dict__[key]
+    out = TRAINERS.get(args.model)(args.config, options, progress=not args.quiet)
     print(f"trained {args.model} ({args.config}): {out}")
     return 0
 
@@ -71,9 +78,12 @@ def add_commands(sub) -> None:
     gen.add_argument("--quiet", action="store_true")
     gen.set_defaults(func=cmd_generate)
 
-    tr = sub.add_parser("train", help="train a reference model's tiny config on world train data (resumable)")
+    tr = sub.add_parser("train", help="train a reference model: tiny (world train data, CPU) or sd15 (--sd15 FOLDER "
+                                        "--data SET, GPU); resumable")
     tr.add_argument("model", help="a registered trainer (augen list trainers: vae, maugen, synfer)")
     tr.add_argument("--config", default="tiny", choices=("tiny", "sd15"))
+    tr.add_argument("--sd15", metavar="FOLDER", help="sd15: local diffusers SD-1.5 weights (inpainting for maugen)")
+    tr.add_argument("--data", metavar="SET", help="sd15: a labelled face SampleSet to train on (any image size)")
     tr.add_argument("--option", action="append", metavar="KEY=VALUE", help="config field override (changes its key)")
     tr.add_argument("--quiet", action="store_true")
     tr.set_defaults(func=cmd_train)

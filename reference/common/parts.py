@@ -58,6 +58,24 @@ def tiny_scheduler() -> DDIMScheduler:
                          clip_sample=False, set_alpha_to_one=False, steps_offset=1, prediction_type="epsilon")
 
 
+def sd_scheduler(config: dict | None = None) -> DDIMScheduler:
+    """DDIM as SD-1.5 samples it: clip_sample off, set_alpha_to_one off, steps_offset 1, whatever `config`
+    (a folder's scheduler config) says or omits about them; its beta schedule otherwise. (DDIMScheduler's own
+    defaults would turn clip_sample on for a folder whose config omits it, e.g. SD's PNDM config.)"""
+    base = dict(num_train_timesteps=1000, beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012)
+    keep = {k: v for k, v in (config or {}).items() if not k.startswith("_")}
+    return DDIMScheduler.from_config({**base, **keep, "clip_sample": False, "set_alpha_to_one": False,
+                                      "steps_offset": 1})
+
+
+def folder_scheduler_config(folder: Path) -> dict:
+    """`folder/scheduler/scheduler_config.json` as a dict ({} when the folder has none)."""
+    import json
+
+    f = Path(folder) / "scheduler" / "scheduler_config.json"
+    return json.loads(f.read_text()) if f.is_file() else {}
+
+
 def sd15_unet(in_channels: int = 9) -> UNet2DConditionModel:
     """Stable Diffusion 1.5's UNet shape (in_channels 9 = the inpainting variant), random weights."""
     return UNet2DConditionModel(sample_size=64, in_channels=in_channels, out_channels=4,

@@ -22,9 +22,11 @@ from reference.common.autoencoder import TinyVAEConfig
 from reference.common.parts import (
     check_sd15_folder,
     eval_mode,
+    folder_scheduler_config,
     sd15_text_encoder,
     sd15_unet,
     sd15_vae,
+    sd_scheduler,
     tiny_scheduler,
     tiny_text_encoder,
     tiny_unet,
@@ -161,17 +163,6 @@ def _sd15_heads(unet, text_dim: int = 768, variant: str = "published"):
     return mrl, head, vit
 
 
-def sd_scheduler(config: dict | None = None):
-    """DDIM as SD-1.5 samples it: clip_sample off, set_alpha_to_one off, steps_offset 1, whatever `config`
-    (a folder's scheduler config) says or omits about them; its beta schedule otherwise."""
-    from diffusers import DDIMScheduler
-
-    base = dict(num_train_timesteps=1000, beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012)
-    keep = {k: v for k, v in (config or {}).items() if not k.startswith("_")}
-    return DDIMScheduler.from_config({**base, **keep, "clip_sample": False, "set_alpha_to_one": False,
-                                      "steps_offset": 1})
-
-
 def build_sd15_random(variant: str = "published") -> MAUGenPipeline:
     """SD-1.5-inpainting-shaped MAUGen with random weights (for GPU shape, memory and speed checks)."""
     tok = world_tokenizer()
@@ -218,8 +209,7 @@ def from_sd15_folder(folder: str | Path, identity_folder: str | Path | None = No
         if not Path(identity_folder).is_dir():
             raise MissingWeights(f"{identity_folder}: no such folder (a local ViT-S/8 in transformers layout)")
         vit = ViTModel.from_pretrained(identity_folder, local_files_only=True)
-    sched_file = folder / "scheduler" / "scheduler_config.json"
-    sched_cfg = json.loads(sched_file.read_text()) if sched_file.is_file() else {}
+    sched_cfg = folder_scheduler_config(folder)
     pipe = MAUGenPipeline(vae=AutoencoderKL.from_pretrained(folder / "vae", **load), text_encoder=text,
                           tokenizer=tok, unet=unet, scheduler=sd_scheduler(sched_cfg), mrl=mrl, label_head=head,
                           identity_encoder=vit)

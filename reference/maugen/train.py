@@ -12,12 +12,15 @@ inpainting mask. The config's variant picks the model and conventions:
   sampled, as the published pipeline samples.
 Resumable (checkpoint every 100 steps, identical weights after a kill); the result is a pipeline folder
 `maugen-tiny-<hash>` with `training.json` beside it.
+`--config sd15` (`train_sd15_maugen`) runs the same `training_step` on SD-1.5 inpainting weights and batches
+of a labelled SampleSet (reference/common/sd15train.py: bf16, gradient checkpointing, accelerate).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -30,10 +33,11 @@ from bench.world.params import WorldConfig
 from reference.common import autoencoder
 from reference.common.autoencoder import TinyVAEConfig, cache_dir, find_trained, load_tiny_vae
 from reference.common.loop import lr_factor, optimizer_step, step_generator, train_resumable
-from reference.common.worlddata import disfa12, world_batch
+from reference.common.sd15train import SD15TrainConfig
+from reference.common.worlddata import WorldBatch, disfa12, world_batch
 from reference.maugen.config import MAUGenTinyConfig, build_tiny
 from reference.maugen.modules import focal_bce, focal_mse, focal_mse_tanh
-from reference.maugen.pipeline_maugen import ID_PLACEHOLDERS, MAUGenPipeline
+from reference.maugen.pipeline_maugen import DISFA12, ID_PLACEHOLDERS, MAUGenPipeline
 
 
 def random_masks(g: torch.Generator, n: int, size: int) -> torch.Tensor:
@@ -47,15 +51,23 @@ def random_masks(g: torch.Generator, n: int, size: int) -> torch.Tensor:
     return m
 
 
-def training_step(pipe: MAUGenPipeline, cfg: MAUGenTinyConfig, step: int) -> tuple[torch.Tensor, dict[str, float]]:
-    """The loss of one training step (a pure function of the weights and `step`)."""
-    wcfg = WorldConfig(seed=cfg.world_seed, image_size=64)
-    wb = world_batch(wcfg, step, cfg.batch, reference_size=cfg.reference_size)
+def training_step(pipe: MAUGenPipeline, cfg: MAUGenTinyConfig, step: int, wb: WorldBatch | None = None
+                  ) -> tuple[torch.Tensor, dict[str, float]]:
+    """The loss of one training step (a pure function of the weights, `step` and the batch).
+
+    `wb`: the faces (any source: world, SampleSet; on the pipeline's device); None = world-train batch `step`.
+    `cfg` is any config with the loss fields of MAUGenTinyConfig (MAUGenSD15Config has them).
+    """
+    if wb is None:
+        wcfg = WorldConfig(seed=cfg.world_seed, image_size=64)
+        wb = world_batch(wcfg, step, cfg.batch, reference_size=cfg.reference_size)
     g = step_generator(cfg.seed, step)
-    n = cfg.batch
+    n = len(wb.images)
+    dev = wb.images.device
     drop = torch.rand(n, generator=g) < cfg.p_drop
     has_ref = (torch.rand(n, generator=g) < cfg.p_reference) & ~drop
     inpaint = torch.rand(n, generator=g) < cfg.p_inpaint
+    drop, has_ref, inpaint = drop.to(dev), has_ref.to(dev), inpaint.to(dev)
     target = disfa12(wb.aus)  # (B, 12) what the image shows
     cond = torch.where(drop[:, None], torch.zeros_like(target), target)  # (B, 12) what the model is told
     prompts = ["" if d else (f"a photo of {' '.join(ID_PLACEHOLDERS)}, {p}" if r else p)
@@ -65,11 +77,11 @@ def training_step(pipe: MAUGenPipeline, cfg: MAUGenTinyConfig, step: int) -> tup
     with torch.no_grad():
         z0 = pipe.vae.encode(wb.images).latent_dist.mean * sf  # (B, C, 16, 16)
         h = z0.shape[-1]
-        mask = torch.ones(n, 1, h, h)
+        mask = torch.ones(n, 1, h, h, device=dev)
         if published:  # black fill; no mask = an all-black frame (as the published pipeline samples)
-            px = torch.ones(n, 1, *wb.images.shape[2:])
+            px = torch.ones(n, 1, *wb.images.shape[2:], device=dev)
             if inpaint.any():
-                m = random_masks(g, int(inpaint.sum()), h)
+                m = random_masks(g, int(inpaint.sum()), h).to(dev)
                 px[inpaint] = F.interpolate(m, scale_factor=pipe.vae_scale_factor, mode="nearest")
                 mask[inpaint] = m
             frames = torch.where(px >= 0.5, -torch.ones_like(wb.images), wb.images)
@@ -77,12 +89,12 @@ def training_step(pipe: MAUGenPipeline, cfg: MAUGenTinyConfig, step: int) -> tup
         else:
             masked = torch.zeros_like(z0)
             if inpaint.any():
-                m = random_masks(g, int(inpaint.sum()), h)
+                m = random_masks(g, int(inpaint.sum()), h).to(dev)
                 px = F.interpolate(m, scale_factor=pipe.vae_scale_factor, mode="nearest")
                 masked[inpaint] = pipe.vae.encode(wb.images[inpaint] * (px < 0.5)).latent_dist.mean * sf
                 mask[inpaint] = m
-    noise = torch.randn(z0.shape, generator=g)
-    t = torch.randint(0, pipe.scheduler.config.num_train_timesteps, (n,), generator=g)
+    noise = torch.randn(z0.shape, generator=g).to(dev)
+    t = torch.randint(0, pipe.scheduler.config.num_train_timesteps, (n,), generator=g).to(dev)
     xt = pipe.scheduler.add_noise(z0, noise, t)
     identity = pipe.identity_vector(wb.references)  # (B, id_dim)
     occ = (target >= 1.0).float()
@@ -151,10 +163,63 @@ def load_tiny_maugen(cfg: MAUGenTinyConfig = MAUGenTinyConfig(), train_if_missin
     return pipe
 
 
+@dataclass(frozen=True)
+class MAUGenSD15Config(SD15TrainConfig):
+    """sd15 MAUGen: the loop settings plus the published variant's loss settings (as MAUGenTinyConfig's)."""
+
+    p_drop: float = 0.1  # probability of dropping the whole condition (classifier-free guidance)
+    p_reference: float = 0.5  # probability a face gets an identity reference (and the `<ID> <ID2>` prompt)
+    p_inpaint: float = 0.25  # probability a face gets a random inpainting mask (else an all-black frame)
+    label_weight: float = 0.5  # weight of the focal label losses
+    intensity_weight: float = 1.0  # weight of the authors' focal-MSE beside focal BCE
+    mrl_weight: float = 0.05  # weight of the contrastive alignment loss
+    reference_size: int = 112  # identity ViT-S/8 input size
+    weights_variant: str = ""  # file variant of the SD folder's weights ("fp16" for *.fp16.safetensors; "" plain)
+    variant: str = "published"  # MAUGen variant trained (sd15 trains the authors' published model only)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.variant != "published":
+            raise UsageError("sd15 training trains the published MAUGen only (variant=published)")
+
+
+def train_sd15_maugen(folder: Path, data: Path, cfg: MAUGenSD15Config = MAUGenSD15Config(),
+                      progress: bool = True) -> Path:
+    """Fine-tune MAUGen (published) on SD-1.5 inpainting weights in `folder` from the SampleSet `data`.
+
+    Trains UNet, text encoder, MRL, DIG head and identity ViT jointly with `training_step` (VAE frozen); returns
+    the pipeline folder (loadable by the `maugen` generator with weights=DIR).
+    """
+    from reference.common.sd15train import LabelledFaces, output_folder, to_device, train_sd15
+    from reference.maugen.config import from_sd15_folder
+
+    torch.manual_seed(cfg.seed)  # the untrained MRL / DIG head / ViT initialisation
+    pipe = from_sd15_folder(folder, weights_variant=cfg.weights_variant or None)
+    size = pipe.unet.config.sample_size * pipe.vae_scale_factor
+    faces = LabelledFaces(data, size, need_aus=DISFA12, reference_size=cfg.reference_size, what="MAUGen")
+    trainable = {"unet": pipe.unet, "text_encoder": pipe.text_encoder, "mrl": pipe.mrl,
+                 "label_head": pipe.label_head, "identity_encoder": pipe.identity_encoder}
+
+    def loss_fn(micro: int):
+        wb = to_device(faces.batch(micro, cfg.batch, cfg.seed), pipe.device)
+        return training_step(pipe, cfg, micro, wb)
+
+    out = output_folder("maugen", cfg, folder, data)
+    report = {"method": "maugen", "variant": "published", "sd15": str(folder), "data": str(data),
+              "faces": len(faces), "image_size": size,
+              "command": f"augen train maugen --config sd15 --sd15 {folder} --data {data}"}
+    return train_sd15(pipe, cfg, trainable, loss_fn, out, report, "MAUGen sd15", progress)
+
+
 def train_command(config: str, options: dict, progress: bool = True) -> Path:
-    """`augen train maugen [--option k=v]` (the `augen.trainers` entry point)."""
+    """`augen train maugen --config tiny|sd15 [--sd15 FOLDER --data SET] [--option k=v]` (`augen.trainers`)."""
+    if config == "sd15":
+        from reference.common.sd15train import sd15_options
+
+        folder, data, rest = sd15_options(options, "maugen")
+        check_fields(MAUGenSD15Config, rest, "trainer maugen (sd15)")
+        return train_sd15_maugen(folder, data, MAUGenSD15Config(**rest), progress=progress)
     if config != "tiny":
-        raise UsageError("only --config tiny trains here; sd15 MAUGen starts from local SD-1.5 inpainting weights "
-                         "(reference.maugen.config.from_sd15_folder) and trains on a GPU")
+        raise UsageError(f"unknown config {config!r} (tiny | sd15)")
     check_fields(MAUGenTinyConfig, options, "trainer maugen")
     return train_tiny_maugen(MAUGenTinyConfig(**options), progress=progress)

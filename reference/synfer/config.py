@@ -20,9 +20,11 @@ from reference.common.autoencoder import TinyVAEConfig
 from reference.common.parts import (
     check_sd15_folder,
     eval_mode,
+    folder_scheduler_config,
     sd15_text_encoder,
     sd15_unet,
     sd15_vae,
+    sd_scheduler,
     tiny_scheduler,
     tiny_text_encoder,
     tiny_unet,
@@ -95,27 +97,27 @@ def build_tiny(cfg: SynFERTinyConfig = SynFERTinyConfig(), vae=None, with_heads:
 
 
 def _sd15_heads(unet, map_tokens: int = 77) -> dict:
-    return dict(au_adapter=AUAdapter(num_aus=N_AUS, num_tokens=4, cross_attention_dim=768, inner_dims=inner_dims(unet)),
+    """Untrained SynFER modules sized from `unet` (cross-attention width; the labeller reads its up-blocks, whose
+    widths are the reversed block_out_channels with the deepest repeated: (1280, 1280, 640, 320) at SD-1.5)."""
+    outs = tuple(unet.config.block_out_channels[::-1])
+    return dict(au_adapter=AUAdapter(num_aus=N_AUS, num_tokens=4, cross_attention_dim=unet.config.cross_attention_dim,
+                                     inner_dims=inner_dims(unet)),
                 fer_classifier=FERClassifier(8, 64),
-                pseudo_labeller=PseudoLabeller(feature_channels=(1280, 1280, 640, 320), map_tokens=map_tokens),
+                pseudo_labeller=PseudoLabeller(feature_channels=(outs[0], *outs), map_tokens=map_tokens),
                 fer_ensemble=FEREnsemble((32, 48, 64), 8))
 
 
 def build_sd15_random() -> SynFERPipeline:
     """SD-1.5-shaped SynFER (4-channel UNet) with random weights, for GPU shape, memory and speed checks."""
-    from diffusers import DDIMScheduler
-
     tok = world_tokenizer()
     unet = sd15_unet(4)
-    sched = DDIMScheduler(num_train_timesteps=1000, beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
-                          clip_sample=False, set_alpha_to_one=False, steps_offset=1)
     return eval_mode(SynFERPipeline(vae=sd15_vae(), text_encoder=sd15_text_encoder(tok), tokenizer=tok, unet=unet,
-                                scheduler=sched, **_sd15_heads(unet, tok.model_max_length)))
+                                    scheduler=sd_scheduler(), **_sd15_heads(unet, tok.model_max_length)))
 
 
 def from_sd15_folder(folder: str | Path, dtype: torch.dtype = torch.float32) -> SynFERPipeline:
     """SynFER modules (untrained) on local SD-1.5 weights (text-to-image, 4-channel UNet)."""
-    from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
+    from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTokenizer
 
     folder = check_sd15_folder(folder, "Stable Diffusion 1.5")
@@ -124,5 +126,5 @@ def from_sd15_folder(folder: str | Path, dtype: torch.dtype = torch.float32) -> 
     return eval_mode(SynFERPipeline(
         vae=AutoencoderKL.from_pretrained(folder / "vae", torch_dtype=dtype),
         text_encoder=CLIPTextModel.from_pretrained(folder / "text_encoder", local_files_only=True, torch_dtype=dtype),
-        tokenizer=tok, unet=unet, scheduler=DDIMScheduler.from_pretrained(folder / "scheduler"),
+        tokenizer=tok, unet=unet, scheduler=sd_scheduler(folder_scheduler_config(folder)),
         **_sd15_heads(unet, tok.model_max_length)))

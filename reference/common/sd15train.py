@@ -1,0 +1,205 @@
+"""Training the SD-1.5-size references from a labelled face SampleSet (`augen train maugen|synfer --config sd15`).
+
+Shared by both methods: `SD15TrainConfig` (the loop settings; each method subclasses it with its own loss
+settings), `LabelledFaces` (a SampleSet as training batches: images resized to the pipeline's sample size, a
+pure function of the micro-batch index, so a resumed run sees the same data), and `train_sd15` (bf16 autocast on
+CUDA, fp32 on CPU, gradient checkpointing on the UNet, gradient accumulation, gradients averaged over the
+processes of `accelerate launch`, checkpoints through reference.common.loop.train_resumable, the result saved as
+a pipeline folder with `training.json`). The method's own training step computes each loss.
+Under several processes every one holds the same weights (same initialisation, averaged gradients) and writes
+the same checkpoint (atomically, last rename wins); only the main process saves the pipeline folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bench.core.atomic import atomic_dir, atomic_write_text
+from bench.core.errors import DataError, UsageError
+from bench.world.prompts import prompt_from_aus
+from reference.common.autoencoder import cache_dir
+from reference.common.loop import lr_factor, step_generator, train_resumable
+from reference.common.worlddata import WorldBatch, to_unit
+
+PRECISIONS = ("bf16", "fp16", "no")
+
+
+@dataclass(frozen=True)
+class SD15TrainConfig:
+    """Loop settings of an sd15 training run (a method's config adds its loss settings)."""
+
+    steps: int = 10_000  # optimiser steps (each = grad_accum micro-batches on every process)
+    batch: int = 8  # faces per micro-batch per process
+    grad_accum: int = 4  # micro-batches summed into one optimiser step
+    lr: float = 1e-5  # AdamW peak learning rate (warm-up min(100, steps/10) steps, cosine to 5%)
+    mixed_precision: str = "bf16"  # autocast dtype on CUDA: bf16 | fp16 | no (CPU always runs fp32)
+    gradient_checkpointing: bool = True  # recompute UNet activations in the backward pass (memory for time)
+    checkpoint_every: int = 500  # optimiser steps between resumable checkpoints (and one at the end)
+    seed: int = 0  # data order and per-step noise seed
+    out: str = ""  # output pipeline folder; "" = <AUGEN_CACHE>/<method>-sd15-<hash of config, folder, data>
+
+    def __post_init__(self):
+        if self.mixed_precision not in PRECISIONS:
+            raise UsageError(f"mixed_precision must be one of {', '.join(PRECISIONS)}, not {self.mixed_precision!r}")
+        if min(self.steps, self.batch, self.grad_accum, self.checkpoint_every) < 1:
+            raise UsageError("steps, batch, grad_accum and checkpoint_every must be >= 1")
+
+
+def run_key(method: str, cfg: SD15TrainConfig, folder: Path, data: Path) -> str:
+    """`<method>-sd15-<12 hex>`: the hash of every config field except `out`, the weights folder and the data."""
+    fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "out"}
+    text = json.dumps({"config": fields, "sd15": str(Path(folder).resolve()), "data": str(Path(data).resolve())},
+                      sort_keys=True)
+    return f"{method}-sd15-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+
+
+class LabelledFaces:
+    """A SampleSet as training micro-batches (WorldBatch: images, 17 AU intensities, expressions, prompts, refs).
+
+    Micro-batch i holds rows [i*n, (i+1)*n) of a per-epoch seeded permutation. `need_aus`: AU numbers every
+    row must label; `need_expression`: every row must carry an expression code. Unlabelled AUs read as 0.
+    References: another row of the same identity when the set names identities, else the face itself.
+    """
+
+    def __init__(self, root: str | Path, size: int, *, need_aus: tuple[int, ...] = (),
+                 need_expression: bool = False, reference_size: int = 0, what: str = "this method"):
+        from bench.data.sampleset import SampleSet
+
+        self.set = SampleSet(root)
+        man, where = self.set.manifest, Path(root) / "manifest.yaml"
+        if missing := [a for a in need_aus if a not in man.labelled_aus]:
+            raise DataError(where, f"{what} trains on AU intensities of AUs {list(need_aus)}; this set does not "
+                                   f"label AU(s) {missing}")
+        if need_expression and not man.expression_labelled:
+            raise DataError(where, f"{what} trains on expression labels; this set has none")
+        self.rows = list(self.set.rows())
+        if not self.rows:
+            raise DataError(where, "the set has no rows to train on")
+        self.size, self.reference_size = size, reference_size
+        self.aus = np.nan_to_num(np.stack([s.intensity for s in self.rows]), nan=0.0).astype(np.float32)  # (N, 17)
+        by_id: dict[str, list[int]] = {}
+        for i, s in enumerate(self.rows):
+            if s.identity:
+                by_id.setdefault(s.identity, []).append(i)
+        self.partner = [next((j for j in by_id.get(s.identity, []) if j != i), i) for i, s in enumerate(self.rows)]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def indices(self, index: int, n: int, seed: int) -> np.ndarray:
+        """Row numbers of micro-batch `index` (n rows, wrapping into the next epoch's permutation)."""
+        pos = np.arange(index * n, (index + 1) * n)
+        out = np.empty(n, dtype=np.int64)
+        for epoch in np.unique(pos // len(self)):
+            perm = np.random.RandomState((seed * 7919 + int(epoch)) % 2**32).permutation(len(self))
+            sel = pos // len(self) == epoch
+            out[sel] = perm[pos[sel] % len(self)]
+        return out
+
+    def _images(self, rows: np.ndarray, size: int) -> torch.Tensor:
+        """(n, 3, size, size) in [-1, 1], resized (area down, bilinear up) from the set's image size."""
+        x = to_unit(np.stack([self.set.load_image(self.rows[i]) for i in rows]))
+        if x.shape[-2:] != (size, size):
+            mode = "area" if x.shape[-1] > size else "bilinear"
+            x = F.interpolate(x, size=(size, size), mode=mode, **({} if mode == "area" else {"align_corners": False}))
+        return x
+
+    def batch(self, index: int, n: int, seed: int) -> WorldBatch:
+        rows = self.indices(index, n, seed)
+        refs = (self._images(np.array([self.partner[i] for i in rows]), self.reference_size) if self.reference_size
+                else torch.zeros(n, 3, 0, 0))
+        return WorldBatch(images=self._images(rows, self.size), aus=torch.from_numpy(self.aus[rows]),
+                          expression=torch.tensor([max(0, self.rows[i].expression) for i in rows]),
+                          prompts=[prompt_from_aus(self.aus[i]) for i in rows], references=refs)
+
+
+def to_device(wb: WorldBatch, device: torch.device) -> WorldBatch:
+    return WorldBatch(images=wb.images.to(device), aus=wb.aus.to(device), expression=wb.expression.to(device),
+                      prompts=wb.prompts, references=wb.references.to(device))
+
+
+def train_sd15(pipe, cfg: SD15TrainConfig, trainable: dict[str, torch.nn.Module],
+               loss_fn: Callable[[int], tuple[torch.Tensor, dict[str, float]]], out: Path, report: dict,
+               desc: str, progress: bool = True, checkpointing: bool | None = None) -> Path:
+    """Train `trainable` (the rest of `pipe` frozen) for cfg.steps, resuming from `<out>.ckpt`; save `pipe` to `out`.
+
+    `loss_fn(micro)` is the method's training step on micro-batch `micro` (a global index: step, accumulation
+    slot and process rank folded in, so every process reads different faces and a resumed run the same ones).
+    `checkpointing`: gradient checkpointing on the UNet (None = cfg.gradient_checkpointing; a stage whose UNet
+    reads state set around its forward, as SynFER's adapter, turns it off: the recomputation would miss it).
+    """
+    from accelerate import Accelerator
+
+    cuda = torch.cuda.is_available()
+    acc = Accelerator(mixed_precision=cfg.mixed_precision if cuda else "no", cpu=not cuda)
+    pipe.to(acc.device)
+    for name, m in pipe.components.items():
+        if isinstance(m, torch.nn.Module):
+            m.requires_grad_(name in trainable)
+    checkpointing = cfg.gradient_checkpointing if checkpointing is None else checkpointing
+    if checkpointing:
+        pipe.unet.enable_gradient_checkpointing()
+    params = [p for m in trainable.values() for p in m.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=1e-2)
+    world, rank = acc.num_processes, acc.process_index
+
+    def step_fn(step: int) -> dict[str, float]:
+        for grp in opt.param_groups:
+            grp["lr"] = cfg.lr * lr_factor(step, cfg.steps, warm=min(100, cfg.steps // 10 + 1))
+        parts: dict[str, float] = {}
+        for k in range(cfg.grad_accum):
+            micro = (step * cfg.grad_accum + k) * world + rank
+            # the global RNG (dropout, e.g. MAUGen's Img2Text MLPs) as a function of the micro-batch: resumable
+            torch.manual_seed(step_generator(cfg.seed, micro, stream=99).initial_seed())
+            with acc.autocast():
+                loss, got = loss_fn(micro)
+            acc.backward(loss / cfg.grad_accum)
+            for key, v in got.items():
+                parts[key] = parts.get(key, 0.0) + v / cfg.grad_accum
+        for p in params:  # average over processes (no DDP wrapper: the method's step calls the modules itself)
+            if p.grad is not None and world > 1:
+                p.grad = acc.reduce(p.grad, "mean")
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        return parts
+
+    ckpt = out.with_name(out.name + ".ckpt")
+    log = train_resumable(ckpt, cfg.steps, step_fn, trainable, {"opt": opt}, every=cfg.checkpoint_every,
+                          desc=desc, progress=progress and acc.is_main_process, log_every=min(50, cfg.steps))
+    if checkpointing:
+        pipe.unet.disable_gradient_checkpointing()
+    acc.wait_for_everyone()
+    if acc.is_main_process:
+        pipe.to("cpu")
+        full = {**report, "config": dataclasses.asdict(cfg), "processes": world,
+                "unet_gradient_checkpointing": checkpointing,
+                "precision": cfg.mixed_precision if cuda else "fp32 (cpu)", "log": log}
+        with atomic_dir(out, overwrite=True) as tmp:
+            pipe.save_pretrained(tmp)
+            atomic_write_text(tmp / "training.json", json.dumps(full, indent=1, default=str))
+    acc.wait_for_everyone()
+    return out
+
+
+def output_folder(method: str, cfg: SD15TrainConfig, folder: Path, data: Path) -> Path:
+    return Path(cfg.out) if cfg.out else cache_dir() / run_key(method, cfg, folder, data)
+
+
+def sd15_options(options: dict, trainer: str) -> tuple[Path, Path, dict]:
+    """Split `sd15=` and `data=` (from `--sd15`, `--data`) off the config options, or say they are needed."""
+    rest = dict(options)
+    sd, data = rest.pop("sd15", None), rest.pop("data", None)
+    if sd is None or data is None:
+        raise UsageError(f"`augen train {trainer} --config sd15` needs --sd15 FOLDER (local diffusers SD-1.5 "
+                         f"weights) and --data SET (a labelled face SampleSet)")
+    return Path(str(sd)), Path(str(data)), rest

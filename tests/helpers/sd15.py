@@ -1,0 +1,52 @@
+"""SD-1.5-shaped folders of tiny random weights (test_maugen_published.py, test_sd15_training.py): the same
+component classes and config keys as a diffusers SD-1.5 checkpoint, small enough for CPU tests."""
+
+from __future__ import annotations
+
+import json
+import string
+from pathlib import Path
+
+import torch
+
+
+def sd_like_folder(root: Path, in_channels: int = 9, fp16_variant: bool = True, name: str = "sd") -> Path:
+    """A diffusers-layout SD-1.5-like folder `root/name`: UNet2DConditionModel with `in_channels` (9: inpainting,
+    MAUGen; 4: text-to-image, SynFER) and cross_attention_dim 32 = the CLIPTextModel's width, AutoencoderKL,
+    CLIPTokenizer (a character BPE), SD's legacy text config (eos_token_id 2), a PNDM scheduler config that omits
+    clip_sample. `fp16_variant`: weights only as `*.fp16.safetensors` (as some SD folders ship), else plain fp32."""
+    from diffusers import AutoencoderKL
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    from reference.common.parts import tiny_unet
+
+    torch.manual_seed(0)
+    out = Path(root) / name
+    tdir = Path(root) / f"{name}-tok-src"
+    tdir.mkdir(parents=True)
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for c in sorted(set(string.ascii_lowercase + string.digits + ",.-()'/:")):
+        vocab.setdefault(c, len(vocab))
+        vocab.setdefault(c + "</w>", len(vocab))
+    (tdir / "vocab.json").write_text(json.dumps(vocab))
+    (tdir / "merges.txt").write_text("#version: 0.2\n")
+    tok = CLIPTokenizer(str(tdir / "vocab.json"), str(tdir / "merges.txt"), model_max_length=77)
+    tok.save_pretrained(out / "tokenizer")
+    text = CLIPTextModel(CLIPTextConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                        num_attention_heads=2, max_position_embeddings=77, bos_token_id=0,
+                                        eos_token_id=2, pad_token_id=1))
+    unet = tiny_unet(in_channels=in_channels, out_channels=4, cross_attention_dim=32)
+    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, sample_size=64,
+                        down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
+                        block_out_channels=(16, 32, 64), layers_per_block=1, norm_num_groups=8,
+                        mid_block_add_attention=False)
+    for sub, m in (("text_encoder", text), ("unet", unet), ("vae", vae)):
+        if fp16_variant:
+            m.half().save_pretrained(out / sub, variant="fp16")
+        else:
+            m.save_pretrained(out / sub)
+    (out / "scheduler").mkdir()
+    (out / "scheduler" / "scheduler_config.json").write_text(json.dumps(
+        {"_class_name": "PNDMScheduler", "beta_schedule": "scaled_linear", "beta_start": 0.00085,
+         "beta_end": 0.012, "num_train_timesteps": 1000, "skip_prk_steps": True}))
+    return out
