@@ -185,18 +185,21 @@ def test_sd15_needs_local_weights(tmp_path):
         from_sd15_folder(tmp_path / "sd")
 
 
-def test_training_resumes_to_identical_weights(tmp_path, monkeypatch):
-    """Two steps, a 'crash', two more == four steps straight (same data and noise per step)."""
+@pytest.mark.parametrize("variant", ["v1", "published"])
+def test_training_resumes_to_identical_weights(tmp_path, monkeypatch, variant):
+    """Two steps, a 'crash', two more == four steps straight (same data, noise and dropout per step)."""
     from reference.common.loop import train_resumable
     from reference.maugen.train import training_step
 
     monkeypatch.setenv("AUGEN_CACHE", str(tmp_path))
-    cfg = MAUGenTinyConfig(batch=4, steps=4)
+    cfg = MAUGenTinyConfig(batch=4, steps=4, variant=variant)
 
     def run(ckpt, stops):
         torch.manual_seed(0)
         p = build_tiny(cfg)
-        mods = {"unet": p.unet, "label_head": p.label_head}
+        mods = {"unet": p.unet, "label_head": p.label_head, "mrl": p.mrl}
+        for m in mods.values():
+            m.train()  # dropout on, as in training
         opt = torch.optim.AdamW([q for m in mods.values() for q in m.parameters()], lr=1e-3)
 
         def step(s):
@@ -212,7 +215,9 @@ def test_training_resumes_to_identical_weights(tmp_path, monkeypatch):
             if stop != stops[-1]:  # a fresh process: rebuild everything, resume from the checkpoint
                 torch.manual_seed(0)
                 p = build_tiny(cfg)
-                mods = {"unet": p.unet, "label_head": p.label_head}
+                mods = {"unet": p.unet, "label_head": p.label_head, "mrl": p.mrl}
+                for m in mods.values():
+                    m.train()
                 opt = torch.optim.AdamW([q for m in mods.values() for q in m.parameters()], lr=1e-3)
         return mods
 

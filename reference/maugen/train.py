@@ -62,6 +62,8 @@ def training_step(pipe: MAUGenPipeline, cfg: MAUGenTinyConfig, step: int, wb: Wo
         wcfg = WorldConfig(seed=cfg.world_seed, image_size=64)
         wb = world_batch(wcfg, step, cfg.batch, reference_size=cfg.reference_size)
     g = step_generator(cfg.seed, step)
+    if getattr(cfg, "variant", "v1") != "v1":  # published Img2Text dropout draws from the global RNG: seeded by
+        torch.manual_seed(step_generator(cfg.seed, step, stream=99).initial_seed())  # the step, so runs resume
     n = len(wb.images)
     dev = wb.images.device
     drop = torch.rand(n, generator=g) < cfg.p_drop
