@@ -151,12 +151,12 @@ def test_protocol_downstream_settings_are_checked(tmp_path):
 
 def test_world_slices_render_the_same_faces_in_any_chunks_and_only_when_a_training_needs_them(tmp_path,
                                                                                                monkeypatch):
-    """A WorldSlice keys the cache like the rendered faces; its pixels do not depend on chunking or the pool; a
-    baseline whose trainings are cached is never rendered."""
+    """A WorldSlice keys the cache like the rendered faces; its pixels do not depend on chunking; a baseline whose
+    trainings are cached is never rendered."""
     ws = DS.WorldSlice(WORLD, "train", 300, 32, start=50)
     one = ws.load()
     monkeypatch.setattr(DS, "RENDER_CHUNK", 64)
-    pooled = ws.load(workers=2)  # 5 chunks over a process pool
+    pooled = ws.load()  # 5 chunks
     assert one.key == pooled.key == ws.key and len(ws) == 300
     assert torch.equal(one.x, pooled.x) and torch.equal(one.aus, pooled.aus)
     assert torch.equal(one.expression, pooled.expression)
@@ -166,7 +166,7 @@ def test_world_slices_render_the_same_faces_in_any_chunks_and_only_when_a_traini
     s = ds({**FAST_D, "width": 8, "steps": 20, "seeds": [0]})
     real, test = DS.from_world(WORLD, "train", 32, 32), DS.from_world(WORLD, "test", 64, 32)
     first = DS.run_downstream(None, real, test, s, cache=tmp_path, workers=1, baselines={"big": ws})
-    monkeypatch.setattr(DS.WorldSlice, "load", lambda self, workers=1: pytest.fail("rendered a cached baseline"))
+    monkeypatch.setattr(DS.WorldSlice, "load", lambda self: pytest.fail("rendered a cached baseline"))
     again = DS.run_downstream(None, real, test, s, cache=tmp_path, workers=1, baselines={"big": ws})
     assert json.dumps(first, sort_keys=True) == json.dumps(again, sort_keys=True) and first["baselines"]["big"][
         "n"] == 300

@@ -62,16 +62,14 @@ def test_judgecheck_rereads_the_board_with_the_second_judge(tmp_path, monkeypatc
     proto = load_protocol(TINY)
     filed = [(n, json.loads((tmp_path / "home" / "leaderboards" / "results" / proto.id / f"{n}.json").read_text()))
              for n, _, _ in ENTRIES]
-    pooled, missing = J.rescore(proto, filed, {}, workers=2)
-    alone, _ = J.rescore(proto, filed, {}, workers=1)
-    assert missing == [] and [n for n, _ in pooled] == ["real", "noise"]
-    for (_, a), (_, b), (_, r) in zip(pooled, alone, filed):
-        assert a["au_judge"]["id"] == b["au_judge"]["id"] != r["au_judge"]["id"]  # the second judge read them
+    got, missing = J.rescore(proto, filed, {})
+    assert missing == [] and [n for n, _ in got] == ["real", "noise"]
+    for (_, a), (_, r) in zip(got, filed):
+        assert a["au_judge"]["id"] != r["au_judge"]["id"]  # the second judge read them
         assert a["metrics"]["downstream_training_value"] == r["metrics"]["downstream_training_value"]
-        for k in ("fd_world", "au_kappa"):
-            assert a["metrics"][k]["value"] == pytest.approx(b["metrics"][k]["value"], rel=1e-4)
+        assert a["metrics"]["fd_world"]["value"] != r["metrics"]["fd_world"]["value"]  # other features
     out = tmp_path / "judge.md"
-    assert J.main(["--protocol", str(TINY), "--out", str(out), "--workers", "1"]) == 0
+    assert J.main(["--protocol", str(TINY), "--out", str(out)]) == 0
     text = out.read_text()
     assert "board order (gate, then training value) | 1.000 | 2 |" in text and "| noise |" in text
 
@@ -95,6 +93,10 @@ def test_reruns_file_a_board_per_axis_and_resume(tmp_path, monkeypatch):
     assert base_noise != seed_noise  # noise draws follow the generation seed
 
     text = S.write_report(cfg, proto).read_text()
+    real_row = next(ln for ln in text.splitlines() if ln.startswith("| real |"))
+    assert real_row.count(" =") == 1  # the real control renders world samples: the seed re-run scores as filed
+    noise_row = next(ln for ln in text.splitlines() if ln.startswith("| noise |"))
+    assert " =" not in noise_row  # noise follows the generation seed
     assert "| real |" in text and "redrawn conditions" in text and "other generation seed" in text
     assert "board order" in text
     mtimes = {p: p.stat().st_mtime_ns for p in cfg.results.rglob("*.json")}

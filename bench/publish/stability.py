@@ -151,8 +151,17 @@ def boards(cfg: StabilityConfig, proto: Protocol) -> tuple[list[dict], dict[str,
         if stale:
             raise DataError(cfg.results / axis, f"stale results ({', '.join(n for n, _ in stale)}): re-run "
                                                 "python -m bench.publish.stability")
+        before = dict(filed)
+        for row in axis_rows:  # a re-run scoring exactly as filed (a control that does not depend on what the
+            r = dict(got)[row["name"]]  # re-run changes) measures nothing new: marked in the report
+            row["same_scores"] = row["name"] in before and metric_values(r) == metric_values(before[row["name"]])
         out[axis] = axis_rows
     return rows, out
+
+
+def metric_values(results: dict) -> dict[str, object]:
+    """Every metric's value (and per-seed values) of a results dict: what 'scores exactly as filed' compares."""
+    return {k: (m.get("value"), m.get("per_seed")) for k, m in results["metrics"].items()}
 
 
 def _tv(row: dict | None) -> str:
@@ -170,8 +179,10 @@ def report(cfg: StabilityConfig, proto: Protocol, rows: list[dict], axis_rows: d
              f"(downstream included): **redrawn conditions** asks for world val samples n..2n-1 instead of 0..n-1 "
              f"(other labels, prompts and identities); **other generation seed** asks for the same conditions with "
              f"seed i + {SEED_OFFSET:,} instead of i. Cell: rank (or role) and training value with its 95% interval "
-             "over downstream seeds; `x` = fails the label gate. The judge axis (the same sets read by another "
-             "judge) is in [judge_independence.md](../judge_independence.md).", ""]
+             "over downstream seeds; `x` = fails the label gate; `=` = every metric of the re-run equals the filed "
+             "one (the entry does not depend on what the re-run changes, e.g. a control that renders world samples "
+             "ignores the generation seed). The judge axis (the same sets read by another judge) is "
+             "in [judge_independence.md](../judge_independence.md).", ""]
     axes = list(axis_rows)
     lines += ["| entry | filed board | " + " | ".join(AXIS_TITLES[a] for a in axes) + " |",
               "|---|---|" + "---|" * len(axes)]
@@ -180,7 +191,7 @@ def report(cfg: StabilityConfig, proto: Protocol, rows: list[dict], axis_rows: d
     def cell(r: dict | None) -> str:
         if r is None:
             return "not run"
-        mark = "" if r["passes"] else " x"
+        mark = ("" if r["passes"] else " x") + (" =" if r.get("same_scores") else "")
         return f"{r['rank']}{mark} · {_tv(r)}"
     for r in rows:
         lines.append(f"| {r['name']} | {cell(r)} | " + " | ".join(cell(by_axis[a].get(r["name"])) for a in axes)
