@@ -36,3 +36,15 @@ def world_set(tmp_path):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def one_thread():
+    """torch on one thread for the test (restored after): pinned outputs (sha256 of samples) depend on the thread
+    count, and the runner generates with one thread per worker."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -264,7 +264,7 @@ def test_label_branch_option(pipe):
 V1_PIN = "f4fc46a8a28ac4dacd663b6bf20cc7f759aad6216b0d0b720301327fed4c71c6"  # before the published variant existed
 
 
-def test_v1_tiny_checkpoint_samples_as_before():
+def test_v1_tiny_checkpoint_samples_as_before(one_thread):
     """The committed checkpoint under `maugen-tiny`: same key, recorded config, images and labels as before."""
     import hashlib
 

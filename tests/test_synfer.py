@@ -379,7 +379,7 @@ def committed():
     ({}, "f2f152da7ff25c6dde5ec434f8977795e3a00b53a437d829a6d83eb4d0569c92"),
     (PIN_SG_PL, "4686fcffa19ff935d3f1fe4f3c7db2e583fde0c14f4a80ece7d0f8baa19ecd6e"),
 ])
-def test_committed_tiny_outputs_are_pinned(committed, options, want):
+def test_committed_tiny_outputs_are_pinned(committed, options, want, one_thread):
     from bench.world.conditions import world_conditions
 
     conds = world_conditions({"seed": 0, "image_size": 64}, "val", 4)
@@ -397,7 +397,7 @@ def test_committed_tiny_records_the_filed_config(committed, options):
     assert published["guidance_norm"] == "token" and published["feranno"] == "invert" and "rectify" not in published
 
 
-def test_committed_tiny_relabelling_is_pinned(committed):
+def test_committed_tiny_relabelling_is_pinned(committed, one_thread):
     from bench.world.conditions import world_conditions
 
     conds = world_conditions({"seed": 0, "image_size": 64}, "val", 4)
