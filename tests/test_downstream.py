@@ -155,7 +155,9 @@ def test_world_slices_render_the_same_faces_in_any_chunks_and_only_when_a_traini
     trainings are cached is never rendered."""
     ws = DS.WorldSlice(WORLD, "train", 300, 32, start=50)
     one = ws.load()
-    monkeypatch.setattr(DS, "RENDER_CHUNK", 64)
+    from bench.downstream import data as D
+
+    monkeypatch.setattr(D, "RENDER_CHUNK", 64)
     pooled = ws.load()  # 5 chunks
     assert one.key == pooled.key == ws.key and len(ws) == 300
     assert torch.equal(one.x, pooled.x) and torch.equal(one.aus, pooled.aus)

@@ -47,7 +47,6 @@ import json
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +58,13 @@ from bench.core.errors import DataError
 from bench.core.protocol import DownstreamSettings
 from bench.core.registry import RECOGNIZERS, register_metric
 from bench.data.aus import AU_INDEX, subset
+from bench.downstream.data import (  # noqa: F401  (re-exported: harness users read data from here)
+    LabelledImages,
+    WorldSlice,
+    from_sampleset,
+    from_world,
+    resize_uint8,
+)
 from bench.downstream.recognizers import N_EXPRESSIONS, build_recognizer
 from bench.metrics import alignment as A
 
@@ -85,118 +91,6 @@ KINDS = BASE_KINDS + CHANCE_KINDS
 def kinds(s: DownstreamSettings) -> tuple[str, ...]:
     """The kinds a protocol's settings produce: chance-corrected ones need a validation split (thresholds)."""
     return KINDS if s.val is not None else BASE_KINDS
-
-
-@dataclass
-class LabelledImages:
-    """Images and the labels a recognizer learns from (or is tested against), in memory."""
-
-    x: torch.Tensor  # (N, 3, S, S) uint8, already at the recognizer's input size
-    aus: torch.Tensor  # (N, 17) float32 intensities 0-5, NaN = not labelled
-    expression: torch.Tensor  # (N,) int64 AffectNet code, -1 = not labelled
-    key: str  # content key (what was read, how, how many) for the cache
-    occ: torch.Tensor | None = None  # (N, 17) float32 0/1 where only occurrence is labelled (BP4D), else NaN
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def take(self, n: int) -> LabelledImages:
-        if n > len(self):
-            raise ValueError(f"asked for {n} images, have {len(self)}")
-        return LabelledImages(self.x[:n], self.aus[:n], self.expression[:n], f"{self.key}[:{n}]",
-                              None if self.occ is None else self.occ[:n])
-
-    @staticmethod
-    def concat(a: LabelledImages, b: LabelledImages) -> LabelledImages:
-        occ = None
-        if a.occ is not None or b.occ is not None:
-            occ = torch.cat([torch.full_like(d.aus, float("nan")) if d.occ is None else d.occ for d in (a, b)])
-        return LabelledImages(torch.cat([a.x, b.x]), torch.cat([a.aus, b.aus]), torch.cat([a.expression,
-                              b.expression]), f"{a.key}+{b.key}", occ)
-
-    def occurrence(self, threshold: float) -> torch.Tensor:
-        """(N, 17) float32 occurrence labels: intensity >= threshold where intensities are labelled, else the
-        occurrence labels; NaN where neither is."""
-        occ = torch.where(torch.isnan(self.aus), float("nan"), (self.aus >= threshold).float())
-        return occ if self.occ is None else torch.where(torch.isnan(occ), self.occ, occ)
-
-
-def resize_uint8(images: np.ndarray, size: int) -> torch.Tensor:
-    """(N, H, W, 3) uint8 -> (N, 3, size, size) uint8, area interpolation (exact box filter on integer ratios)."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
-    if x.shape[-1] == size and x.shape[-2] == size:
-        return x.contiguous()
-    y = F.interpolate(x.float(), size=(size, size), mode="area")
-    return y.round_().clamp_(0, 255).to(torch.uint8)
-
-
-@dataclass(frozen=True)
-class WorldSlice:
-    """World faces not rendered yet: the key and size a training's cache entry needs now, the images only when a
-    training must run (`load`). A real-only baseline of 64,000 faces costs ~25 s to render, and once its trainings
-    are cached no later submission needs its pixels."""
-
-    world: dict  # {"seed", "image_size"} of the world
-    split: str  # world split
-    n: int  # samples start..start+n-1
-    size: int  # recognizer input side (area-resized)
-    start: int = 0  # first sample
-
-    @property
-    def key(self) -> str:
-        return f"world:{self.world['seed']}:{self.world['image_size']}:{self.split}:{self.start}:{self.n}:{self.size}"
-
-    def __len__(self) -> int:
-        return self.n
-
-    def load(self) -> LabelledImages:
-        """The rendered faces with their true labels (in chunks of RENDER_CHUNK samples; every sample is rendered
-        from its own index, so the pixels do not depend on the chunking). One process: rendering in the process
-        pool measured 3x slower than here (the pixels' round trip costs more than the rendering)."""
-        parts = [_render_chunk(self.world, self.split, lo, min(self.start + self.n, lo + RENDER_CHUNK), self.size)
-                 for lo in range(self.start, self.start + self.n, RENDER_CHUNK)]
-        return LabelledImages(torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]),
-                              torch.cat([p[2] for p in parts]), self.key)
-
-
-RENDER_CHUNK = 4096  # world samples rendered per call
-
-
-def _render_chunk(world: dict, split: str, lo: int, hi: int, size: int
-                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """World samples lo..hi-1 of a split: (N, 3, size, size) uint8 images, (N, 17) intensities, (N,) expressions."""
-    from bench.world.params import WorldConfig, sample_params
-    from bench.world.render import render
-
-    cfg = WorldConfig(seed=world["seed"], image_size=world["image_size"])
-    p = sample_params(cfg, split, np.arange(lo, hi))
-    return (resize_uint8(render(p, cfg.image_size), size), torch.from_numpy(p.aus.astype(np.float32)),
-            torch.from_numpy(p.expression.astype(np.int64)))
-
-
-def from_world(world: dict, split: str, n: int, size: int, start: int = 0) -> LabelledImages:
-    """True-labelled world faces of a split, rendered now."""
-    return WorldSlice(world, split, n, size, start).load()
-
-
-def from_sampleset(root: str | os.PathLike, n: int, size: int, content_hash: str | None = None) -> LabelledImages:
-    """The first n samples of a SampleSet with the labels it claims (validated while read)."""
-    from bench.data.sampleset import SampleSet
-
-    ss = SampleSet(root)
-    if len(ss) < n:
-        raise DataError(root, f"holds {len(ss)} samples; the downstream protocol needs {n}")
-    xs, aus, ex, got = [], [], [], 0
-    for b in ss.batches(512):
-        k = min(len(b["image"]), n - got)
-        xs.append(resize_uint8(b["image"][:k], size))
-        aus.append(torch.from_numpy(b["intensity"][:k].astype(np.float32)))
-        ex.append(torch.from_numpy(b["expression"][:k]))
-        got += k
-        if got == n:
-            break
-    return LabelledImages(torch.cat(xs), torch.cat(aus), torch.cat(ex),
-                          f"set:{content_hash or ss.content_hash()}:{n}:{size}")
 
 
 # -- training and testing ----------------------------------------------------------------------------------
