@@ -151,10 +151,10 @@ def boards(cfg: StabilityConfig, proto: Protocol) -> tuple[list[dict], dict[str,
         if stale:
             raise DataError(cfg.results / axis, f"stale results ({', '.join(n for n, _ in stale)}): re-run "
                                                 "python -m bench.publish.stability")
-        before = dict(filed)
+        before, after = dict(filed), dict(got)
         for row in axis_rows:  # a re-run scoring exactly as filed (a control that does not depend on what the
-            r = dict(got)[row["name"]]  # re-run changes) measures nothing new: marked in the report
-            row["same_scores"] = row["name"] in before and metric_values(r) == metric_values(before[row["name"]])
+            name = row["name"]  # re-run changes) measures nothing new: marked in the report
+            row["same_scores"] = name in before and metric_values(after[name]) == metric_values(before[name])
         out[axis] = axis_rows
     return rows, out
 
