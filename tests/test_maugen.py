@@ -265,15 +265,15 @@ V1_PIN = "f4fc46a8a28ac4dacd663b6bf20cc7f759aad6216b0d0b720301327fed4c71c6"  # b
 
 
 def test_v1_tiny_checkpoint_samples_as_before(one_thread):
-    """The committed checkpoint under `maugen-tiny`: same key, recorded config, images and labels as before."""
+    """The committed checkpoint under `maugen-tiny variant=v1` (the filed `maugen-tiny-v1`): same key, recorded config, images and labels as before."""
     import hashlib
 
     from bench.world.conditions import world_conditions
     from reference.maugen.generator import MAUGenTiny
 
     assert MAUGenTinyConfig().key == MAUGenTinyConfig(variant="v1").key == "maugen-tiny-229745619a"
-    gen = MAUGenTiny(train=False)
-    assert gen.pipe.variant == "v1" and gen.negative_prompt == ""
+    gen = MAUGenTiny(variant="v1", train=False)
+    assert gen.pipe.variant == "v1" and gen.negative_prompt == "" and gen.version == "1"
     assert gen.config == {"weights": "maugen-tiny-229745619a", "steps": 25, "guidance_scale": 3.0,
                           "scheduler": "DDIMScheduler"}
     h = hashlib.sha256()

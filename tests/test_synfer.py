@@ -5,6 +5,7 @@ of every training stage, and pins of the committed tiny checkpoint's benchmark o
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import shutil
 
@@ -407,3 +408,22 @@ def test_committed_tiny_relabelling_is_pinned(committed, one_thread):
     gens = [torch.Generator().manual_seed(int(q.seed)) for q in s]
     final, pseudo, ens, rel, _ = gen.pipe.label_images(x, generator=gens, feranno="renoise", rectify="hard")
     assert final.tolist() == [2, 5, 7, 5] and pseudo.tolist() == [2, 5, 7, 5] and not rel.any()
+
+
+def test_committed_tiny_published_preset(committed):
+    """`synfer-tiny --option preset=published` (the filed `synfer-tiny-published`): every published setting but
+    the negative prompt ("" = the tiny's text null); a given option still wins; an unknown preset is refused."""
+    from bench.core.errors import UsageError
+    from reference.synfer.options import PUBLISHED
+
+    gen = committed(train=False, preset="published")
+    assert gen.options == dataclasses.replace(PUBLISHED, negative_prompt="")
+    cfg = gen.config
+    assert (cfg["num_inference_steps"], cfg["guidance_scale"], cfg["semantic_guidance_scale"]) == (50, 7.5, 0.1)
+    assert (cfg["guidance_norm"], cfg["feranno"], cfg["rectify"], cfg["pseudo_label"]) == ("token", "invert", "soft",
+                                                                                              True)
+    assert "negative_prompt" not in cfg  # TINY's value: absent from the record
+    assert committed(train=False, preset="published", steps=10).config["num_inference_steps"] == 10
+    assert committed(train=False).options.steps == 25  # the default preset is untouched
+    with pytest.raises(UsageError, match="preset must be one of tiny, published"):
+        committed(train=False, preset="paper")

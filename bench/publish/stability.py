@@ -45,16 +45,20 @@ AXES = ("conditions", "seed")  # the re-runs, in report order
 AXIS_TITLES = {"conditions": "redrawn conditions", "seed": "other generation seed"}
 SEED_OFFSET = 1_000_000  # the `seed` re-run: condition i is generated with seed i + SEED_OFFSET
 
-# (entry, registered generator, options): the board's entries as `tox -e bench` files them; synfer-tiny-sg-pl is
-# the ablation's guided + pseudo-labelled row (lambda_g chosen by the second judge, docs/verdicts.md)
+# (entry, registered generator, options): the board's entries as they were filed: `tox -e bench` files the controls,
+# maugen-tiny (the published variant) and synfer-tiny; synfer-tiny-sg-pl is the ablation's guided + pseudo-labelled
+# row (lambda_g chosen by the second judge, docs/verdicts.md); maugen-tiny-v1 and synfer-tiny-published are the
+# fidelity pair's other halves (docs/fidelity-maugen.md, docs/fidelity-synfer.md)
 ENTRIES: tuple[tuple[str, str, dict], ...] = (
     ("real", "real", {}),
     ("shuffled", "shuffled", {}),
     ("collapsed", "collapsed", {}),
     ("noise", "noise", {}),
     ("maugen-tiny", "maugen-tiny", {}),
+    ("maugen-tiny-v1", "maugen-tiny", {"variant": "v1"}),
     ("synfer-tiny", "synfer-tiny", {}),
     ("synfer-tiny-sg-pl", "synfer-tiny", {"semantic_guidance_scale": 2.0, "pseudo_label": True}),
+    ("synfer-tiny-published", "synfer-tiny", {"preset": "published"}),
 )
 RUN_STATS = ("stats",)  # generator record fields that describe the run's output, not the generator
 

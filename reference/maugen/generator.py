@@ -1,5 +1,6 @@
-"""MAUGen as a benchmark generator: `maugen-tiny` (the committed/cached tiny checkpoint) and `maugen` (any
-trained MAUGen pipeline folder, e.g. SD-1.5 sized, given by `weights=`).
+"""MAUGen as a benchmark generator: `maugen-tiny` (the committed tiny checkpoints: the published variant by
+default, `variant=v1` our first reading) and `maugen` (any trained MAUGen pipeline folder, e.g. SD-1.5 sized,
+given by `weights=`).
 
 Each condition's prompt goes to the pipeline, with its DISFA12 intensities (a v1 checkpoint reads them; a
 published one only has them recorded in the condition: its request is the prompt). The sample's labels are
@@ -23,7 +24,7 @@ from bench.data.aus import AU_INDEX, N_AUS
 from bench.data.conditions import Condition
 from bench.data.sampleset import Sample
 from reference.common.parts import load_pipeline_folder
-from reference.maugen.pipeline_maugen import DISFA12, MAUGenPipeline
+from reference.maugen.pipeline_maugen import DISFA12, VARIANTS, MAUGenPipeline
 
 _COLS = [AU_INDEX[a] for a in DISFA12]
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -129,26 +130,41 @@ class MAUGenGenerator:
 
 
 class MAUGenTiny(MAUGenGenerator):
-    """The tiny MAUGen trained on world-v1 train data (committed weights, else the user cache, else trained
-    now with a progress bar; `train=False` refuses instead). It is the v1 checkpoint `maugen-tiny-229745619a`.
+    """The tiny MAUGen trained on world train data (committed weights, else the user cache, else trained now
+    with a progress bar; `train=False` refuses instead), in one of two variants (docs/fidelity-maugen.md):
 
-    25 steps / CFG 3.0 (not the authors' 30 / 7.5) and an empty negative prompt: the settings it was tuned and
-    filed with (reports/maugen_tiny.md); "" is the null it was trained with, and its word-level vocabulary
-    would read the authors' negative prompt as `<unk>`s. Its recorded config is unchanged from before the
-    variants so filed results stay comparable."""
+    * `variant=published` (default): the authors' model (`MAUGenTinyConfig(variant="published")`), sampled with
+      their 30 steps / CFG 7.5. The negative prompt is "" (the null it was trained with): the tiny's word-level
+      vocabulary would read the authors' one as `<unk>`s.
+    * `variant=v1`: our first reading, the checkpoint `maugen-tiny-229745619a`, with the 25 steps / CFG 3.0 and
+      "" it was tuned and filed with (reports/maugen_tiny.md). Its recorded config and version are those of the
+      filed `maugen-tiny-v1` entry, so its re-runs compare with it.
+
+    `steps` / `guidance_scale` override the variant's sampling."""
 
     name = "maugen-tiny"
-    version = "1"
+    version = "2"  # 2: the published variant by default (the v1 variant records version 1, as it was filed)
     needs = ("device",)  # committed weights
+    SAMPLING = {"published": (30, 7.5), "v1": (25, 3.0)}  # variant -> (steps, CFG) it samples with by default
 
-    def __init__(self, steps: int = 25, guidance_scale: float = 3.0, batch_size: int = 64, train: bool = True,
-                 frames: str | Path | None = None, mask: str | Path | None = None, **kw):
+    def __init__(self, variant: str = "published", steps: int | None = None, guidance_scale: float | None = None,
+                 batch_size: int = 64, train: bool = True, frames: str | Path | None = None,
+                 mask: str | Path | None = None, **kw):
         from reference.maugen.config import MAUGenTinyConfig
         from reference.maugen.train import load_tiny_maugen
 
-        cfg = MAUGenTinyConfig()
+        if variant not in VARIANTS:
+            raise UsageError(f"maugen-tiny option variant must be one of {', '.join(VARIANTS)}, not {variant!r}")
+        cfg = MAUGenTinyConfig(variant=variant)
+        d_steps, d_cfg = self.SAMPLING[variant]
+        steps = d_steps if steps is None else steps
+        guidance_scale = d_cfg if guidance_scale is None else guidance_scale
         super().__init__(steps=steps, guidance_scale=guidance_scale, batch_size=batch_size, negative_prompt="",
                          frames=frames, mask=mask, pipe=load_tiny_maugen(cfg, train_if_missing=train), **kw)
         self.config = {"weights": cfg.key, "steps": steps, "guidance_scale": guidance_scale,
                        "scheduler": type(self.pipe.scheduler).__name__, **self._inpaint_config(frames, mask)}
+        if variant == "v1":
+            self.version = "1"  # the filed entry's record
+        else:
+            self.config["variant"] = variant
         self.real_data = cfg.real_data()

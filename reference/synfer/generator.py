@@ -26,7 +26,7 @@ from bench.data.conditions import Condition
 from bench.data.sampleset import Sample
 from reference.common.parts import load_pipeline_folder
 from reference.synfer.labels import FERANNO_MODES, RECTIFY_RULES
-from reference.synfer.options import PUBLISHED, TINY, SynFERSampling
+from reference.synfer.options import PUBLISHED, TINY, TINY_PUBLISHED, SynFERSampling
 from reference.synfer.pipeline_synfer import SynFERPipeline
 
 
@@ -90,16 +90,24 @@ class SynFERGenerator:
 
 class SynFERTiny(SynFERGenerator):
     """The tiny SynFER trained on world-v1 train data; `stage` picks an ablation row's model (committed or cached
-    weights, else trained now with progress bars; `train=False` refuses instead)."""
+    weights, else trained now with progress bars; `train=False` refuses instead).
+
+    `preset` picks the defaults of the options not given: "tiny" (TINY: the committed checkpoint's settings, its
+    filed entries) or "published" (TINY_PUBLISHED: the method as published on the tiny weights, the filed
+    `synfer-tiny-published` entry)."""
 
     name = "synfer-tiny"
     needs = ("device",)  # committed weights
     defaults = TINY  # the committed checkpoint's settings (its filed entries); published ones are options
+    PRESETS = {"tiny": TINY, "published": TINY_PUBLISHED}
 
-    def __init__(self, stage: str = "full", train: bool = True, **kw):
+    def __init__(self, stage: str = "full", train: bool = True, preset: str = "tiny", **kw):
         from reference.synfer.config import SynFERTinyConfig
         from reference.synfer.train import load_tiny_synfer
 
+        if preset not in self.PRESETS:
+            raise UsageError(f"synfer-tiny option preset must be one of {', '.join(self.PRESETS)}, not {preset!r}")
+        self.defaults = self.PRESETS[preset]
         cfg = SynFERTinyConfig()
         super().__init__(pipe=load_tiny_synfer(cfg, stage=stage, train_if_missing=train), **kw)
         self.config = {**self.config, "weights": f"{cfg.key}/{stage}"}

@@ -84,3 +84,7 @@ PUBLISHED = SynFERSampling()
 TINY = SynFERSampling(steps=25, guidance_scale=3.0, negative_prompt="", semantic_guidance_scale=0.0,
                       guidance_start=10, guidance_norm="global", pseudo_label=False, feranno="renoise",
                       rectify="hard", unlabelled_prompt="generic")
+# The method as published on the committed tiny weights (`synfer-tiny --option preset=published`): every
+# PUBLISHED setting but the negative prompt, "" (the tiny's text null; its word-level vocabulary has none of the
+# published one's words).
+TINY_PUBLISHED = dataclasses.replace(PUBLISHED, negative_prompt="")
