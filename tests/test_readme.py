@@ -48,7 +48,7 @@ Not ranked: gen-b (fails gate: au_kappa lower bound -0.010 <= 0)
 
 # the blocks whose generator a test below checks on fixture inputs (a new block needs one)
 COVERED = {"tox-timing", "world", "world-difficulty", "throughput", "protocol", "controls", "leaderboard", "rank-stability",
-           "leaderboard-archive", "downstream", "real-protocols", "maugen", "synfer-ablation"}
+           "leaderboard-archive", "downstream", "real-protocols", "maugen", "synfer-ablation", "fidelity"}
 
 
 # -- each block from fixture inputs ----------------------------------------------------------------------------------
@@ -228,22 +228,47 @@ def test_real_protocols_block():
 
 
 def test_maugen_block():
-    training = {"key": "maugen-tiny-abc", "config": {"steps": 2500, "batch": 64},
+    training = {"key": "maugen-tiny-abc", "config": {"steps": 2500, "batch": 64, "variant": "published"},
                 "log": [{"step": 2500, "diffusion": 0.1}, {"seconds_this_run": 600.0}, {"seconds_this_run": 60.0}]}
     ceiling = {"n": 1024, "aus": "DISFA12", "au_f1_original": 0.975, "au_f1_reconstructed": 0.882}
     results = {"maugen-tiny": res(fd_world=498.6, au_f1={"value": 0.84, "per_au": {"AU01": 0.9, "AU07": None}},
                                   au_f1_condition={"value": 0.733, "per_au": {"AU01": 0.9, "AU07": 0.5}}),
                "real": res(fd_world=65.1), "noise": res(fd_world=2577.4)}
-    head = ("The tiny MAUGen (`reports/maugen_tiny.md`; checkpoint `maugen-tiny-abc`, committed: 2,500 steps of batch "
+    head = ("The tiny MAUGen (variant published; checkpoint `maugen-tiny-abc`, committed: 2,500 steps of batch "
             "64, 11.0 min of training on this machine)")
     cap = "its VAE alone caps DISFA12 F1 at 0.88: the judge reads 0.975 on 1,024 originals"
-    assert R.maugen_block("world-v1", training, ceiling, results) == (
-        f"{head} reaches on `world-v1` FD 499 (real 65, noise 2,577), claimed-vs-judge AU F1 0.840 on the 1 AU it "
-        f"labels and requested-vs-judge F1 0.733 over all 2 ({cap}). Its DIG labels copy the request, so where an "
-        f"image misses a requested AU the claim misses it too; reading the unconditional CFG branch "
-        f"(`label_branch=\"uncond\"`) catches some of those misses at the cost of agreement elsewhere.")
-    assert R.maugen_block("world-v2", training, ceiling, {"maugen-tiny": None, "real": None, "noise": None}) == (
+    body = (f"{head} reaches on `world-v1` FD 499 (real 65, noise 2,577), claimed-vs-judge AU F1 0.840 on the 1 AU it "
+            f"labels and requested-vs-judge F1 0.733 over all 2 ({cap}).")
+    assert R.maugen_block("world-v1", training, ceiling, results, {}) == body
+    copy = {"maugen-tiny": {"au": {"copy_on_miss": 0.25, "n_miss": 1200, "ci95": {"copy_on_miss": [0.2, 0.3]}}}}
+    assert R.maugen_block("world-v1", training, ceiling, results, copy) == (
+        f"{body} Where the judge reads one of its images as missing a requested AU, its claimed label repeats the "
+        f"request in 0.250 [0.200, 0.300] of 1,200 such cells (`reports/world-v1/copy_rate.md`).")
+    assert R.maugen_block("world-v2", training, ceiling, {"maugen-tiny": None, "real": None, "noise": None}, {}) == (
         f"{head} has no results filed under `leaderboards/results/world-v2/` for the board's hash yet; {cap}.")
+
+
+def test_fidelity_block():
+    """Each pair's two rows from their results and copy rates; an entry not filed says so; real's miss rates are
+    the judge's floor."""
+    from bench.publish.readme_references import FIDELITY_METRICS, FIDELITY_PAIRS
+
+    def rates(c, n):
+        return {"copy_on_miss": c, "n_miss": n, "miss_rate": 0.02, "ci95": {"copy_on_miss": [c - 0.01, c]}}
+
+    tv = {"value": 0.139, "ci95": [0.129, 0.149]}
+    results = {"maugen-tiny-v1": res(downstream_training_value=tv, fd_world=498.6, au_kappa=0.764),
+               "real": res()}
+    copy = {"maugen-tiny-v1": {"au": rates(0.999, 2391), "expression": None},
+            "real": {"au": rates(1.0, 652), "expression": rates(1.0, 182)}}
+    got = R.fidelity_block("world-v2", "downstream_training_value", results, copy).splitlines()
+    assert got[0].startswith("On `world-v2` (filed under `leaderboards/results/world-v2/`")
+    assert len(got) == 4 + 2 * len(FIDELITY_PAIRS) + 2
+    assert got[4] == ("| MAUGen | maugen-tiny-v1 | earlier | 0.139 ± 0.010 | 499 | 0.764 | n/a | n/a | n/a | "
+                      "0.999 [0.989, 0.999] of 2,391 | n/a |")
+    assert got[5] == "| MAUGen | maugen-tiny | published | not filed |" + " |" * (len(FIDELITY_METRICS) + 2)
+    assert "0.020 of AU cells and 0.020 of expressions" in got[-1]
+    assert "the judge reads" not in R.fidelity_block("world-v2", "downstream_training_value", results, {})
 
 
 def test_ablation_block():

@@ -147,3 +147,40 @@ def nanmean(x: np.ndarray) -> float:
     """Unweighted mean over defined entries (the 'mean F1 over AUs' convention)."""
     x = np.asarray(x, np.float64)
     return float(np.nanmean(x)) if np.isfinite(x).any() else float("nan")
+
+
+def _labelled(a: np.ndarray) -> np.ndarray:
+    """Where a label is given: finite and not negative (NaN or -1 = none)."""
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(a) & (a >= 0)
+
+
+def copy_rates(request: np.ndarray, claim: np.ndarray, judge: np.ndarray) -> dict[str, float]:
+    """Does a set's claimed label copy the *request* where its image misses it (as the judge reads the image)?
+
+    `request`, `claim`, `judge`: aligned (N, K) 0/1 occurrences (NaN = not labelled) or (N,) class codes (-1 = none);
+    only cells where all three are labelled count. A miss is judge != request. Returns the counts `n_cells`, `n_miss`,
+    `n_hit` and the shares `miss_rate` = P(judge != request), `copy_on_miss` = P(claim == request | miss),
+    `judge_on_miss` = P(claim == judge | miss) (these two sum to 1 for binary labels, not for classes) and
+    `agree_on_hit` = P(claim == request | judge == request); a share over no cells is NaN. For binary labels the misses
+    split by direction: requested on / judge off (`n_miss_on`, `copy_on_miss_on` = P(claim on | that)) and requested
+    off / judge on (`n_miss_off`, `copy_on_miss_off` = P(claim off | that)); for classes these are NaN."""
+    r, c, j = (np.asarray(a, np.float64) for a in (request, claim, judge))
+    if not r.shape == c.shape == j.shape:
+        raise ValueError(f"shape mismatch {r.shape}, {c.shape}, {j.shape}")
+    ok = _labelled(r) & _labelled(c) & _labelled(j)
+    r, c, j = r[ok], c[ok], j[ok]
+    miss, copy = j != r, c == r
+
+    def share(hit: np.ndarray, where: np.ndarray) -> float:
+        return float(hit[where].mean()) if where.any() else float("nan")
+
+    binary = bool(np.isin(np.concatenate([r, c, j]), (0.0, 1.0)).all()) and np.ndim(request) == 2
+    on, off = miss & (r == 1), miss & (r == 0)
+    return {"n_cells": int(ok.sum()), "n_miss": int(miss.sum()), "n_hit": int((~miss).sum()),
+            "miss_rate": float(miss.mean()) if len(r) else float("nan"),
+            "copy_on_miss": share(copy, miss), "judge_on_miss": share(c == j, miss), "agree_on_hit": share(copy, ~miss),
+            "n_miss_on": int(on.sum()) if binary else float("nan"),
+            "copy_on_miss_on": share(copy, on) if binary else float("nan"),
+            "n_miss_off": int(off.sum()) if binary else float("nan"),
+            "copy_on_miss_off": share(copy, off) if binary else float("nan")}

@@ -36,6 +36,7 @@ from bench.core.paths import workspace
 from bench.core.protocol import DEFAULT_PROTOCOL, FAMILIES, Protocol
 from bench.publish import markers
 from bench.publish.markers import README, WIDTH, loose_numbers, wrap_markdown  # noqa: F401  (tests read them here)
+from bench.publish.readme_references import ablation_block, fidelity_block, maugen_block  # noqa: F401  (registers)
 from bench.publish.readme_sources import (  # noqa: F401  (the blocks' machinery; tests read it here)
     BENCH_JSON,
     BLOCKS,
@@ -81,7 +82,9 @@ BENCH_GROUPS = {"world-render": "world rendering", "sampleset-write": "SampleSet
                 "sampleset-read": "SampleSet reading", "fid-2048": "FID from 2048-d statistics",
                 "judge-folder": "judging a folder of images", "score-10k": "scoring 10k images end to end (cold cache)",
                 "runner-overhead": "the runner (generate, judge, score)", "downstream-training": "downstream training",
-                "maugen-tiny-sampling": "MAUGen-tiny sampling", "synfer-tiny-guidance": "SynFER-tiny semantic guidance"}
+                "maugen-tiny-sampling": "MAUGen-tiny (v1) sampling",
+                "maugen-tiny-published-sampling": "MAUGen-tiny (published) sampling",
+                "synfer-tiny-guidance": "SynFER-tiny semantic guidance"}
 
 
 # -- blocks ---------------------------------------------------------------------------------------------------------
@@ -387,87 +390,6 @@ def real_protocols() -> list[Protocol]:
     from bench.scoring.protocols import known_protocols
 
     return [p for p in (protocol(i) for i in known_protocols()) if p.kind == "real"]
-
-
-def _load_maugen(src: Sources) -> dict:
-    res = dict(board_results(src))
-    trainings = sorted(src.path(REFERENCE_WEIGHTS).glob("maugen-tiny-*/training.json"))
-    if not trainings:
-        raise DataError(src.path(REFERENCE_WEIGHTS) / "maugen-tiny-*/training.json",
-                        "missing (written by `augen train maugen --config tiny`)")
-    rel = str(trainings[-1].relative_to(src.root))
-    return {"pid": board(src)["id"], "training": src.json(rel, "augen train maugen --config tiny"),
-            "ceiling": src.json(VAE_CEILING, "bench.publish.refreport.vae_ceiling"),
-            "results": {k: res.get(k) for k in ("maugen-tiny", "real", "noise")}}
-
-
-@block("maugen", _load_maugen)
-def maugen_block(pid: str, training: dict, ceiling: dict, results: dict[str, dict | None]) -> str:
-    """The tiny MAUGen: its training record, its VAE's ceiling and its scores on the board's protocol."""
-    c = training["config"]
-    secs = sum(e.get("seconds_this_run", 0) for e in training["log"])
-    head = (f"The tiny MAUGen (`reports/maugen_tiny.md`; checkpoint `{training['key']}`, committed: {c['steps']:,} "
-            f"steps of batch {c['batch']}, {minutes(secs)} of training on this machine)")
-    cap = (f"its VAE alone caps {ceiling['aus']} F1 at {ceiling['au_f1_reconstructed']:.2f}: the judge reads "
-           f"{ceiling['au_f1_original']:.3f} on {ceiling['n']:,} originals")
-    m = results.get("maugen-tiny")
-    if m is None:
-        return f"{head} has no results filed under `leaderboards/results/{pid}/` for the board's hash yet; {cap}."
-    mm = m["metrics"]
-    fd = {k: (r or {}).get("metrics", {}).get("fd_world", {}).get("value") for k, r in results.items()}
-    labelled = sum(v is not None for v in (mm.get("au_f1", {}).get("per_au") or {}).values())
-    requested = sum(v is not None for v in (mm.get("au_f1_condition", {}).get("per_au") or {}).values())
-    ref = ", ".join(f"{k} {fd[k]:,.0f}" for k in ("real", "noise") if not missing(fd[k]))
-    return (f"{head} reaches on `{pid}` FD {num(fd['maugen-tiny'], 0)}" + (f" ({ref})" if ref else "")
-            + f", claimed-vs-judge AU F1 {num(mm.get('au_f1', {}).get('value'))} on the {plural(labelled, 'AU')} it "
-            f"labels and requested-vs-judge F1 {num(mm.get('au_f1_condition', {}).get('value'))} over all {requested} "
-            f"({cap}). "
-            f"Its DIG labels copy the request, so where an image misses a requested AU the claim misses it too; "
-            f"reading the unconditional CFG branch (`label_branch=\"uncond\"`) catches some of those misses at the "
-            f"cost of agreement elsewhere.")
-
-
-def _load_ablation(src: Sources) -> dict:
-    from bench.publish.ablation import ROWS, slug
-    from bench.publish.leaderboard import load_filed
-
-    runs = {}
-    for folder in sorted(src.path(REPORT_RESULTS).glob("*/synfer-ablation")):
-        filed = dict(load_filed(folder))
-        runs[folder.parent.name] = [(row, filed.get(slug(row))) for row in ROWS]
-    return {"runs": runs}
-
-
-@block("synfer-ablation", _load_ablation)
-def ablation_block(runs: dict[str, list[tuple[str, dict | None]]]) -> str:
-    """SynFER's ablation, one table per protocol it was run on, from reports/results/<protocol>/synfer-ablation/."""
-    if not runs:
-        return ("The ablation has not been run (`python -m bench.publish.ablation` files its rows under "
-                "`reports/results/<protocol>/synfer-ablation/`).")
-    parts = []
-    cols = (("expression_accuracy_condition", 3), ("au_f1_condition", 3), ("fd_world", 0),
-            ("downstream_expression_accuracy_1x", 3))
-    for pid, rows in runs.items():
-        sizes = sorted({r["sampleset"]["n"] for _, r in rows if r})
-        lines = [f"On `{pid}` (`reports/results/{pid}/synfer-ablation/`, "
-                 + " / ".join(f"{s:,}" for s in sizes) + " conditions per row):", "",
-                 "| row | expression vs request | AU F1 vs request | FD | recognizer on 1x: expression acc. | "
-                 "relabelled |", "|---|---:|---:|---:|---:|---:|"]
-        for row, r in rows:
-            if r is None:
-                lines.append(f"| {row} | not run | | | | |")
-                continue
-            vals = [num(r["metrics"].get(k, {}).get("value"), d) for k, d in cols]
-            st = r["generator"].get("stats") or {}
-            share = f"{st['relabelled'] / st['n']:.0%}" if st.get("n") and "relabelled" in st else ""
-            lines.append(f"| {row} | " + " | ".join(vals) + f" | {share} |")
-        sg = next((r["generator"]["config"].get("semantic_guidance_scale") for row, r in rows
-                   if r and (r["generator"].get("config") or {}).get("semantic_guidance_scale")), None)
-        if sg is not None:
-            lines += ["", f"Semantic guidance with lambda_g {sg} (`semantic_guidance_scale`, chosen on train-split "
-                          f"conditions, never the scored suite)."]
-        parts.append("\n".join(lines))
-    return "\n\n".join(parts)
 
 
 def rewrite(text: str, render: Callable[[str], str], path: str | Path = README) -> tuple[str, list[str]]:

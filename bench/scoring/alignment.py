@@ -15,19 +15,28 @@ from bench.scoring.context import ScoreInputs, Value
 AU_READS = ("au_intensity", "au_prob")
 
 
+def occurrence_at(intensity: np.ndarray, threshold: float) -> np.ndarray:
+    """(N, K) 0/1 occurrence of claimed or requested intensities at `threshold`, NaN where not labelled."""
+    return np.where(np.isnan(intensity), np.nan, (intensity >= threshold).astype(np.float64))
+
+
+def judge_occurrence(intensity: np.ndarray, prob: np.ndarray, threshold: float) -> np.ndarray:
+    """(N, K) 0/1 occurrence an AU judge reads: its probability >= 0.5 where it gives one, else its intensity >=
+    `threshold`, else unread (NaN)."""
+    return np.where(~np.isnan(prob), (prob >= 0.5).astype(np.float64),
+                    np.where(~np.isnan(intensity), (intensity >= threshold).astype(np.float64), np.nan))
+
+
 def occurrence(x: ScoreInputs, intensity: np.ndarray) -> np.ndarray:
     """(N, K) 0/1 occurrence of intensities at the protocol's threshold, NaN where not labelled."""
-    return np.where(np.isnan(intensity), np.nan, (intensity >= x.proto.occurrence_threshold).astype(np.float64))
+    return occurrence_at(intensity, x.proto.occurrence_threshold)
 
 
 def judged(x: ScoreInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(intensity, probability, occurrence) the AU judge reads on the protocol's AU subset, each (N, K). Occurrence
-    is the tool's probability >= 0.5, else its intensity >= threshold, else unread (NaN)."""
+    """(intensity, probability, occurrence) the AU judge reads on the protocol's AU subset, each (N, K)."""
     def compute():
         ji, jp = x.gen["au_intensity"][:, x.cols], x.gen["au_prob"][:, x.cols]
-        jocc = np.where(~np.isnan(jp), (jp >= 0.5).astype(float),
-                        np.where(~np.isnan(ji), (ji >= x.proto.occurrence_threshold).astype(float), np.nan))
-        return ji, jp, jocc
+        return ji, jp, judge_occurrence(ji, jp, x.proto.occurrence_threshold)
     return x.memo("judged", compute)
 
 
