@@ -225,3 +225,50 @@ def test_published_training_step_reaches_every_part():
                       ("lgfe", ppipe.label_head.blocks[0].attn_text.in_proj_weight),
                       ("reg", ppipe.label_head.dual_head.reg[0][0].weight)]:
         assert par.grad is not None and par.grad.abs().sum() > 0, name
+
+
+# -- the committed published tiny checkpoint (the board's `maugen-tiny`) --------------------------------------
+
+PUBLISHED_PIN = "6b00a12c8f1b24ece4971aa4a94e71aac6601d59dfb48423981615a109e85911"
+
+
+def test_published_tiny_checkpoint_is_the_generator_default(one_thread):
+    """`maugen-tiny` with no options: the published checkpoint with the authors' 30 steps / CFG 7.5 and the ""
+    null it was trained with, recorded as version 2 with its variant; images and labels pinned on 4 conditions."""
+    import hashlib
+
+    from bench.core.errors import UsageError
+    from bench.world.conditions import world_conditions
+    from reference.maugen.config import MAUGenTinyConfig
+    from reference.maugen.generator import MAUGenTiny
+
+    gen = MAUGenTiny(train=False)
+    assert MAUGenTinyConfig(variant="published").key == "maugen-tiny-b3910784d4"
+    assert gen.pipe.variant == "published" and gen.negative_prompt == "" and gen.version == "2"
+    assert gen.config == {"weights": "maugen-tiny-b3910784d4", "steps": 30, "guidance_scale": 7.5,
+                          "scheduler": "DDIMScheduler", "variant": "published"}
+    assert gen.real_data["labelled_images"] == 2500 * 64
+    h = hashlib.sha256()
+    for smp in gen.generate(world_conditions({"seed": 0, "image_size": 64}, "val", 4)):
+        h.update(np.ascontiguousarray(smp.image).tobytes())
+        h.update(np.nan_to_num(smp.intensity, nan=-1).astype(np.float32).tobytes())
+    assert h.hexdigest() == PUBLISHED_PIN
+    assert MAUGenTiny(train=False, steps=10).config["steps"] == 10
+    with pytest.raises(UsageError, match="variant must be one of published, v1"):
+        MAUGenTiny(variant="v2", train=False)
+
+
+def test_saved_checkpoints_hold_no_path_of_the_training_machine(tmp_path):
+    """`save_trained` drops `_name_or_path` (the folder a component was loaded from) from every component config
+    and writes training.json beside them (all three trainers save through it)."""
+    from pathlib import Path
+
+    from reference.common.parts import save_trained
+
+    root = Path(__file__).resolve().parent.parent
+    pipe = MAUGenPipeline.from_pretrained(root / "reference" / "weights" / "maugen-tiny-b3910784d4")
+    pipe.vae.register_to_config(_name_or_path=str(tmp_path / "somewhere"))  # as a VAE loaded from a folder has it
+    out = save_trained(pipe, tmp_path / "out", {"key": "k"})
+    configs = list(out.glob("*/config.json"))
+    assert len(configs) >= 5 and json.loads((out / "training.json").read_text()) == {"key": "k"}
+    assert not any(str(tmp_path) in c.read_text() or "_name_or_path" in c.read_text() for c in configs)

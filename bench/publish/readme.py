@@ -82,8 +82,7 @@ BENCH_GROUPS = {"world-render": "world rendering", "sampleset-write": "SampleSet
                 "sampleset-read": "SampleSet reading", "fid-2048": "FID from 2048-d statistics",
                 "judge-folder": "judging a folder of images", "score-10k": "scoring 10k images end to end (cold cache)",
                 "runner-overhead": "the runner (generate, judge, score)", "downstream-training": "downstream training",
-                "maugen-tiny-sampling": "MAUGen-tiny (v1) sampling",
-                "maugen-tiny-published-sampling": "MAUGen-tiny (published) sampling",
+                "maugen-tiny-sampling": "MAUGen-tiny sampling (published variant)",
                 "synfer-tiny-guidance": "SynFER-tiny semantic guidance"}
 
 

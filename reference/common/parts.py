@@ -8,11 +8,13 @@ a local folder (`load_sd15_folder`).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel
 
+from bench.core.atomic import atomic_dir, atomic_write_text
 from bench.core.errors import MissingWeights, UsageError
 from reference.common.text import world_tokenizer
 
@@ -139,3 +141,16 @@ def check_sd15_folder(folder: str | Path, what: str = "Stable Diffusion 1.5 inpa
         raise MissingWeights(f"{folder}: missing subfolder(s) {', '.join(missing)} of a diffusers-layout "
                                 f"{what} checkpoint")
     return folder
+
+
+def save_trained(pipe, out: Path, report: dict) -> Path:
+    """Write a trained pipeline folder atomically: `save_pretrained`, every component config's `_name_or_path`
+    (the folder a component was loaded from: a path of the training machine) dropped, then `training.json`."""
+    with atomic_dir(out, overwrite=True) as tmp:
+        pipe.save_pretrained(tmp)
+        for cfg in tmp.glob("*/config.json"):
+            data = json.loads(cfg.read_text())
+            if data.pop("_name_or_path", None) is not None:
+                atomic_write_text(cfg, json.dumps(data, indent=2, sort_keys=True) + "\n")
+        atomic_write_text(tmp / "training.json", json.dumps(report, indent=1, default=str))
+    return out

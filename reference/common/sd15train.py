@@ -23,11 +23,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.core.atomic import atomic_dir, atomic_write_text
 from bench.core.errors import DataError, UsageError
 from bench.world.prompts import prompt_from_aus
 from reference.common.autoencoder import cache_dir
 from reference.common.loop import lr_factor, step_generator, train_resumable
+from reference.common.parts import save_trained
 from reference.common.worlddata import WorldBatch, to_unit
 
 PRECISIONS = ("bf16", "fp16", "no")
@@ -184,9 +184,7 @@ def train_sd15(pipe, cfg: SD15TrainConfig, trainable: dict[str, torch.nn.Module]
         full = {**report, "config": dataclasses.asdict(cfg), "processes": world,
                 "unet_gradient_checkpointing": checkpointing,
                 "precision": cfg.mixed_precision if cuda else "fp32 (cpu)", "log": log}
-        with atomic_dir(out, overwrite=True) as tmp:
-            pipe.save_pretrained(tmp)
-            atomic_write_text(tmp / "training.json", json.dumps(full, indent=1, default=str))
+        save_trained(pipe, out, full)
     acc.wait_for_everyone()
     return out
 

@@ -19,20 +19,19 @@ of a labelled SampleSet (reference/common/sd15train.py: bf16, gradient checkpoin
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from bench.core.atomic import atomic_dir, atomic_write_text
 from bench.core.errors import MissingWeights, UsageError
 from bench.core.registry import check_fields
 from bench.world.params import WorldConfig
 from reference.common import autoencoder
 from reference.common.autoencoder import TinyVAEConfig, cache_dir, find_trained, load_tiny_vae
 from reference.common.loop import lr_factor, optimizer_step, step_generator, train_resumable
+from reference.common.parts import save_trained
 from reference.common.sd15train import SD15TrainConfig
 from reference.common.worlddata import WorldBatch, disfa12, world_batch
 from reference.maugen.config import MAUGenTinyConfig, build_tiny
@@ -144,10 +143,7 @@ def train_tiny_maugen(cfg: MAUGenTinyConfig = MAUGenTinyConfig(), out: Path | No
                           desc="tiny MAUGen", progress=progress)
     command = "augen train maugen --config tiny" + ("" if cfg.variant == "v1" else f" --option variant={cfg.variant}")
     report = {"key": cfg.key, "config": dataclasses.asdict(cfg), "vae": vae_cfg.key, "log": log, "command": command}
-    with atomic_dir(out, overwrite=True) as tmp:
-        pipe.save_pretrained(tmp)
-        atomic_write_text(tmp / "training.json", json.dumps(report, indent=1))
-    return out
+    return save_trained(pipe, out, report)
 
 
 def load_tiny_maugen(cfg: MAUGenTinyConfig = MAUGenTinyConfig(), train_if_missing: bool = False,

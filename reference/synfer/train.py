@@ -23,20 +23,19 @@ semantic_guidance_scale=0 pseudo_label=false.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from bench.core.atomic import atomic_dir, atomic_write_text
 from bench.core.errors import MissingWeights, UsageError
 from bench.core.registry import check_fields
 from bench.data.aus import AUS, EXPRESSIONS, N_AUS
 from bench.world.params import WorldConfig
 from reference.common.autoencoder import WEIGHTS, TinyVAEConfig, cache_dir, find_trained, load_tiny_vae
 from reference.common.loop import lr_factor, optimizer_step, step_generator, train_resumable
+from reference.common.parts import save_trained
 from reference.common.sd15train import SD15TrainConfig
 from reference.common.worlddata import WorldBatch, world_batch
 from reference.synfer.config import SynFERTinyConfig, build_tiny
@@ -88,9 +87,7 @@ def diffusion_step(pipe: SynFERPipeline, cfg: SynFERTinyConfig, step: int, stage
 
 
 def _save(pipe: SynFERPipeline, out: Path, report: dict) -> None:
-    with atomic_dir(out, overwrite=True) as tmp:
-        pipe.save_pretrained(tmp)
-        atomic_write_text(tmp / "training.json", json.dumps(report, indent=1))
+    save_trained(pipe, out, report)
 
 
 def train_tiny_synfer(cfg: SynFERTinyConfig = SynFERTinyConfig(), out: Path | None = None, progress: bool = True,
