@@ -5,6 +5,7 @@
   score      augen score, table, validate, downstream
   publish    augen submit, leaderboard, report, reproduce
   registry   augen list generators|judges|metrics|recognizers|readers|trainers|protocols
+  weights    augen weights fetch face-api (the one command that downloads: pinned, hash-checked)
 
 Only the project's own errors (bench.core.errors.AugenError: bad input, a wrong name or option) are printed as
 one line (exit 2); anything else is a bug and keeps its traceback.
@@ -15,10 +16,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.cli import generate, publish, registry, score, world
+from bench.cli import generate, publish, registry, score, weights, world
 from bench.core.errors import AugenError
 
-GROUPS = (world, generate, score, publish, registry)
+GROUPS = (world, generate, score, publish, registry, weights)
 
 
 def build_parser() -> argparse.ArgumentParser:

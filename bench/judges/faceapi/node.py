@@ -1,0 +1,57 @@
+"""face-api itself, running in Node: the reference the torch port is checked against (tests, parity reports).
+
+The scripts live in the repository's `tools/faceapi-node/` (exact versions pinned in its package-lock.json; install
+with `npm ci --prefix tools/faceapi-node --ignore-scripts`). They write arrays as a dump (`<name>.bin` + `<name>.json`,
+see `tools/faceapi-node/dump.js`), which `read_dump` turns back into numpy arrays.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from bench.core.errors import DataError, MissingWeights
+from bench.core.paths import PACKAGE
+
+NODE_DIR = PACKAGE.parent / "tools" / "faceapi-node"  # in a clone of the repository (not in an installed wheel)
+INSTALL_COMMAND = "npm ci --prefix tools/faceapi-node --ignore-scripts"
+_DTYPES = {"float32": "<f4", "int32": "<i4", "uint8": "u1", "bool": "u1"}
+
+
+def run_node(script: str, *args: str | Path, timeout: float = 600) -> str:
+    """Run `tools/faceapi-node/<script>` with `args`; its stdout. Missing Node or packages -> MissingWeights saying
+    what to install; a failing script -> RuntimeError with its stderr."""
+    node = shutil.which("node")
+    if node is None:
+        raise MissingWeights(f"node is not on PATH: install Node.js (>= 18), then run `{INSTALL_COMMAND}` in the "
+                             f"repository root")
+    if not (NODE_DIR / script).is_file():
+        raise MissingWeights(f"{NODE_DIR / script} is missing: the Node reference needs a clone of the repository")
+    if not (NODE_DIR / "node_modules" / "@vladmandic" / "face-api").is_dir():
+        raise MissingWeights(f"{NODE_DIR / 'node_modules'} lacks the pinned packages: run `{INSTALL_COMMAND}` in "
+                             f"the repository root")
+    done = subprocess.run([node, script, *map(str, args)], cwd=NODE_DIR, capture_output=True, text=True,
+                          timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"node {script} failed (exit {done.returncode}):\n{done.stderr.strip()}")
+    return done.stdout
+
+
+def read_dump(folder: str | Path, name: str) -> dict[str, np.ndarray]:
+    """The arrays a Node script wrote as `<folder>/<name>.{json,bin}`."""
+    index_path, data_path = Path(folder) / f"{name}.json", Path(folder) / f"{name}.bin"
+    index, data = json.loads(index_path.read_text()), data_path.read_bytes()
+    out = {}
+    for key, entry in index.items():
+        dtype = np.dtype(_DTYPES[entry["dtype"]])
+        count = int(np.prod(entry["shape"])) if entry["shape"] else 1
+        if count * dtype.itemsize != entry["nbytes"] or entry["offset"] + entry["nbytes"] > len(data):
+            raise DataError(index_path, f"{key}: shape {entry['shape']} does not fit {entry['nbytes']} bytes at "
+                                        f"{entry['offset']}")
+        arr = np.frombuffer(data, dtype=dtype, count=count, offset=entry["offset"]).reshape(entry["shape"])
+        out[key] = arr.astype(bool) if entry["dtype"] == "bool" else arr.astype(dtype.newbyteorder("="))
+    return out
