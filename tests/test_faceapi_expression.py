@@ -14,27 +14,15 @@ Needs Node and `npm ci --prefix tools/faceapi-node --ignore-scripts`; without th
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from bench.judges.faceapi.fetch import fetch_faceapi
 from bench.judges.faceapi.nets import EXPRESSIONS, FaceExpressionNet, same_padding
+from bench.judges.faceapi.node import PARITY_CROPS as CROPS
 from bench.judges.faceapi.node import read_dump, run_node
 from bench.judges.faceapi.preprocess import face_input, pad_to_square, resize_bilinear_legacy
-
-CROPS = {  # image, rect x,y,w,h
-    "sample1-face0": ("sample1.jpg", "413,355,177,238"),  # SSD face 0 of sample1 (floored), taller than wide, odd diff
-    "sample2-wide": ("sample2.jpg", "700,300,203,150"),  # wider than tall: rows padded
-}
-
-
-@pytest.fixture(scope="module")
-def faceapi_weights() -> Path:
-    """The verified weights folder; fetched once (npm) into AUGEN_CACHE when missing. No npm -> the test fails."""
-    return fetch_faceapi()
 
 
 @pytest.fixture(scope="module")

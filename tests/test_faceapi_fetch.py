@@ -62,12 +62,6 @@ def notes_rows() -> dict[str, tuple[int, str]]:
     return rows
 
 
-@pytest.fixture(scope="module")
-def faceapi_weights() -> Path:
-    """The verified weights folder; fetched once (npm) into AUGEN_CACHE when missing. No npm -> the test fails."""
-    return fetch_faceapi()
-
-
 def fake_tarball(path: Path, source: Path, tamper: str | None = None) -> Path:
     """An npm-style tarball of `source`'s files under package/ (plus files the fetch must skip); `tamper` flips a
     byte of that file."""

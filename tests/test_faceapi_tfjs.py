@@ -15,15 +15,8 @@ import numpy as np
 import pytest
 
 from bench.core.errors import DataError
-from bench.judges.faceapi.fetch import fetch_faceapi
 from bench.judges.faceapi.node import read_dump, run_node
 from bench.judges.faceapi.tfjs import MODELS, load_weights, manifest_path
-
-
-@pytest.fixture(scope="module")
-def faceapi_weights() -> Path:
-    """The verified weights folder; fetched once (npm) into AUGEN_CACHE when missing. No npm -> the test fails."""
-    return fetch_faceapi()
 
 
 def tfjs_decode(out: Path, manifests: list[Path]) -> dict[str, dict[str, np.ndarray]]:

@@ -3,7 +3,7 @@
 const fs = require('fs');
 const path = require('path');
 
-const DTYPES = { Float32Array: 'float32', Int32Array: 'int32', Uint8Array: 'uint8' };
+const DTYPES = { Float64Array: 'float64', Float32Array: 'float32', Int32Array: 'int32', Uint8Array: 'uint8' };
 
 // arrays: {key: {values: TypedArray, shape: number[], dtype?: 'bool' (a Uint8Array read as bool)}}
 function writeDump(dir, name, arrays) {

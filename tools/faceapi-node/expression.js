@@ -1,40 +1,25 @@
 // face-api's own expression net on one face crop: the reference for bench/judges/faceapi (preprocess.py, nets.py).
 // usage: node expression.js MODEL_DIR IMAGE.jpg X,Y,W,H cpu|wasm OUT_DIR
-// The JPEG is decoded with jpeg-js and cropped to the rect (as tf.slice3d crops an int32 image tensor in face-api);
-// the crop's raw pixels go to OUT_DIR/crop.rgb so the Python side reads the exact same input. OUT_DIR/expression.{bin,json}
-// (see dump.js) hold: input112 (toBatchTensor(112, true): pad + legacy bilinear), normalized (the net's input, NHWC),
-// features (feature extractor output), logits (fc), probabilities (softmax) and resize_HxW (tf.image.resizeBilinear of
-// the crop, alignCorners=false, halfPixelCenters=false).
+// The crop (crop.js: jpeg-js pixels, the rect as tf.slice3d cuts it) goes to OUT_DIR/crop.rgb, so the Python side reads
+// the exact same input. OUT_DIR/expression.{bin,json} (see dump.js) hold: input112 (toBatchTensor(112, true): pad +
+// legacy bilinear), normalized (the net's input, NHWC), features (feature extractor output), logits (fc), probabilities
+// (softmax) and resize_HxW (tf.image.resizeBilinear of the crop, alignCorners=false, halfPixelCenters=false).
 const fs = require('fs');
 const path = require('path');
-const jpeg = require('jpeg-js');
 const tf = require('@tensorflow/tfjs');
-const wasm = require('@tensorflow/tfjs-backend-wasm');
 const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js');
 const { writeDump, fromTensor } = require('./dump');
+const { useBackend, readCrop } = require('./crop');
 
 const RESIZES = [[112, 112], [150, 150], [512, 512], [37, 53], [301, 7]]; // down, up, odd ratios
 
 async function main() {
   const [modelDir, imagePath, rect, backend, outDir] = process.argv.slice(2);
   if (!outDir) throw new Error('usage: node expression.js MODEL_DIR IMAGE.jpg X,Y,W,H cpu|wasm OUT_DIR');
-  if (backend === 'wasm') wasm.setWasmPaths(path.join(__dirname, 'node_modules/@tensorflow/tfjs-backend-wasm/dist') + path.sep);
-  await tf.setBackend(backend);
-  await tf.ready();
+  await useBackend(backend);
   await faceapi.nets.faceExpressionNet.loadFromDisk(modelDir);
 
-  const raw = jpeg.decode(fs.readFileSync(imagePath), { useTArray: true, formatAsRGBA: true });
-  const [x, y, w, h] = rect.split(',').map(Number);
-  if (!(x >= 0 && y >= 0 && w > 0 && h > 0 && x + w <= raw.width && y + h <= raw.height)) throw new Error(`bad rect ${rect}`);
-  const crop = new Uint8Array(w * h * 3);
-  for (let r = 0; r < h; r++) {
-    for (let c = 0; c < w; c++) {
-      for (let d = 0; d < 3; d++) crop[(r * w + c) * 3 + d] = raw.data[((y + r) * raw.width + (x + c)) * 4 + d];
-    }
-  }
-  fs.mkdirSync(outDir, { recursive: true });
-  fs.writeFileSync(path.join(outDir, 'crop.rgb'), crop);
-  const input = tf.tensor3d(new Int32Array(crop), [h, w, 3], 'int32');
+  const { input, shape: [h, w] } = readCrop(imagePath, rect, outDir);
 
   const net = faceapi.nets.faceExpressionNet;
   const netInput = await faceapi.toNetInput(input);

@@ -4,7 +4,10 @@
                 fetch face-api`); `faceapi_dir()` finds the verified folder
     tfjs        TF.js weight manifests + shards -> numpy arrays, as tfjs's `tf.io.decodeWeights` decodes them
     preprocess  face-api's input protocol for face crops (pad to square, TF legacy bilinear resize, mean, /255)
-    nets        the networks as torch modules (so far: the 7-class expression net) and their shared blocks
+    nets        the shared blocks (TF 'same' padding, separable conv, dense blocks, feature extractors, loading by
+                TF.js name) and the 7-class expression net
+    landmarks   the 68-point landmark nets (full, tiny) and face-api's post-processing to crop pixels
+    agegender   the age/gender net (TinyXception, 2 main blocks): age in years, gender probabilities [male, female]
     node        face-api itself in Node (`tools/faceapi-node/`), the reference every port is checked against
 
 Parity with face-api in Node is what the tests check (tests/test_faceapi_*.py); docs/faceapi.md has the details.

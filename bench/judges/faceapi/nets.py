@@ -3,7 +3,9 @@
 Building blocks shared by the nets: TF 'same' padding (asymmetric: a stride-2 3x3 conv on an even input pads 0
 before and 1 after, where torch's padding=1 would shift every feature), the separable conv with bias
 (`common/depthwiseSeparableConv.ts`), the dense blocks and the 112 px face feature extractor
-(`faceFeatureExtractor/`). Networks: the 7-class expression net (`faceExpressionNet/`).
+(`faceFeatureExtractor/`, full and tiny), the fully connected layer and `FaceApiNet`, the base that loads a net from
+its manifest. Networks: the 7-class expression net (`faceExpressionNet/`) here; the 68-point landmark nets in
+`landmarks.py`, the age/gender net in `agegender.py`.
 
 Parameters carry the TF.js names ('/' -> '.'), in torch layouts, so `load_tfjs` maps a decoded manifest onto a
 module strictly: conv [kh, kw, in, out] -> [out, in, kh, kw], depthwise [kh, kw, in, 1] -> [in, 1, kh, kw],
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -23,6 +26,7 @@ from torch import nn
 from bench.core.errors import DataError
 from bench.judges.faceapi.tfjs import load_weights, manifest_path
 
+NetT = TypeVar("NetT", bound="FaceApiNet")
 EXPRESSIONS = ("neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised")  # FaceExpressions.ts:1
 
 
@@ -134,7 +138,26 @@ class FullyConnected(nn.Module):
         return F.linear(x, self.weights, self.bias)
 
 
-class FaceExpressionNet(nn.Module):
+class FaceApiNet(nn.Module):
+    """A face-api network whose parameters carry its TF.js weight names: `from_folder` builds it with the weights of
+    `<model_dir>/<MODEL>-weights_manifest.json`. A feature extractor sits under `features` (its TF.js names are at
+    the top level, as face-api's `seperateWeightMaps` splits them)."""
+
+    MODEL: str = ""
+
+    def tfjs_name(self, key: str) -> str:
+        """torch state-dict key -> TF.js weight name."""
+        return key.removeprefix("features.").replace(".", "/")
+
+    @classmethod
+    def from_folder(cls: type[NetT], model_dir: str | Path) -> NetT:
+        """The net with the weights of `<model_dir>/<cls.MODEL>-weights_manifest.json` (eval mode)."""
+        net = cls()
+        load_tfjs(net, load_weights(model_dir, cls.MODEL), manifest_path(model_dir, cls.MODEL))
+        return net.eval()
+
+
+class FaceExpressionNet(FaceApiNet):
     """face-api's 7-class expression net: (B, 3, 112, 112) from `preprocess.face_input` -> (B, 7) logits;
     `probabilities` applies the softmax face-api reports (classes in `EXPRESSIONS` order)."""
 
@@ -150,17 +173,6 @@ class FaceExpressionNet(nn.Module):
 
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.forward(x), dim=1)  # (B, 7)
-
-    def tfjs_name(self, key: str) -> str:
-        """torch state-dict key -> TF.js weight name (the feature extractor's blocks sit at the top level)."""
-        return key.removeprefix("features.").replace(".", "/")
-
-    @classmethod
-    def from_folder(cls, model_dir: str | Path) -> FaceExpressionNet:
-        """The net with the weights of `<model_dir>/face_expression_model-weights_manifest.json` (eval mode)."""
-        net = cls()
-        load_tfjs(net, load_weights(model_dir, cls.MODEL), manifest_path(model_dir, cls.MODEL))
-        return net.eval()
 
 
 def tf_to_torch_layout(name: str, array: np.ndarray) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 The scripts live in the repository's `tools/faceapi-node/` (exact versions pinned in its package-lock.json; install
 with `npm ci --prefix tools/faceapi-node --ignore-scripts`). They write arrays as a dump (`<name>.bin` + `<name>.json`,
-see `tools/faceapi-node/dump.js`), which `read_dump` turns back into numpy arrays.
+see `tools/faceapi-node/dump.js`), which `read_dump` turns back into numpy arrays. `run_on_crop` runs a per-net script
+on one of the fixed `PARITY_CROPS` and returns the crop's pixels (as face-api saw them) with the script's outputs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from bench.core.paths import PACKAGE
 
 NODE_DIR = PACKAGE.parent / "tools" / "faceapi-node"  # in a clone of the repository (not in an installed wheel)
 INSTALL_COMMAND = "npm ci --prefix tools/faceapi-node --ignore-scripts"
-_DTYPES = {"float32": "<f4", "int32": "<i4", "uint8": "u1", "bool": "u1"}
+_DTYPES = {"float64": "<f8", "float32": "<f4", "int32": "<i4", "uint8": "u1", "bool": "u1"}
 
 
 def run_node(script: str, *args: str | Path, timeout: float = 600) -> str:
@@ -55,3 +56,22 @@ def read_dump(folder: str | Path, name: str) -> dict[str, np.ndarray]:
         arr = np.frombuffer(data, dtype=dtype, count=count, offset=entry["offset"]).reshape(entry["shape"])
         out[key] = arr.astype(bool) if entry["dtype"] == "bool" else arr.astype(dtype.newbyteorder("="))
     return out
+
+
+# The fixed face crops every parity test runs on: name -> (demo image, rect "x,y,w,h" in its pixels).
+PARITY_CROPS = {
+    "sample1-face0": ("sample1.jpg", "413,355,177,238"),  # SSD face 0 of sample1 (floored), taller than wide, odd diff
+    "sample2-wide": ("sample2.jpg", "700,300,203,150"),  # wider than tall: rows padded
+}
+
+
+def run_on_crop(script: str, weights_dir: str | Path, crop: str, backend: str,
+                out: str | Path) -> tuple[np.ndarray, dict[str, np.ndarray], dict]:
+    """Run a per-net script (`landmarks.js`, `agegender.js`: MODEL_DIR IMAGE RECT BACKEND OUT) on the parity crop
+    `crop` -> (the crop's pixels as face-api saw them, uint8 (H, W, 3); the script's arrays; its `<name>_meta.json`)."""
+    image, rect = PARITY_CROPS[crop]
+    weights_dir, out, name = Path(weights_dir), Path(out), Path(script).stem
+    run_node(script, weights_dir / "model", weights_dir / "demo" / image, rect, backend, out)
+    meta = json.loads((out / f"{name}_meta.json").read_text())
+    pixels = np.fromfile(out / "crop.rgb", dtype=np.uint8).reshape(meta["crop_shape"])
+    return pixels, read_dump(out, name), meta
