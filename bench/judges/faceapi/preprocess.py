@@ -54,21 +54,42 @@ def resize_bilinear_legacy(images: torch.Tensor, size: tuple[int, int]) -> torch
     return (top + (bottom - top) * fr[None, :, None, None]).float()
 
 
-def face_input(images: list[np.ndarray] | np.ndarray, size: int = 112, mean_rgb: tuple[float, float, float] = MEAN_RGB,
-               divisor: float = 255.0) -> torch.Tensor:
-    """Face crops, each uint8 RGB (H, W, 3) of any size -> the network input (B, 3, size, size) float32, NCHW:
-    pad each to a square (centered), legacy-bilinear resize to `size` (unless it is that size already), then
-    (x - mean_rgb) / divisor. One image (a single (H, W, 3) array) gives B = 1."""
+def _pad_after(pixels: torch.Tensor) -> torch.Tensor:
+    """(H, W, 3) -> (S, S, 3), S = max(H, W): zero rows or columns after the image (the detector's padding)."""
+    h, w = pixels.shape[:2]
+    return torch.nn.functional.pad(pixels, (0, 0, 0, max(h, w) - w, 0, max(h, w) - h))
+
+
+def _squares(images: list[np.ndarray] | np.ndarray, size: int, pad, who: str) -> torch.Tensor:
+    """uint8 RGB images (H, W, 3), or one such array -> (B, size, size, 3) float32: each padded to a square by
+    `pad`, then legacy-bilinear resized to `size` (unless it is that size already)."""
     if isinstance(images, np.ndarray) and images.ndim == 3:
         images = [images]
     batch = []
     for i, image in enumerate(images):
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or 0 in image.shape:
-            raise ValueError(f"face_input: image {i} must be uint8 RGB (H, W, 3), got {image.dtype} {image.shape}")
-        square = pad_to_square(torch.from_numpy(np.ascontiguousarray(image)).float())[None]  # (1, S, S, 3)
+            raise ValueError(f"{who}: image {i} must be uint8 RGB (H, W, 3), got {image.dtype} {image.shape}")
+        square = pad(torch.from_numpy(np.ascontiguousarray(image)).float())[None]  # (1, S, S, 3)
         if square.shape[1] != size:
             square = resize_bilinear_legacy(square, (size, size))
         batch.append(square)
-    x = torch.cat(batch)  # (B, size, size, 3) float32
+    return torch.cat(batch)
+
+
+def face_input(images: list[np.ndarray] | np.ndarray, size: int = 112, mean_rgb: tuple[float, float, float] = MEAN_RGB,
+               divisor: float = 255.0) -> torch.Tensor:
+    """Face crops, each uint8 RGB (H, W, 3) of any size -> the network input (B, 3, size, size) float32, NCHW:
+    pad each to a square (centered), legacy-bilinear resize to `size` (unless it is that size already), then
+    (x - mean_rgb) / divisor. One image (a single (H, W, 3) array) gives B = 1."""
+    x = _squares(images, size, pad_to_square, "face_input")  # (B, size, size, 3) float32
     x = (x - torch.tensor(mean_rgb, dtype=torch.float32)) / torch.tensor(divisor, dtype=torch.float32)
+    return x.permute(0, 3, 1, 2).contiguous()  # (B, 3, size, size)
+
+
+def detector_input(images: list[np.ndarray] | np.ndarray, size: int = 512) -> torch.Tensor:
+    """The SSD MobileNetV1 detector's input protocol (`SsdMobilenetv1.ts:25-26`: toBatchTensor(size, false), then
+    x / 127.5 - 1): images, each uint8 RGB (H, W, 3) of any size -> (B, 3, size, size) float32, NCHW. Each image is
+    zero-padded to a square with all the padding after it (bottom rows or right columns), legacy-bilinear resized
+    to `size` (unless it is that size already), then divided by 127.5, minus 1. One image (H, W, 3) gives B = 1."""
+    x = _squares(images, size, _pad_after, "detector_input") / 127.5 - 1  # (B, size, size, 3): two float32 ops, as tfjs
     return x.permute(0, 3, 1, 2).contiguous()  # (B, 3, size, size)
