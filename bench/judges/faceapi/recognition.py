@@ -19,7 +19,7 @@ zero channels are appended after the pooled ones.
 
 Descriptors are compared by Euclidean distance (`euclideanDistance.ts`); face-api's `FaceMatcher` calls two faces the
 same person below `SAME_PERSON_DISTANCE` (`globalApi/FaceMatcher.ts:10`). face-api's pipeline feeds the crop of the
-dlib-aligned rect (`FaceLandmarks.alignDlib`, `ComputeFaceDescriptorsTasks.ts:31`); cropping is the caller's step.
+dlib-aligned rect (`FaceLandmarks.alignDlib`, `ComputeFaceDescriptorsTasks.ts:31`); the crop is cut by `pipeline.py`.
 """
 
 from __future__ import annotations
