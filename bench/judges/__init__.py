@@ -10,6 +10,7 @@ weights), `config`, `readings` (the arrays it returns) and maps uint8 images (B,
     dinov2     DINOv2 CLS features from a local `save_pretrained` folder (config: folder)
     clip       CLIP image embeddings from a local folder (config: folder)
     fairface   FairFace race7 / gender / age9 probabilities from its released ResNet34 file (config: path)
+    faceapi    face-api on each image's best face: expressions, age, gender, descriptor (config: min_confidence)
 
 Adding a judge: a class with those attributes and one `JUDGES.add` line here (docs/architecture.md).
 """
@@ -21,6 +22,7 @@ JUDGES.add("inception", "bench.judges.inception:InceptionJudge", needs=("weights
 JUDGES.add("dinov2", "bench.judges.hf:DinoV2Judge", needs=("weights", "device"))
 JUDGES.add("clip", "bench.judges.hf:CLIPJudge", needs=("weights", "device"))
 JUDGES.add("fairface", "bench.judges.fairface:FairFaceJudge", needs=("weights", "device"))
+JUDGES.add("faceapi", "bench.judges.faceapi.judge:FaceApiJudge", needs=("device",))
 
 
 def build_judge(kind: str, config: dict | None = None, **harness):

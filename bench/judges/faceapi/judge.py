@@ -1,0 +1,121 @@
+"""The `faceapi` judge: face-api's whole chain (`pipeline.FaceApiPipeline`) read as per-image arrays.
+
+Each image gets the readings of its **most confident** face (a generated face set holds one face per image); an
+image with no face above `min_confidence` gets `face_found` 0, `face_count` 0 and NaN in every other reading:
+
+    face_found       (B,)       1 if face-api found a face, else 0 (int64)
+    face_count       (B,)       how many faces it found (int64)
+    face_score       (B,)       the chosen face's detection score
+    expression_prob  (B, 8)     face-api's 7 expression probabilities in bench.data.aus.EXPRESSIONS order (AffectNet
+                                codes), mapped by name (`FACEAPI_TO_AFFECTNET`); `contempt`, which face-api has no
+                                class for, is always 0 (so a row still sums to 1 and argmax never says contempt)
+    age              (B,)       age in years
+    gender_prob      (B, 2)     [female, male], the order of the world judge's `gender_prob`
+                                (bench.world.params.GENDERS: feminine, masculine)
+    identity         (B, 128)   the face descriptor (not L2-normalised, as face-api returns it)
+    landmarks        (B, 68, 2) the 68 landmarks (x, y) in image pixels
+
+All floats are float32. `sha256` (`pins_sha256`) hashes the pinned package, version and every model file's pinned
+sha256, so it changes with any pin; `id` is "faceapi-" + its first 12 hex digits (with a non-default
+`min_confidence` in it, since readings are cached by judge id). The nets run on the CPU whatever `device` says
+(the ports' parity with face-api is measured there).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from bench.core.errors import UsageError
+from bench.data.aus import EXPRESSIONS, N_EXPRESSIONS
+from bench.judges.faceapi import fetch
+from bench.judges.faceapi.pipeline import Face, FaceApiPipeline
+
+#: face-api's expression names (`FaceExpressions.ts`) -> bench.data.aus.EXPRESSIONS names. No contempt in face-api.
+FACEAPI_TO_AFFECTNET = {"neutral": "neutral", "happy": "happy", "sad": "sad", "angry": "anger",
+                        "fearful": "fear", "disgusted": "disgust", "surprised": "surprise"}
+#: gender_prob's columns (face-api's labels), in the world judge's order (feminine, masculine).
+GENDER_COLUMNS = ("female", "male")
+DEFAULT_MIN_CONFIDENCE = 0.5
+N_LANDMARKS, DESCRIPTOR_DIM = 68, 128
+
+
+def pins_sha256(pins: dict | None = None) -> str:
+    """sha256 of "<package>@<version>" and one "<path> <sha256>" line per pinned model file (sorted by path): the
+    judge's weights identity, which changes when the version or any model file's pin changes (demo images are not
+    part of it)."""
+    pins = fetch.PINS if pins is None else pins
+    lines = [f"{pins['package']}@{pins['version']}"]
+    lines += [f"{path} {digest}" for path, digest in sorted(pins["files"].items()) if path.startswith("model/")]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def expression_row(expressions: dict[str, float]) -> np.ndarray:
+    """face-api's {name: probability} (its 7 classes) -> (8,) float32 in EXPRESSIONS order, contempt 0."""
+    if set(expressions) != set(FACEAPI_TO_AFFECTNET):
+        raise ValueError(f"face-api expressions {sorted(expressions)} are not {sorted(FACEAPI_TO_AFFECTNET)}")
+    row = np.zeros(N_EXPRESSIONS, np.float32)
+    for name, p in expressions.items():
+        row[EXPRESSIONS.index(FACEAPI_TO_AFFECTNET[name])] = p
+    return row
+
+
+def gender_row(face: Face) -> np.ndarray:
+    """(2,) float32 [p_female, p_male] from face-api's label and the probability of that label."""
+    p = {face.gender: face.gender_probability, ("male" if face.gender == "female" else "female"):
+         1.0 - face.gender_probability}
+    return np.array([p[g] for g in GENDER_COLUMNS], np.float32)
+
+
+def readings_of(faces_per_image: list[list[Face]]) -> dict[str, np.ndarray]:
+    """Per image, the most confident face's readings (NaN rows and face_found 0 where there is none)."""
+    b = len(faces_per_image)
+    out = {"face_found": np.zeros(b, np.int64), "face_count": np.zeros(b, np.int64),
+           "face_score": np.full(b, np.nan, np.float32),
+           "expression_prob": np.full((b, N_EXPRESSIONS), np.nan, np.float32),
+           "age": np.full(b, np.nan, np.float32), "gender_prob": np.full((b, 2), np.nan, np.float32),
+           "identity": np.full((b, DESCRIPTOR_DIM), np.nan, np.float32),
+           "landmarks": np.full((b, N_LANDMARKS, 2), np.nan, np.float32)}
+    for i, faces in enumerate(faces_per_image):
+        out["face_count"][i] = len(faces)
+        if not faces:
+            continue
+        face = max(faces, key=lambda f: f.score)  # the first of the best: face-api lists best first
+        out["face_found"][i] = 1
+        out["face_score"][i] = face.score
+        out["expression_prob"][i] = expression_row(face.expressions)
+        out["age"][i] = face.age
+        out["gender_prob"][i] = gender_row(face)
+        out["identity"][i] = face.descriptor
+        out["landmarks"][i] = face.landmarks
+    return out
+
+
+class FaceApiJudge:
+    """face-api (`@vladmandic/face-api`, pinned in fetch.PINS) as a judge: uint8 images (B, H, W, 3) -> readings
+    of each image's most confident face (module docstring). Weights from `faceapi_dir()` (MissingWeights if not
+    fetched: `augen weights fetch face-api`)."""
+
+    readings = ("face_found", "face_count", "face_score", "expression_prob", "age", "gender_prob", "identity",
+                "landmarks")
+
+    def __init__(self, min_confidence: float = DEFAULT_MIN_CONFIDENCE, device: str = "cpu"):
+        if isinstance(min_confidence, bool) or not isinstance(min_confidence, (int, float)) \
+                or not 0 < min_confidence <= 1:
+            raise UsageError(f"judge 'faceapi': min_confidence must be a number in (0, 1], not {min_confidence!r}")
+        self.pipeline = FaceApiPipeline(fetch.faceapi_dir() / "model")
+        self.min_confidence = float(min_confidence)
+        self.device = "cpu"
+        self.sha256 = pins_sha256()
+        tag = "" if self.min_confidence == DEFAULT_MIN_CONFIDENCE else f"c{self.min_confidence:g}-"
+        self.id = f"faceapi-{tag}{self.sha256[:12]}"
+        self.config = {"min_confidence": self.min_confidence}
+
+    def __call__(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        images = np.asarray(images)
+        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
+            raise ValueError(f"faceapi judge: expected uint8 images (B, H, W, 3), got {images.dtype} {images.shape}")
+        if not len(images):
+            return readings_of([])
+        return readings_of(self.pipeline.analyse(list(images), self.min_confidence))
