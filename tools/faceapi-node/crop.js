@@ -30,4 +30,27 @@ function readCrop(imagePath, rect, outDir) {
   return { input: tf.tensor3d(new Int32Array(crop), [h, w, 3], 'int32'), shape: [h, w, 3] };
 }
 
-module.exports = { useBackend, readCrop };
+// A whole image for the detector scripts: the JPEG decoded with jpeg-js, optionally cut to rect 'X,Y,W,H', or
+// 'flat:W,H,V' (a W x H image of value V); its raw RGB goes to OUT_DIR/NAME.rgb.
+// Returns {input: int32 tensor3d [h, w, 3], shape: [h, w, 3]}.
+function readImage(imagePath, rect, outDir, name) {
+  if (imagePath.startsWith('flat:')) {
+    const [w, h, v] = imagePath.slice(5).split(',').map(Number);
+    const rgb = new Uint8Array(w * h * 3).fill(v);
+    fs.writeFileSync(path.join(outDir, `${name}.rgb`), rgb);
+    return { input: tf.tensor3d(new Int32Array(rgb), [h, w, 3], 'int32'), shape: [h, w, 3] };
+  }
+  const raw = jpeg.decode(fs.readFileSync(imagePath), { useTArray: true, formatAsRGBA: true });
+  const [x, y, w, h] = rect ? rect.split(',').map(Number) : [0, 0, raw.width, raw.height];
+  if (!(x >= 0 && y >= 0 && w > 0 && h > 0 && x + w <= raw.width && y + h <= raw.height)) throw new Error(`bad rect ${rect}`);
+  const rgb = new Uint8Array(w * h * 3);
+  for (let r = 0; r < h; r++) {
+    for (let c = 0; c < w; c++) {
+      for (let d = 0; d < 3; d++) rgb[(r * w + c) * 3 + d] = raw.data[((y + r) * raw.width + (x + c)) * 4 + d];
+    }
+  }
+  fs.writeFileSync(path.join(outDir, `${name}.rgb`), rgb);
+  return { input: tf.tensor3d(new Int32Array(rgb), [h, w, 3], 'int32'), shape: [h, w, 3] };
+}
+
+module.exports = { useBackend, readCrop, readImage };

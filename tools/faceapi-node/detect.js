@@ -15,29 +15,13 @@
 // the arrays are face-api's own intermediate tensors, not a re-computation.
 const fs = require('fs');
 const path = require('path');
-const jpeg = require('jpeg-js');
 const tf = require('@tensorflow/tfjs');
 const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js');
 const { writeDump, fromTensor } = require('./dump');
-const { useBackend } = require('./crop');
+const { useBackend, readImage } = require('./crop');
 
 const ANCHORS = 5118;
 
-// The JPEG decoded with jpeg-js, optionally cut to rect 'X,Y,W,H'; raw RGB to OUT_DIR/NAME.rgb.
-// Returns {input: int32 tensor3d [h, w, 3], shape: [h, w, 3]}.
-function readImage(imagePath, rect, outDir, name) {
-  const raw = jpeg.decode(fs.readFileSync(imagePath), { useTArray: true, formatAsRGBA: true });
-  const [x, y, w, h] = rect ? rect.split(',').map(Number) : [0, 0, raw.width, raw.height];
-  if (!(x >= 0 && y >= 0 && w > 0 && h > 0 && x + w <= raw.width && y + h <= raw.height)) throw new Error(`bad rect ${rect}`);
-  const rgb = new Uint8Array(w * h * 3);
-  for (let r = 0; r < h; r++) {
-    for (let c = 0; c < w; c++) {
-      for (let d = 0; d < 3; d++) rgb[(r * w + c) * 3 + d] = raw.data[((y + r) * raw.width + (x + c)) * 4 + d];
-    }
-  }
-  fs.writeFileSync(path.join(outDir, `${name}.rgb`), rgb);
-  return { input: tf.tensor3d(new Int32Array(rgb), [h, w, 3], 'int32'), shape: [h, w, 3] };
-}
 
 // Records (as typed arrays) the outputs of the kernels that `want(name, output)` picks while it is installed.
 function captureKernels(want) {

@@ -10,6 +10,7 @@
     agegender   the age/gender net (TinyXception, 2 main blocks): age in years, gender probabilities [male, female]
     recognition the 128-d face descriptor (dlib ResNet-34 style, 150 px input; not L2-normalised)
     detector    the SSD MobileNetV1 face detector with face-api's decoding, NMS and mapping to image pixels
+    tinydetector the tiny face detector (TinyYolov2, separable convs) with face-api's YOLO decoding, NMS and mapping
     pipeline    the whole chain (detect, landmarks, expressions, age/gender, descriptor) with face-api's crop rules
     judge       the `faceapi` judge kind: per image the best face's readings (expression_prob in AffectNet order, ...)
     node        face-api itself in Node (`tools/faceapi-node/`), the reference every port is checked against

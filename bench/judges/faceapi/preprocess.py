@@ -93,3 +93,14 @@ def detector_input(images: list[np.ndarray] | np.ndarray, size: int = 512) -> to
     to `size` (unless it is that size already), then divided by 127.5, minus 1. One image (H, W, 3) gives B = 1."""
     x = _squares(images, size, _pad_after, "detector_input") / 127.5 - 1  # (B, size, size, 3): two float32 ops, as tfjs
     return x.permute(0, 3, 1, 2).contiguous()  # (B, 3, size, size)
+
+
+def tiny_detector_input(images: list[np.ndarray] | np.ndarray, size: int = 416,
+                        mean_rgb: tuple[float, float, float] = (117.001, 114.697, 97.404)) -> torch.Tensor:
+    """The tiny face detector's input protocol (`TinyYolov2Base.ts:93-97`: toBatchTensor(size, false), minus the
+    detector's MEAN_RGB, / 255): images, each uint8 RGB (H, W, 3) of any size -> (B, 3, size, size) float32, NCHW.
+    Zero-padded after the image to a square (as `detector_input`), legacy-bilinear resized to `size` (unless it is
+    that size already), then (x - mean_rgb) / 255. One image (H, W, 3) gives B = 1."""
+    x = _squares(images, size, _pad_after, "tiny_detector_input")  # (B, size, size, 3) float32
+    x = (x - torch.tensor(mean_rgb, dtype=torch.float32)) / torch.tensor(255.0, dtype=torch.float32)
+    return x.permute(0, 3, 1, 2).contiguous()  # (B, 3, size, size)
