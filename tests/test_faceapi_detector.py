@@ -16,8 +16,6 @@ Needs Node and `npm ci --prefix tools/faceapi-node --ignore-scripts`; without th
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
@@ -34,16 +32,16 @@ from bench.judges.faceapi.detector import (
     non_max_suppression,
 )
 from bench.judges.faceapi.nets import load_tfjs
-from bench.judges.faceapi.node import read_dump, run_node
+from bench.judges.faceapi.node import run_on_images
 from bench.judges.faceapi.preprocess import detector_input
 from bench.judges.faceapi.tfjs import load_weights
 
-# name -> (demo image, rect "x,y,w,h" or None for the whole image); "background" has no face
+# name -> demo image (with an optional @rect "x,y,w,h"); "background" has no face
 IMAGES = {
-    "sample1": ("sample1.jpg", None),
-    "sample2": ("sample2.jpg", None),
-    "sample3": ("sample3.jpg", None),
-    "background": ("sample1.jpg", "640,0,512,256"),  # wall and window above the faces; already 512 wide
+    "sample1": "sample1.jpg",
+    "sample2": "sample2.jpg",
+    "sample3": "sample3.jpg",
+    "background": "sample1.jpg@640,0,512,256",  # wall and window above the faces; already 512 wide
 }
 MIN_CONFIDENCE = 0.5
 
@@ -56,16 +54,10 @@ def net(faceapi_weights) -> SsdMobilenetv1:
 @pytest.fixture(scope="module", params=["cpu", "wasm"])
 def node_run(request, faceapi_weights, tmp_path_factory):
     """face-api on every image of IMAGES on one backend -> (backend, {name: (pixels (H, W, 3) uint8, arrays)})."""
-    backend, out = request.param, tmp_path_factory.mktemp(f"detect-{request.param}")
-    specs = [f"{name}={faceapi_weights / 'demo' / image}" + (f"@{rect}" if rect else "")
-             for name, (image, rect) in IMAGES.items()]
-    run_node("detect.js", faceapi_weights / "model", backend, str(MIN_CONFIDENCE), "0", out, *specs)
-    meta = json.loads((out / "detect_meta.json").read_text())
+    backend = request.param
+    meta, runs = run_on_images("detect.js", faceapi_weights, [backend, str(MIN_CONFIDENCE), "0"], IMAGES,
+                               tmp_path_factory.mktemp(f"detect-{backend}"))
     assert meta["backend"] == backend and meta["min_confidence"] == MIN_CONFIDENCE
-    runs = {}
-    for name in IMAGES:
-        pixels = np.fromfile(out / f"{name}.rgb", dtype=np.uint8).reshape(meta["images"][name]["shape"])
-        runs[name] = (pixels, read_dump(out, name))
     return backend, runs
 
 

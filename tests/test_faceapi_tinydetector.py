@@ -19,14 +19,13 @@ Needs Node and `npm ci --prefix tools/faceapi-node --ignore-scripts`; without th
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from bench.judges.faceapi.node import read_dump, run_node
+from bench.judges.faceapi.node import run_on_images
 from bench.judges.faceapi.preprocess import tiny_detector_input
 from bench.judges.faceapi.tinydetector import (
     INPUT_SIZE,
@@ -60,17 +59,11 @@ def net(faceapi_weights) -> TinyFaceDetector:
 @pytest.fixture(scope="module", params=["cpu", "wasm"])
 def node_run(request, faceapi_weights, tmp_path_factory):
     """face-api on every image of IMAGES on one backend -> (backend, {name: (pixels (H, W, 3) uint8, arrays)})."""
-    backend, out = request.param, tmp_path_factory.mktemp(f"tinydetect-{request.param}")
-    specs = [f"{name}={spec if spec.startswith('flat:') else faceapi_weights / 'demo' / spec}"
-             for name, spec in IMAGES.items()]
-    run_node("tinydetect.js", faceapi_weights / "model", backend, str(INPUT_SIZE), str(SCORE_THRESHOLD), out, *specs)
-    meta = json.loads((out / "tinydetect_meta.json").read_text())
+    backend = request.param
+    meta, runs = run_on_images("tinydetect.js", faceapi_weights, [backend, str(INPUT_SIZE), str(SCORE_THRESHOLD)],
+                               IMAGES, tmp_path_factory.mktemp(f"tinydetect-{backend}"))
     assert meta["backend"] == backend and meta["input_size"] == INPUT_SIZE
     assert meta["score_threshold"] == SCORE_THRESHOLD
-    runs = {}
-    for name in IMAGES:
-        pixels = np.fromfile(out / f"{name}.rgb", dtype=np.uint8).reshape(meta["images"][name]["shape"])
-        runs[name] = (pixels, read_dump(out, name))
     return backend, runs
 
 

@@ -32,6 +32,7 @@ from bench.metrics.alignment import copy_rates
 from bench.metrics.stats import bootstrap_ci
 from bench.publish.frame import samples_frame
 from bench.publish.judgecheck import portable
+from bench.publish.readme_sources import COPY_RATE
 from bench.scoring.alignment import judge_occurrence, occurrence_at
 from bench.scoring.protocols import load_protocol
 from bench.world.conditions import suite_conditions
@@ -240,8 +241,8 @@ def _plain(v):
 
 
 def default_json(protocol_id: str) -> Path:
-    """Where the numbers are filed (a subfolder: `reports/results/<protocol>/*.json` are results files)."""
-    return workspace() / "reports" / "results" / protocol_id / "copy-rate" / "copy_rate.json"
+    """Where the numbers are filed (readme_sources.COPY_RATE, which README blocks read)."""
+    return workspace() / COPY_RATE.format(pid=protocol_id)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from bench.core.errors import DataError
 from bench.publish.readme_sources import (
+    COPY_RATE,
     REFERENCE_WEIGHTS,
     REPORT_RESULTS,
     VAE_CEILING,
@@ -26,7 +27,6 @@ FIDELITY_PAIRS = (("MAUGen", "maugen-tiny-v1", "maugen-tiny"), ("SynFER", "synfe
 FIDELITY_METRICS = (("fd_world", "FD ↓", 0), ("au_kappa", "AU kappa claimed ↑", 3),
                     ("expression_kappa", "expr. kappa claimed ↑", 3), ("au_f1_condition", "AU F1 request ↑", 3),
                     ("expression_accuracy_condition", "expr. request ↑", 3))
-COPY_RATE = "reports/results/{pid}/copy-rate/copy_rate.json"  # bench.publish.copyrate.default_json
 COPY_WRITER = "python -m bench.publish.copyrate --protocol {pid} --out reports/{pid}/copy_rate.md"
 
 

@@ -75,3 +75,17 @@ def run_on_crop(script: str, weights_dir: str | Path, crop: str, backend: str,
     meta = json.loads((out / f"{name}_meta.json").read_text())
     pixels = np.fromfile(out / "crop.rgb", dtype=np.uint8).reshape(meta["crop_shape"])
     return pixels, read_dump(out, name), meta
+
+
+def run_on_images(script: str, weights_dir: str | Path, args: list[str], specs: dict[str, str],
+                  out: str | Path) -> tuple[dict, dict[str, tuple[np.ndarray, dict[str, np.ndarray]]]]:
+    """Run a whole-image script (`detect.js`, `tinydetect.js`: MODEL_DIR BACKEND ARGS... OUT NAME=SPEC ...) ->
+    (its `<script>_meta.json`, {name: (the image's pixels as face-api saw them, uint8 (H, W, 3); its arrays)}).
+    `args` start with the backend; a SPEC is a file under the demo folder (optionally `@X,Y,W,H`) or `flat:W,H,V`."""
+    weights_dir, out, name = Path(weights_dir), Path(out), Path(script).stem
+    run_node(script, weights_dir / "model", *args, out,
+             *[f"{k}={v if v.startswith('flat:') else weights_dir / 'demo' / v}" for k, v in specs.items()])
+    meta = json.loads((out / f"{name}_meta.json").read_text())
+    runs = {k: (np.fromfile(out / f"{k}.rgb", dtype=np.uint8).reshape(meta["images"][k]["shape"]), read_dump(out, k))
+            for k in specs}
+    return meta, runs
