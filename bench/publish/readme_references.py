@@ -56,12 +56,14 @@ def _load_maugen(src: Sources) -> dict:
     res = dict(board_results(src))
     entry = res.get("maugen-tiny")
     key = (entry or {}).get("generator", {}).get("config", {}).get("weights")
-    trainings = {src.json(str(p.relative_to(src.root)), "augen train maugen --config tiny")["key"]: p
-                 for p in sorted(src.path(REFERENCE_WEIGHTS).glob("maugen-tiny-*/training.json"))}
-    if not trainings:
-        raise DataError(src.path(REFERENCE_WEIGHTS) / "maugen-tiny-*/training.json",
-                        "missing (written by `augen train maugen --config tiny`)")
-    path = trainings.get(key) or trainings[sorted(trainings)[-1]]
+    # the checkpoint the filed entry sampled (its folder is named by its key), else the last committed one by name
+    folders = sorted(src.path(REFERENCE_WEIGHTS).glob("maugen-tiny-*/training.json"))
+    path = src.path(REFERENCE_WEIGHTS) / str(key) / "training.json"
+    if not path.is_file():
+        if not folders:
+            raise DataError(src.path(REFERENCE_WEIGHTS) / "maugen-tiny-*/training.json",
+                            "missing (written by `augen train maugen --config tiny`)")
+        path = folders[-1]
     return {"pid": b["id"], "training": src.json(str(path.relative_to(src.root)), "augen train maugen --config tiny"),
             "ceiling": src.json(VAE_CEILING, "bench.publish.refreport.vae_ceiling"),
             "results": {k: res.get(k) for k in ("maugen-tiny", "real", "noise")},
