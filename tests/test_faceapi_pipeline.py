@@ -17,13 +17,10 @@ Needs Node and `npm ci --prefix tools/faceapi-node --ignore-scripts`; without th
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
-from bench.judges.faceapi.nets import EXPRESSIONS
-from bench.judges.faceapi.node import read_dump, run_node
+from bench.judges.faceapi.node import CHAIN_OUTPUTS, CHAIN_TOLERANCES, chain_differences, run_pipeline
 from bench.judges.faceapi.pipeline import (
     FaceApiPipeline,
     align_dlib,
@@ -35,20 +32,17 @@ from bench.judges.faceapi.pipeline import (
 
 PHOTOS = [f"sample{i}" for i in range(1, 7)]
 FACES = {"sample1": 3, "sample2": 3, "sample3": 3, "sample4": 4, "sample5": 5, "sample6": 4}
-TOLERANCES = {"box": 2e-3, "landmarks": 2e-3, "aligned_box": 2e-3, "score": 1e-5, "descriptor": 5e-6, "age": 5e-4,
-              "gender_probability": 1e-5, "expressions": 1e-5}
+TOLERANCES = CHAIN_TOLERANCES
 
 
 @pytest.fixture(scope="module")
 def node_run(faceapi_weights, tmp_path_factory):
     """face-api's chain on the 6 photos (wasm) -> {name: (pixels (H, W, 3) uint8, arrays)}."""
     out = tmp_path_factory.mktemp("pipeline-wasm")
-    run_node("pipeline.js", faceapi_weights / "model", "wasm", out,
-             *[f"{name}={faceapi_weights / 'demo' / f'{name}.jpg'}" for name in PHOTOS])
-    meta = json.loads((out / "pipeline_meta.json").read_text())
-    assert meta["backend"] == "wasm"
-    return {name: (np.fromfile(out / f"{name}.rgb", dtype=np.uint8).reshape(meta["images"][name]["shape"]),
-                   read_dump(out, name)) for name in PHOTOS}
+    meta, runs = run_pipeline(faceapi_weights, {name: faceapi_weights / "demo" / f"{name}.jpg" for name in PHOTOS},
+                              out, "wasm")
+    assert meta["backend"] == "wasm" and all(meta["images"][name]["ms"] > 0 for name in PHOTOS)
+    return runs
 
 
 @pytest.fixture(scope="module")
@@ -72,16 +66,8 @@ def test_pipeline_matches_face_api(node_run, analysed):
             assert np.array_equal(np.array(face.crops), ref["crops"][k]), (where, face.crops, ref["crops"][k])
             assert np.array_equal(np.array(face.dlib_rect), ref["dlib"][k]), where
             assert (face.gender == "male") == bool(ref["male"][k]), where
-            diffs = {
-                "box": np.abs(np.array(face.box) - ref["detections"][k, :4]).max(),
-                "score": abs(face.score - ref["detections"][k, 4]),
-                "landmarks": np.abs(face.landmarks - ref["landmarks"][k]).max(),
-                "aligned_box": np.abs(np.array(face.aligned_box) - ref["aligned"][k]).max(),
-                "descriptor": np.abs(face.descriptor - ref["descriptor"][k]).max(),
-                "age": abs(face.age - ref["age"][k]),
-                "gender_probability": abs(face.gender_probability - ref["gender_probability"][k]),
-                "expressions": np.abs(np.array([face.expressions[e] for e in EXPRESSIONS]) - ref["expressions"][k]).max(),
-            }
+            diffs = chain_differences(face, ref, k)
+            assert set(diffs) == set(TOLERANCES) == set(CHAIN_OUTPUTS)
             for key, diff in diffs.items():
                 assert diff <= TOLERANCES[key], (where, key, diff)
                 worst[key] = max(worst[key], float(diff))

@@ -59,7 +59,7 @@ class SplitRef:
 
 @dataclass(frozen=True)
 class JudgeRef:
-    kind: str  # a bench.core.registry.JUDGES name (world, inception, dinov2, clip, fairface)
+    kind: str  # a bench.core.registry.JUDGES name (bench/judges/__init__.py lists them)
     config: dict = field(default_factory=dict)  # the judge's own settings (world: WorldJudgeConfig fields)
 
 

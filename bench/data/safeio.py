@@ -14,13 +14,17 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from bench.core.errors import DataError
 
 #: Largest image file we agree to open (bytes) and largest decoded size (pixels) when no size is expected.
 MAX_IMAGE_BYTES = 32 * 1024 * 1024
 MAX_IMAGE_PIXELS = 4096 * 4096
+#: The same limits for photographs (`read_photo`): a 50-megapixel camera still, not a 20k x 20k bomb.
+MAX_PHOTO_BYTES = 64 * 1024 * 1024
+MAX_PHOTO_PIXELS = 50_000_000
+PHOTO_FORMATS = ("JPEG", "PNG", "WEBP")
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -70,6 +74,20 @@ def contained_path(root: str | os.PathLike, rel: str, where: str | os.PathLike, 
 # ----------------------------------------------------------------------------------------- images
 
 
+def _check_file(path: Path, fail, max_bytes: int) -> None:
+    """Exists, is a regular file and no symlink, and is at most `max_bytes` (else `fail(message)` is raised)."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        raise fail("image file is missing") from None
+    if path.is_symlink():
+        raise fail("image is a symlink; symlinks are refused")
+    if not path.is_file():
+        raise fail("image is not a regular file")
+    if st.st_size > max_bytes:
+        raise fail(f"image file is {st.st_size} bytes, over the {max_bytes} byte limit")
+
+
 def read_image(
     path: str | os.PathLike,
     expected_size: tuple[int, int] | None = None,
@@ -91,16 +109,7 @@ def read_image(
     def fail(msg: str) -> DataError:
         return DataError(where, f"{path.name}: {msg}", row)
 
-    try:
-        st = path.lstat()
-    except FileNotFoundError:
-        raise fail("image file is missing") from None
-    if path.is_symlink():
-        raise fail("image is a symlink; symlinks are refused")
-    if not path.is_file():
-        raise fail("image is not a regular file")
-    if st.st_size > MAX_IMAGE_BYTES:
-        raise fail(f"image file is {st.st_size} bytes, over the {MAX_IMAGE_BYTES} byte limit")
+    _check_file(path, fail, MAX_IMAGE_BYTES)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -127,3 +136,71 @@ def read_image(
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise fail(f"decoded to shape {arr.shape}, expected (H, W, 3)")
     return arr
+
+
+def _to_rgb(im: Image.Image, notes: list[str]) -> Image.Image:
+    """Any still PIL image -> 8-bit RGB, noting each conversion: 16/32-bit integer grey scaled (not clipped) to 8
+    bits, alpha composited over white, CMYK / palette / greyscale / bilevel converted."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        wide = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if im.mode.startswith("I;16") or wide.max(initial=0) <= 65535 else float(wide.max())
+        notes.append(f"{im.mode} grey scaled to 8 bits")
+        im = Image.fromarray(np.clip(np.round(wide * 255.0 / top), 0, 255).astype(np.uint8), "L")
+    if im.mode == "F":
+        raise ValueError("floating-point pixels (mode F) are not a photograph")
+    if im.mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+        notes.append("palette converted")
+    if im.mode in ("RGBA", "LA", "RGBa", "La", "PA"):
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(white, rgba).convert("RGB")
+        notes.append("alpha composited over white")
+    elif im.mode != "RGB":
+        notes.append(f"{im.mode} converted to RGB")
+        im = im.convert("RGB")
+    return im
+
+
+def read_photo(path: str | os.PathLike, *, where: str | os.PathLike | None = None,
+               row: int | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Decode one user photograph (JPEG, PNG, WebP, any size up to MAX_PHOTO_PIXELS) to (H, W, 3) uint8 RGB, upright.
+
+    Returns the pixels and the conversions made (`notes`): EXIF orientation applied, CMYK / greyscale / palette /
+    16-bit converted, alpha composited over white. Refused with one DataError naming the file (and `where`/`row`):
+    missing, symlink, over MAX_PHOTO_BYTES, another format, over MAX_PHOTO_PIXELS (checked from the header, before
+    decoding), animated (more than one frame), truncated or corrupt.
+    """
+    path = Path(path)
+
+    def fail(msg: str) -> DataError:
+        return DataError(path, msg) if where is None else DataError(where, f"{path.name}: {msg}", row)
+
+    _check_file(path, fail, MAX_PHOTO_BYTES)
+    notes: list[str] = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                if im.format not in PHOTO_FORMATS:
+                    raise fail(f"image format {im.format} is not one of {', '.join(PHOTO_FORMATS)}")
+                w, h = im.size
+                if w * h > MAX_PHOTO_PIXELS:
+                    raise fail(f"image is {h}x{w}, over the {MAX_PHOTO_PIXELS} pixel limit (decompression bomb?)")
+                if getattr(im, "n_frames", 1) > 1:
+                    raise fail(f"image is animated ({im.n_frames} frames); give one still image")
+                im.load()
+                orientation = im.getexif().get(0x0112, 1)
+                upright = ImageOps.exif_transpose(im)
+                if orientation not in (1, None):
+                    notes.append(f"EXIF orientation {orientation} applied")
+                arr = np.asarray(_to_rgb(upright, notes), dtype=np.uint8)
+    except DataError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise fail(f"over the {MAX_PHOTO_PIXELS} pixel limit, decompression bomb refused ({e})") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise fail(f"corrupt or truncated image ({e})") from None
+    if arr.ndim != 3 or arr.shape[2] != 3 or min(arr.shape[:2]) < 1:
+        raise fail(f"decoded to shape {arr.shape}, expected (H, W, 3)")
+    return arr, tuple(notes)

@@ -14,7 +14,7 @@ from torch import nn
 
 from bench.core.registry import RECOGNIZERS
 from bench.data.aus import N_AUS
-from bench.judges.fairface import ResNetTrunk
+from bench.judges.resnet import ResNetTrunk
 
 N_EXPRESSIONS = 8
 

@@ -11,6 +11,10 @@ weights), `config`, `readings` (the arrays it returns) and maps uint8 images (B,
     clip       CLIP image embeddings from a local folder (config: folder)
     fairface   FairFace race7 / gender / age9 probabilities from its released ResNet34 file (config: path)
     faceapi    face-api on each image's best face: expressions, age, gender, descriptor (config: min_confidence)
+    libreface  LibreFace 0.1.x AU occurrence (BP4D 12), AU intensity (DISFA 12), 8 expressions (config: folder)
+    face-align face-api's detector + landmarks: box, 5 points, crop aligned to ArcFace's template (config: size,
+               min_confidence)
+    skin-tone  ITA degrees and band of the cheek skin located by face-api's landmarks (config: min_confidence)
 
 Adding a judge: a class with those attributes and one `JUDGES.add` line here (docs/architecture.md).
 """
@@ -23,6 +27,9 @@ JUDGES.add("dinov2", "bench.judges.hf:DinoV2Judge", needs=("weights", "device"))
 JUDGES.add("clip", "bench.judges.hf:CLIPJudge", needs=("weights", "device"))
 JUDGES.add("fairface", "bench.judges.fairface:FairFaceJudge", needs=("weights", "device"))
 JUDGES.add("faceapi", "bench.judges.faceapi.judge:FaceApiJudge", needs=("device",))
+JUDGES.add("libreface", "bench.judges.libreface:LibreFaceJudge", needs=("weights", "device"))
+JUDGES.add("face-align", "bench.judges.faceapi.judge:FaceAlignJudge", needs=("device",))
+JUDGES.add("skin-tone", "bench.judges.faceapi.judge:SkinToneJudge", needs=("device",))
 
 
 def build_judge(kind: str, config: dict | None = None, **harness):

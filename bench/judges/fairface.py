@@ -1,7 +1,7 @@
 """FairFace demographics (ResNet34, 18 outputs: race 7, gender 2, age 9) from a local weight file.
 
-The network is our own ResNet34 with torchvision's module names, so FairFace's released state dict
-(`res34_fair_align_multi_7_20190809.pt`) loads strictly. Input: 224 px, ImageNet normalisation.
+The network is our own ResNet34 (trunk from `bench.judges.resnet`) with torchvision's module names, so FairFace's
+released state dict (`res34_fair_align_multi_7_20190809.pt`) loads strictly. Input: 224 px, ImageNet normalisation.
 """
 
 from __future__ import annotations
@@ -11,52 +11,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from bench.core.errors import MissingWeights
 from bench.judges.hf import IMAGENET_MEAN, IMAGENET_STD, preprocess
+from bench.judges.resnet import ResNetTrunk
 
 RACES = ("White", "Black", "Latino_Hispanic", "East Asian", "Southeast Asian", "Indian", "Middle Eastern")
 GENDERS = ("Male", "Female")
 AGES = ("0-2", "3-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70+")
 WEIGHTS_NAME = "res34_fair_align_multi_7_20190809.pt"
-
-
-class BasicBlock(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.downsample = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-                           if stride != 1 or cin != cout else None)
-
-    def forward(self, x):
-        y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
-        return F.relu(y + (x if self.downsample is None else self.downsample(x)))
-
-
-class ResNetTrunk(nn.Module):
-    """ResNet with BasicBlocks and torchvision's module names (conv1, bn1, layer1-4): image -> pooled features."""
-
-    def __init__(self, blocks: tuple[int, ...] = (3, 4, 6, 3), width: int = 64):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
-        cin = width
-        for i, n in enumerate(blocks, 1):
-            cout = width * 2 ** (i - 1)
-            layers = [BasicBlock(cin, cout, 1 if i == 1 else 2)] + [BasicBlock(cout, cout, 1) for _ in range(n - 1)]
-            setattr(self, f"layer{i}", nn.Sequential(*layers))
-            cin = cout
-        self.out_dim = cin
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 3, 2, 1)
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
 
 
 class ResNet34(ResNetTrunk):

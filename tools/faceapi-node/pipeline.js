@@ -15,7 +15,8 @@
 //   descriptor   [n, 128] float32
 //   age          [n] float64; male [n] uint8 (gender === 'male'); gender_probability [n] float64
 //   expressions  [n, 7] float64 in FACE_EXPRESSION_LABELS order
-// OUT_DIR/pipeline_meta.json: {backend, images: {NAME: {shape, faces}}}.
+// OUT_DIR/pipeline_meta.json: {backend, images: {NAME: {shape, faces, ms}}}, ms the chain's wall time on that image
+// (decoding, writing and model loading excluded; the first image also pays the backend's warm-up).
 const fs = require('fs');
 const path = require('path');
 const jpeg = require('jpeg-js');
@@ -53,8 +54,10 @@ async function main() {
     const [name, imagePath] = spec.split('=');
     const { input, shape } = readImage(imagePath, outDir, name);
     const [height, width] = shape;
+    const start = process.hrtime.bigint();
     const faces = await faceapi.detectAllFaces(input).withFaceLandmarks().withFaceExpressions().withAgeAndGender()
       .withFaceDescriptors();
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
     const n = faces.length;
     const rows = (f) => Float64Array.from(faces.flatMap(f));
     const dlibRects = faces.map((f) => f.landmarks.align(null, { useDlibAlignment: true }));
@@ -72,7 +75,7 @@ async function main() {
       gender_probability: { values: rows((f) => [f.genderProbability]), shape: [n] },
       expressions: { values: rows((f) => LABELS.map((l) => f.expressions[l])), shape: [n, 7] },
     });
-    meta.images[name] = { shape, faces: n };
+    meta.images[name] = { shape, faces: n, ms };
     tf.dispose(input);
   }
   fs.writeFileSync(path.join(outDir, 'pipeline_meta.json'), JSON.stringify(meta));

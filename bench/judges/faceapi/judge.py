@@ -1,4 +1,10 @@
-"""The `faceapi` judge: face-api's whole chain (`pipeline.FaceApiPipeline`) read as per-image arrays.
+"""The judges built on face-api's nets (`pipeline.FaceApiPipeline`, one copy shared per process):
+
+    faceapi      the whole chain: expression, age, gender, identity descriptor (this docstring)
+    face-align   detection + landmarks + the crop aligned to a canonical template (`FaceAlignJudge`, `align.py`)
+    skin-tone    ITA of the cheek skin located by the landmarks (`SkinToneJudge`, `skintone.py`)
+
+The `faceapi` judge reads face-api's whole chain as per-image arrays.
 
 Each image gets the readings of its **most confident** face (a generated face set holds one face per image); an
 image with no face above `min_confidence` gets `face_found` 0, `face_count` 0 and NaN in every other reading:
@@ -16,9 +22,9 @@ image with no face above `min_confidence` gets `face_found` 0, `face_count` 0 an
     landmarks        (B, 68, 2) the 68 landmarks (x, y) in image pixels
 
 All floats are float32. `sha256` (`pins_sha256`) hashes the pinned package, version and every model file's pinned
-sha256, so it changes with any pin; `id` is "faceapi-" + its first 12 hex digits (with a non-default
-`min_confidence` in it, since readings are cached by judge id). The nets run on the CPU whatever `device` says
-(the ports' parity with face-api is measured there).
+sha256, so it changes with any pin; `id` is the kind + "-" + its first 12 hex digits, with the options that change
+readings in it (a non-default `min_confidence`, the crop size), since readings are cached by judge id. The nets run on
+the CPU whatever `device` says (the ports' parity with face-api is measured there).
 """
 
 from __future__ import annotations
@@ -29,8 +35,8 @@ import numpy as np
 
 from bench.core.errors import UsageError
 from bench.data.aus import EXPRESSIONS, N_EXPRESSIONS
-from bench.judges.faceapi import fetch
-from bench.judges.faceapi.pipeline import Face, FaceApiPipeline
+from bench.judges.faceapi import align, fetch, skintone
+from bench.judges.faceapi.pipeline import Face, shared_pipeline
 
 #: face-api's expression names (`FaceExpressions.ts`) -> bench.data.aus.EXPRESSIONS names. No contempt in face-api.
 FACEAPI_TO_AFFECTNET = {"neutral": "neutral", "happy": "happy", "sad": "sad", "angry": "anger",
@@ -92,30 +98,109 @@ def readings_of(faces_per_image: list[list[Face]]) -> dict[str, np.ndarray]:
     return out
 
 
-class FaceApiJudge:
+def _check_images(images: np.ndarray, kind: str) -> np.ndarray:
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"{kind} judge: expected uint8 images (B, H, W, 3), got {images.dtype} {images.shape}")
+    return images
+
+
+class _OnFaceApi:
+    """What every judge on face-api's nets shares: `min_confidence`, the weights identity, the id, the input check."""
+
+    kind = ""
+
+    def __init__(self, min_confidence: float, device: str, id_tags: tuple[str, ...] = ()):
+        if isinstance(min_confidence, bool) or not isinstance(min_confidence, (int, float)) \
+                or not 0 < min_confidence <= 1:
+            raise UsageError(f"judge '{self.kind}': min_confidence must be a number in (0, 1], not {min_confidence!r}")
+        self.pipeline = shared_pipeline()
+        self.min_confidence = float(min_confidence)
+        self.device = "cpu"
+        self.sha256 = pins_sha256()
+        tags = list(id_tags) + ([] if self.min_confidence == DEFAULT_MIN_CONFIDENCE else
+                                [f"c{self.min_confidence:g}"])
+        self.id = "-".join([self.kind, *tags, self.sha256[:12]])
+        self.config = {"min_confidence": self.min_confidence}
+
+
+class FaceApiJudge(_OnFaceApi):
     """face-api (`@vladmandic/face-api`, pinned in fetch.PINS) as a judge: uint8 images (B, H, W, 3) -> readings
     of each image's most confident face (module docstring). Weights from `faceapi_dir()` (MissingWeights if not
     fetched: `augen weights fetch face-api`)."""
 
+    kind = "faceapi"
     readings = ("face_found", "face_count", "face_score", "expression_prob", "age", "gender_prob", "identity",
                 "landmarks")
 
     def __init__(self, min_confidence: float = DEFAULT_MIN_CONFIDENCE, device: str = "cpu"):
-        if isinstance(min_confidence, bool) or not isinstance(min_confidence, (int, float)) \
-                or not 0 < min_confidence <= 1:
-            raise UsageError(f"judge 'faceapi': min_confidence must be a number in (0, 1], not {min_confidence!r}")
-        self.pipeline = FaceApiPipeline(fetch.faceapi_dir() / "model")
-        self.min_confidence = float(min_confidence)
-        self.device = "cpu"
-        self.sha256 = pins_sha256()
-        tag = "" if self.min_confidence == DEFAULT_MIN_CONFIDENCE else f"c{self.min_confidence:g}-"
-        self.id = f"faceapi-{tag}{self.sha256[:12]}"
-        self.config = {"min_confidence": self.min_confidence}
+        super().__init__(min_confidence, device)
 
     def __call__(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        images = np.asarray(images)
-        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
-            raise ValueError(f"faceapi judge: expected uint8 images (B, H, W, 3), got {images.dtype} {images.shape}")
+        images = _check_images(images, self.kind)
         if not len(images):
             return readings_of([])
         return readings_of(self.pipeline.analyse(list(images), self.min_confidence))
+
+
+class FaceAlignJudge(_OnFaceApi):
+    """Detection + alignment: each image's most confident face (face-api's detector and 68 landmarks), its five
+    points and its crop aligned to the canonical template (`align.py`) at `size` px. Readings:
+
+        face_found (B,) int64, face_count (B,) int64, face_score (B,), box (B, 4) (x, y, w, h) image pixels,
+        landmarks (B, 68, 2), points5 (B, 5, 2) image pixels, aligned (B, size, size, 3) uint8 (black without a face)
+    """
+
+    kind = "face-align"
+    readings = ("face_found", "face_count", "face_score", "box", "landmarks", "points5", "aligned")
+
+    def __init__(self, size: int = 112, min_confidence: float = DEFAULT_MIN_CONFIDENCE, device: str = "cpu"):
+        if isinstance(size, bool) or not isinstance(size, int) or not 16 <= size <= 1024:
+            raise UsageError(f"judge 'face-align': size must be an integer in [16, 1024], not {size!r}")
+        super().__init__(min_confidence, device, id_tags=(f"s{size}",))
+        self.size = size
+        self.config["size"] = size
+
+    def __call__(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        images = _check_images(images, self.kind)
+        b, s = len(images), self.size
+        out = {"face_found": np.zeros(b, np.int64), "face_count": np.zeros(b, np.int64),
+               "face_score": np.full(b, np.nan, np.float32), "box": np.full((b, 4), np.nan, np.float32),
+               "landmarks": np.full((b, N_LANDMARKS, 2), np.nan, np.float32),
+               "points5": np.full((b, 5, 2), np.nan, np.float32), "aligned": np.zeros((b, s, s, 3), np.uint8)}
+        for i, faces in enumerate(self.pipeline.locate(list(images), self.min_confidence) if b else []):
+            out["face_count"][i] = len(faces)
+            if faces:
+                face = max(faces, key=lambda f: f.score)
+                out["face_found"][i], out["face_score"][i], out["box"][i] = 1, face.score, face.box
+                out["landmarks"][i], out["points5"][i] = face.landmarks, align.five_points(face.landmarks)
+                out["aligned"][i] = align.align(images[i], face.landmarks, s)[0]
+        return out
+
+
+class SkinToneJudge(_OnFaceApi):
+    """Skin tone by colorimetry on each image's most confident face (`skintone.py`): ITA in degrees of the cheek
+    skin located by face-api's landmarks and its band. Readings:
+
+        face_found (B,) int64, ita (B,) float32 degrees (NaN without a face or enough skin), ita_band (B,) int64
+        index into skintone.ITA_BANDS (-1 for none), skin_pixels (B,) int64
+    """
+
+    kind = "skin-tone"
+    readings = ("face_found", "ita", "ita_band", "skin_pixels")
+
+    def __init__(self, min_confidence: float = DEFAULT_MIN_CONFIDENCE, device: str = "cpu"):
+        super().__init__(min_confidence, device, id_tags=(f"ita{skintone.METHOD_VERSION}",))
+
+    def __call__(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        images = _check_images(images, self.kind)
+        b = len(images)
+        out = {"face_found": np.zeros(b, np.int64), "ita": np.full(b, np.nan, np.float32),
+               "ita_band": np.full(b, -1, np.int64), "skin_pixels": np.zeros(b, np.int64)}
+        for i, faces in enumerate(self.pipeline.locate(list(images), self.min_confidence) if b else []):
+            if faces:
+                face = max(faces, key=lambda f: f.score)
+                ita, pixels = skintone.face_ita(images[i], face.landmarks)
+                out["face_found"][i], out["ita"][i], out["skin_pixels"][i] = 1, ita, pixels
+                out["ita_band"][i] = skintone.ita_band(ita)
+        return out

@@ -89,3 +89,42 @@ def run_on_images(script: str, weights_dir: str | Path, args: list[str], specs: 
     runs = {k: (np.fromfile(out / f"{k}.rgb", dtype=np.uint8).reshape(meta["images"][k]["shape"]), read_dump(out, k))
             for k in specs}
     return meta, runs
+
+
+def run_pipeline(weights_dir: str | Path, images: dict[str, str | Path], out: str | Path,
+                 backend: str = "wasm") -> tuple[dict, dict[str, tuple[np.ndarray, dict[str, np.ndarray]]]]:
+    """face-api's whole chain (`pipeline.js`) on JPEG files {name: path} -> (its meta: backend and per image shape,
+    faces and the chain's `ms`; {name: (the pixels jpeg-js decoded, uint8 (H, W, 3); face-api's arrays)})."""
+    out = Path(out)
+    run_node("pipeline.js", Path(weights_dir) / "model", backend, out, *[f"{k}={v}" for k, v in images.items()])
+    meta = json.loads((out / "pipeline_meta.json").read_text())
+    if meta["backend"] != backend:
+        raise RuntimeError(f"pipeline.js ran on {meta['backend']}, not {backend}")
+    return meta, {k: (np.fromfile(out / f"{k}.rgb", dtype=np.uint8).reshape(meta["images"][k]["shape"]),
+                      read_dump(out, k)) for k in images}
+
+
+#: The outputs compared between our chain and face-api's (report order) and the largest |ours - face-api's| each may
+#: show (pixels for boxes and points, years for age, probabilities otherwise): tests/test_faceapi_pipeline.py and the
+#: face-judge report (bench/publish/faces.py) both hold the port to these.
+CHAIN_TOLERANCES = {"box": 2e-3, "score": 1e-5, "landmarks": 2e-3, "aligned_box": 2e-3, "descriptor": 5e-6,
+                    "age": 5e-4, "gender_probability": 1e-5, "expressions": 1e-5}
+CHAIN_OUTPUTS = tuple(CHAIN_TOLERANCES)
+
+
+def chain_differences(face, ref: dict[str, np.ndarray], k: int) -> dict[str, float]:
+    """|ours - face-api's| (max over its values) per output in CHAIN_OUTPUTS for our `pipeline.Face` `face` and
+    face k of `pipeline.js`'s arrays `ref`."""
+    from bench.judges.faceapi.nets import EXPRESSIONS
+
+    return {
+        "box": float(np.abs(np.array(face.box) - ref["detections"][k, :4]).max()),
+        "score": abs(face.score - float(ref["detections"][k, 4])),
+        "landmarks": float(np.abs(face.landmarks - ref["landmarks"][k]).max()),
+        "aligned_box": float(np.abs(np.array(face.aligned_box) - ref["aligned"][k]).max()),
+        "descriptor": float(np.abs(face.descriptor - ref["descriptor"][k]).max()),
+        "age": abs(face.age - float(ref["age"][k])),
+        "gender_probability": abs(face.gender_probability - float(ref["gender_probability"][k])),
+        "expressions": float(np.abs(np.array([face.expressions[e] for e in EXPRESSIONS])
+                                    - ref["expressions"][k]).max()),
+    }

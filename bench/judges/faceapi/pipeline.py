@@ -44,8 +44,8 @@ LEFT_EYE, RIGHT_EYE, MOUTH = slice(36, 42), slice(42, 48), slice(48, 68)  # Face
 
 
 @dataclass
-class Face:
-    """One face as face-api's chain reports it. Rects are (x, y, width, height) in image pixels, float64."""
+class Located:
+    """One face found with its landmarks (`locate`). Rects are (x, y, width, height) in image pixels, float64."""
 
     box: tuple[float, float, float, float]  # detection.box
     score: float  # detection.score
@@ -53,6 +53,12 @@ class Face:
     aligned_box: tuple[float, float, float, float]  # alignedRect.box: the 20 % padded landmark box
     dlib_rect: tuple[float, float, float, float]  # the descriptor's aligned square (integers, before clipping)
     crops: tuple[tuple[int, int, int, int], ...]  # the rects cut: landmark net, expression + age/gender, descriptor
+
+
+@dataclass
+class Face(Located):
+    """One face as face-api's whole chain reports it: `Located` and the three nets' outputs."""
+
     descriptor: np.ndarray  # (128,) float32, not normalised
     age: float  # years
     gender: str  # 'male' or 'female'
@@ -135,17 +141,17 @@ class FaceApiPipeline:
         self.agegender = AgeGenderNet.from_folder(model_dir)
         self.recognition = FaceRecognitionNet.from_folder(model_dir)
 
-    def analyse(self, images: list[np.ndarray] | np.ndarray, min_confidence: float = 0.5,
-                max_results: int = 100) -> list[list[Face]]:
-        """Images, each uint8 RGB (H, W, 3) -> per image its faces, best first, as face-api's
-        `detectAllFaces(img).withFaceLandmarks().withFaceExpressions().withAgeAndGender().withFaceDescriptors()`.
-        One image (a single (H, W, 3) array) gives a list of one list."""
+    def locate(self, images: list[np.ndarray] | np.ndarray, min_confidence: float = 0.5,
+               max_results: int = 100) -> list[list[Located]]:
+        """Images, each uint8 RGB (H, W, 3) -> per image its faces, best first, with landmarks: face-api's
+        `detectAllFaces(img).withFaceLandmarks()` and the rects the later nets cut. The cheap half of `analyse`."""
         if isinstance(images, np.ndarray) and images.ndim == 3:
             images = [images]
         detections = self.detector.detect(images, min_confidence, max_results)
         owners = [(i, det) for i, dets in enumerate(detections) for det in dets]
+        out: list[list[Located]] = [[] for _ in images]
         if not owners:
-            return [[] for _ in images]
+            return out
 
         # landmarks on the clipped, floored detection box
         crops = []
@@ -158,24 +164,32 @@ class FaceApiPipeline:
             raw = self.landmarks(face_input([crop for _, crop in crops], INPUT_SIZE))
         crop_pts = crop_points(relative_landmarks(raw, sizes), sizes)  # (N, 68, 2) crop pixels
 
-        points, aligned, dlib, cuts = [], [], [], []
         for k, (i, det) in enumerate(owners):
             height, width = images[i].shape[:2]
             crop_wh = (sizes[k][1], sizes[k][0])
             pts = shift_points(crop_pts[k], crop_wh, (det.x, det.y))
-            box = min_bbox_padded(pts)
             # alignedRect = FaceDetection(score, box.rescale(1 / dims), dims); extractFaceTensors takes forSize's box
-            aligned_box = through_relative(box, width, height)
+            aligned_box = through_relative(min_bbox_padded(pts), width, height)
             dlib_rect = align_dlib(pts, crop_wh)
             rects = (crops[k][0], clip_at_image_borders(through_relative(aligned_box, width, height), width, height),
                      clip_at_image_borders(dlib_rect, width, height))
-            points.append(pts)
-            aligned.append(aligned_box)
-            dlib.append(dlib_rect)
-            cuts.append(rects)
+            out[i].append(Located(box=(det.x, det.y, det.width, det.height), score=det.score, landmarks=pts,
+                                  aligned_box=aligned_box, dlib_rect=dlib_rect, crops=rects))
+        return out
 
-        aligned_crops = [_cut(images[i], cuts[k][1], "aligned") for k, (i, _) in enumerate(owners)]
-        dlib_crops = [_cut(images[i], cuts[k][2], "dlib") for k, (i, _) in enumerate(owners)]
+    def analyse(self, images: list[np.ndarray] | np.ndarray, min_confidence: float = 0.5,
+                max_results: int = 100) -> list[list[Face]]:
+        """Images, each uint8 RGB (H, W, 3) -> per image its faces, best first, as face-api's
+        `detectAllFaces(img).withFaceLandmarks().withFaceExpressions().withAgeAndGender().withFaceDescriptors()`.
+        One image (a single (H, W, 3) array) gives a list of one list."""
+        if isinstance(images, np.ndarray) and images.ndim == 3:
+            images = [images]
+        located = self.locate(images, min_confidence, max_results)
+        owners = [(i, loc) for i, faces in enumerate(located) for loc in faces]
+        if not owners:
+            return [[] for _ in images]
+        aligned_crops = [_cut(images[i], loc.crops[1], "aligned") for i, loc in owners]
+        dlib_crops = [_cut(images[i], loc.crops[2], "dlib") for i, loc in owners]
         with torch.no_grad():
             x112 = face_input(aligned_crops, INPUT_SIZE)
             expressions = self.expression.probabilities(x112).numpy()
@@ -183,12 +197,12 @@ class FaceApiPipeline:
             descriptors = self.recognition(face_input(dlib_crops, RECOGNITION_SIZE)).numpy()
 
         out: list[list[Face]] = [[] for _ in images]
-        for k, (i, det) in enumerate(owners):
+        for k, (i, loc) in enumerate(owners):
             p_male = float(genders[k, 0])  # float32 -> JS double
             male = p_male > 0.5
             out[i].append(Face(
-                box=(det.x, det.y, det.width, det.height), score=det.score, landmarks=points[k],
-                aligned_box=aligned[k], dlib_rect=dlib[k], crops=cuts[k], descriptor=descriptors[k],
+                box=loc.box, score=loc.score, landmarks=loc.landmarks, aligned_box=loc.aligned_box,
+                dlib_rect=loc.dlib_rect, crops=loc.crops, descriptor=descriptors[k],
                 age=float(ages[k]), gender=GENDERS[0] if male else GENDERS[1],
                 gender_probability=p_male if male else 1 - p_male,
                 expressions={name: float(p) for name, p in zip(EXPRESSIONS, expressions[k])}))
@@ -198,9 +212,9 @@ class FaceApiPipeline:
 _PIPELINES: dict[Path, FaceApiPipeline] = {}
 
 
-def analyse(images: list[np.ndarray] | np.ndarray, model_dir: str | Path | None = None) -> list[list[Face]]:
-    """`FaceApiPipeline(model_dir).analyse(images)`, the nets loaded once per folder (default: the verified
-    `faceapi_dir()/model`)."""
+def shared_pipeline(model_dir: str | Path | None = None) -> FaceApiPipeline:
+    """The nets of one model folder (default: the verified `faceapi_dir()/model`), loaded once per process and
+    shared by every judge built on face-api."""
     if model_dir is None:
         from bench.judges.faceapi.fetch import faceapi_dir
 
@@ -208,5 +222,9 @@ def analyse(images: list[np.ndarray] | np.ndarray, model_dir: str | Path | None 
     key = Path(model_dir).resolve()
     if key not in _PIPELINES:
         _PIPELINES[key] = FaceApiPipeline(key)
-    return _PIPELINES[key].analyse(images)
+    return _PIPELINES[key]
 
+
+def analyse(images: list[np.ndarray] | np.ndarray, model_dir: str | Path | None = None) -> list[list[Face]]:
+    """`shared_pipeline(model_dir).analyse(images)`."""
+    return shared_pipeline(model_dir).analyse(images)

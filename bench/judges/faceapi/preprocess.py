@@ -69,7 +69,7 @@ def _squares(images: list[np.ndarray] | np.ndarray, size: int, pad, who: str) ->
     for i, image in enumerate(images):
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or 0 in image.shape:
             raise ValueError(f"{who}: image {i} must be uint8 RGB (H, W, 3), got {image.dtype} {image.shape}")
-        square = pad(torch.from_numpy(np.ascontiguousarray(image)).float())[None]  # (1, S, S, 3)
+        square = pad(torch.from_numpy(np.require(image, requirements=("C", "W"))).float())[None]  # (1, S, S, 3)
         if square.shape[1] != size:
             square = resize_bilinear_legacy(square, (size, size))
         batch.append(square)
