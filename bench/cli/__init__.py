@@ -5,7 +5,7 @@
   score      augen score, table, validate, downstream
   publish    augen submit, leaderboard, report, reproduce
   registry   augen list generators|judges|metrics|recognizers|readers|trainers|protocols
-  weights    augen weights fetch face-api (the one command that downloads: pinned, hash-checked)
+  weights    augen weights fetch face-api|photos (the one command that downloads: pinned, hash-checked)
 
 Only the project's own errors (bench.core.errors.AugenError: bad input, a wrong name or option) are printed as
 one line (exit 2); anything else is a bug and keeps its traceback.

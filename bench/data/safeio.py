@@ -200,7 +200,7 @@ def read_photo(path: str | os.PathLike, *, where: str | os.PathLike | None = Non
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise fail(f"over the {MAX_PHOTO_PIXELS} pixel limit, decompression bomb refused ({e})") from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:
-        raise fail(f"corrupt or truncated image ({e})") from None
+        raise fail(f"corrupt or truncated image ({str(e).replace(str(path), path.name)})") from None
     if arr.ndim != 3 or arr.shape[2] != 3 or min(arr.shape[:2]) < 1:
         raise fail(f"decoded to shape {arr.shape}, expected (H, W, 3)")
     return arr, tuple(notes)

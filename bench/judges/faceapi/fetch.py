@@ -13,14 +13,13 @@ import base64
 import hashlib
 import shutil
 import subprocess
-import tarfile
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.core.atomic import atomic_dir
 from bench.core.errors import DataError, MissingWeights
 from bench.core.paths import cache_root
+from bench.core.pinned import install_members, pinned_dir, sha256_file, still_valid, verify_files
 
 FETCH_COMMAND = "augen weights fetch face-api"
 
@@ -80,34 +79,18 @@ def _how_to_get(folder: Path) -> str:
             f"into {folder}: {files}")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+_sha256 = sha256_file  # the old private name
 
 
 def verify_folder(folder: Path, files: dict[str, str] | None = None) -> None:
     """Every pinned file is present with its sha256: MissingWeights for an absent one, DataError for a wrong one."""
-    files = PINS["files"] if files is None else files
-    for rel, want in sorted(files.items()):
-        path = folder / rel
-        if not path.is_file():
-            raise MissingWeights(f"{path} is missing; {_how_to_get(folder)}")
-        got = _sha256(path)
-        if got != want:
-            raise DataError(path, f"sha256 {got} is not the pinned {want} (a corrupted or different file); "
-                                  f"`{FETCH_COMMAND}` replaces the folder")
+    verify_files(folder, PINS["files"] if files is None else files, _how_to_get(folder), FETCH_COMMAND)
 
 
 def faceapi_dir(cache: Path | None = None) -> Path:
     """The verified weights folder (`model/`, `demo/`), or MissingWeights saying what to run / put where."""
     folder = faceapi_folder(cache)
-    if not folder.is_dir():
-        raise MissingWeights(f"face-api weights are not in {folder}; {_how_to_get(folder)}")
-    verify_folder(folder)
-    return folder
+    return pinned_dir(folder, PINS["files"], "face-api weights", _how_to_get(folder), FETCH_COMMAND)
 
 
 def tarball_integrity(path: Path) -> str:
@@ -128,34 +111,13 @@ def _wanted(member: str) -> str | None:
 def install_tarball(tarball: Path, folder: Path, pins: dict | None = None) -> Path:
     """Check `tarball` against `pins['integrity']`, extract its model and demo files into a sibling temp folder,
     verify every one against `pins['files']` and rename it to `folder` (replacing an old one). On any error nothing
-    changes at `folder`."""
+    changes at `folder`; a model or demo file that is not pinned, or is a link, is refused by name."""
     pins = PINS if pins is None else pins
     got = tarball_integrity(tarball)
     if got != pins["integrity"]:
         raise DataError(tarball, f"integrity {got} is not the pinned {pins['integrity']}")
-    with atomic_dir(folder, overwrite=True) as tmp, tarfile.open(tarball, "r:gz") as tar:
-        found = set()
-        for member in tar.getmembers():
-            rel = _wanted(member.name)
-            if rel is None:
-                continue
-            if not member.isfile():
-                raise DataError(tarball, f"{member.name} is not a regular file")
-            if rel not in pins["files"]:
-                raise DataError(tarball, f"{member.name} is not in the pinned file table")
-            data = tar.extractfile(member).read()
-            digest = hashlib.sha256(data).hexdigest()
-            if digest != pins["files"][rel]:
-                raise DataError(tarball, f"{member.name}: sha256 {digest} is not the pinned {pins['files'][rel]}")
-            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-            (tmp / rel).write_bytes(data)
-            found.add(rel)
-        missing = sorted(set(pins["files"]) - found)
-        if missing:
-            raise DataError(tarball, f"has no package/{missing[0]} (and {len(missing) - 1} more pinned files)"
-                            if len(missing) > 1 else f"has no package/{missing[0]}")
-        verify_folder(tmp, pins["files"])  # as written to disk
-    return folder
+    members = {f"package/{rel}": rel for rel in pins["files"]}
+    return install_members(tarball, folder, members, pins["files"], claim=lambda name: _wanted(name) is not None)
 
 
 def _npm_pack(workdir: Path, folder: Path) -> Path:
@@ -182,12 +144,8 @@ def fetch_faceapi(cache: Path | None = None, log: Callable[[str], None] = print)
     """Make `faceapi_dir(cache)` valid: return at once if it verifies, else npm-pack, check and install (replacing
     a corrupted folder). Returns the folder."""
     folder = faceapi_folder(cache)
-    if folder.is_dir():
-        try:
-            verify_folder(folder)
-            return folder
-        except (MissingWeights, DataError) as e:
-            log(f"replacing {folder}: {str(e).split('; ')[0]}")
+    if still_valid(folder, PINS["files"], log):
+        return folder
     with tempfile.TemporaryDirectory(prefix="augen-npm-pack-") as work:
         tarball = _npm_pack(Path(work), folder)
         install_tarball(tarball, folder)

