@@ -140,6 +140,27 @@ def test_score_with_external_au_readings(tiny, tmp_path):
     with pytest.raises(ValueError, match="--au-readings must be"):
         score_sampleset(sets["real"], proto, au_readings="opencv:x")
 
+    # the same tool named by a protocol, its output shipped inside the set's folder: the same scores
+    import shutil
+    from pathlib import Path
+
+    from bench.core.errors import DataError
+    from bench.scoring.protocols import load_protocol
+
+    shutil.copy(tmp_path / "lf.csv", Path(sets["real"]) / "libreface.csv")
+    raw = yaml.safe_load(load_protocol(proto).path.read_text())
+    for name, au in (("lf", {"kind": "libreface", "path": "libreface.csv"}),
+                     ("bad-kind", {"kind": "opencv", "path": "x.csv"}),
+                     ("escapes", {"kind": "libreface", "path": "../lf.csv"})):
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump({**raw, "id": name, "au_readings": au}))
+    by_proto = score_sampleset(sets["real"], tmp_path / "lf.yaml")
+    assert by_proto["au_judge"] == res["au_judge"]
+    assert by_proto["metrics"]["au_f1"]["value"] == res["metrics"]["au_f1"]["value"]
+    with pytest.raises(DataError, match="au_readings kind 'opencv' is not registered"):
+        load_protocol(tmp_path / "bad-kind.yaml")
+    with pytest.raises(DataError, match="escapes its folder"):
+        score_sampleset(sets["real"], tmp_path / "escapes.yaml")
+
 
 def test_shuffled_control_claims_permuted_labels_of_real_images():
     world = {"seed": 0, "image_size": 32}

@@ -64,6 +64,12 @@ class JudgeRef:
 
 
 @dataclass(frozen=True)
+class AuReadingsRef:
+    kind: str  # a bench.core.registry.AU_READINGS name: an external AU tool's output format (libreface, openface)
+    path: str  # where the tool's output lies, relative to the scored SampleSet's folder (a CSV file or a folder)
+
+
+@dataclass(frozen=True)
 class RealismSettings:
     k_pr: int  # neighbours for precision/recall (Kynkaanniemi et al.: 3)
     k_dc: int  # neighbours for density/coverage (Naeem et al.: 5)
@@ -188,6 +194,8 @@ class Protocol:
     reference: SplitRef | None = None  # real images realism is measured against
     train_reference: SplitRef | None = None  # images memorization is measured against
     judge: JudgeRef | None = None  # the judge that reads every image
+    au_readings: AuReadingsRef | None = None  # AU readings from an external tool's output shipped with the set: they
+    #                                           replace the judge's AU readings in alignment (as --au-readings does)
     aus: str | None = None  # AU subset scored for alignment
     occurrence_threshold: float = 1.0  # intensity >= this is "present"
     realism: RealismSettings | None = None

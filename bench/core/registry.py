@@ -6,6 +6,8 @@ an unknown name is a `UsageError` listing the known ones.
     GENERATORS   name -> factory of a Generator (controls here; reference generators by `augen.generators` entry
                  points); options are checked against the factory's signature
     JUDGES       kind -> factory(config: dict, **harness) of a Judge (bench.judges)
+    AU_READINGS  kind -> reader(sampleset, where) -> (AU readings aligned to the set's rows, tool id) of an external
+                 AU tool's output (bench.judges.external)
     METRICS      name -> function computing it (bench.scoring families, bench.downstream.harness kinds)
     RECOGNIZERS  name -> nn.Module class the downstream harness trains (bench.downstream.recognizers)
     READERS      name -> real-dataset split reader (bench.downstream.realdata)
@@ -157,6 +159,7 @@ def check_fields(factory: Callable, options: dict, what: str, supplied: Iterable
 
 GENERATORS = Registry("generator", entry_point_group="augen.generators")
 JUDGES = Registry("judge")
+AU_READINGS = Registry("AU readings tool")
 METRICS = Registry("metric")
 RECOGNIZERS = Registry("recognizer")
 READERS = Registry("dataset reader")

@@ -16,10 +16,16 @@ weights), `config`, `readings` (the arrays it returns) and maps uint8 images (B,
                min_confidence)
     skin-tone  ITA degrees and band of the cheek skin located by face-api's landmarks (config: min_confidence)
 
+AU readings made elsewhere by an external tool are read by kind from `bench.core.registry.AU_READINGS` (a protocol's
+`au_readings: {kind, path}` or `augen score --au-readings KIND:WHERE`):
+
+    libreface  a LibreFace CSV (one row per image, keyed by file name)
+    openface   OpenFace's folder of per-image `<stem>.csv`
+
 Adding a judge: a class with those attributes and one `JUDGES.add` line here (docs/architecture.md).
 """
 
-from bench.core.registry import JUDGES, accepted_options, check_options
+from bench.core.registry import AU_READINGS, JUDGES, accepted_options, check_options
 
 JUDGES.add("world", "bench.judges.world:WorldJudge", needs=("world",))
 JUDGES.add("inception", "bench.judges.inception:InceptionJudge", needs=("weights", "device"))
@@ -30,6 +36,9 @@ JUDGES.add("faceapi", "bench.judges.faceapi.judge:FaceApiJudge", needs=("device"
 JUDGES.add("libreface", "bench.judges.libreface:LibreFaceJudge", needs=("weights", "device"))
 JUDGES.add("face-align", "bench.judges.faceapi.judge:FaceAlignJudge", needs=("device",))
 JUDGES.add("skin-tone", "bench.judges.faceapi.judge:SkinToneJudge", needs=("device",))
+
+AU_READINGS.add("libreface", "bench.judges.external:libreface_readings")
+AU_READINGS.add("openface", "bench.judges.external:openface_readings")
 
 
 def build_judge(kind: str, config: dict | None = None, **harness):

@@ -21,7 +21,7 @@ from bench import judges
 from bench.core.errors import DataError, UsageError
 from bench.core.paths import PROTOCOLS
 from bench.core.protocol import Protocol, parse_protocol, protocol_hash
-from bench.core.registry import JUDGES, READERS, metric_spec
+from bench.core.registry import AU_READINGS, JUDGES, READERS, metric_spec
 from bench.data.aus import SUBSETS
 from bench.downstream import harness, realdata
 from bench.scoring import alignment, control, diversity, memorization, realism  # noqa: F401  (register metrics)
@@ -57,6 +57,9 @@ def load_protocol(name: str | os.PathLike | Protocol) -> Protocol:
         raise DataError(path, f"aus {proto.aus!r} is not a named AU subset ({', '.join(SUBSETS)})")
     if proto.judge is not None and proto.judge.kind not in JUDGES:
         raise DataError(path, f"judge kind {proto.judge.kind!r} is not registered ({', '.join(JUDGES.names())})")
+    if proto.au_readings is not None and proto.au_readings.kind not in AU_READINGS:
+        raise DataError(path, f"au_readings kind {proto.au_readings.kind!r} is not registered "
+                              f"({', '.join(AU_READINGS.names())})")
     if proto.data is not None:
         if proto.data.reader not in READERS:
             raise DataError(path, f"data.reader {proto.data.reader!r} is not registered ({', '.join(READERS.names())})")

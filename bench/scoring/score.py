@@ -17,11 +17,11 @@ import numpy as np
 from bench import judges
 from bench.core.errors import DataError, UsageError
 from bench.core.protocol import DEFAULT_PROTOCOL, FAMILIES, Protocol, protocol_hash
-from bench.core.registry import METRICS
+from bench.core.registry import AU_READINGS, METRICS
 from bench.core.results import environment, metric, new_results
+from bench.data.safeio import contained_path
 from bench.data.sampleset import SampleSet
 from bench.judges.cache import cached, judge_sharded
-from bench.judges.external import libreface_readings, openface_readings
 from bench.scoring.context import NotApplicable, ScoreInputs
 from bench.scoring.downstream import run_protocol_downstream
 from bench.scoring.protocols import load_protocol
@@ -29,8 +29,6 @@ from bench.world.conditions import suite_conditions
 from bench.world.make import WORLD_VERSION
 from bench.world.params import WorldConfig, sample_params
 from bench.world.render import render
-
-AU_TOOLS = {"libreface": libreface_readings, "openface": openface_readings}  # --au-readings KIND:WHERE
 
 
 class Stages:
@@ -101,16 +99,32 @@ def compute_metrics(x: ScoreInputs, st: Stages) -> tuple[dict[str, dict], dict[s
     return out, skipped
 
 
+def _au_tool(au_readings: str | None, proto: Protocol, root: str | Path) -> tuple[str, Path] | None:
+    """(AU_READINGS kind, where) from `--au-readings KIND:WHERE`, else from the protocol's `au_readings` (resolved
+    inside the set's folder), else None."""
+    if au_readings:
+        kind, _, where = au_readings.partition(":")
+        if kind not in AU_READINGS or not where:
+            raise UsageError(f"--au-readings must be KIND:WHERE with KIND one of {', '.join(AU_READINGS.names())} "
+                             f"(libreface:FILE.csv, openface:FOLDER), not {au_readings!r}")
+        return kind, Path(where)
+    if proto.au_readings is None:
+        return None
+    return proto.au_readings.kind, contained_path(root, proto.au_readings.path, proto.path)
+
+
 def score_sampleset(root: str | Path, protocol: str | Protocol = DEFAULT_PROTOCOL, *, cache: Path | None = None,
                     progress: bool = False, au_readings: str | None = None, downstream: bool = False,
                     per_image: dict | None = None) -> dict:
     """Score a SampleSet under a world protocol; returns the results dict (see bench.core.results).
 
-    `au_readings` ('libreface:FILE.csv' or 'openface:FOLDER') replaces the judge's AU readings in the alignment
-    family by an external tool's (NaN where the tool reads nothing). `downstream` also trains the protocol's
-    recognizers on the set (bench.downstream; minutes, cached per training). A `per_image` dict is filled with
-    what the metrics read per image: files, claimed_intensity, claimed_expression, readings (the judge's, after
-    `au_readings`); bench.scoring.samples turns it into the per-sample table.
+    `au_readings` ('libreface:FILE.csv' or 'openface:FOLDER', a `bench.core.registry.AU_READINGS` kind) replaces
+    the judge's AU readings in the alignment family by an external tool's (NaN where the tool reads nothing); without
+    it, the protocol's `au_readings` (a path inside the set's folder) does, when the protocol names one.
+    `downstream` also trains the protocol's recognizers on the set (bench.downstream; minutes, cached per training).
+    A `per_image` dict is filled with what the metrics read per image: files, claimed_intensity,
+    claimed_expression, readings (the judge's, after `au_readings`); bench.scoring.samples turns it into the
+    per-sample table.
     """
     st = Stages()
     proto = load_protocol(protocol)
@@ -133,11 +147,9 @@ def score_sampleset(root: str | Path, protocol: str | Protocol = DEFAULT_PROTOCO
         ref = judge_world_split(judge, world, proto.reference.split, proto.reference.n, cache)
         trn = judge_world_split(judge, world, proto.train_reference.split, proto.train_reference.n, cache)
     au_judge = {"id": judge.id, "sha256": judge.sha256}
-    if au_readings:
-        kind, _, where = au_readings.partition(":")
-        if kind not in AU_TOOLS or not where:
-            raise UsageError(f"--au-readings must be libreface:FILE.csv or openface:FOLDER, not {au_readings!r}")
-        ext, ext_id = AU_TOOLS[kind](ss, where)
+    tool = _au_tool(au_readings, proto, root)
+    if tool is not None:
+        ext, ext_id = AU_READINGS.get(tool[0])(ss, tool[1])
         gen = {**gen, **ext}
         au_judge = {"id": ext_id, "sha256": ext_id.rsplit("-", 1)[-1]}
     claimed_int, claimed_expr, files = _claimed(ss)
@@ -158,7 +170,7 @@ def score_sampleset(root: str | Path, protocol: str | Protocol = DEFAULT_PROTOCO
     judged = st.seconds.get("judge_generated", 0.0)
     n = len(ss)
     return new_results(  # an external AU judge makes the scores a different (unrankable-together) set
-        protocol={"id": proto.id, "hash": protocol_hash(proto, judge.sha256 + ("|" + au_judge["id"] if au_readings
+        protocol={"id": proto.id, "hash": protocol_hash(proto, judge.sha256 + ("|" + au_judge["id"] if tool
                                                                                else ""))},
         generator={k: m.generator[k] for k in ("name", "version", "config", "stats", "real_data")
                    if k in m.generator},
