@@ -2,6 +2,7 @@
 
   world      augen world make|show|probe, augen judges train
   generate   augen generate, train, run, merge
+  imports    augen import (a generator's photographs + claimed labels -> an aligned SampleSet)
   score      augen score, table, validate, downstream
   publish    augen submit, leaderboard, report, reproduce
   registry   augen list generators|judges|metrics|recognizers|readers|trainers|protocols
@@ -16,10 +17,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.cli import generate, publish, registry, score, weights, world
+from bench.cli import generate, imports, publish, registry, score, weights, world
 from bench.core.errors import AugenError
 
-GROUPS = (world, generate, score, publish, registry, weights)
+GROUPS = (world, generate, imports, score, publish, registry, weights)
 
 
 def build_parser() -> argparse.ArgumentParser:

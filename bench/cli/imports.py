@@ -1,0 +1,42 @@
+"""`augen import IMAGES --labels FILE --out SET`: a generator's photographs and claimed labels -> an aligned
+SampleSet (bench.generation.importer)."""
+
+from __future__ import annotations
+
+from bench.generation.importer import FACE_POLICIES, ImportConfig, import_images
+
+
+def cmd_import(args) -> int:
+    cfg = ImportConfig(size=args.size, faces=args.faces, min_confidence=args.min_confidence,
+                       shard_size=args.shard_size, fmt=args.format, name=args.name or "",
+                       generator=args.generator)
+    stats = import_images(args.images, args.labels, args.out, cfg, workers=args.workers, progress=not args.quiet,
+                          overwrite=args.overwrite)
+    print(f"{args.out}: {stats['kept']} of {stats['images']} images kept; {stats['one_face']} with one face, "
+          f"{stats['no_face']} with none, {stats['several_faces']} with several (policy {stats['policy']}); "
+          f"face yield {stats['face_yield']:.3f}")
+    return 0
+
+
+def add_commands(sub) -> None:
+    im = sub.add_parser("import", help="images (folder or tar) + claimed labels -> an aligned SampleSet of faces")
+    im.add_argument("images", help="a folder of PNG/JPEG/WebP images (searched recursively) or a tar of them")
+    im.add_argument("--labels", required=True, help="the claimed labels: a SampleSet CSV, MAUGen JSON records, a "
+                                                    "SynFER-style CSV, AffectNet's CSV, a LibreFace CSV or an "
+                                                    "OpenFace folder")
+    im.add_argument("--out", required=True, help="the SampleSet folder to write (appears complete or not at all)")
+    im.add_argument("--format", default="auto",
+                    choices=("auto", "sampleset", "maugen", "synfer", "affectnet", "libreface", "openface"))
+    im.add_argument("--size", type=int, default=ImportConfig.size, help="aligned crop side in px (default 256)")
+    im.add_argument("--faces", choices=FACE_POLICIES, default=ImportConfig.faces,
+                    help="an image with several faces: keep the largest (default), skip it, or fail; an image "
+                         "with no face is skipped (fail: an error)")
+    im.add_argument("--min-confidence", type=float, default=ImportConfig.min_confidence)
+    im.add_argument("--shard-size", type=int, default=ImportConfig.shard_size,
+                    help="images per shard: the unit of resuming and of --workers")
+    im.add_argument("--workers", type=int, default=1, help="processes writing shards")
+    im.add_argument("--name", help="the set's name (default: the output folder's name)")
+    im.add_argument("--generator", default=ImportConfig.generator, help="the generator name to record")
+    im.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    im.add_argument("--quiet", action="store_true", help="no progress bar")
+    im.set_defaults(func=cmd_import)
