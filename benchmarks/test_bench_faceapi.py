@@ -46,7 +46,7 @@ def test_faceapi_torch_512(benchmark, node_run):
     meta, runs = node_run
     images = [runs[name][0] for name in PHOTOS]
     pipeline = shared_pipeline()
-    faces = benchmark.pedantic(pipeline.analyse, args=(images,), rounds=3, warmup_rounds=1)
+    faces = benchmark.pedantic(pipeline.analyse, args=(images,), rounds=2, warmup_rounds=1)
     found = [len(f) for f in faces]
     assert found == [meta["images"][name]["faces"] for name in PHOTOS]  # the same work as face-api's
     benchmark.extra_info.update(items=len(images), unit="img", baseline="test_faceapi_node_512", faces=sum(found))
@@ -62,3 +62,34 @@ def test_faceapi_node_512(benchmark, photos_512, tmp_path_factory):
                                 faces=sum(meta["images"][name]["faces"] for name in PHOTOS),
                                 timing="inside Node, around each chain call (process start and model load excluded)")
     assert chain_s > 0 and np.isfinite(chain_s)
+
+
+@pytest.mark.benchmark(group="import-512")
+def test_import_512(benchmark, photos_512, tmp_path_factory):
+    """`augen import` of the 6 photos at 512 px (decode, detect, landmarks, align, write PNGs and the set), against
+    face-api's detector + landmarks alone on the same decoded images (the import's own cost is the difference)."""
+    from bench.generation.importer import ImportConfig, import_images
+
+    folder = tmp_path_factory.mktemp("import-src")
+    lines = ["file,expression"]
+    for name in PHOTOS:
+        (folder / f"{name}.jpg").write_bytes(photos_512[name].read_bytes())
+        lines.append(f"{name}.jpg,happy")
+    labels = folder.parent / "import-labels.csv"
+    labels.write_text("\n".join(lines) + "\n")
+    out = tmp_path_factory.mktemp("import-out")
+    rounds = iter(range(100))
+    stats = benchmark.pedantic(lambda: import_images(folder, labels, out / f"set{next(rounds)}",
+                                                     ImportConfig(size=256)), rounds=2, warmup_rounds=1)
+    assert stats["images"] == len(PHOTOS)
+    benchmark.extra_info.update(items=len(PHOTOS), unit="img", baseline="test_locate_512", kept=stats["kept"])
+
+
+@pytest.mark.benchmark(group="import-512")
+def test_locate_512(benchmark, photos_512):
+    from bench.data.safeio import read_photo
+
+    images = [read_photo(photos_512[name])[0] for name in PHOTOS]
+    pipeline = shared_pipeline()
+    benchmark.pedantic(pipeline.locate, args=(images,), rounds=2, warmup_rounds=1)
+    benchmark.extra_info.update(items=len(images), unit="img")

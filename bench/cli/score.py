@@ -10,7 +10,15 @@ from bench.core.protocol import DEFAULT_PROTOCOL
 
 def cmd_score(args) -> int:
     from bench.core.results import format_table, write_results, write_samples
+    from bench.scoring.protocols import load_protocol
     from bench.scoring.samples import score_with_samples
+
+    if load_protocol(args.protocol).kind == "faces":
+        return _score_faces(args)
+    if args.reference or args.train_set:
+        from bench.core.errors import UsageError
+
+        raise UsageError("--reference and --train-set belong to photograph (kind: faces) protocols")
 
     res, samples = score_with_samples(args.sampleset, args.protocol, progress=not args.quiet,
                                       au_readings=args.au_readings, downstream=args.downstream)
@@ -20,6 +28,23 @@ def cmd_score(args) -> int:
     print(format_table(res))
     print(f"results: {out}")
     print(f"per-sample table: {out.parent / res['samples']['file']}")
+    return 0
+
+
+def _score_faces(args) -> int:
+    from bench.core.errors import UsageError
+    from bench.core.results import format_table, write_results
+    from bench.scoring.faces import score_faces
+
+    if not args.reference:
+        raise UsageError(f"{args.protocol} scores photographs against a real face set: pass --reference REF (a set "
+                         "made by `augen import`)")
+    res = score_faces(args.sampleset, args.protocol, args.reference, train=args.train_set,
+                      au_readings=args.au_readings, progress=not args.quiet)
+    out = Path(args.out) if args.out else Path(args.sampleset) / f"results-{res['protocol']['id']}.json"
+    write_results(out, res)
+    print(format_table(res))
+    print(f"results: {out}")
     return 0
 
 
@@ -70,6 +95,8 @@ def add_commands(sub) -> None:
     sc.add_argument("--protocol", default=DEFAULT_PROTOCOL)
     sc.add_argument("--out", help="results JSON (default: SAMPLESET/results-<protocol>.json)")
     sc.add_argument("--au-readings", help="AU judge from a tool: libreface:FILE.csv or openface:FOLDER")
+    sc.add_argument("--reference", help="faces protocols: the real face set (made by `augen import`) scored against")
+    sc.add_argument("--train-set", help="faces protocols: the generator's declared training faces (memorization)")
     sc.add_argument("--downstream", action="store_true",
                     help="also train the protocol's recognizers on the set (minutes; each training cached)")
     sc.add_argument("--quiet", action="store_true")

@@ -26,7 +26,8 @@ from typing import Any
 from bench.core.errors import DataError
 
 DEFAULT_PROTOCOL = "world-v2"  # what augen scores, ranks and reports when no --protocol is given
-KINDS = ("world", "real")  # world: scored on the embedded world; real: downstream on a local dataset
+KINDS = ("world", "real", "faces")  # world: scored on the embedded world; real: downstream on a local dataset;
+#                                    faces: photographs scored against a real face set the user imports
 FAMILIES = ("realism", "diversity", "alignment", "control", "memorization", "downstream")
 
 
@@ -212,7 +213,8 @@ class Protocol:
 
 REQUIRED = {"world": ("world", "conditions", "reference", "train_reference", "judge", "aus", "realism",
                       "memorization", "bootstrap", "metrics"),
-            "real": ("data", "downstream")}
+            "real": ("data", "downstream"),
+            "faces": ("judge", "aus", "realism", "memorization", "bootstrap", "metrics")}
 
 
 def _convert(tp: Any, value: Any, where: Path, name: str) -> Any:
@@ -271,6 +273,9 @@ def parse_protocol(raw: Any, path: Path) -> Protocol:
     if kind == "real" and any(k in raw for k in ("world", "judge", "metrics")):
         raise DataError(path, "a real-data protocol names no world, judge or metrics (its metrics come from "
                               "its downstream section)")
+    if kind == "faces" and any(k in raw for k in ("world", "conditions", "reference", "train_reference", "data")):
+        raise DataError(path, "a faces protocol names no world, conditions, reference or data: its reference is the "
+                              "real face set given when scoring (--reference), hashed by content into the results")
     body = {k: v for k, v in raw.items() if k not in ("path", "raw", "metric_info")}
     metrics = body.pop("metrics", [])
     if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):

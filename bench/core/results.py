@@ -82,7 +82,11 @@ def format_table(results: dict) -> str:
             v = "n/a" if m["value"] is None else f"{m['value']:.4f}"
             ci = f"  [{m['ci95'][0]:.4f}, {m['ci95'][1]:.4f}]" if m.get("ci95") and None not in m["ci95"] else ""
             arrow = "higher better" if m["higher_is_better"] else "lower better"
-            rows.append(f"    {k:<26} {v:>10}{ci}  ({arrow})")
+            ceiling = m.get("ceiling")
+            top = f"  ceiling {ceiling['value']:.4f}" if ceiling and ceiling.get("value") is not None else ""
+            rows.append(f"    {k:<26} {v:>10}{ci}  ({arrow}){top}")
+    for k, why in results.get("not_applicable", {}).items():
+        rows.append(f"  skipped {k}: {why}")
     return "\n".join(rows)
 
 

@@ -250,6 +250,8 @@ def import_images(images: str | os.PathLike, labels: str | os.PathLike, out: str
 
 
 def _worker_init(workers: int) -> None:
+    """Each worker gets its share of the cores (torch's float sums depend on the thread count, so a set written with
+    --workers N equals a one-process import with the same threads per process, not one with more threads)."""
     import torch
 
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))

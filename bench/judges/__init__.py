@@ -15,6 +15,7 @@ weights), `config`, `readings` (the arrays it returns) and maps uint8 images (B,
     face-align face-api's detector + landmarks: box, 5 points, crop aligned to ArcFace's template (config: size,
                min_confidence)
     skin-tone  ITA degrees and band of the cheek skin located by face-api's landmarks (config: min_confidence)
+    faces      face-api + ITA under the world judge's reading names, for the photograph protocols (config: detect)
 
 AU readings made elsewhere by an external tool are read by kind from `bench.core.registry.AU_READINGS` (a protocol's
 `au_readings: {kind, path}` or `augen score --au-readings KIND:WHERE`):
@@ -36,6 +37,7 @@ JUDGES.add("faceapi", "bench.judges.faceapi.judge:FaceApiJudge", needs=("device"
 JUDGES.add("libreface", "bench.judges.libreface:LibreFaceJudge", needs=("weights", "device"))
 JUDGES.add("face-align", "bench.judges.faceapi.judge:FaceAlignJudge", needs=("device",))
 JUDGES.add("skin-tone", "bench.judges.faceapi.judge:SkinToneJudge", needs=("device",))
+JUDGES.add("faces", "bench.judges.faceapi.judge:FacesJudge", needs=("device",))
 
 AU_READINGS.add("libreface", "bench.judges.external:libreface_readings")
 AU_READINGS.add("openface", "bench.judges.external:openface_readings")

@@ -10,7 +10,7 @@ from bench.core.registry import register_metric
 from bench.data.aus import N_EXPRESSIONS
 from bench.metrics import alignment as A
 from bench.metrics.stats import bootstrap_ci
-from bench.scoring.context import ScoreInputs, Value
+from bench.scoring.context import NotApplicable, ScoreInputs, Value
 
 AU_READS = ("au_intensity", "au_prob")
 
@@ -35,6 +35,9 @@ def occurrence(x: ScoreInputs, intensity: np.ndarray) -> np.ndarray:
 def judged(x: ScoreInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(intensity, probability, occurrence) the AU judge reads on the protocol's AU subset, each (N, K)."""
     def compute():
+        if "au_intensity" not in x.gen:
+            raise NotApplicable(f"the judge reads no AUs ({x.au_judge}); give AU readings (a protocol's au_readings "
+                                f"or --au-readings) or an AU judge")
         ji, jp = x.gen["au_intensity"][:, x.cols], x.gen["au_prob"][:, x.cols]
         return ji, jp, judge_occurrence(ji, jp, x.proto.occurrence_threshold)
     return x.memo("judged", compute)

@@ -40,6 +40,8 @@ class ScoreInputs:
     claimed_expression: np.ndarray  # (N,) expression codes the set claims, -1 = not labelled
     requested: list[Condition] | None  # the condition behind each row, when the set answers the protocol's suite
     au_judge: str  # id of what read the AUs (the judge, or an external tool)
+    facts: dict[str, Any] = field(default_factory=dict)  # about the set beyond readings: an imported set's
+    #                                                      `face_counts` (faces found per source image)
     _memo: dict[str, Any] = field(default_factory=dict)
 
     @property

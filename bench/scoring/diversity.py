@@ -7,7 +7,7 @@ import numpy as np
 
 from bench.core.registry import register_metric
 from bench.metrics import diversity as D
-from bench.scoring.context import ScoreInputs, Value
+from bench.scoring.context import NotApplicable, ScoreInputs, Value
 
 DEMOGRAPHICS = {"skin_tone": 6, "gender": 2, "age_group": 3}  # attribute -> number of groups the judge reads
 
@@ -31,7 +31,15 @@ def vendi(x: ScoreInputs) -> Value:
 
 
 def _distribution(x: ScoreInputs, attr: str) -> np.ndarray:
-    return x.memo(f"dist_{attr}", lambda: D.distribution(x.gen[f"{attr}_prob"].argmax(1), DEMOGRAPHICS[attr]))
+    """The judged groups' shares; rows the judge could not read (NaN, e.g. a skin tone outside the ITA bands) are
+    left out rather than counted as group 0."""
+    def compute() -> np.ndarray:
+        p = x.gen[f"{attr}_prob"]
+        ok = np.isfinite(p).all(1)
+        if not ok.any():
+            raise NotApplicable(f"the judge read no {attr} in this set")
+        return D.distribution(p[ok].argmax(1), DEMOGRAPHICS[attr])
+    return x.memo(f"dist_{attr}", compute)
 
 
 def _entropy(attr: str, label: str | None = None, title: str | None = None):

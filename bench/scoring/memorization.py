@@ -7,11 +7,15 @@ import numpy as np
 
 from bench.core.registry import register_metric
 from bench.metrics import memorization as M
-from bench.scoring.context import ScoreInputs, Value
+from bench.scoring.context import NotApplicable, ScoreInputs, Value
 
 
 def _distances(x: ScoreInputs) -> tuple[np.ndarray, np.ndarray]:
     """(generated -> train, reference -> train) nearest-neighbour distances in judge feature space."""
+    if x.train.get("features") is None:
+        raise NotApplicable("no training set to compare with (faces protocols: --train-set, the generator's "
+                            "declared training faces)")
+
     def compute():
         ft = x.train["features"].astype(np.float64)
         return (M.nn_distances(x.gen["features"].astype(np.float64), ft),

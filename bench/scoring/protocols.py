@@ -76,6 +76,8 @@ def load_protocol(name: str | os.PathLike | Protocol) -> Protocol:
         names += list(harness.metric_names(proto.downstream))
     info = {}
     readings = getattr(JUDGES.get(proto.judge.kind), "readings", None) if proto.judge else None
+    if readings is not None and proto.au_readings is not None:  # an AU tool's output supplies the AU readings
+        readings = (*readings, "au_intensity", "au_prob")
     for name_ in names:
         try:
             spec = metric_spec(name_)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from bench.core.registry import register_metric
+from bench.metrics import faces as F
 from bench.metrics import realism as R
-from bench.scoring.context import ScoreInputs, Value
+from bench.scoring.context import NotApplicable, ScoreInputs, Value
 
 
 def _features(x: ScoreInputs) -> tuple[np.ndarray, np.ndarray]:
@@ -75,3 +76,22 @@ def density(x: ScoreInputs) -> Value:
 @register_metric("coverage", family="realism", higher_is_better=True, reads=("features",))
 def coverage(x: ScoreInputs) -> Value:
     return Value(_dc(x)[1], x.n, extra={"n_reference": len(x.ref["features"])})
+
+
+# the photograph protocols (faces-v1) read the same statistics on face-api's identity descriptor
+fd_identity = register_metric("fd_identity", family="realism", higher_is_better=False, label="FD id",
+                              title="FD (identity descriptor)", reads=("features",))(fd)
+kid_identity = register_metric("kid_identity", family="realism", higher_is_better=False,
+                               title="KID (identity descriptor)", reads=("features",))(kid)
+
+
+@register_metric("face_yield", family="realism", higher_is_better=True, label="face yield",
+                 title="face yield (one face per image)")
+def face_yield(x: ScoreInputs) -> Value:
+    """Share of the source images with exactly one detected face; Wilson interval (a binomial share)."""
+    counts = x.facts.get("face_counts")
+    if counts is None:
+        raise NotApplicable("the set records no face counts (import it with `augen import`)")
+    out = F.face_yield(counts)
+    return Value(out["value"], out["n"], tuple(out["ci95"]),
+                 {"none": out["none"], "several": out["several"], "ci_method": "Wilson score interval"})

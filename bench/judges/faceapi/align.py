@@ -69,7 +69,7 @@ def warp(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
     x1, y1 = min(w, int(np.ceil(src[:, 0].max())) + 2), min(h, int(np.ceil(src[:, 1].max())) + 2)
     if x1 - x0 < 2 or y1 - y0 < 2:  # the crop lies wholly outside the image
         return np.zeros((size, size, 3), np.uint8)
-    region = torch.from_numpy(np.ascontiguousarray(image[y0:y1, x0:x1])).permute(2, 0, 1)[None].float()
+    region = torch.from_numpy(np.require(image[y0:y1, x0:x1], requirements=("C", "W"))).permute(2, 0, 1)[None].float()
     rw, rh = x1 - x0, y1 - y0
     norm = np.stack([(src[:, 0] - x0) * 2 / (rw - 1) - 1, (src[:, 1] - y0) * 2 / (rh - 1) - 1], -1)
     grid_t = torch.from_numpy(norm.reshape(1, size, size, 2)).float()

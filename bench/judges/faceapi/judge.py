@@ -4,7 +4,10 @@
     face-align   detection + landmarks + the crop aligned to a canonical template (`FaceAlignJudge`, `align.py`)
     skin-tone    ITA of the cheek skin located by the landmarks (`SkinToneJudge`, `skintone.py`)
 
-The `faceapi` judge reads face-api's whole chain as per-image arrays.
+The `faceapi` judge reads face-api's whole chain as per-image arrays. `faceapi` and `skin-tone` take `detect` (default
+true): false reads each image as one face crop (`FaceApiPipeline.whole_crops`: the detection is the whole image, the
+chain runs from the landmarks on), for sets `augen import` aligned, whose tight crops the SSD does not always find
+again; `face_found` is then 1 for every image.
 
 Each image gets the readings of its **most confident** face (a generated face set holds one face per image); an
 image with no face above `min_confidence` gets `face_found` 0, `face_count` 0 and NaN in every other reading:
@@ -110,7 +113,7 @@ class _OnFaceApi:
 
     kind = ""
 
-    def __init__(self, min_confidence: float, device: str, id_tags: tuple[str, ...] = ()):
+    def __init__(self, min_confidence: float, device: str, id_tags: tuple[str, ...] = (), detect: bool = True):
         if isinstance(min_confidence, bool) or not isinstance(min_confidence, (int, float)) \
                 or not 0 < min_confidence <= 1:
             raise UsageError(f"judge '{self.kind}': min_confidence must be a number in (0, 1], not {min_confidence!r}")
@@ -118,10 +121,20 @@ class _OnFaceApi:
         self.min_confidence = float(min_confidence)
         self.device = "cpu"
         self.sha256 = pins_sha256()
+        if not isinstance(detect, bool):
+            raise UsageError(f"judge '{self.kind}': detect must be true or false, not {detect!r}")
+        self.detect = detect
         tags = list(id_tags) + ([] if self.min_confidence == DEFAULT_MIN_CONFIDENCE else
-                                [f"c{self.min_confidence:g}"])
+                                [f"c{self.min_confidence:g}"]) + ([] if detect else ["crops"])
         self.id = "-".join([self.kind, *tags, self.sha256[:12]])
-        self.config = {"min_confidence": self.min_confidence}
+        self.config = {"min_confidence": self.min_confidence, **({} if detect else {"detect": False})}
+
+    def _locate(self, images: np.ndarray) -> list:
+        """Each image's faces (with landmarks): detected, or with `detect` false the whole image as one face crop."""
+        if not len(images):
+            return []
+        return self.pipeline.locate(list(images), self.min_confidence) if self.detect else \
+            self.pipeline.whole_crops(list(images))
 
 
 class FaceApiJudge(_OnFaceApi):
@@ -133,14 +146,14 @@ class FaceApiJudge(_OnFaceApi):
     readings = ("face_found", "face_count", "face_score", "expression_prob", "age", "gender_prob", "identity",
                 "landmarks")
 
-    def __init__(self, min_confidence: float = DEFAULT_MIN_CONFIDENCE, device: str = "cpu"):
-        super().__init__(min_confidence, device)
+    def __init__(self, min_confidence: float = DEFAULT_MIN_CONFIDENCE, device: str = "cpu", detect: bool = True):
+        super().__init__(min_confidence, device, detect=detect)
 
     def __call__(self, images: np.ndarray) -> dict[str, np.ndarray]:
         images = _check_images(images, self.kind)
         if not len(images):
             return readings_of([])
-        return readings_of(self.pipeline.analyse(list(images), self.min_confidence))
+        return readings_of(self.pipeline.analyse(list(images), self.min_confidence, detect=self.detect))
 
 
 class FaceAlignJudge(_OnFaceApi):
@@ -189,18 +202,74 @@ class SkinToneJudge(_OnFaceApi):
     kind = "skin-tone"
     readings = ("face_found", "ita", "ita_band", "skin_pixels")
 
-    def __init__(self, min_confidence: float = DEFAULT_MIN_CONFIDENCE, device: str = "cpu"):
-        super().__init__(min_confidence, device, id_tags=(f"ita{skintone.METHOD_VERSION}",))
+    def __init__(self, min_confidence: float = DEFAULT_MIN_CONFIDENCE, device: str = "cpu", detect: bool = True):
+        super().__init__(min_confidence, device, id_tags=(f"ita{skintone.METHOD_VERSION}",), detect=detect)
 
     def __call__(self, images: np.ndarray) -> dict[str, np.ndarray]:
         images = _check_images(images, self.kind)
         b = len(images)
         out = {"face_found": np.zeros(b, np.int64), "ita": np.full(b, np.nan, np.float32),
                "ita_band": np.full(b, -1, np.int64), "skin_pixels": np.zeros(b, np.int64)}
-        for i, faces in enumerate(self.pipeline.locate(list(images), self.min_confidence) if b else []):
+        for i, faces in enumerate(self._locate(images)):
             if faces:
                 face = max(faces, key=lambda f: f.score)
                 ita, pixels = skintone.face_ita(images[i], face.landmarks)
                 out["face_found"][i], out["ita"][i], out["skin_pixels"][i] = 1, ita, pixels
                 out["ita_band"][i] = skintone.ita_band(ita)
         return out
+
+
+#: Age in years -> the world's age groups (bench.world.params.AGE_GROUPS: young, adult, old): [0, 20), [20, 50), 50+.
+AGE_EDGES = (20.0, 50.0)
+
+
+def one_hot(codes: np.ndarray, k: int) -> np.ndarray:
+    """(B,) int codes (-1 = none) -> (B, k) float32 one-hot rows, NaN rows for -1."""
+    out = np.zeros((len(codes), k), np.float32)
+    ok = codes >= 0
+    out[np.flatnonzero(ok), codes[ok]] = 1
+    out[~ok] = np.nan
+    return out
+
+
+class FacesJudge(_OnFaceApi):
+    """The judge of the photograph protocols (faces-v1): face-api's chain and the ITA skin tone on each image's face
+    (detected, or with `detect` false the image read as one aligned crop), under the world judge's reading names so
+    the scoring families read photographs as they read world faces:
+
+        features         (B, 128)  the identity descriptor (realism, identity diversity, memorization)
+        expression_prob  (B, 8)    face-api's 7 expressions on the AffectNet codes, contempt 0
+        gender_prob      (B, 2)    [female, male]
+        age_group_prob   (B, 3)    one-hot of the age in years binned at AGE_EDGES (young, adult, old)
+        skin_tone_prob   (B, 6)    one-hot of the ITA band (skintone.ITA_BANDS, very light ... dark); NaN outside
+        face_found (B,) int64, age (B,) years, ita (B,) degrees
+    Rows without a face are NaN (face_found 0); the scorer leaves them out of every reading.
+    """
+
+    kind = "faces"
+    readings = ("features", "expression_prob", "gender_prob", "age_group_prob", "skin_tone_prob", "face_found",
+                "age", "ita")
+
+    def __init__(self, min_confidence: float = DEFAULT_MIN_CONFIDENCE, device: str = "cpu", detect: bool = True):
+        super().__init__(min_confidence, device, id_tags=(f"ita{skintone.METHOD_VERSION}",), detect=detect)
+
+    def __call__(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        images = _check_images(images, self.kind)
+        if not len(images):
+            faces_per_image = []
+        else:
+            faces_per_image = self.pipeline.analyse(list(images), self.min_confidence, detect=self.detect)
+        base = readings_of(faces_per_image)
+        b = len(images)
+        ita, band = np.full(b, np.nan, np.float32), np.full(b, -1, np.int64)
+        for i, faces in enumerate(faces_per_image):
+            if faces:
+                face = max(faces, key=lambda f: f.score)
+                ita[i] = skintone.face_ita(images[i], face.landmarks)[0]
+                band[i] = skintone.ita_band(float(ita[i]))
+        ages = base["age"]
+        age_code = np.where(np.isfinite(ages), np.searchsorted(AGE_EDGES, np.nan_to_num(ages), side="right"), -1)
+        return {"features": base["identity"], "expression_prob": base["expression_prob"],
+                "gender_prob": base["gender_prob"], "age_group_prob": one_hot(age_code.astype(np.int64), 3),
+                "skin_tone_prob": one_hot(band, len(skintone.ITA_BANDS)), "face_found": base["face_found"],
+                "age": ages, "ita": ita}

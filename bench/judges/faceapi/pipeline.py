@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from bench.judges.faceapi.agegender import GENDERS, AgeGenderNet
-from bench.judges.faceapi.detector import SsdMobilenetv1
+from bench.judges.faceapi.detector import Detection, SsdMobilenetv1
 from bench.judges.faceapi.landmarks import INPUT_SIZE, FaceLandmark68Net, crop_points, relative_landmarks
 from bench.judges.faceapi.nets import EXPRESSIONS, FaceExpressionNet
 from bench.judges.faceapi.preprocess import face_input
@@ -147,7 +147,19 @@ class FaceApiPipeline:
         `detectAllFaces(img).withFaceLandmarks()` and the rects the later nets cut. The cheap half of `analyse`."""
         if isinstance(images, np.ndarray) and images.ndim == 3:
             images = [images]
-        detections = self.detector.detect(images, min_confidence, max_results)
+        return self._with_landmarks(images, self.detector.detect(images, min_confidence, max_results))
+
+    def whole_crops(self, images: list[np.ndarray] | np.ndarray) -> list[list[Located]]:
+        """Images that are already face crops (an imported set's aligned crops) -> one face each, its detection the
+        whole image (score 1), then face-api's chain from the landmarks on: no detector, so a tight crop the SSD
+        would not find again is still read."""
+        if isinstance(images, np.ndarray) and images.ndim == 3:
+            images = [images]
+        whole = [[Detection(0.0, 0.0, float(im.shape[1]), float(im.shape[0]), 1.0)] for im in images]
+        return self._with_landmarks(images, whole)
+
+    def _with_landmarks(self, images: list[np.ndarray], detections: list[list[Detection]]) -> list[list[Located]]:
+        """Per image its detections with the landmark net's 68 points and the rects the later nets cut."""
         owners = [(i, det) for i, dets in enumerate(detections) for det in dets]
         out: list[list[Located]] = [[] for _ in images]
         if not owners:
@@ -178,13 +190,14 @@ class FaceApiPipeline:
         return out
 
     def analyse(self, images: list[np.ndarray] | np.ndarray, min_confidence: float = 0.5,
-                max_results: int = 100) -> list[list[Face]]:
+                max_results: int = 100, detect: bool = True) -> list[list[Face]]:
         """Images, each uint8 RGB (H, W, 3) -> per image its faces, best first, as face-api's
         `detectAllFaces(img).withFaceLandmarks().withFaceExpressions().withAgeAndGender().withFaceDescriptors()`.
-        One image (a single (H, W, 3) array) gives a list of one list."""
+        One image (a single (H, W, 3) array) gives a list of one list. `detect=False` reads each image as one face
+        crop (`whole_crops`)."""
         if isinstance(images, np.ndarray) and images.ndim == 3:
             images = [images]
-        located = self.locate(images, min_confidence, max_results)
+        located = self.locate(images, min_confidence, max_results) if detect else self.whole_crops(images)
         owners = [(i, loc) for i, faces in enumerate(located) for loc in faces]
         if not owners:
             return [[] for _ in images]

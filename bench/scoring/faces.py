@@ -1,0 +1,159 @@
+"""Scoring photographs: a SampleSet of aligned faces (`augen import`) under a `kind: faces` protocol (faces-v1),
+against a real face set the user imported the same way.
+
+    augen score SET --protocol faces-v1 --reference REF [--train-set TRAIN] [--au-readings KIND:WHERE]
+
+The protocol's judge (`faces`: face-api's chain + ITA, bench.judges.faceapi.judge.FacesJudge) reads both sets under
+the world judge's reading names, so the realism (FD, KID, precision/recall, density/coverage on the identity
+descriptor), diversity (Vendi and spread of identities; age, gender and ITA-band entropies), alignment (claimed
+expression vs the judge, chance-corrected; claimed AUs vs an AU tool's readings) and memorization (nearest identity
+in the generator's declared training set) families run unchanged. Added for photographs:
+
+    face_yield      (bench.scoring.realism) the share of the generator's source images holding exactly one face
+                    (the import's counts), with its Wilson interval
+    ceilings        each alignment metric computed on the reference set (its own labels vs the same judge): the most
+                    a generator can reach with this judge, reported beside the generator's value
+
+A metric that needs what is not given (no AU readings, no training set, an import without face counts) is skipped
+with its reason (`not_applicable`); rows the judge found no face in are left out of every reading. The reference's
+content hash enters the protocol hash, so results against different references are never ranked together.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from bench import judges
+from bench.core.errors import DataError, UsageError
+from bench.core.protocol import Protocol, protocol_hash
+from bench.core.registry import AU_READINGS
+from bench.core.results import environment, new_results
+from bench.data.safeio import contained_path
+from bench.data.sampleset import SampleSet
+from bench.judges.cache import judge_sharded
+from bench.scoring.context import ScoreInputs
+from bench.scoring.protocols import load_protocol
+from bench.scoring.score import Stages, compute_metrics
+
+MIN_SET = 5  # fewer faces than this and no statistic means anything
+
+
+def face_counts(root: Path) -> np.ndarray | None:
+    """Faces found per source image, from an imported set's faces.csv (None for a set not imported)."""
+    path = root / "faces.csv"
+    if not path.is_file():
+        return None
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    try:
+        return np.array([int(r["face_count"]) for r in rows], dtype=np.int64)
+    except (KeyError, ValueError) as e:
+        raise DataError(path, f"face_count column missing or not an integer ({e})") from None
+
+
+def _claims(ss: SampleSet) -> tuple[np.ndarray, np.ndarray]:
+    rows = list(ss.rows())
+    return np.stack([s.intensity for s in rows]), np.array([s.expression for s in rows], dtype=np.int64)
+
+
+def _au_tool(proto: Protocol, root: Path, au_readings: str | None) -> tuple[str, Path] | None:
+    if au_readings:
+        kind, _, where = au_readings.partition(":")
+        if kind not in AU_READINGS or not where:
+            raise UsageError(f"--au-readings must be KIND:WHERE with KIND one of {', '.join(AU_READINGS.names())}")
+        return kind, Path(where)
+    if proto.au_readings is not None:
+        path = contained_path(root, proto.au_readings.path, proto.path)
+        return (proto.au_readings.kind, path) if path.exists() else None
+    return None
+
+
+def _keep(readings: dict[str, np.ndarray], *claims: np.ndarray) -> tuple[dict, list[np.ndarray], int]:
+    """Rows where the judge found a face (all rows when it does not say)."""
+    found = readings.get("face_found")
+    ok = np.ones(len(next(iter(readings.values()))), bool) if found is None else found.astype(bool)
+    return {k: v[ok] for k, v in readings.items()}, [c[ok] for c in claims], int((~ok).sum())
+
+
+def score_faces(root: str | Path, protocol: str | Protocol, reference: str | Path, *, train: str | Path | None = None,
+                au_readings: str | None = None, cache: Path | None = None, progress: bool = False) -> dict:
+    """Score the aligned face set `root` under a faces protocol against the real face set `reference`."""
+    st = Stages()
+    proto = load_protocol(protocol)
+    if proto.kind != "faces":
+        raise DataError(proto.path, f"is a {proto.kind} protocol; score_faces scores `kind: faces` protocols")
+    root, reference = Path(root), Path(reference)
+    with st("validate"):
+        ss, ref_ss = SampleSet(root), SampleSet(reference)
+        tr_ss = SampleSet(train) if train is not None else None
+        for s, what in ((ss, root), (ref_ss, reference)):
+            if len(s) < MIN_SET:
+                raise DataError(what, f"{len(s)} faces; at least {MIN_SET} are needed to score")
+    with st("load_judge"):
+        judge = judges.build_judge(proto.judge.kind, proto.judge.config, progress=progress)
+    with st("judge_generated"):
+        gen = judge_sharded(root, judge, judge.id, folder=cache, content_hash=ss.content_hash())
+    with st("judge_reference"):
+        ref = judge_sharded(reference, judge, judge.id, folder=cache, content_hash=ref_ss.content_hash())
+        trn = (judge_sharded(train, judge, judge.id, folder=cache, content_hash=tr_ss.content_hash())
+               if tr_ss is not None else {})
+    au_judge = {"id": judge.id, "sha256": judge.sha256}
+    tool = _au_tool(proto, root, au_readings)
+    if tool is not None:
+        ext, ext_id = AU_READINGS.get(tool[0])(ss, tool[1])
+        gen = {**gen, **ext}
+        au_judge = {"id": ext_id, "sha256": ext_id.rsplit("-", 1)[-1]}
+        ref_tool = _au_tool(proto, reference, None) if au_readings is None else None
+        if ref_tool is not None:
+            ref = {**ref, **AU_READINGS.get(ref_tool[0])(ref_ss, ref_tool[1])[0]}
+    claimed_int, claimed_expr = _claims(ss)
+    gen, (claimed_int, claimed_expr), no_face = _keep(gen, claimed_int, claimed_expr)
+    ref_int, ref_expr = _claims(ref_ss)
+    ref, (ref_int, ref_expr), ref_no_face = _keep(ref, ref_int, ref_expr)
+    facts = {"face_counts": face_counts(root)} if face_counts(root) is not None else {}
+    x = ScoreInputs(proto, gen, ref, trn, claimed_int, claimed_expr, None, au_judge["id"], facts=facts)
+    out, skipped = _compute(x, st)
+    with st("ceilings"):
+        ref_x = ScoreInputs(proto, ref, ref, {}, ref_int, ref_expr, None, au_judge["id"])
+        ceilings, _ = _compute(ref_x, Stages(), family="alignment")
+        for name, entry in out.items():
+            if name in ceilings:
+                entry["ceiling"] = {"value": ceilings[name]["value"], "ci95": ceilings[name].get("ci95"),
+                                    "n": ceilings[name]["n"], "what": "the reference set's own labels vs this judge"}
+    extra = {"not_applicable": skipped} if skipped else {}
+    m = ss.manifest
+    return new_results(
+        protocol={"id": proto.id, "hash": protocol_hash(proto, judge.sha256 + "|ref:" + ref_ss.content_hash()
+                                                        + ("|" + au_judge["id"] if tool else ""))},
+        generator={k: m.generator[k] for k in ("name", "version", "config", "stats") if k in m.generator},
+        sampleset={"folder": root.resolve().name, "content_hash": ss.content_hash(), "n": len(ss),
+                   "labels_sha256": m.labels_sha256, "no_face_rows": no_face},
+        reference={"folder": reference.resolve().name, "content_hash": ref_ss.content_hash(), "n": len(ref_ss),
+                   "no_face_rows": ref_no_face},
+        metrics=out, au_judge=au_judge,
+        judges={judge.id: {"sha256": judge.sha256, "config": judge.config}},
+        seeds={"bootstrap": proto.bootstrap.seed},
+        stage_seconds={k: round(v, 3) for k, v in st.seconds.items()},
+        **extra, **environment())
+
+
+def _compute(x: ScoreInputs, st: Stages, family: str | None = None) -> tuple[dict, dict]:
+    """compute_metrics, on one `family` only when given."""
+    proto = x.proto
+    if family is not None:
+        from bench.core.registry import METRICS
+
+        names = tuple(n for n in proto.metrics if n in METRICS._entries and METRICS._entries[n].meta["family"]
+                      == family)
+        x = ScoreInputs(_only(proto, names), x.gen, x.ref, x.train, x.claimed_aus, x.claimed_expression,
+                        x.requested, x.au_judge, facts=x.facts)
+    return compute_metrics(x, st)
+
+
+def _only(proto: Protocol, names: tuple[str, ...]) -> Protocol:
+    import dataclasses
+
+    return dataclasses.replace(proto, metrics=names)

@@ -1,0 +1,140 @@
+"""Scoring photographs (bench/scoring/faces.py) under the faces protocols, on the shipped photos imported in two
+halves by the demo (bench/publish/facesdemo.py):
+
+    protocol    faces-v1 and faces-demo load; a faces protocol naming a world or a reference is refused
+    families    realism on the identity descriptor, diversity, expression alignment with its ceiling, face yield;
+                AU and memorization metrics skipped with their reason when nothing supplies them
+    ceiling     equals the reference's own claimed expressions against the judge's readings, computed here
+    face yield  equals the import's counts with scipy's Wilson interval
+    AUs         a LibreFace CSV shipped in the scored set (the protocol's au_readings) makes the AU metrics run
+    memory      --train-set gives nearest-identity distances (0 against itself: every face is its own neighbour)
+    hash        another reference changes the protocol hash
+    demo        the report and the contact sheet are written from the results JSON
+    NaN rows    a judge row without a reading is left out of a demographic distribution, not counted as group 0
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy.stats import binomtest
+
+from bench.core.errors import DataError
+from bench.data.aus import EXPRESSIONS, subset
+from bench.data.sampleset import SampleSet
+from bench.judges import build_judge
+from bench.publish import facesdemo
+from bench.scoring import diversity
+from bench.scoring.context import ScoreInputs
+from bench.scoring.faces import score_faces
+from bench.scoring.protocols import load_protocol
+
+
+@pytest.fixture(scope="module")
+def demo(shipped_photos, tmp_path_factory):
+    work = tmp_path_factory.mktemp("facesdemo")
+    res, scored = facesdemo.run(work)
+    return res, scored, work / "reference", work
+
+
+def test_protocols_load_and_refuse(tmp_path):
+    for pid in ("faces-v1", "faces-demo"):
+        p = load_protocol(pid)
+        assert p.kind == "faces" and "face_yield" in p.metrics and p.judge.kind == "faces"
+    raw = load_protocol("faces-v1").path.read_text()
+    (tmp_path / "bad.yaml").write_text(raw.replace("id: faces-v1", "id: bad") + "reference: {split: test, n: 5}\n")
+    with pytest.raises(DataError, match="names no world, conditions, reference"):
+        load_protocol(tmp_path / "bad.yaml")
+
+
+def test_families_ceiling_and_skips(demo):
+    res, scored, reference, work = demo
+    m = res["metrics"]
+    for name in ("fd_identity", "precision", "vendi", "gender_entropy", "expression_kappa", "face_yield"):
+        assert m[name]["value"] is not None, name
+    assert set(res["not_applicable"]) == {"au_f1", "au_kappa", "au_icc", "nn_distance_to_train", "near_copy_share"}
+    # the ceiling: the reference's own labels against the judge's argmax on its crops
+    ref_ss = SampleSet(reference)
+    ref_claims = np.array([s.expression for s in ref_ss.rows()])
+    read = build_judge("faces", {"detect": False})(np.stack([s.image for s in ref_ss]))
+    acc = float((read["expression_prob"].argmax(1) == ref_claims).mean())
+    assert m["expression_accuracy"]["ceiling"]["value"] == pytest.approx(acc)
+    # face yield: the scored half's import counts, Wilson interval as scipy computes it
+    stats = res["demo"]["import"]["scored"]
+    ci = binomtest(stats["one_face"], stats["images"]).proportion_ci(method="wilson")
+    assert m["face_yield"]["value"] == pytest.approx(stats["face_yield"])
+    assert m["face_yield"]["ci95"] == pytest.approx([ci.low, ci.high])
+
+
+def test_au_readings_shipped_in_the_set_and_training_set(demo, tmp_path):
+    from bench.generation.importer import ImportConfig, import_images
+
+    res, scored, reference, work = demo
+    labels = (work / "scored-source" / "labels.csv").read_text().splitlines()
+    claims = [labels[0] + ",AU12"] + [f"{line},{3.0 if k % 2 else 0.0}" for k, line in enumerate(labels[1:])]
+    (tmp_path / "labels.csv").write_text("\n".join(claims) + "\n")
+    au_set = tmp_path / "au-set"
+    import_images(work / "scored-source" / "images", tmp_path / "labels.csv", au_set,
+                  ImportConfig(size=facesdemo.SIZE))
+    rows = list(SampleSet(au_set).rows())
+    lines = ["file," + ",".join(f"au_{a}_intensity" for a in subset("DISFA12"))]
+    lines += [s.file + "," + ",".join(f"{s.intensity[8]:.1f}" if a == 12 else "0.0" for a in subset("DISFA12"))
+              for s in rows]  # a tool that reads back the claimed AU12 (column 8 of the 17 is AU12)
+    (au_set / "libreface.csv").write_text("\n".join(lines) + "\n")
+    out = score_faces(au_set, "faces-demo", reference, train=reference, cache=work / "cache")
+    assert out["au_judge"]["id"].startswith("libreface-csv-")
+    assert out["metrics"]["au_f1"]["value"] == pytest.approx(1.0)  # AU12 claimed = read; the others unlabelled
+    assert out["metrics"]["nn_distance_to_train"]["value"] > 0
+    same = score_faces(scored, "faces-demo", reference, train=scored, cache=work / "cache")
+    assert same["metrics"]["nn_distance_to_train"]["value"] == pytest.approx(0, abs=1e-6)
+    other = score_faces(scored, "faces-demo", scored, cache=work / "cache")  # another reference
+    assert other["protocol"]["hash"] != res["protocol"]["hash"]
+
+
+def test_cli_needs_a_reference_and_scores_with_one(demo, tmp_path, capsys):
+    from bench.cli import main
+
+    _, scored, reference, _ = demo
+    assert main(["score", str(scored), "--protocol", "faces-v1"]) == 2
+    assert "--reference REF" in capsys.readouterr().err
+    assert main(["score", str(scored), "--protocol", "world-v2", "--reference", str(reference)]) == 2
+    assert main(["score", str(scored), "--protocol", "faces-demo", "--reference", str(reference), "--quiet",
+                 "--out", str(tmp_path / "r.json")]) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["protocol"]["id"] == "faces-demo"
+
+
+def test_demo_report(demo, tmp_path):
+    assert facesdemo.main(["--out", str(tmp_path / "out"), "--json", str(tmp_path / "r.json")]) == 0
+    res = json.loads((tmp_path / "r.json").read_text())
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert f"| alignment | expression_kappa | {res['metrics']['expression_kappa']['value']:.4g} |" in md
+    assert (tmp_path / "out" / "contact_sheet.png").stat().st_size > 1000
+    assert all(DEMO in EXPRESSIONS for DEMO in facesdemo.DEMO_EXPRESSIONS.values())
+
+
+def test_unread_rows_are_left_out_of_distributions():
+    p = np.array([[np.nan] * 6, [0, 0, 1, 0, 0, 0], [0, 0, 1, 0, 0, 0]], np.float32)
+    x = ScoreInputs(load_protocol("faces-v1"), {"skin_tone_prob": p}, {}, {}, np.zeros((3, 17)), np.zeros(3), None,
+                    "j")
+    assert diversity._distribution(x, "skin_tone").tolist() == [0, 0, 1, 0, 0, 0]
+
+
+def test_faces_judge_reading_names(faceapi_weights):
+    from PIL import Image
+
+    from bench.judges.faceapi.judge import AGE_EDGES, FacesJudge, one_hot
+
+    photo = np.asarray(Image.open(faceapi_weights / "demo" / "sample1.jpg").convert("RGB"))
+    batch = np.stack([photo[275:675, 302:702], np.full((400, 400, 3), 128, np.uint8)])
+    judge = build_judge("faces", {})
+    out = judge(batch)
+    assert set(out) == set(FacesJudge.readings) and out["face_found"].tolist() == [1, 0]
+    assert out["features"].shape == (2, 128) and np.isnan(out["features"][1]).all()
+    age_group = int(np.searchsorted(AGE_EDGES, out["age"][0], side="right"))
+    assert out["age_group_prob"][0].tolist() == one_hot(np.array([age_group]), 3)[0].tolist()
+    assert np.isnan(out["skin_tone_prob"][1]).all() and np.isnan(out["age_group_prob"][1]).all()
+    crops = build_judge("faces", {"detect": False})
+    assert "-crops-" in crops.id and crops.config == {"min_confidence": 0.5, "detect": False}
+    assert crops(batch)["face_found"].tolist() == [1, 1]  # every image is read as one face crop
