@@ -13,13 +13,15 @@ import tarfile
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
+from bench.core.archives import member_escapes
 from bench.core.atomic import atomic_dir
 from bench.core.errors import DataError, MissingWeights
 
 
-def sha256_file(path: Path) -> str:
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file, streamed: the one file hash (bench.data.safeio re-exports it)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -90,11 +92,6 @@ def _entries(archive: Path) -> Iterator[Iterator[tuple[str, str | None, Callable
             yield tar_entries()
 
 
-def _escapes(name: str) -> bool:
-    p = PurePosixPath(name)
-    return p.is_absolute() or ".." in p.parts or "\\" in name
-
-
 def install_members(archive: Path, folder: Path, members: dict[str, str], files: dict[str, str],
                     claim: Callable[[str], bool] | None = None) -> Path:
     """Extract `members` (archive member name -> our relative path) of `archive` into a temp folder beside `folder`,
@@ -111,7 +108,7 @@ def install_members(archive: Path, folder: Path, members: dict[str, str], files:
     with atomic_dir(folder, overwrite=True) as tmp, _entries(archive) as entries:
         found: set[str] = set()
         for name, why, read in entries:
-            if _escapes(name):
+            if member_escapes(name):
                 raise DataError(archive, f"member {name!r} escapes the archive")
             rel = members.get(name)
             if rel is None:

@@ -17,6 +17,7 @@ import os
 import tarfile
 from pathlib import Path, PurePosixPath
 
+from bench.core.archives import checked_tar_members
 from bench.core.errors import DataError
 from bench.data.safeio import contained_path
 
@@ -55,35 +56,10 @@ def list_images(folder: str | os.PathLike) -> list[str]:
 
 
 def check_tar(tar_path: str | os.PathLike) -> list[tarfile.TarInfo]:
-    """The tar's image members after checking every member (module docstring)."""
-    tar_path = Path(tar_path)
-    try:
-        with tarfile.open(tar_path, "r:*") as tf:
-            members = tf.getmembers()
-    except (tarfile.TarError, OSError, EOFError) as e:
-        raise DataError(tar_path, f"not a readable tar archive ({e})") from None
-    if len(members) > MAX_MEMBERS:
-        raise DataError(tar_path, f"holds {len(members)} members, over {MAX_MEMBERS}")
-    seen, total, images = set(), 0, []
-    for m in members:
-        name = m.name
-        pure = PurePosixPath(name)
-        if name.startswith("/") or "\\" in name or any(p == ".." for p in pure.parts) or not name.strip("./"):
-            raise DataError(tar_path, f"member {name!r} escapes the archive (absolute or '..')")
-        if m.issym() or m.islnk():
-            raise DataError(tar_path, f"member {name!r} is a link ({'symbolic' if m.issym() else 'hard'}); links "
-                                      f"are refused")
-        if not (m.isfile() or m.isdir()):
-            raise DataError(tar_path, f"member {name!r} is not a regular file or folder")
-        key = pure.as_posix().removeprefix("./")
-        if key in seen:
-            raise DataError(tar_path, f"member {name!r} appears twice")
-        seen.add(key)
-        total += max(m.size, 0)
-        if total > MAX_TAR_BYTES:
-            raise DataError(tar_path, f"unpacks to more than {MAX_TAR_BYTES} bytes")
-        if m.isfile() and _is_image(key) and not any(p.startswith(".") for p in pure.parts):
-            images.append(m)
+    """The tar's image members after checking every member (bench.core.archives: nothing escapes, no links, no
+    name twice, bounded)."""
+    images = [m for m in checked_tar_members(tar_path, MAX_MEMBERS, MAX_TAR_BYTES)
+              if m.isfile() and _is_image(m.name) and not any(p.startswith(".") for p in PurePosixPath(m.name).parts)]
     if not images:
         raise DataError(tar_path, f"holds no images ({', '.join(IMAGE_SUFFIXES)})")
     return images

@@ -7,7 +7,6 @@ Every reader in `bench.data` funnels user-supplied paths and images through here
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import warnings
@@ -17,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from bench.core.errors import DataError
+from bench.core.pinned import sha256_file  # noqa: F401  (the one file hash; re-exported for bench.data)
 
 #: Largest image file we agree to open (bytes) and largest decoded size (pixels) when no size is expected.
 MAX_IMAGE_BYTES = 32 * 1024 * 1024
@@ -25,15 +25,6 @@ MAX_IMAGE_PIXELS = 4096 * 4096
 MAX_PHOTO_BYTES = 64 * 1024 * 1024
 MAX_PHOTO_PIXELS = 50_000_000
 PHOTO_FORMATS = ("JPEG", "PNG", "WEBP")
-
-
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, streamed."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 # ------------------------------------------------------------------------------------------ paths

@@ -23,8 +23,9 @@ import re
 import shutil
 import tarfile
 import tempfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
+from bench.core.archives import checked_tar_members
 from bench.core.errors import AlreadyExists, DataError
 from bench.core.paths import cache_root, results_root
 from bench.core.protocol import DEFAULT_PROTOCOL
@@ -47,28 +48,8 @@ def check_name(name: str) -> str:
 
 
 def check_tar(path: Path) -> list[tarfile.TarInfo]:
-    """Every member of a submitted tar, refused before extraction if any is unsafe."""
-    try:
-        with tarfile.open(path, "r:*") as tf:
-            members = []
-            total = 0
-            for m in tf:
-                members.append(m)
-                if len(members) > MAX_TAR_MEMBERS:
-                    raise DataError(path, f"more than {MAX_TAR_MEMBERS} members")
-                p = PurePosixPath(m.name)
-                if p.is_absolute() or ".." in p.parts or m.name.startswith("\\") or ":" in m.name:
-                    raise DataError(path, f"member {m.name!r} escapes the submission folder")
-                if not (m.isfile() or m.isdir()):
-                    raise DataError(path, f"member {m.name!r} is a link or device; only files and folders are allowed")
-                total += max(m.size, 0)
-                if total > MAX_TAR_BYTES:
-                    raise DataError(path, f"unpacks to more than {MAX_TAR_BYTES >> 30} GiB")
-    except (tarfile.TarError, EOFError, OSError) as e:
-        raise DataError(path, f"not a readable tar archive ({e})") from None
-    if not members:
-        raise DataError(path, "empty archive")
-    return members
+    """Every member of a submitted tar, refused before extraction if any is unsafe (bench.core.archives)."""
+    return checked_tar_members(path, MAX_TAR_MEMBERS, MAX_TAR_BYTES)
 
 
 def extract_tar(path: Path, into: Path) -> Path:

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.judges.faceapi.nets import FaceApiNet, conv2d_same, load_tfjs
+from bench.judges.faceapi.nets import DETECTOR_CHUNK, FaceApiNet, chunked, conv2d_same, load_tfjs
 from bench.judges.faceapi.preprocess import detector_input
 from bench.judges.faceapi.tfjs import load_weights, manifest_path
 
@@ -221,7 +221,7 @@ class SsdMobilenetv1(FaceApiNet):
         if isinstance(images, np.ndarray) and images.ndim == 3:
             images = [images]
         with torch.no_grad():
-            encodings, scores = self.forward(detector_input(images, INPUT_SIZE))
+            encodings, scores = chunked(self.forward, detector_input(images, INPUT_SIZE), DETECTOR_CHUNK)
         faces = []
         for i, image in enumerate(images):
             boxes = decode_boxes(encodings[i], self.anchors).double().numpy()  # float32 values as JS doubles

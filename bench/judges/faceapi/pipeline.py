@@ -34,7 +34,7 @@ import torch
 from bench.judges.faceapi.agegender import GENDERS, AgeGenderNet
 from bench.judges.faceapi.detector import Detection, SsdMobilenetv1
 from bench.judges.faceapi.landmarks import INPUT_SIZE, FaceLandmark68Net, crop_points, relative_landmarks
-from bench.judges.faceapi.nets import EXPRESSIONS, FaceExpressionNet
+from bench.judges.faceapi.nets import EXPRESSIONS, FACE_CHUNK, FaceExpressionNet, chunked
 from bench.judges.faceapi.preprocess import face_input
 from bench.judges.faceapi.recognition import RECOGNITION_SIZE, FaceRecognitionNet
 
@@ -173,7 +173,7 @@ class FaceApiPipeline:
             crops.append((rect, _cut(images[i], rect, "landmark")))
         sizes = [crop.shape[:2] for _, crop in crops]
         with torch.no_grad():
-            raw = self.landmarks(face_input([crop for _, crop in crops], INPUT_SIZE))
+            raw = chunked(self.landmarks, face_input([crop for _, crop in crops], INPUT_SIZE), FACE_CHUNK)
         crop_pts = crop_points(relative_landmarks(raw, sizes), sizes)  # (N, 68, 2) crop pixels
 
         for k, (i, det) in enumerate(owners):
@@ -205,9 +205,9 @@ class FaceApiPipeline:
         dlib_crops = [_cut(images[i], loc.crops[2], "dlib") for i, loc in owners]
         with torch.no_grad():
             x112 = face_input(aligned_crops, INPUT_SIZE)
-            expressions = self.expression.probabilities(x112).numpy()
-            ages, genders = self.agegender.predict(x112)
-            descriptors = self.recognition(face_input(dlib_crops, RECOGNITION_SIZE)).numpy()
+            expressions = chunked(self.expression.probabilities, x112, FACE_CHUNK).numpy()
+            ages, genders = chunked(self.agegender.predict, x112, FACE_CHUNK)
+            descriptors = chunked(self.recognition, face_input(dlib_crops, RECOGNITION_SIZE), FACE_CHUNK).numpy()
 
         out: list[list[Face]] = [[] for _ in images]
         for k, (i, loc) in enumerate(owners):
