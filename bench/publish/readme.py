@@ -66,6 +66,7 @@ from bench.publish.readme_sources import (  # noqa: F401  (the blocks' machinery
     render_block,
     scales_words,
 )
+from bench.publish.throughput import rows
 
 CONTROLS = ("real", "shuffled", "collapsed", "noise")
 REFERENCES = ("maugen-tiny",)  # reference generators shown beside the controls
@@ -83,7 +84,9 @@ BENCH_GROUPS = {"world-render": "world rendering", "sampleset-write": "SampleSet
                 "judge-folder": "judging a folder of images", "score-10k": "scoring 10k images end to end (cold cache)",
                 "runner-overhead": "the runner (generate, judge, score)", "downstream-training": "downstream training",
                 "maugen-tiny-sampling": "MAUGen-tiny sampling (published variant)",
-                "synfer-tiny-guidance": "SynFER-tiny semantic guidance"}
+                "synfer-tiny-guidance": "SynFER-tiny semantic guidance",
+                "faceapi-chain-512": "face-api chain on photos at 512 px (torch port vs face-api in Node)",
+                "import-512": "`augen import` of photos at 512 px"}
 
 
 # -- blocks ---------------------------------------------------------------------------------------------------------
@@ -157,20 +160,10 @@ def difficulty_block(probe: dict, judge: dict, n_expressions: int) -> str:
 
 def bench_rows(data: dict) -> list[dict]:
     """Benchmarks of a pytest-benchmark JSON that are nobody's baseline: group, name, items/s, unit, and the speed
-    against the baseline measured in the same run (as bench.devtools.benchreport computes them)."""
-    by_name = {b["name"]: b for b in data["benchmarks"]}
+    against the baseline measured in the same run (bench.publish.throughput.rows: one rule for both tables)."""
     baselines = {b.get("extra_info", {}).get("baseline") for b in data["benchmarks"]}
-    out = []
-    for b in data["benchmarks"]:
-        if b["name"] in baselines:
-            continue
-        info, mean = b.get("extra_info", {}), b["stats"]["mean"]
-        ips = info["items"] / mean if info.get("items") else None
-        base = by_name.get(info.get("baseline") or "")
-        base_ips = base["extra_info"]["items"] / base["stats"]["mean"] if base and ips else None
-        out.append({"group": b.get("group") or "", "name": b["name"], "per_s": ips, "unit": info.get("unit", "img"),
-                    "baseline": info.get("baseline"), "ratio": ips / base_ips if base_ips else None})
-    return out
+    return [{k: r[k] for k in ("group", "name", "per_s", "unit", "baseline", "ratio")}
+            for r in rows(data) if r["name"] not in baselines]
 
 
 def _rate(v: float | None) -> str:
