@@ -138,3 +138,23 @@ def test_faces_judge_reading_names(faceapi_weights):
     crops = build_judge("faces", {"detect": False})
     assert "-crops-" in crops.id and crops.config == {"min_confidence": 0.5, "detect": False}
     assert crops(batch)["face_found"].tolist() == [1, 1]  # every image is read as one face crop
+
+
+def test_submit_photographs(demo, tmp_path, capsys):
+    from bench.cli import main
+
+    _, _, reference, work = demo
+    src = work / "scored-source"
+    args = ["submit", str(src / "images"), "--labels", str(src / "labels.csv"), "--protocol", "faces-demo",
+            "--reference", str(reference), "--results-dir", str(tmp_path), "--name", "demo-gen", "--quiet"]
+    assert main(args) == 0
+    filed = json.loads((tmp_path / "faces-demo" / "demo-gen.json").read_text())
+    assert filed["submission"] == {"name": "demo-gen", "source": "photographs", "labels": "labels.csv"}
+    assert filed["metrics"]["face_yield"]["value"] == pytest.approx(0.5)
+    assert main(args) == 2 and "exists" in capsys.readouterr().err  # no silent overwrite
+    (tmp_path / "bad.csv").write_text((src / "labels.csv").read_text() + "nobody.jpg,happy,x\n")
+    bad = args[:3] + [str(tmp_path / "bad.csv")] + args[4:-3] + ["--name", "bad-gen", "--quiet"]
+    assert main(bad) == 2 and "nobody.jpg" in capsys.readouterr().err
+    assert not (tmp_path / "faces-demo" / "bad-gen.json").exists()
+    assert main(["submit", str(src / "images"), "--labels", str(src / "labels.csv"), "--protocol", "world-v2",
+                 "--reference", str(reference), "--results-dir", str(tmp_path), "--quiet"]) == 2

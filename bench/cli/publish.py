@@ -15,6 +15,18 @@ def cmd_submit(args) -> int:
 
     if args.name and len(args.source) > 1:
         raise UsageError("augen submit: --name needs a single source")
+    if args.labels or args.reference:  # photographs: import, then score under a faces protocol
+        from bench.publish.submit import submit_photographs
+
+        if len(args.source) != 1 or not (args.labels and args.reference):
+            raise UsageError("augen submit IMAGES --labels FILE --reference REF: one image folder or tar, its labels "
+                             "and the real face set to score against")
+        t0 = time.perf_counter()
+        out = submit_photographs(args.source[0], args.labels, args.protocol, args.reference, name=args.name,
+                                 results_dir=args.results_dir and Path(args.results_dir), train=args.train_set,
+                                 replace=args.replace, progress=not args.quiet, workers=args.workers)
+        print(f"filed: {out} ({time.perf_counter() - t0:.0f} s)", flush=True)
+        return 0
     for source in args.source:  # one process for all: imports and the downstream worker pool are paid once
         t0 = time.perf_counter()
         out = submit(source, args.protocol, args.name, args.results_dir and Path(args.results_dir),
@@ -76,6 +88,9 @@ def add_commands(sub) -> None:
     su.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="generator setting")
     su.add_argument("--workers", type=int, default=1, help="generation processes for generator:NAME (see augen "
                                                           "run --workers)")
+    su.add_argument("--labels", help="photographs: the labels the generator claims (any `augen import` format)")
+    su.add_argument("--reference", help="photographs: the real face set (made by `augen import`) scored against")
+    su.add_argument("--train-set", help="photographs: the generator's declared training faces (memorization)")
     su.add_argument("--quiet", action="store_true")
     su.set_defaults(func=cmd_submit)
 

@@ -4,6 +4,7 @@ leaderboard under `leaderboards/results/<protocol>/<name>.json`.
     augen submit path/to/set            --protocol world-v1 [--name my-gen]
     augen submit path/to/set.tar.gz     --protocol world-v1
     augen submit generator:maugen-tiny  --protocol world-v1    (an `augen.generators` entry point, run by the runner)
+    augen submit IMAGES --labels FILE   --protocol faces-v1 --reference REF    (photographs: imported, then scored)
 
 Everything a submitter hands us is hostile until checked (docs/architecture.md, "Errors"). A set must answer the
 protocol's condition suite: its manifest names the protocol, it holds exactly the suite's n samples named
@@ -132,3 +133,30 @@ def submit(source: str, protocol: str = DEFAULT_PROTOCOL, name: str | None = Non
         return out
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def submit_photographs(images: str | Path, labels: str | Path, protocol: str, reference: str | Path, *,
+                       name: str | None = None, results_dir: Path | None = None, train: str | Path | None = None,
+                       replace: bool = False, progress: bool = False, workers: int = 1,
+                       work: Path | None = None) -> Path:
+    """A generator's photographs (folder or tar) with the labels it claims: imported (`augen import`, every input
+    checked before anything is written; resumable under the cache), scored under a `kind: faces` protocol against
+    `reference` and filed as `<results_dir>/<protocol>/<name>.json`."""
+    from bench.generation.importer import ImportConfig, import_images
+    from bench.scoring.faces import score_faces
+
+    proto = load_protocol(protocol)
+    if proto.kind != "faces":
+        raise DataError(proto.path, f"photographs are scored under faces protocols; {proto.id} is {proto.kind}")
+    images = Path(images)
+    name = check_name(name or images.name.split(".")[0].lower())
+    out = Path(results_dir or results_root()) / proto.id / f"{name}.json"
+    if out.exists() and not replace:
+        raise AlreadyExists(f"{out} exists (pass --replace to rescore)")
+    root = Path(work or cache_root() / "imports" / proto.id / name)
+    import_images(images, labels, root, ImportConfig(generator=name), workers=workers, progress=progress,
+                  overwrite=True)
+    res = score_faces(root, proto, reference, train=train, progress=progress)
+    res["submission"] = {"name": name, "source": "photographs", "labels": Path(labels).name}
+    write_results(out, res)
+    return out
