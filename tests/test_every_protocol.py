@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+from bench.core.errors import UsageError
 from bench.core.protocol import protocol_hash
 from bench.core.results import metric, new_results, write_results
 from bench.publish.leaderboard import build, headline
@@ -36,6 +37,11 @@ def test_leaderboard_and_report_run_on_every_protocol(proto_id, tmp_path):
         write_results(tmp_path / "results" / proto.id / f"{name}.json", fixture_results(proto, name, i, current))
     md, page = build(proto_id, tmp_path / "results", tmp_path / "lb.md", tmp_path / "lb.html", current_hash=current)
     text = md.read_text()
+    if proto.kind == "faces":  # photographs: listed, never ranked (bench/publish/facesboard.py); no report yet
+        assert page is None and "Not ranked" in text and "| gen-a |" in text and "| gen-b |" in text
+        with pytest.raises(UsageError, match="photograph protocol"):
+            build_report(proto_id, tmp_path / "report", {}, tmp_path / "results", current_hash=current)
+        return
     assert "| 1 | gen-" in text and "| 2 | gen-" in text and page.read_text().startswith("<!doctype html>")
     for _, label in headline(proto):
         assert label in text  # every headline metric the protocol has is a column

@@ -158,3 +158,20 @@ def test_submit_photographs(demo, tmp_path, capsys):
     assert not (tmp_path / "faces-demo" / "bad-gen.json").exists()
     assert main(["submit", str(src / "images"), "--labels", str(src / "labels.csv"), "--protocol", "world-v2",
                  "--reference", str(reference), "--results-dir", str(tmp_path), "--quiet"]) == 2
+
+
+def test_faces_board_groups_by_reference_and_does_not_rank(demo, tmp_path):
+    from bench.cli import main
+
+    _, scored, reference, work = demo
+    src = work / "scored-source"
+    for name, ref in (("gen-a", reference), ("gen-b", reference), ("gen-c", scored)):
+        assert main(["submit", str(src / "images"), "--labels", str(src / "labels.csv"), "--protocol", "faces-demo",
+                     "--reference", str(ref), "--results-dir", str(tmp_path), "--name", name, "--quiet"]) == 0
+    assert main(["leaderboard", "--protocol", "faces-demo", "--results-dir", str(tmp_path),
+                 "--out", str(tmp_path / "board.md")]) == 0
+    md = (tmp_path / "board.md").read_text()
+    assert md.count("## Against") == 2 and "Not ranked" in md  # two references, two tables
+    a = json.loads((tmp_path / "faces-demo" / "gen-a.json").read_text())
+    assert f"| gen-a | {a['sampleset']['n']} | 0.5 [" in md
+    assert f"({a['metrics']['expression_kappa']['ceiling']['value']:.3g})" in md

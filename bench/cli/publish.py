@@ -42,7 +42,7 @@ def cmd_leaderboard(args) -> int:
     md, page = build(args.protocol, args.results_dir and Path(args.results_dir), args.out, args.html,
                      data_root=args.data_root and Path(args.data_root))
     print(md.read_text())
-    print(f"wrote {md} and {page}")
+    print(f"wrote {md}" + (f" and {page}" if page else ""))
     return 0
 
 

@@ -341,10 +341,16 @@ document.querySelectorAll("#board th").forEach(function (th) {{
 
 def build(proto_id: str = DEFAULT_PROTOCOL, results_dir: Path | None = None, out_md: Path | None = None,
           out_html: Path | None = None, current_hash: str | None = None,
-          data_root: Path | None = None) -> tuple[Path, Path]:
+          data_root: Path | None = None) -> tuple[Path, Path | None]:
     """Rank `results_dir/<protocol>/*.json` and write the markdown and HTML leaderboards. A real-data protocol's
-    hash includes its label files, so ranking one needs `data_root` (or `current_hash`)."""
+    hash includes its label files, so ranking one needs `data_root` (or `current_hash`). A faces protocol writes only
+    its markdown board (bench.publish.facesboard; no HTML: None)."""
     proto = load_protocol(proto_id)
+    if proto.kind == "faces":  # photographs: grouped by reference, not ranked (bench.publish.facesboard)
+        from bench.publish import facesboard
+
+        out = facesboard.build(proto, load_filed(facesboard.default_folder(proto, results_dir)), out_md)
+        return out, None
     current_hash = current_hash or current_protocol_hash(proto, data_root)
     heads = headline(proto)
     filed = load_filed(Path(results_dir or results_root()) / proto.id)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.core.atomic import atomic_write_text
-from bench.core.errors import DataError
+from bench.core.errors import DataError, UsageError
 from bench.core.paths import results_root
 from bench.publish.leaderboard import board, cell, headline, load_filed
 from bench.publish.refreport import sample_grid
@@ -241,6 +241,10 @@ def build_report(proto_id: str, out_dir: Path, sets: dict[str, str] | None = Non
     """Write report.md, report.html and figures into out_dir from the filed results of the current hash (a
     real-data protocol's hash needs `data_root`, or `current_hash`)."""
     proto = load_protocol(proto_id)
+    if proto.kind == "faces":
+        raise UsageError(f"{proto.id} is a photograph protocol: its board is `augen leaderboard --protocol "
+                         f"{proto.id}` and each result prints its own table (`augen score`); a report with figures "
+                         "is not built for it yet")
     current_hash = current_hash or current_protocol_hash(proto, data_root)
     folder = Path(results_dir or results_root()) / proto.id
     filed_all = load_filed(folder)
