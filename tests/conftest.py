@@ -67,3 +67,36 @@ def shipped_photos(faceapi_weights):
 
     fetch_photos(log=lambda _msg: None)
     return photos()
+
+
+def _tiny_tokenizer(folder):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    words = ["<pad>", "<s>", "</s>", "<unk>", "a", "face", "with", "raised", "brows", "parted", "lips", "smile"]
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
+                                   unk_token="<unk>")
+    fast.save_pretrained(folder)
+    return fast
+
+
+@pytest.fixture(scope="session")
+def hf_folders(tmp_path_factory):
+    """Tiny random DINOv2 and CLIP models saved as local folders (`dino`, `clip`), offline, after a fixed seed."""
+    import torch
+    from transformers import CLIPConfig, CLIPModel, Dinov2Config, Dinov2Model
+
+    torch.manual_seed(0)
+    root = tmp_path_factory.mktemp("hf")
+    Dinov2Model(Dinov2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                             image_size=28, patch_size=14)).save_pretrained(root / "dino")
+    cfg = CLIPConfig(text_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                                      vocab_size=12, max_position_embeddings=16, bos_token_id=1, eos_token_id=2,
+                                      pad_token_id=0),
+                     vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                        num_attention_heads=2, image_size=32, patch_size=8), projection_dim=16)
+    CLIPModel(cfg).save_pretrained(root / "clip")
+    _tiny_tokenizer(root / "clip")
+    return root

@@ -175,3 +175,26 @@ def test_faces_board_groups_by_reference_and_does_not_rank(demo, tmp_path):
     a = json.loads((tmp_path / "faces-demo" / "gen-a.json").read_text())
     assert f"| gen-a | {a['sampleset']['n']} | 0.5 [" in md
     assert f"({a['metrics']['expression_kappa']['ceiling']['value']:.3g})" in md
+
+
+def test_feature_judges_add_fd_and_clip_score(demo, hf_folders, tmp_path):
+    """Local DINOv2 / CLIP weights (tiny random models in their real layout) add FD in their features and the CLIP
+    score; FD equals bench.metrics.realism on the judges' own features; their hashes enter the protocol hash."""
+    from bench.judges.hf import CLIPJudge
+    from bench.metrics.realism import fd_from_features
+    from bench.scoring.faces import parse_feature_judges
+
+    res, scored, reference, work = demo
+    judges_ = parse_feature_judges([f"dinov2={hf_folders / 'dino'}", f"clip={hf_folders / 'clip'}"])
+    out = score_faces(scored, "faces-demo", reference, cache=work / "cache", feature_judges=judges_)
+    m = out["metrics"]
+    clip = CLIPJudge(hf_folders / "clip")
+    ims = {k: np.stack([s.image for s in SampleSet(p)]) for k, p in (("gen", scored), ("ref", reference))}
+    assert m["fd_clip"]["value"] == pytest.approx(fd_from_features(clip(ims["ref"])["features"],
+                                                                   clip(ims["gen"])["features"]), rel=1e-5)
+    prompts = [s.prompt for s in SampleSet(scored).rows()]
+    assert m["clip_score"]["value"] == pytest.approx(float(clip.clip_score(ims["gen"], prompts).mean()), rel=1e-5)
+    assert m["fd_dinov2"]["value"] is not None and m["fd_dinov2"]["ci95"] is not None
+    assert out["protocol"]["hash"] != res["protocol"]["hash"] and len(out["judges"]) == 3
+    with pytest.raises(Exception, match="KIND=WHERE"):
+        parse_feature_judges(["fid=x"])

@@ -9,39 +9,8 @@ import torch
 from bench.judges import hf
 
 
-def _tiny_tokenizer(folder):
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    words = ["<pad>", "<s>", "</s>", "<unk>", "a", "face", "with", "raised", "brows", "parted", "lips", "smile"]
-    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
-                                   unk_token="<unk>")
-    fast.save_pretrained(folder)
-    return fast
-
-
-@pytest.fixture(scope="module")
-def folders(tmp_path_factory):
-    from transformers import CLIPConfig, CLIPModel, Dinov2Config, Dinov2Model
-
-    torch.manual_seed(0)
-    root = tmp_path_factory.mktemp("hf")
-    Dinov2Model(Dinov2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                             image_size=28, patch_size=14)).save_pretrained(root / "dino")
-    cfg = CLIPConfig(text_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                                      vocab_size=12, max_position_embeddings=16, bos_token_id=1, eos_token_id=2,
-                                      pad_token_id=0),
-                     vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                        num_attention_heads=2, image_size=32, patch_size=8), projection_dim=16)
-    CLIPModel(cfg).save_pretrained(root / "clip")
-    _tiny_tokenizer(root / "clip")
-    return root
-
-
-def test_dinov2_features(folders):
-    judge = hf.DinoV2Judge(folders / "dino")
+def test_dinov2_features(hf_folders):
+    judge = hf.DinoV2Judge(hf_folders / "dino")
     imgs = np.random.default_rng(0).integers(0, 256, (3, 40, 40, 3), dtype=np.uint8)
     f = judge(imgs)["features"]
     assert f.shape == (3, 32) and np.isfinite(f).all()
@@ -49,15 +18,15 @@ def test_dinov2_features(folders):
     assert judge.id.startswith("dinov2-") and len(judge.sha256) == 64
 
 
-def test_clip_score_matches_manual_cosine(folders):
-    judge = hf.CLIPJudge(folders / "clip")
+def test_clip_score_matches_manual_cosine(hf_folders):
+    judge = hf.CLIPJudge(hf_folders / "clip")
     ids = judge.tokenizer(["a face with raised brows"])["input_ids"][0]
     assert judge.tokenizer.convert_ids_to_tokens(ids) == ["a", "face", "with", "raised", "brows"]  # round trip
     imgs = np.random.default_rng(1).integers(0, 256, (2, 48, 48, 3), dtype=np.uint8)
     prompts = ["a face with raised brows", "a face with parted lips smile"]
     score = judge.clip_score(imgs, prompts)
     from transformers import CLIPModel
-    m = CLIPModel.from_pretrained(folders / "clip").eval()
+    m = CLIPModel.from_pretrained(hf_folders / "clip").eval()
     with torch.no_grad():
         x = hf.preprocess(imgs, 32, hf.CLIP_MEAN, hf.CLIP_STD)
         tok = judge.tokenizer(prompts, padding=True, return_tensors="pt")

@@ -17,6 +17,7 @@ def cmd_submit(args) -> int:
         raise UsageError("augen submit: --name needs a single source")
     if args.labels or args.reference:  # photographs: import, then score under a faces protocol
         from bench.publish.submit import submit_photographs
+        from bench.scoring.faces import parse_feature_judges
 
         if len(args.source) != 1 or not (args.labels and args.reference):
             raise UsageError("augen submit IMAGES --labels FILE --reference REF: one image folder or tar, its labels "
@@ -24,7 +25,8 @@ def cmd_submit(args) -> int:
         t0 = time.perf_counter()
         out = submit_photographs(args.source[0], args.labels, args.protocol, args.reference, name=args.name,
                                  results_dir=args.results_dir and Path(args.results_dir), train=args.train_set,
-                                 replace=args.replace, progress=not args.quiet, workers=args.workers)
+                                 replace=args.replace, progress=not args.quiet, workers=args.workers,
+                                 feature_judges=parse_feature_judges(args.feature_judge))
         print(f"filed: {out} ({time.perf_counter() - t0:.0f} s)", flush=True)
         return 0
     for source in args.source:  # one process for all: imports and the downstream worker pool are paid once
@@ -91,6 +93,9 @@ def add_commands(sub) -> None:
     su.add_argument("--labels", help="photographs: the labels the generator claims (any `augen import` format)")
     su.add_argument("--reference", help="photographs: the real face set (made by `augen import`) scored against")
     su.add_argument("--train-set", help="photographs: the generator's declared training faces (memorization)")
+    su.add_argument("--feature-judge", action="append", default=[], metavar="KIND=WHERE",
+                    help="photographs: FD also in local weights' features (inception=FILE.pth, dinov2=FOLDER, "
+                         "clip=FOLDER)")
     su.add_argument("--quiet", action="store_true")
     su.set_defaults(func=cmd_submit)
 

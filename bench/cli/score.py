@@ -15,10 +15,10 @@ def cmd_score(args) -> int:
 
     if load_protocol(args.protocol).kind == "faces":
         return _score_faces(args)
-    if args.reference or args.train_set:
+    if args.reference or args.train_set or args.feature_judge:
         from bench.core.errors import UsageError
 
-        raise UsageError("--reference and --train-set belong to photograph (kind: faces) protocols")
+        raise UsageError("--reference, --train-set and --feature-judge belong to photograph (kind: faces) protocols")
 
     res, samples = score_with_samples(args.sampleset, args.protocol, progress=not args.quiet,
                                       au_readings=args.au_readings, downstream=args.downstream)
@@ -39,8 +39,11 @@ def _score_faces(args) -> int:
     if not args.reference:
         raise UsageError(f"{args.protocol} scores photographs against a real face set: pass --reference REF (a set "
                          "made by `augen import`)")
+    from bench.scoring.faces import parse_feature_judges
+
     res = score_faces(args.sampleset, args.protocol, args.reference, train=args.train_set,
-                      au_readings=args.au_readings, progress=not args.quiet)
+                      au_readings=args.au_readings, progress=not args.quiet,
+                      feature_judges=parse_feature_judges(args.feature_judge))
     out = Path(args.out) if args.out else Path(args.sampleset) / f"results-{res['protocol']['id']}.json"
     write_results(out, res)
     print(format_table(res))
@@ -97,6 +100,9 @@ def add_commands(sub) -> None:
     sc.add_argument("--au-readings", help="AU judge from a tool: libreface:FILE.csv or openface:FOLDER")
     sc.add_argument("--reference", help="faces protocols: the real face set (made by `augen import`) scored against")
     sc.add_argument("--train-set", help="faces protocols: the generator's declared training faces (memorization)")
+    sc.add_argument("--feature-judge", action="append", default=[], metavar="KIND=WHERE",
+                    help="faces protocols: FD also in these local weights' features: inception=FILE.pth, "
+                         "dinov2=FOLDER, clip=FOLDER (CLIP adds the CLIP score of each image with its prompt)")
     sc.add_argument("--downstream", action="store_true",
                     help="also train the protocol's recognizers on the set (minutes; each training cached)")
     sc.add_argument("--quiet", action="store_true")

@@ -39,6 +39,57 @@ from bench.scoring.protocols import load_protocol
 from bench.scoring.score import Stages, compute_metrics
 
 MIN_SET = 5  # fewer faces than this and no statistic means anything
+#: Realism on local real-data weights beside the identity descriptor (`--feature-judge KIND=WHERE`): judge kind ->
+#: (its config key, the metric it adds). CLIP also adds `clip_score` (each image with its claimed prompt).
+FEATURE_JUDGES = {"inception": ("path", "fd_inception"), "dinov2": ("folder", "fd_dinov2"),
+                  "clip": ("folder", "fd_clip")}
+
+
+def parse_feature_judges(specs: list[str] | None) -> dict[str, str]:
+    """['inception=PATH', ...] -> {kind: where}; one per kind, kinds from FEATURE_JUDGES."""
+    out: dict[str, str] = {}
+    for spec in specs or []:
+        kind, _, where = spec.partition("=")
+        if kind not in FEATURE_JUDGES or not where:
+            raise UsageError(f"--feature-judge must be KIND=WHERE with KIND one of {', '.join(FEATURE_JUDGES)} "
+                             f"(inception=pt_inception-2015-12-05.pth, dinov2=FOLDER, clip=FOLDER), not {spec!r}")
+        if kind in out:
+            raise UsageError(f"--feature-judge {kind} given twice")
+        out[kind] = where
+    return out
+
+
+def _feature_realism(kind: str, where: str, sets: tuple, proto: Protocol, cache: Path | None) -> tuple[dict, dict]:
+    """FD (and for CLIP the CLIP score) of the scored set against the reference in a local judge's features;
+    (metric entries, {judge id: {sha256, config}})."""
+    from bench.core.results import metric
+    from bench.metrics import realism as R
+
+    (root, ss), (reference, ref_ss) = sets
+    key, name = FEATURE_JUDGES[kind]
+    judge = judges.build_judge(kind, {key: where})
+    fg = judge_sharded(root, judge, judge.id, folder=cache, content_hash=ss.content_hash())["features"]
+    fr = judge_sharded(reference, judge, judge.id, folder=cache, content_hash=ref_ss.content_hash())["features"]
+    b = proto.bootstrap
+    corrected, ci = R.fd_summary(fr.astype(np.float64), fg.astype(np.float64), b.n, b.seed, b.alpha)
+    out = {name: metric(R.fd_from_features(fr, fg), len(fg), False, "realism", ci, n_reference=len(fr),
+                        judge=judge.id, bias_corrected=corrected)}
+    if kind == "clip":
+        prompts = [s.prompt for s in ss.rows()]
+        if all(prompts):
+            scores = np.concatenate([judge.clip_score(images, prompts[i:i + len(images)]) for i, images in
+                                     _image_batches(ss)])
+            out["clip_score"] = metric(float(scores.mean()), len(scores), True, "alignment", None, judge=judge.id,
+                                       what="100 x cosine of each image with its claimed prompt, floored at 0")
+    return out, {judge.id: {"sha256": judge.sha256, "config": judge.config}}
+
+
+def _image_batches(ss: SampleSet, size: int = 64):
+    """(first row index, uint8 images (B, H, W, 3)) over a set, in row order."""
+    i = 0
+    for batch in ss.batches(size):
+        yield i, batch["image"]
+        i += len(batch["image"])
 
 
 def face_counts(root: Path) -> np.ndarray | None:
@@ -79,8 +130,11 @@ def _keep(readings: dict[str, np.ndarray], *claims: np.ndarray) -> tuple[dict, l
 
 
 def score_faces(root: str | Path, protocol: str | Protocol, reference: str | Path, *, train: str | Path | None = None,
-                au_readings: str | None = None, cache: Path | None = None, progress: bool = False) -> dict:
-    """Score the aligned face set `root` under a faces protocol against the real face set `reference`."""
+                au_readings: str | None = None, cache: Path | None = None, progress: bool = False,
+                feature_judges: dict[str, str] | None = None) -> dict:
+    """Score the aligned face set `root` under a faces protocol against the real face set `reference`;
+    `feature_judges` ({kind: local weights}, FEATURE_JUDGES) adds FD in those judges' features (their hashes enter the
+    protocol hash, since they add metrics)."""
     st = Stages()
     proto = load_protocol(protocol)
     if proto.kind != "faces":
@@ -124,17 +178,24 @@ def score_faces(root: str | Path, protocol: str | Protocol, reference: str | Pat
                 entry["ceiling"] = {"value": ceilings[name]["value"], "ci95": ceilings[name].get("ci95"),
                                     "n": ceilings[name]["n"], "what": "the reference set's own labels vs this judge"}
     extra = {"not_applicable": skipped} if skipped else {}
+    judged = {judge.id: {"sha256": judge.sha256, "config": judge.config}}
+    for kind, where in sorted((feature_judges or {}).items()):
+        with st(f"realism_{kind}"):
+            entries, ids = _feature_realism(kind, where, ((root, ss), (reference, ref_ss)), proto, cache)
+        out.update(entries)
+        judged.update(ids)
     m = ss.manifest
+    extra_hash = "".join(f"|{k}:{v['sha256']}" for k, v in sorted(judged.items()) if k != judge.id)
     return new_results(
         protocol={"id": proto.id, "hash": protocol_hash(proto, judge.sha256 + "|ref:" + ref_ss.content_hash()
-                                                        + ("|" + au_judge["id"] if tool else ""))},
+                                                        + ("|" + au_judge["id"] if tool else "") + extra_hash)},
         generator={k: m.generator[k] for k in ("name", "version", "config", "stats") if k in m.generator},
         sampleset={"folder": root.resolve().name, "content_hash": ss.content_hash(), "n": len(ss),
                    "labels_sha256": m.labels_sha256, "no_face_rows": no_face},
         reference={"folder": reference.resolve().name, "content_hash": ref_ss.content_hash(), "n": len(ref_ss),
                    "no_face_rows": ref_no_face},
         metrics=out, au_judge=au_judge,
-        judges={judge.id: {"sha256": judge.sha256, "config": judge.config}},
+        judges=judged,
         seeds={"bootstrap": proto.bootstrap.seed},
         stage_seconds={k: round(v, 3) for k, v in st.seconds.items()},
         **extra, **environment())
