@@ -7,9 +7,11 @@ Every reader in `bench.data` funnels user-supplied paths and images through here
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +81,31 @@ def _check_file(path: Path, fail, max_bytes: int) -> None:
         raise fail(f"image file is {st.st_size} bytes, over the {max_bytes} byte limit")
 
 
+@contextlib.contextmanager
+def _opened(path: Path, fail, formats: tuple[str, ...], max_pixels: int,
+            expected_size: tuple[int, int] | None = None) -> Iterator[Image.Image]:
+    """The one way an image file is opened: format, size and pixel count checked from the header before anything is
+    decoded; bombs, corrupt and truncated files (also while the caller decodes) become `fail(message)`."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                if im.format not in formats:
+                    raise fail(f"image format {im.format} is not one of {', '.join(formats)}")
+                w, h = im.size
+                if expected_size is not None and (h, w) != tuple(expected_size):
+                    raise fail(f"image is {h}x{w}, expected {expected_size[0]}x{expected_size[1]}")
+                if w * h > max_pixels:
+                    raise fail(f"image is {h}x{w}, over the {max_pixels} pixel limit (decompression bomb?)")
+                yield im
+    except DataError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise fail(f"decompression bomb refused: over the {max_pixels} pixel limit ({e})") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise fail(f"corrupt or truncated image ({str(e).replace(str(path), path.name)})") from None
+
+
 def read_image(
     path: str | os.PathLike,
     expected_size: tuple[int, int] | None = None,
@@ -101,29 +128,13 @@ def read_image(
         return DataError(where, f"{path.name}: {msg}", row)
 
     _check_file(path, fail, MAX_IMAGE_BYTES)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                if im.format not in formats:
-                    raise fail(f"image format {im.format} is not one of {', '.join(formats)}")
-                w, h = im.size
-                if expected_size is not None and (h, w) != tuple(expected_size):
-                    raise fail(f"image is {h}x{w}, expected {expected_size[0]}x{expected_size[1]}")
-                if w * h > MAX_IMAGE_PIXELS:
-                    raise fail(f"image is {h}x{w}, over the {MAX_IMAGE_PIXELS} pixel limit (decompression bomb?)")
-                if im.mode != "RGB":
-                    if require_rgb:
-                        raise fail(f"image mode is {im.mode}, expected RGB")
-                    im = im.convert("RGB")
-                im.load()
-                arr = np.asarray(im, dtype=np.uint8)
-    except DataError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise fail(f"decompression bomb refused ({e})") from None
-    except (OSError, SyntaxError, ValueError) as e:
-        raise fail(f"corrupt or truncated image ({e})") from None
+    with _opened(path, fail, formats, MAX_IMAGE_PIXELS, expected_size) as im:
+        if im.mode != "RGB":
+            if require_rgb:
+                raise fail(f"image mode is {im.mode}, expected RGB")
+            im = im.convert("RGB")
+        im.load()
+        arr = np.asarray(im, dtype=np.uint8)
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise fail(f"decoded to shape {arr.shape}, expected (H, W, 3)")
     return arr
@@ -169,29 +180,15 @@ def read_photo(path: str | os.PathLike, *, where: str | os.PathLike | None = Non
 
     _check_file(path, fail, MAX_PHOTO_BYTES)
     notes: list[str] = []
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                if im.format not in PHOTO_FORMATS:
-                    raise fail(f"image format {im.format} is not one of {', '.join(PHOTO_FORMATS)}")
-                w, h = im.size
-                if w * h > MAX_PHOTO_PIXELS:
-                    raise fail(f"image is {h}x{w}, over the {MAX_PHOTO_PIXELS} pixel limit (decompression bomb?)")
-                if getattr(im, "n_frames", 1) > 1:
-                    raise fail(f"image is animated ({im.n_frames} frames); give one still image")
-                im.load()
-                orientation = im.getexif().get(0x0112, 1)
-                upright = ImageOps.exif_transpose(im)
-                if orientation not in (1, None):
-                    notes.append(f"EXIF orientation {orientation} applied")
-                arr = np.asarray(_to_rgb(upright, notes), dtype=np.uint8)
-    except DataError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise fail(f"over the {MAX_PHOTO_PIXELS} pixel limit, decompression bomb refused ({e})") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as e:
-        raise fail(f"corrupt or truncated image ({str(e).replace(str(path), path.name)})") from None
+    with _opened(path, fail, PHOTO_FORMATS, MAX_PHOTO_PIXELS) as im:
+        if getattr(im, "n_frames", 1) > 1:
+            raise fail(f"image is animated ({im.n_frames} frames); give one still image")
+        im.load()
+        orientation = im.getexif().get(0x0112, 1)
+        upright = ImageOps.exif_transpose(im)
+        if orientation not in (1, None):
+            notes.append(f"EXIF orientation {orientation} applied")
+        arr = np.asarray(_to_rgb(upright, notes), dtype=np.uint8)
     if arr.ndim != 3 or arr.shape[2] != 3 or min(arr.shape[:2]) < 1:
         raise fail(f"decoded to shape {arr.shape}, expected (H, W, 3)")
     return arr, tuple(notes)

@@ -31,12 +31,11 @@ from bench.core.errors import DataError, UsageError
 from bench.core.protocol import Protocol, protocol_hash
 from bench.core.registry import AU_READINGS
 from bench.core.results import environment, new_results
-from bench.data.safeio import contained_path
 from bench.data.sampleset import SampleSet
 from bench.judges.cache import judge_sharded
 from bench.scoring.context import ScoreInputs
 from bench.scoring.protocols import load_protocol
-from bench.scoring.score import Stages, compute_metrics
+from bench.scoring.score import Stages, au_tool, compute_metrics
 
 MIN_SET = 5  # fewer faces than this and no statistic means anything
 #: Realism on local real-data weights beside the identity descriptor (`--feature-judge KIND=WHERE`): judge kind ->
@@ -110,18 +109,6 @@ def _claims(ss: SampleSet) -> tuple[np.ndarray, np.ndarray]:
     return np.stack([s.intensity for s in rows]), np.array([s.expression for s in rows], dtype=np.int64)
 
 
-def _au_tool(proto: Protocol, root: Path, au_readings: str | None) -> tuple[str, Path] | None:
-    if au_readings:
-        kind, _, where = au_readings.partition(":")
-        if kind not in AU_READINGS or not where:
-            raise UsageError(f"--au-readings must be KIND:WHERE with KIND one of {', '.join(AU_READINGS.names())}")
-        return kind, Path(where)
-    if proto.au_readings is not None:
-        path = contained_path(root, proto.au_readings.path, proto.path)
-        return (proto.au_readings.kind, path) if path.exists() else None
-    return None
-
-
 def _keep(readings: dict[str, np.ndarray], *claims: np.ndarray) -> tuple[dict, list[np.ndarray], int]:
     """Rows where the judge found a face (all rows when it does not say)."""
     found = readings.get("face_found")
@@ -155,12 +142,12 @@ def score_faces(root: str | Path, protocol: str | Protocol, reference: str | Pat
         trn = (judge_sharded(train, judge, judge.id, folder=cache, content_hash=tr_ss.content_hash())
                if tr_ss is not None else {})
     au_judge = {"id": judge.id, "sha256": judge.sha256}
-    tool = _au_tool(proto, root, au_readings)
+    tool = au_tool(au_readings, proto, root, must_exist=False)
     if tool is not None:
         ext, ext_id = AU_READINGS.get(tool[0])(ss, tool[1])
         gen = {**gen, **ext}
         au_judge = {"id": ext_id, "sha256": ext_id.rsplit("-", 1)[-1]}
-        ref_tool = _au_tool(proto, reference, None) if au_readings is None else None
+        ref_tool = au_tool(None, proto, reference, must_exist=False) if au_readings is None else None
         if ref_tool is not None:
             ref = {**ref, **AU_READINGS.get(ref_tool[0])(ref_ss, ref_tool[1])[0]}
     claimed_int, claimed_expr = _claims(ss)

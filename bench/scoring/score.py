@@ -99,9 +99,10 @@ def compute_metrics(x: ScoreInputs, st: Stages) -> tuple[dict[str, dict], dict[s
     return out, skipped
 
 
-def _au_tool(au_readings: str | None, proto: Protocol, root: str | Path) -> tuple[str, Path] | None:
+def au_tool(au_readings: str | None, proto: Protocol, root: str | Path,
+            must_exist: bool = True) -> tuple[str, Path] | None:
     """(AU_READINGS kind, where) from `--au-readings KIND:WHERE`, else from the protocol's `au_readings` (resolved
-    inside the set's folder), else None."""
+    inside the set's folder; with `must_exist` false, None when the set holds no such file), else None."""
     if au_readings:
         kind, _, where = au_readings.partition(":")
         if kind not in AU_READINGS or not where:
@@ -110,7 +111,8 @@ def _au_tool(au_readings: str | None, proto: Protocol, root: str | Path) -> tupl
         return kind, Path(where)
     if proto.au_readings is None:
         return None
-    return proto.au_readings.kind, contained_path(root, proto.au_readings.path, proto.path)
+    path = contained_path(root, proto.au_readings.path, proto.path)
+    return (proto.au_readings.kind, path) if must_exist or path.exists() else None
 
 
 def score_sampleset(root: str | Path, protocol: str | Protocol = DEFAULT_PROTOCOL, *, cache: Path | None = None,
@@ -147,7 +149,7 @@ def score_sampleset(root: str | Path, protocol: str | Protocol = DEFAULT_PROTOCO
         ref = judge_world_split(judge, world, proto.reference.split, proto.reference.n, cache)
         trn = judge_world_split(judge, world, proto.train_reference.split, proto.train_reference.n, cache)
     au_judge = {"id": judge.id, "sha256": judge.sha256}
-    tool = _au_tool(au_readings, proto, root)
+    tool = au_tool(au_readings, proto, root)
     if tool is not None:
         ext, ext_id = AU_READINGS.get(tool[0])(ss, tool[1])
         gen = {**gen, **ext}
