@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from bench.cli.score import add_faces_arguments
 from bench.core.protocol import DEFAULT_PROTOCOL
 
 
@@ -91,11 +92,7 @@ def add_commands(sub) -> None:
     su.add_argument("--workers", type=int, default=1, help="generation processes for generator:NAME (see augen "
                                                           "run --workers)")
     su.add_argument("--labels", help="photographs: the labels the generator claims (any `augen import` format)")
-    su.add_argument("--reference", help="photographs: the real face set (made by `augen import`) scored against")
-    su.add_argument("--train-set", help="photographs: the generator's declared training faces (memorization)")
-    su.add_argument("--feature-judge", action="append", default=[], metavar="KIND=WHERE",
-                    help="photographs: FD also in local weights' features (inception=FILE.pth, dinov2=FOLDER, "
-                         "clip=FOLDER)")
+    add_faces_arguments(su)
     su.add_argument("--quiet", action="store_true")
     su.set_defaults(func=cmd_submit)
 

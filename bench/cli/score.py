@@ -92,17 +92,24 @@ def cmd_downstream(args) -> int:
     return 0
 
 
+def add_faces_arguments(parser) -> None:
+    """What scoring photographs under a faces protocol takes (augen score, augen submit)."""
+    parser.add_argument("--reference", help="faces protocols: the real face set (made by `augen import`) scored "
+                                            "against")
+    parser.add_argument("--train-set", help="faces protocols: the generator's declared training faces "
+                                            "(memorization)")
+    parser.add_argument("--feature-judge", action="append", default=[], metavar="KIND=WHERE",
+                        help="faces protocols: FD also in these local weights' features: inception=FILE.pth, "
+                             "dinov2=FOLDER, clip=FOLDER (CLIP adds the CLIP score of each image with its prompt)")
+
+
 def add_commands(sub) -> None:
     sc = sub.add_parser("score", help="score a SampleSet under a protocol (downstream too with --downstream)")
     sc.add_argument("sampleset")
     sc.add_argument("--protocol", default=DEFAULT_PROTOCOL)
     sc.add_argument("--out", help="results JSON (default: SAMPLESET/results-<protocol>.json)")
     sc.add_argument("--au-readings", help="AU judge from a tool: libreface:FILE.csv or openface:FOLDER")
-    sc.add_argument("--reference", help="faces protocols: the real face set (made by `augen import`) scored against")
-    sc.add_argument("--train-set", help="faces protocols: the generator's declared training faces (memorization)")
-    sc.add_argument("--feature-judge", action="append", default=[], metavar="KIND=WHERE",
-                    help="faces protocols: FD also in these local weights' features: inception=FILE.pth, "
-                         "dinov2=FOLDER, clip=FOLDER (CLIP adds the CLIP score of each image with its prompt)")
+    add_faces_arguments(sc)
     sc.add_argument("--downstream", action="store_true",
                     help="also train the protocol's recognizers on the set (minutes; each training cached)")
     sc.add_argument("--quiet", action="store_true")

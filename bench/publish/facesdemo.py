@@ -30,8 +30,10 @@ from bench.data.photos import photos
 from bench.data.sampleset import SampleSet
 from bench.generation.importer import ImportConfig, import_images
 from bench.judges import build_judge
+from bench.judges.cache import judge_sharded
 from bench.judges.faceapi import skintone
 from bench.scoring.faces import score_faces
+from bench.scoring.protocols import load_protocol
 
 PROTOCOL = "faces-demo"
 SIZE = 128
@@ -77,12 +79,12 @@ def run(work: Path) -> tuple[dict, Path]:
     return res, sets["scored"]
 
 
-def contact_sheet(scored: Path) -> Image.Image:
+def contact_sheet(scored: Path, cache: Path | None = None) -> Image.Image:
     """The scored set's aligned crops, each with its claimed expression and the judge's readings."""
     ss = SampleSet(scored)
     samples = list(ss)
-    images = np.stack([s.image for s in samples])
-    read = build_judge("faces", {"detect": False})(images)
+    judge = build_judge(load_protocol(PROTOCOL).judge.kind, load_protocol(PROTOCOL).judge.config)
+    read = judge_sharded(scored, judge, judge.id, folder=cache, content_hash=ss.content_hash())  # scoring's readings
     cols, line = 4, 11
     height = SIZE + 5 * line + 4
     sheet = Image.new("RGB", (cols * SIZE, -(-len(samples) // cols) * height), (255, 255, 255))
@@ -143,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         res, scored = run(Path(tmp))
         write_results(args.json, res)
-        sheet = contact_sheet(scored)
+        sheet = contact_sheet(scored, Path(tmp) / "cache")
         png = Path(tmp) / "sheet.png"
         sheet.save(png)
         atomic_write_bytes(out / "contact_sheet.png", png.read_bytes())

@@ -22,6 +22,7 @@ content hash enters the protocol hash, so results against different references a
 from __future__ import annotations
 
 import csv
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -64,11 +65,11 @@ def _feature_realism(kind: str, where: str, sets: tuple, proto: Protocol, cache:
     from bench.core.results import metric
     from bench.metrics import realism as R
 
-    (root, ss), (reference, ref_ss) = sets
+    (root, ss, gen_hash), (reference, _, ref_hash) = sets
     key, name = FEATURE_JUDGES[kind]
     judge = judges.build_judge(kind, {key: where})
-    fg = judge_sharded(root, judge, judge.id, folder=cache, content_hash=ss.content_hash())["features"]
-    fr = judge_sharded(reference, judge, judge.id, folder=cache, content_hash=ref_ss.content_hash())["features"]
+    fg = judge_sharded(root, judge, judge.id, folder=cache, content_hash=gen_hash)["features"]
+    fr = judge_sharded(reference, judge, judge.id, folder=cache, content_hash=ref_hash)["features"]
     b = proto.bootstrap
     corrected, ci = R.fd_summary(fr.astype(np.float64), fg.astype(np.float64), b.n, b.seed, b.alpha)
     out = {name: metric(R.fd_from_features(fr, fg), len(fg), False, "realism", ci, n_reference=len(fr),
@@ -136,9 +137,10 @@ def score_faces(root: str | Path, protocol: str | Protocol, reference: str | Pat
     with st("load_judge"):
         judge = judges.build_judge(proto.judge.kind, proto.judge.config, progress=progress)
     with st("judge_generated"):
-        gen = judge_sharded(root, judge, judge.id, folder=cache, content_hash=ss.content_hash())
+        gen_hash, ref_hash = ss.content_hash(), ref_ss.content_hash()  # each reads every image: once
+        gen = judge_sharded(root, judge, judge.id, folder=cache, content_hash=gen_hash)
     with st("judge_reference"):
-        ref = judge_sharded(reference, judge, judge.id, folder=cache, content_hash=ref_ss.content_hash())
+        ref = judge_sharded(reference, judge, judge.id, folder=cache, content_hash=ref_hash)
         trn = (judge_sharded(train, judge, judge.id, folder=cache, content_hash=tr_ss.content_hash())
                if tr_ss is not None else {})
     au_judge = {"id": judge.id, "sha256": judge.sha256}
@@ -154,12 +156,15 @@ def score_faces(root: str | Path, protocol: str | Protocol, reference: str | Pat
     gen, (claimed_int, claimed_expr), no_face = _keep(gen, claimed_int, claimed_expr)
     ref_int, ref_expr = _claims(ref_ss)
     ref, (ref_int, ref_expr), ref_no_face = _keep(ref, ref_int, ref_expr)
-    facts = {"face_counts": face_counts(root)} if face_counts(root) is not None else {}
+    counts = face_counts(root)
+    facts = {} if counts is None else {"face_counts": counts}
     x = ScoreInputs(proto, gen, ref, trn, claimed_int, claimed_expr, None, au_judge["id"], facts=facts)
-    out, skipped = _compute(x, st)
+    out, skipped = compute_metrics(x, st)
     with st("ceilings"):
-        ref_x = ScoreInputs(proto, ref, ref, {}, ref_int, ref_expr, None, au_judge["id"])
-        ceilings, _ = _compute(ref_x, Stages(), family="alignment")
+        alignment = tuple(n for n in proto.metrics if proto.metric_info[n]["family"] == "alignment")
+        ref_x = ScoreInputs(dataclasses.replace(proto, metrics=alignment), ref, ref, {}, ref_int, ref_expr, None,
+                            au_judge["id"])
+        ceilings, _ = compute_metrics(ref_x, Stages())
         for name, entry in out.items():
             if name in ceilings:
                 entry["ceiling"] = {"value": ceilings[name]["value"], "ci95": ceilings[name].get("ci95"),
@@ -168,40 +173,22 @@ def score_faces(root: str | Path, protocol: str | Protocol, reference: str | Pat
     judged = {judge.id: {"sha256": judge.sha256, "config": judge.config}}
     for kind, where in sorted((feature_judges or {}).items()):
         with st(f"realism_{kind}"):
-            entries, ids = _feature_realism(kind, where, ((root, ss), (reference, ref_ss)), proto, cache)
+            sets = ((root, ss, gen_hash), (reference, ref_ss, ref_hash))
+            entries, ids = _feature_realism(kind, where, sets, proto, cache)
         out.update(entries)
         judged.update(ids)
     m = ss.manifest
     extra_hash = "".join(f"|{k}:{v['sha256']}" for k, v in sorted(judged.items()) if k != judge.id)
     return new_results(
-        protocol={"id": proto.id, "hash": protocol_hash(proto, judge.sha256 + "|ref:" + ref_ss.content_hash()
+        protocol={"id": proto.id, "hash": protocol_hash(proto, judge.sha256 + "|ref:" + ref_hash
                                                         + ("|" + au_judge["id"] if tool else "") + extra_hash)},
         generator={k: m.generator[k] for k in ("name", "version", "config", "stats") if k in m.generator},
-        sampleset={"folder": root.resolve().name, "content_hash": ss.content_hash(), "n": len(ss),
+        sampleset={"folder": root.resolve().name, "content_hash": gen_hash, "n": len(ss),
                    "labels_sha256": m.labels_sha256, "no_face_rows": no_face},
-        reference={"folder": reference.resolve().name, "content_hash": ref_ss.content_hash(), "n": len(ref_ss),
+        reference={"folder": reference.resolve().name, "content_hash": ref_hash, "n": len(ref_ss),
                    "no_face_rows": ref_no_face},
         metrics=out, au_judge=au_judge,
         judges=judged,
         seeds={"bootstrap": proto.bootstrap.seed},
         stage_seconds={k: round(v, 3) for k, v in st.seconds.items()},
         **extra, **environment())
-
-
-def _compute(x: ScoreInputs, st: Stages, family: str | None = None) -> tuple[dict, dict]:
-    """compute_metrics, on one `family` only when given."""
-    proto = x.proto
-    if family is not None:
-        from bench.core.registry import METRICS
-
-        names = tuple(n for n in proto.metrics if n in METRICS._entries and METRICS._entries[n].meta["family"]
-                      == family)
-        x = ScoreInputs(_only(proto, names), x.gen, x.ref, x.train, x.claimed_aus, x.claimed_expression,
-                        x.requested, x.au_judge, facts=x.facts)
-    return compute_metrics(x, st)
-
-
-def _only(proto: Protocol, names: tuple[str, ...]) -> Protocol:
-    import dataclasses
-
-    return dataclasses.replace(proto, metrics=names)
