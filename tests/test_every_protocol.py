@@ -35,13 +35,25 @@ def test_leaderboard_and_report_run_on_every_protocol(proto_id, tmp_path):
     current = protocol_hash(proto, "fixture")
     for i, name in enumerate(("gen-a", "gen-b")):
         write_results(tmp_path / "results" / proto.id / f"{name}.json", fixture_results(proto, name, i, current))
+    if proto.kind == "faces":  # photographs: bench/publish/facesboard.py, facesreport.py, through the CLI
+        from bench.cli import main
+
+        lb, rp = ["leaderboard", "--out", str(tmp_path / "lb.md")], ["report", "--out", str(tmp_path / "report")]
+        for cmd in (lb, rp):
+            assert main([*cmd, "--protocol", proto_id, "--results-dir", str(tmp_path / "results")]) == 0
+        text = (tmp_path / "lb.md").read_text()
+        assert "| gen-a |" in text and "| gen-b |" in text
+        if proto.headline is None:  # listed by name
+            assert "Not ranked" in text
+        else:  # ranked by the training value of the headline's real-data protocol
+            assert "| 1 | gen-" in text and "| 2 | gen-" in text
+        report = (tmp_path / "report" / "report.md").read_text()
+        assert "Every metric" in report and "face_yield" in report
+        with pytest.raises(UsageError, match="photograph protocol"):
+            build(proto_id, tmp_path / "results", tmp_path / "x.md", tmp_path / "x.html", current_hash=current)
+        return
     md, page = build(proto_id, tmp_path / "results", tmp_path / "lb.md", tmp_path / "lb.html", current_hash=current)
     text = md.read_text()
-    if proto.kind == "faces":  # photographs: listed, never ranked (bench/publish/facesboard.py); no report yet
-        assert page is None and "Not ranked" in text and "| gen-a |" in text and "| gen-b |" in text
-        with pytest.raises(UsageError, match="photograph protocol"):
-            build_report(proto_id, tmp_path / "report", {}, tmp_path / "results", current_hash=current)
-        return
     assert "| 1 | gen-" in text and "| 2 | gen-" in text and page.read_text().startswith("<!doctype html>")
     for _, label in headline(proto):
         assert label in text  # every headline metric the protocol has is a column

@@ -11,6 +11,8 @@ halves by the demo (bench/publish/facesdemo.py):
     hash        another reference changes the protocol hash
     demo        the report and the contact sheet are written from the results JSON
     NaN rows    a judge row without a reading is left out of a demographic distribution, not counted as group 0
+    headline    the training value on a real dataset (AffectNet-format, made of world faces) run with --data-root or
+                folded in from its results file (same numbers, same hash); the board ranks by it behind the gate
 """
 
 from __future__ import annotations
@@ -103,6 +105,11 @@ def test_cli_needs_a_reference_and_scores_with_one(demo, tmp_path, capsys):
     assert main(["score", str(scored), "--protocol", "faces-demo", "--reference", str(reference), "--quiet",
                  "--out", str(tmp_path / "r.json")]) == 0
     assert json.loads((tmp_path / "r.json").read_text())["protocol"]["id"] == "faces-demo"
+    base = ["score", str(scored), "--reference", str(reference), "--quiet"]
+    assert main([*base, "--protocol", "faces-v1", "--downstream"]) == 2
+    assert "--data-root DIR" in capsys.readouterr().err
+    assert main([*base, "--protocol", "faces-demo", "--data-root", str(tmp_path)]) == 2
+    assert "names no real-data protocol" in capsys.readouterr().err
 
 
 def test_demo_report(demo, tmp_path):
@@ -198,3 +205,64 @@ def test_feature_judges_add_fd_and_clip_score(demo, hf_folders, tmp_path):
     assert out["protocol"]["hash"] != res["protocol"]["hash"] and len(out["judges"]) == 3
     with pytest.raises(Exception, match="KIND=WHERE"):
         parse_feature_judges(["fid=x"])
+
+
+def test_headline_trains_on_the_real_dataset_and_ranks(demo, tmp_path):
+    import yaml
+
+    from bench.core.results import write_results
+    from bench.downstream.realdata import score_real_downstream
+    from bench.publish import facesboard
+    from tests.helpers.realdata import affectnet_folder, tiny_real_protocol
+
+    _, scored, reference, work = demo
+    data = affectnet_folder(tmp_path / "affectnet", n_train=60)
+    real = tiny_real_protocol(tmp_path, "affectnet-v1", real_train={"n": 6, "seed": 0}, val={"n": 40},
+                              test={"per_class": 6})
+    raw = yaml.safe_load(load_protocol("faces-demo").path.read_text())
+    raw.update(id="faces-h", headline={"rank_by": "downstream_training_value", "gate": ["au_kappa", "expression_kappa"],
+                                       "gate_min": 0.0, "downstream": real})
+    (tmp_path / "faces-h.yaml").write_text(yaml.safe_dump(raw))
+    proto = load_protocol(tmp_path / "faces-h.yaml")
+    run = score_faces(scored, proto, reference, data_root=data, cache=work / "cache")
+    tv = run["metrics"]["downstream_training_value"]
+    assert np.isfinite(tv["value"]) and run["downstream"]["protocol"]["id"] == "affectnet-v1"
+    assert run["metrics"]["downstream_au_kappa_1x"]["value"] is None  # AffectNet labels no AUs
+    filed = score_real_downstream(scored, load_protocol(real), data, cache=tmp_path / "downstream")
+    write_results(tmp_path / "down.json", filed)
+    folded = score_faces(scored, proto, reference, downstream_results=tmp_path / "down.json", cache=work / "cache")
+    assert folded["metrics"]["downstream_training_value"]["value"] == tv["value"]
+    assert folded["protocol"]["hash"] == run["protocol"]["hash"] and folded["downstream"]["from"] == "results file"
+    bare = score_faces(scored, proto, reference, cache=work / "cache")
+    assert "--data-root" in bare["not_applicable"]["downstream_training_value"]
+    assert bare["protocol"]["hash"] != run["protocol"]["hash"]  # never ranked beside trained entries
+    other = dict(filed, sampleset={**filed["sampleset"], "content_hash": "0" * 64})
+    write_results(tmp_path / "other.json", other)
+    with pytest.raises(DataError, match="scored another set"):
+        score_faces(scored, proto, reference, downstream_results=tmp_path / "other.json", cache=work / "cache")
+    with pytest.raises(DataError, match="holds world-v2 results"):
+        write_results(tmp_path / "w.json", dict(filed, protocol={"id": "world-v2", "hash": "h"}))
+        score_faces(scored, proto, reference, downstream_results=tmp_path / "w.json", cache=work / "cache")
+    # the board: ranked by training value behind the gate; a set whose labels fail it, and one untrained, listed
+    better = json.loads(json.dumps(run))
+    better["metrics"]["downstream_training_value"]["value"] = tv["value"] + 1.0
+    failing = json.loads(json.dumps(better))
+    failing["metrics"]["expression_kappa"]["ci95"] = [-0.2, 0.3]
+    entries = [("gen-run", run), ("gen-better", better), ("gen-fails", failing), ("gen-bare", bare)]
+    md = facesboard.markdown(proto, entries)
+    assert md.index("| 1 | gen-better |") < md.index("| 2 | gen-run |")
+    assert "gen-fails (fails gate: expression_kappa lower bound -0.200 <= 0)" in md
+    assert "gen-bare (no training value: no downstream result)" in md
+    assert md.count("## Against") == 2  # trained and untrained results are two protocol hashes
+    from bench.publish.facesreport import build_faces_report
+
+    for name, res in entries:
+        write_results(tmp_path / "results" / "faces-h" / f"{name}.json", res)
+    report, page = build_faces_report(proto, tmp_path / "report", {}, tmp_path / "results")
+    text = report.read_text()
+    assert "Downstream at 1x beside image-blind baselines" in text and "| 1 | gen-better |" in text
+    maj = run["metrics"]["downstream_expression_accuracy_1x"]["trivial"]["majority"]
+    assert f"| gen-run | n/a | n/a | n/a | n/a | {run['metrics']['downstream_expression_accuracy_1x']['value']:.3f} | " \
+           f"{maj:.3f} |" in text  # AU columns n/a: AffectNet labels no AUs
+    assert "gen-bare: downstream_training_value (no downstream data" in text
+    assert (tmp_path / "report" / f"scaling_utility_{run['protocol']['hash'][:8]}.png").is_file() and page.is_file()

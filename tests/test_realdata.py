@@ -18,57 +18,23 @@ import yaml
 from PIL import Image
 
 from bench.core.errors import DataError
-from bench.core.paths import PROTOCOLS as PROTOCOL_DIR
 from bench.core.protocol import Selection
 from bench.data.aus import AU_INDEX, subset
 from bench.downstream.harness import LabelledImages, evaluate
-from bench.downstream.realdata import bp4d_fold, load_split, score_real_downstream
+from bench.downstream.realdata import bp4d_fold, load_split, score_real_downstream, split_rows
 from bench.generation.base import get_generator, write_generated
 from bench.scoring.protocols import load_protocol
 from bench.world.conditions import world_conditions
-from bench.world.params import WorldConfig, sample_params
+from bench.world.params import sample_params
 from bench.world.render import render
-
-WORLD = WorldConfig(seed=0, image_size=64)
-BOX = (10, 6, 64, 64)  # where each face sits on its 84 x 76 AffectNet canvas
-COLS = ["subDirectory_filePath", "face_x", "face_y", "face_width", "face_height", "facial_landmarks", "expression",
-        "valence", "arousal"]
-
-
-def _faces(split: str, idx: np.ndarray):
-    p = sample_params(WORLD, split, idx)
-    return render(p, 64), p
-
-
-def _affectnet(root: Path, n_train: int = 240, per_class: int = 6) -> Path:
-    imgs = root / "Manually_Annotated_Images"
-    rows_by_split = {}
-    train_x, train_p = _faces("train", np.arange(n_train))
-    test_idx = np.arange(1500)
-    test_x, test_p = _faces("test", test_idx)
-    picks = [i for c in range(8) for i in np.flatnonzero(test_p.expression == c)[:per_class]]
-    for name, xs, exprs, idx, tag in (("training.csv", train_x, train_p.expression, range(n_train), "tr"),
-                                      ("validation.csv", test_x, test_p.expression, picks, "va")):
-        rows = []
-        for i in idx:
-            rel = f"{i // 100}/{tag}{i:05d}.jpg"
-            (imgs / rel).parent.mkdir(parents=True, exist_ok=True)
-            canvas = np.full((76, 84, 3), 128, np.uint8)
-            canvas[BOX[1]:BOX[1] + 64, BOX[0]:BOX[0] + 64] = xs[i]
-            Image.fromarray(canvas).save(imgs / rel, quality=95)
-            rows.append([rel, *BOX, "1.0;2.0", int(exprs[i]), 0.1, 0.2])
-        rows.insert(3, [rows[0][0], *BOX, "", 9, -2, -2])  # "uncertain": skipped by the reader
-        rows_by_split[name] = rows
-        with open(root / name, "w", newline="") as f:
-            csv.writer(f).writerows([COLS, *rows])
-    return root
+from tests.helpers.realdata import WORLD, affectnet_folder, tiny_real_protocol, world_faces
 
 
 def _bp4d(root: Path, subjects=("F001", "F002", "M001", "M002", "F003", "M003"), frames: int = 60) -> Path:
     aus = subset("BP4D12")
     (root / "AU_OCC").mkdir(parents=True)
     for k, subj in enumerate(subjects):
-        xs, p = _faces("val", np.arange(k * frames, (k + 1) * frames))
+        xs, p = world_faces("val", np.arange(k * frames, (k + 1) * frames))
         rows = [[0, *aus]]  # BP4D header: 0 (the frame column), then AU numbers
         folder = root / "images" / subj / "T1"
         folder.mkdir(parents=True)
@@ -83,17 +49,6 @@ def _bp4d(root: Path, subjects=("F001", "F002", "M001", "M002", "F003", "M003"),
     return root
 
 
-def _tiny(tmp: Path, name: str, **down) -> str:
-    s = yaml.safe_load((PROTOCOL_DIR / f"{name}.yaml").read_text())
-    s["downstream"].update({"recognizer": "resnet18", "width": 8, "input_size": 32, "steps": 12, "batch_size": 16,
-                            "seeds": [0], "scales": [0.5, 1], **down})
-    if name == "bp4d-v1":
-        s["data"]["frame_stride"] = 1
-    path = tmp / f"{name}-tiny.yaml"
-    path.write_text(yaml.safe_dump(s))
-    return str(path)
-
-
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("syn") / "set"
@@ -103,7 +58,7 @@ def synthetic(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def affectnet(tmp_path_factory) -> Path:
-    return _affectnet(tmp_path_factory.mktemp("affectnet"))
+    return affectnet_folder(tmp_path_factory.mktemp("affectnet"))
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +74,7 @@ def test_real_protocols_load_with_downstream_metrics():
 
 
 def test_affectnet_split_is_balanced_cropped_and_labelled(affectnet, tmp_path):
-    proto = load_protocol(_tiny(tmp_path, "affectnet-v1", real_train={"n": 100, "seed": 0},
+    proto = load_protocol(tiny_real_protocol(tmp_path, "affectnet-v1", real_train={"n": 100, "seed": 0},
                                 test={"per_class": 6}))
     s, d = proto.downstream, proto.data
     test = load_split(d, s, affectnet, "test")
@@ -139,7 +94,7 @@ def test_affectnet_split_is_balanced_cropped_and_labelled(affectnet, tmp_path):
 
 def test_bp4d_split_is_subject_exclusive_with_unknowns_kept(bp4d, tmp_path):
     assert bp4d_fold(["M001", "F001", "F002", "F001"], 2) == {"F001": 0, "F002": 1, "M001": 0}
-    proto = load_protocol(_tiny(tmp_path, "bp4d-v1", real_train={"n": 60, "seed": 0}, test={}))
+    proto = load_protocol(tiny_real_protocol(tmp_path, "bp4d-v1", real_train={"n": 60, "seed": 0}, test={}))
     s, d = proto.downstream, proto.data
     test, train = load_split(d, s, bp4d, "test"), load_split(d, s, bp4d, "train")
     assert len(test) == 2 * 60 and len(train) == 60  # folds of 3 over 6 subjects: 2 tested
@@ -167,7 +122,7 @@ def test_occurrence_truth_skips_unknown_frames():
 
 def test_affectnet_downstream_end_to_end(synthetic, affectnet, tmp_path, monkeypatch):
     monkeypatch.setenv("AUGEN_CACHE", str(tmp_path / "cache"))
-    proto = _tiny(tmp_path, "affectnet-v1", real_train={"n": 100, "seed": 0}, test={"per_class": 6})
+    proto = tiny_real_protocol(tmp_path, "affectnet-v1", real_train={"n": 100, "seed": 0}, test={"per_class": 6})
     res = score_real_downstream(synthetic, load_protocol(proto), affectnet)
     m = res["metrics"]
     for k in ("downstream_expression_accuracy_0.5x", "downstream_expression_accuracy_1x",
@@ -201,12 +156,31 @@ def test_affectnet_downstream_end_to_end(synthetic, affectnet, tmp_path, monkeyp
     assert score_real_downstream(synthetic, load_protocol(proto), other)["protocol"]["hash"] != res["protocol"]["hash"]
 
 
+def test_affectnet_validation_split_gives_the_training_value(synthetic, affectnet, tmp_path, monkeypatch):
+    """With `val: {n}` the next rows of the training draw (disjoint from 1x) choose thresholds, and the harness
+    reports expression kappa, utility (expression only: AffectNet has no AU labels) and the training value."""
+    monkeypatch.setenv("AUGEN_CACHE", str(tmp_path / "cache"))
+    p = load_protocol(tiny_real_protocol(tmp_path, "affectnet-v1", real_train={"n": 100, "seed": 0}, val={"n": 40},
+                            test={"per_class": 6}))
+    s, d = p.downstream, p.data
+    train, val = split_rows(d, s, affectnet, "train")[0], split_rows(d, s, affectnet, "val")[0]
+    assert len(val) == 40 and not {r.file for r in train} & {r.file for r in val}
+    res = score_real_downstream(synthetic, p, affectnet)
+    m = res["metrics"]
+    assert res["data"]["val_n"] == 40
+    for sfx in ("0.5x", "1x"):
+        assert m[f"downstream_au_kappa_{sfx}"]["value"] is None  # no AU truth: undefined, left out of utility
+        assert m[f"downstream_utility_{sfx}"]["value"] == pytest.approx(m[f"downstream_expression_kappa_{sfx}"]["value"])
+    tv = m["downstream_training_value"]
+    assert np.isfinite(tv["value"]) and len(tv["per_seed"]) == 1
+
+
 def test_bp4d_occurrence_only_labels_train_the_detector(bp4d, tmp_path):
     """Real-only training on BP4D-format occurrence labels (no intensities) learns the AUs: mean F1 on held-out
     subjects beats the same training on labels shuffled between frames."""
     from bench.downstream.harness import run_one
 
-    p = load_protocol(_tiny(tmp_path, "bp4d-v1", real_train={"n": 240, "seed": 0}, test={}, recognizer="small-cnn",
+    p = load_protocol(tiny_real_protocol(tmp_path, "bp4d-v1", real_train={"n": 240, "seed": 0}, test={}, recognizer="small-cnn",
                             width=16, steps=400, batch_size=64, lr=0.003))
     s, d = p.downstream, p.data
     train, test = load_split(d, s, bp4d, "train"), load_split(d, s, bp4d, "test")
@@ -222,7 +196,7 @@ def test_bp4d_downstream_via_the_cli(synthetic, bp4d, tmp_path, monkeypatch, cap
     from bench.cli import main
 
     monkeypatch.setenv("AUGEN_CACHE", str(tmp_path / "cache"))
-    proto = _tiny(tmp_path, "bp4d-v1", real_train={"n": 60, "seed": 0}, test={})
+    proto = tiny_real_protocol(tmp_path, "bp4d-v1", real_train={"n": 60, "seed": 0}, test={})
     out = tmp_path / "r.json"
     assert main(["downstream", str(synthetic), "--protocol", proto, "--data-root", str(bp4d), "--out", str(out),
                  "--quiet"]) == 0
@@ -238,7 +212,7 @@ def test_real_only_recognizer_learns_the_faces_it_reads(affectnet, tmp_path):
     chance (1/8) clearly on the balanced validation rows; with the labels permuted it does not."""
     from bench.downstream.harness import run_one
 
-    proto = load_protocol(_tiny(tmp_path, "affectnet-v1", real_train={"n": 240, "seed": 0}, test={"per_class": 6},
+    proto = load_protocol(tiny_real_protocol(tmp_path, "affectnet-v1", real_train={"n": 240, "seed": 0}, test={"per_class": 6},
                                 recognizer="small-cnn", width=16, steps=300, batch_size=64, lr=0.003))
     s, d = proto.downstream, proto.data
     train, test = load_split(d, s, affectnet, "train"), load_split(d, s, affectnet, "test")
@@ -270,7 +244,7 @@ def test_bad_data_is_one_clear_error(affectnet, tmp_path, part, break_it, messag
     root = tmp_path / "copy"
     shutil.copytree(affectnet, root)
     break_it(root)
-    proto = load_protocol(_tiny(tmp_path, "affectnet-v1", real_train={"n": 100, "seed": 0}, test={"per_class": 6}))
+    proto = load_protocol(tiny_real_protocol(tmp_path, "affectnet-v1", real_train={"n": 100, "seed": 0}, test={"per_class": 6}))
     with pytest.raises(DataError, match=message):
         load_split(proto.data, proto.downstream, root, part)
 
@@ -280,28 +254,28 @@ def test_bad_protocol_data_settings_are_refused(affectnet, tmp_path, monkeypatch
                           (lambda s: s["data"]["test"].update(labels=str(affectnet / "validation.csv")), "absolute"),
                           (lambda s: s["data"].update(reader="bp4d", split={"folds": 3, "test_fold": 0},
                                                       frame_stride=0), "frame_stride")):
-        s = yaml.safe_load(Path(_tiny(tmp_path, "affectnet-v1", test={"per_class": 6})).read_text())
+        s = yaml.safe_load(Path(tiny_real_protocol(tmp_path, "affectnet-v1", test={"per_class": 6})).read_text())
         edit(s)
         (tmp_path / "p.yaml").write_text(yaml.safe_dump(s))
         with pytest.raises(DataError, match=message):
             p = load_protocol(str(tmp_path / "p.yaml"))
             load_split(p.data, p.downstream, affectnet, "test")
     monkeypatch.setenv("AUGEN_MAX_DOWNSTREAM_GB", "0.0005")  # 48 test images at 32 px fit; all 448 do not
-    p = load_protocol(_tiny(tmp_path, "affectnet-v1", real_train={"n": 100, "seed": 0}, test={"per_class": 6}))
+    p = load_protocol(tiny_real_protocol(tmp_path, "affectnet-v1", real_train={"n": 100, "seed": 0}, test={"per_class": 6}))
     assert len(load_split(p.data, p.downstream, affectnet, "test")) == 48
     with pytest.raises(DataError, match="GiB in memory"):
         score_real_downstream(tmp_path / "unused", p, affectnet)
 
 
 def test_split_key_follows_the_pixels(affectnet, tmp_path):
-    p = load_protocol(_tiny(tmp_path, "affectnet-v1", test={"per_class": 6}))
+    p = load_protocol(tiny_real_protocol(tmp_path, "affectnet-v1", test={"per_class": 6}))
     a = load_split(p.data, p.downstream, affectnet, "test")
     b = load_split(dataclasses.replace(p.data, crop_face=False), p.downstream, affectnet, "test")
     assert a.key != b.key and not torch.equal(a.x, b.x)
 
 
 def test_missing_root_and_wrong_kind_are_refused(synthetic, tmp_path):
-    proto = _tiny(tmp_path, "affectnet-v1")
+    proto = tiny_real_protocol(tmp_path, "affectnet-v1")
     with pytest.raises(DataError, match="missing"):
         score_real_downstream(synthetic, load_protocol(proto), tmp_path / "nowhere")
     with pytest.raises(DataError, match="not a real-data protocol"):

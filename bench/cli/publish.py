@@ -17,17 +17,16 @@ def cmd_submit(args) -> int:
     if args.name and len(args.source) > 1:
         raise UsageError("augen submit: --name needs a single source")
     if args.labels or args.reference:  # photographs: import, then score under a faces protocol
+        from bench.cli.score import faces_options
         from bench.publish.submit import submit_photographs
-        from bench.scoring.faces import parse_feature_judges
 
         if len(args.source) != 1 or not (args.labels and args.reference):
             raise UsageError("augen submit IMAGES --labels FILE --reference REF: one image folder or tar, its labels "
                              "and the real face set to score against")
         t0 = time.perf_counter()
         out = submit_photographs(args.source[0], args.labels, args.protocol, args.reference, name=args.name,
-                                 results_dir=args.results_dir and Path(args.results_dir), train=args.train_set,
-                                 replace=args.replace, progress=not args.quiet, workers=args.workers,
-                                 feature_judges=parse_feature_judges(args.feature_judge))
+                                 results_dir=args.results_dir and Path(args.results_dir), replace=args.replace,
+                                 progress=not args.quiet, workers=args.workers, **faces_options(args))
         print(f"filed: {out} ({time.perf_counter() - t0:.0f} s)", flush=True)
         return 0
     for source in args.source:  # one process for all: imports and the downstream worker pool are paid once
@@ -41,9 +40,19 @@ def cmd_submit(args) -> int:
 
 def cmd_leaderboard(args) -> int:
     from bench.publish.leaderboard import build
+    from bench.scoring.protocols import load_protocol
 
-    md, page = build(args.protocol, args.results_dir and Path(args.results_dir), args.out, args.html,
-                     data_root=args.data_root and Path(args.data_root))
+    proto = load_protocol(args.protocol)
+    if proto.kind == "faces":  # photographs: one table per reference set, markdown only
+        from bench.publish import facesboard
+        from bench.publish.leaderboard import load_filed
+
+        results = args.results_dir and Path(args.results_dir)
+        md, page = facesboard.build(proto, load_filed(facesboard.default_folder(proto, results)),
+                                    args.out and Path(args.out)), None
+    else:
+        md, page = build(args.protocol, args.results_dir and Path(args.results_dir), args.out, args.html,
+                         data_root=args.data_root and Path(args.data_root))
     print(md.read_text())
     print(f"wrote {md}" + (f" and {page}" if page else ""))
     return 0
@@ -61,8 +70,16 @@ def cmd_report(args) -> int:
     if not args.sets:  # the sets `augen submit generator:NAME` generated, if they are still in the cache
         for d in sorted((cache_root() / "runs" / args.protocol).glob("*/set-*/manifest.yaml")):
             sets.setdefault(d.parent.parent.name, str(d.parent))
-    md, page = build_report(args.protocol, Path(args.out), sets, args.results_dir and Path(args.results_dir),
-                            data_root=args.data_root and Path(args.data_root))
+    from bench.scoring.protocols import load_protocol
+
+    results = args.results_dir and Path(args.results_dir)
+    if load_protocol(args.protocol).kind == "faces":  # photographs: one section per reference set
+        from bench.publish.facesreport import build_faces_report
+
+        md, page = build_faces_report(load_protocol(args.protocol), Path(args.out), sets, results)
+    else:
+        md, page = build_report(args.protocol, Path(args.out), sets, results,
+                                data_root=args.data_root and Path(args.data_root))
     print(f"wrote {md} and {page}")
     return 0
 

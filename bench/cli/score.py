@@ -15,10 +15,11 @@ def cmd_score(args) -> int:
 
     if load_protocol(args.protocol).kind == "faces":
         return _score_faces(args)
-    if args.reference or args.train_set or args.feature_judge:
+    if args.reference or args.train_set or args.feature_judge or args.data_root or args.downstream_results:
         from bench.core.errors import UsageError
 
-        raise UsageError("--reference, --train-set and --feature-judge belong to photograph (kind: faces) protocols")
+        raise UsageError("--reference, --train-set, --feature-judge, --data-root and --downstream-results belong to "
+                         "photograph (kind: faces) protocols")
 
     res, samples = score_with_samples(args.sampleset, args.protocol, progress=not args.quiet,
                                       au_readings=args.au_readings, downstream=args.downstream)
@@ -39,11 +40,11 @@ def _score_faces(args) -> int:
     if not args.reference:
         raise UsageError(f"{args.protocol} scores photographs against a real face set: pass --reference REF (a set "
                          "made by `augen import`)")
-    from bench.scoring.faces import parse_feature_judges
-
-    res = score_faces(args.sampleset, args.protocol, args.reference, train=args.train_set,
-                      au_readings=args.au_readings, progress=not args.quiet,
-                      feature_judges=parse_feature_judges(args.feature_judge))
+    if args.downstream:
+        raise UsageError(f"{args.protocol} trains on a real dataset: pass --data-root DIR (or --downstream-results "
+                         "FILE) instead of --downstream")
+    res = score_faces(args.sampleset, args.protocol, args.reference, au_readings=args.au_readings,
+                      progress=not args.quiet, **faces_options(args))
     out = Path(args.out) if args.out else Path(args.sampleset) / f"results-{res['protocol']['id']}.json"
     write_results(out, res)
     print(format_table(res))
@@ -101,6 +102,20 @@ def add_faces_arguments(parser) -> None:
     parser.add_argument("--feature-judge", action="append", default=[], metavar="KIND=WHERE",
                         help="faces protocols: FD also in these local weights' features: inception=FILE.pth, "
                              "dinov2=FOLDER, clip=FOLDER (CLIP adds the CLIP score of each image with its prompt)")
+    parser.add_argument("--data-root", help="faces protocols: the dataset of the headline's real-data protocol "
+                                            "(faces-v1: AffectNet); recognizers are trained on the set's claimed "
+                                            "labels and tested there (the training value)")
+    parser.add_argument("--downstream-results", help="faces protocols: that protocol's results for this set instead "
+                                                     "(`augen downstream SET --protocol affectnet-v1 --out FILE`)")
+    parser.add_argument("--device", default="cpu", help="faces protocols: where the downstream trainings run")
+
+
+def faces_options(args) -> dict:
+    """score_faces' keyword arguments from the faces arguments (add_faces_arguments)."""
+    from bench.scoring.faces import parse_feature_judges
+
+    return {"train": args.train_set, "feature_judges": parse_feature_judges(args.feature_judge),
+            "data_root": args.data_root, "downstream_results": args.downstream_results, "device": args.device}
 
 
 def add_commands(sub) -> None:

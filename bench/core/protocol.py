@@ -156,6 +156,8 @@ class Headline:
     rank_by: str  # the metric entries are ranked by (a downstream metric: what the data trains)
     gate: tuple[str, ...]  # label-validity metrics: each one a set claims must have its lower 95% bound above
     gate_min: float  # ... this value (0: labels agree with the judge beyond chance)
+    downstream: str | None = None  # faces protocols: the real-data protocol (kind: real, e.g. affectnet-v1) whose
+    #                                training value ranks; its data root is given when scoring (--data-root)
 
 
 @dataclass(frozen=True)

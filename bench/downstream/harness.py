@@ -28,11 +28,12 @@ metrics (n/a). The same code runs real-data protocols: there `real_train`/`test`
 With a validation split (world-v2 on) the harness also reports chance-corrected kinds: `au_kappa` (mean per-AU
 Cohen's kappa on the au_f1 subset, AU decisions at the per-AU logit threshold that maximises F1 on the validation
 split), `expression_kappa` (Cohen's kappa; 0 for a set that labels no expression: it trains no expression
-recognizer), and `utility` = mean of the two; `downstream_training_value` is the area under the utility curve over
-log2(scale), divided by the log2 range (the curve's mean height). Real-only baselines are trained beside: at 1x, at
-the mixed run's total size (real 1x + synthetic), and at the generator's declared real budget (capped at what one
-training can see, `max_steps * batch_size`). Test-set trivial baselines (all AUs present, base-rate guessing,
-majority class) are recorded beside the raw metrics.
+recognizer; undefined for a test set without expression labels), and `utility` = the mean of the two (of the one
+the test set labels: expression on AffectNet, AUs on BP4D); `downstream_training_value` is the area under the
+utility curve over log2(scale), divided by the log2 range (the curve's mean height). Real-only baselines are trained
+beside: at 1x, at the mixed run's total size (real 1x + synthetic), and at the generator's declared real budget
+(capped at what one training can see, `max_steps * batch_size`). Test-set trivial baselines (all AUs present,
+base-rate guessing, majority class) are recorded beside the raw metrics.
 
 Each training is cached (`$AUGEN_CACHE/downstream/<key>.json`, key = data content + settings + seed), so an
 interrupted run resumes and reruns are free; trainings are deterministic for a seed.
@@ -192,10 +193,18 @@ def evaluate(pred: dict[str, np.ndarray], test: LabelledImages, trained_aus: np.
         out["expression_accuracy"] = out["expression_mca"] = float("nan")
     if thresholds is not None:
         out["au_kappa"] = A.nanmean(A.kappa_per_column(truth_occ[:, f1c], occ[:, f1c].astype(float)))
-        # no expression labels, no expression recognizer: its predictions carry no information (kappa 0)
-        out["expression_kappa"] = A.cohen_kappa(ex, p, N_EXPRESSIONS) if trained_expr else 0.0
-        out["utility"] = (out["au_kappa"] + out["expression_kappa"]) / 2
+        # no expression labels, no expression recognizer: its predictions carry no information (kappa 0); a test
+        # set without expression labels (BP4D) leaves it undefined
+        out["expression_kappa"] = ((A.cohen_kappa(ex, p, N_EXPRESSIONS) if trained_expr else 0.0)
+                                   if (ex >= 0).any() else float("nan"))
+        out["utility"] = utility(out["au_kappa"], out["expression_kappa"])
     return out
+
+
+def utility(au_kappa: float, expression_kappa: float) -> float:
+    """The mean of the chance-corrected kinds the test set labels (both on the world; expression only on
+    AffectNet, whose AU kappa is undefined; AUs only on BP4D); NaN when it labels neither."""
+    return A.nanmean(np.array([au_kappa, expression_kappa]))
 
 
 def trivial_baselines(test: LabelledImages, s: DownstreamSettings, threshold: float = 1.0) -> dict[str, dict]:
@@ -478,8 +487,8 @@ def downstream_metrics(raw: dict, s: DownstreamSettings, family: str = "downstre
         largest = scale_name(max(s.scales))
         out["downstream_training_value"] = metric(
             m, n, True, family, ci, per_seed=tv, scales=list(s.scales),
-            definition="mean over seeds of the area under utility (mean of expression and AU kappa) over "
-                       "log2(scale), divided by the log2 range",
+            definition="mean over seeds of the area under utility (mean of expression and AU kappa, of those the "
+                       "test set labels) over log2(scale), divided by the log2 range",
             real_only_1x_utility=seed_ci(raw["real"]["utility"])[0], largest_scale_utility=seed_ci(
                 raw["synthetic"][largest]["utility"])[0], real_baselines=bars,
             **({"test_predictions": raw["predictions"]} if "predictions" in raw else {}))

@@ -17,9 +17,11 @@ The protocol's `data` section says where the files lie under the root (nothing i
 and the `downstream` section picks rows: `real_train: {n, seed}` (n rows drawn with the seed; n is "1x"),
 `test: {per_class}` (AffectNet: the first k of each class 0-7, 500 = the balanced validation set) or, for
 BP4D, `data.split: {folds, test_fold}` (subjects sorted, subject i in fold i % folds) and
-`data.frame_stride` (every k-th labelled frame). Every row is checked by the readers (one `DataError` naming
-the file and row); images are decoded inside their root only. The label files' sha256 enter the results'
-protocol hash, so results on two different copies of a dataset are never ranked together.
+`data.frame_stride` (every k-th labelled frame); `val: {n}` (optional) takes the n training rows that follow 1x in
+the same draw, disjoint from it: the per-AU decision thresholds are chosen there, and with it the harness reports
+the chance-corrected kinds and the training value (the headline of the faces protocols). Every row is checked by
+the readers (one `DataError` naming the file and row); images are decoded inside their root only. The label files'
+sha256 enter the results' protocol hash, so results on two different copies of a dataset are never ranked together.
 
 Images are held in memory at the recognizer's input size (N x 3 x S x S bytes); a run that would need more
 than AUGEN_MAX_DOWNSTREAM_GB (default 32) for real, test, synthetic and mixed images together is refused
@@ -154,25 +156,33 @@ def _crop(img: np.ndarray, box: list[int], sample) -> np.ndarray:
     return img[y0:y1, x0:x1]
 
 
+def _selection(s: DownstreamSettings, part: str) -> Selection:
+    """The rows a part reads: 'train' and 'test' as the protocol says; 'val' the `val.n` rows that follow 1x in the
+    same draw of the training split (so disjoint from the real training rows by construction)."""
+    if part == "val":
+        return Selection(n=s.real_train.n + s.val.n, seed=s.real_train.seed)
+    return s.real_train if part == "train" else s.test
+
+
 def split_rows(d: DataSettings, s: DownstreamSettings, root: str | os.PathLike, part: str) -> tuple[list, Path, Path]:
-    """The checked label rows of the `part` ('train' or 'test') split, and its labels and image paths."""
+    """The checked label rows of the `part` ('train', 'val' or 'test') split, and its labels and image paths."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(root, "data root is missing or not a folder")
-    spec = getattr(d, part)
+    spec = d.test if part == "test" else d.train
     labels, images = _under(root, spec.labels, "labels"), _under(root, spec.images, "images")
-    sel = s.real_train if part == "train" else s.test
-    return READERS.get(d.reader)(labels, images, d, sel, part == "test"), labels, images
+    rows = READERS.get(d.reader)(labels, images, d, _selection(s, part), part == "test")
+    return (rows[s.real_train.n:] if part == "val" else rows), labels, images
 
 
 def load_split(d: DataSettings, s: DownstreamSettings, root: str | os.PathLike, part: str,
                rows: tuple | None = None) -> LabelledImages:
-    """The `part` ('train' or 'test') split of a real protocol, read from `root`, at the input size (`rows`:
+    """The `part` ('train', 'val' or 'test') split of a real protocol, read from `root`, at the input size (`rows`:
     `split_rows`' answer when already read)."""
     from bench.data.datasets import load_dataset_image
 
     rows, labels, images = rows or split_rows(d, s, root, part)
-    sel, spec, size = (s.real_train if part == "train" else s.test), getattr(d, part), s.input_size
+    sel, spec, size = _selection(s, part), (d.test if part == "test" else d.train), s.input_size
     _check_images_fit(len(rows), size, labels)  # this split alone (score_real_downstream checks the whole run)
     x = torch.empty(len(rows), 3, size, size, dtype=torch.uint8)
     for i, smp in enumerate(rows):
@@ -212,16 +222,18 @@ def score_real_downstream(set_root: str | os.PathLike, proto: Protocol, data_roo
     s, d = proto.downstream, proto.data
     fingerprint = data_fingerprint(proto, data_root)
     rows_train, rows_test = split_rows(d, s, data_root, "train"), split_rows(d, s, data_root, "test")
-    check_memory(s, len(rows_train[0]), len(rows_test[0]), proto.path)
+    rows_val = split_rows(d, s, data_root, "val") if s.val is not None else None
+    check_memory(s, len(rows_train[0]), len(rows_test[0]) + (len(rows_val[0]) if rows_val else 0), proto.path)
     real = load_split(d, s, data_root, "train", rows_train)
     test = load_split(d, s, data_root, "test", rows_test)
+    val = load_split(d, s, data_root, "val", rows_val) if rows_val else None
     ss = SampleSet(set_root)
     content = ss.content_hash()
     need = s.largest_synthetic(len(real))
     syn = DS.from_sampleset(set_root, need, s.input_size, content)
     log = (lambda m: print(m, flush=True)) if progress else None
     raw = DS.run_downstream(syn, real, test, s, proto.occurrence_threshold, cache=cache,
-                            progress=log, device=device)
+                            progress=log, device=device, val=val)
     m = ss.manifest
     return new_results(
         protocol={"id": proto.id, "hash": protocol_hash(proto, "data:" + fingerprint)},
@@ -230,6 +242,7 @@ def score_real_downstream(set_root: str | os.PathLike, proto: Protocol, data_roo
                    "labels_sha256": m.labels_sha256},
         metrics=DS.downstream_metrics(raw, s),
         data={"reader": d.reader, "fingerprint": fingerprint, "train_n": len(real), "test_n": len(test),
-              "train_key": real.key, "test_key": test.key},
+              "train_key": real.key, "test_key": test.key,
+              **({"val_n": len(val), "val_key": val.key} if val is not None else {})},
         **environment(),
     )

@@ -1,11 +1,14 @@
 """The board of a photograph protocol (`kind: faces`, faces-v1): the filed results of `augen submit IMAGES --labels
-... --reference REF`, grouped by protocol hash (each reference set is its own hash: results against different
-references are never put in one table) and listed by name, **not ranked**.
+... --reference REF`, grouped by protocol hash (each reference set, and each downstream dataset, is its own hash:
+results against different references are never put in one table).
 
-Faces protocols have no headline yet. The project ranks by what a set trains (docs/verdicts.md), and for photographs
-that needs downstream results on a real dataset (`augen downstream SET --protocol affectnet-v1`), which no filed
-faces result carries; realism, diversity and label agreement stay diagnostics, shown with their intervals and, for
-label agreement, the judge's ceiling on the reference.
+A protocol with a `headline` (faces-v1) ranks each table as the world boards do (bench.publish.leaderboard,
+docs/verdicts.md): by training value on the headline's real dataset (affectnet-v1), among entries whose claimed labels
+pass the gate (claimed-vs-judge kappa above chance) and that declare no more real data than allowed. Entries without
+a downstream result, or failing the gate, are listed below, unranked. A protocol without a headline (faces-demo: no
+real dataset ships) lists its entries by name. Realism, diversity and label agreement are diagnostics beside, with
+their intervals and, for label agreement, the judge's ceiling on the reference. (The paired significance test of the
+world boards needs the world's test truth; these tables have none.)
 
     augen leaderboard --protocol faces-v1        -> leaderboards/faces-v1.md
 """
@@ -22,8 +25,8 @@ from bench.core.protocol import Protocol
 COLUMNS = (("face_yield", "face yield"), ("fd_identity", "FD id"), ("precision", "prec."), ("recall", "recall"),
            ("vendi", "Vendi"), ("skin_tone_entropy", "ITA H"), ("expression_kappa", "expr. kappa (ceiling)"),
            ("au_f1", "AU F1 (ceiling)"))
-NO_HEADLINE = ("Not ranked: faces protocols rank by what the data trains (docs/verdicts.md), which needs downstream "
-               "results on a real dataset; these are diagnostics, listed by name.")
+NO_HEADLINE = ("Not ranked: this protocol names no real dataset to train on (headline), and the project ranks by "
+               "what the data trains (docs/verdicts.md); these are diagnostics, listed by name.")
 
 
 def cell(m: dict | None) -> str:
@@ -38,22 +41,60 @@ def cell(m: dict | None) -> str:
     return text
 
 
+def how_ranked(proto: Protocol) -> str:
+    """The board's sentence on how it ranks."""
+    h = proto.headline
+    if h is None:
+        return NO_HEADLINE
+    return (f"Each table is ranked by training value: the area under the chance-corrected utility curve of "
+            f"recognizers trained on each set's claimed labels and tested on {h.downstream}'s real test set, among "
+            f"entries whose claimed labels agree with the judges beyond chance (lower 95% bound of kappa > "
+            f"{h.gate_min:g}). Entries without a downstream result (`--data-root` or `--downstream-results` when "
+            f"scoring) or failing the gate are listed, not ranked. Each table holds one reference set and one "
+            f"downstream dataset (one protocol hash).")
+
+
+def group_rows(proto: Protocol, digest: str, entries: list[tuple[str, dict]]) -> list[dict]:
+    """One table's rows, best first: {name, rank, training value, gate, ...} ranked by the headline (rank '-' for
+    entries listed but not ranked), or by name without one."""
+    if proto.headline is None:
+        return [{"name": name, "rank": "", "role": "listed"} for name, _ in sorted(entries)]
+    from bench.publish.leaderboard import rank_by_training_value
+
+    rows, _ = rank_by_training_value(entries, digest, proto, [])
+    return rows
+
+
 def markdown(proto: Protocol, filed: list[tuple[str, dict]]) -> str:
+    from bench.publish import leaderboard as L
+
     groups: dict[str, list[tuple[str, dict]]] = {}
     for name, res in filed:
         groups.setdefault(res["protocol"]["hash"], []).append((name, res))
-    lines = [f"# {proto.id}: photographs", "", NO_HEADLINE, ""]
+    lines = [f"# {proto.id}: photographs", "", how_ranked(proto), ""]
     if not groups:
         lines += ["No results filed yet (`augen submit IMAGES --labels FILE --protocol "
                   f"{proto.id} --reference REF`)."]
-    for digest, entries in sorted(groups.items(), key=lambda kv: kv[1][0][0]):
+    ranked = proto.headline is not None
+    lead = [("rank", "#"), ("name", "entry"), ("training_value", "training value"), ("gate", "labels valid"),
+            ("real_data", "real imgs seen")] if ranked else [("name", "entry")]
+    for digest, entries in sorted(groups.items(), key=lambda kv: min(n for n, _ in kv[1])):
+        by_name = dict(entries)
         ref = entries[0][1].get("reference", {})
-        lines += [f"## Against `{ref.get('folder', '?')}` (n = {ref.get('n', '?')}, protocol hash `{digest[:12]}`)", "",
-                  "| entry | n | " + " | ".join(h for _, h in COLUMNS) + " |",
-                  "|---|---:|" + "---|" * len(COLUMNS)]
-        for name, res in sorted(entries):
-            lines.append(f"| {name} | {res['sampleset']['n']} | "
+        down = (entries[0][1].get("downstream") or {}).get("protocol", {})
+        trained_on = f", trained on {down['id']}" if down else ""
+        lines += [f"## Against `{ref.get('folder', '?')}` (n = {ref.get('n', '?')}{trained_on}, protocol hash "
+                  f"`{digest[:12]}`)", "",
+                  "| " + " | ".join(h for _, h in lead) + " | n | " + " | ".join(h for _, h in COLUMNS) + " |",
+                  "|" + "---|" * len(lead) + "---:|" + "---|" * len(COLUMNS)]
+        rows = group_rows(proto, digest, entries)
+        for row in rows:
+            res = by_name[row["name"]]
+            lead_cells = [L.cell(row, k) if k != "name" else row["name"] for k, _ in lead]
+            lines.append("| " + " | ".join(lead_cells) + f" | {res['sampleset']['n']} | "
                          + " | ".join(cell(res["metrics"].get(m)) for m, _ in COLUMNS) + " |")
+        if ranked and L.not_ranked(rows):
+            lines += ["", "Not ranked: " + L.not_ranked(rows)]
         skipped = sorted({k for _, r in entries for k in r.get("not_applicable", {})})
         if skipped:
             lines += ["", f"Not scored for some entries (no input for them): {', '.join(skipped)}."]

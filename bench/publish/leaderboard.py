@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.core.atomic import atomic_write_text
-from bench.core.errors import DataError
+from bench.core.errors import DataError, UsageError
 from bench.core.paths import results_root, workspace
 from bench.core.protocol import DEFAULT_PROTOCOL, FAMILIES, Headline, Protocol
 from bench.core.registry import METRICS
@@ -108,6 +108,8 @@ def rank(filed: list[tuple[str, dict]], current_hash: str, heads: list[tuple[str
 
 # -- ranking by training value (protocols with a headline section) -------------------------------------------
 
+UNRANKED = ("over budget", "no training value")  # roles listed below the ranked entries beside "fails gate"
+
 
 def gate(r: dict, h: Headline) -> tuple[bool, str]:
     """Label validity: for each gate metric the set answers (a kind it claims), the lower bound of its 95% interval
@@ -148,8 +150,9 @@ def rank_by_training_value(filed: list[tuple[str, dict]], current_hash: str, pro
         passes, why = gate(r, h)
         seen, status = budget(r, proto)
         control = r["generator"]["name"] in CONTROL_NAMES
-        role = "reference" if control else ("ranked" if passes and status != "over" else
-                                            ("over budget" if passes else "fails gate"))
+        trained = tv.get("value") is not None and np.isfinite(tv["value"])
+        role = ("reference" if control else "fails gate" if not passes else "over budget" if status == "over"
+                else "ranked" if trained else "no training value")
         bar = (tv.get("real_baselines") or {}).get("real_budget") or {}
         row = {"name": name, "generator": r["generator"]["name"], "n": r["sampleset"]["n"], "role": role,
                "passes": passes, "gate_why": why, "budget_status": status, "real_data": seen,
@@ -164,7 +167,7 @@ def rank_by_training_value(filed: list[tuple[str, dict]], current_hash: str, pro
 
     def key(row):
         tv = row["training_value"]
-        return (not row["passes"] or row["role"] == "over budget", -(tv if tv is not None and np.isfinite(tv)
+        return (not row["passes"] or row["role"] in UNRANKED, -(tv if tv is not None and np.isfinite(tv)
                                                                     else -np.inf), row["name"])
     rows.sort(key=key)
     k = 0
@@ -175,6 +178,15 @@ def rank_by_training_value(filed: list[tuple[str, dict]], current_hash: str, pro
         else:
             row["rank"] = "ref" if row["role"] == "reference" else "-"
     return rows, stale
+
+
+def not_ranked(rows: list[dict]) -> str:
+    """The board's note on the entries it lists but does not rank, each with its reason ('' when none)."""
+    def why(r: dict) -> str:
+        return (r["gate_why"] if r["role"] == "fails gate" else r["budget_status"] if r["role"] == "over budget"
+                else "no downstream result")
+    return "; ".join(f"{r['name']} ({r['role']}: {why(r)})" for r in rows if r.get("role") in ("fails gate",
+                                                                                            *UNRANKED))
 
 
 def v2_columns(proto: Protocol, heads: list[tuple[str, str]], rows: list[dict]) -> list[tuple[str, str]]:
@@ -264,10 +276,9 @@ def markdown_board(rows: list[dict], stale: list[tuple[str, str]], proto_id: str
         if r.get("role") == "reference":
             cells[1] = f"*{cells[1]}*"
         lines.append("| " + " | ".join(cells) + " |")
-    out = [r for r in rows if r.get("role") in ("fails gate", "over budget")]
+    out = not_ranked(rows)
     if out:
-        lines += ["", "Not ranked: " + "; ".join(f"{r['name']} ({r['role']}: {r['gate_why'] or r['budget_status']})"
-                                                for r in out)]
+        lines += ["", "Not ranked: " + out]
     if stale:
         lines += ["", "Not ranked (scored under another protocol hash; rescore to compare): "
                   + ", ".join(f"{n} (`{h[:12]}`)" for n, h in stale)]
@@ -343,14 +354,12 @@ def build(proto_id: str = DEFAULT_PROTOCOL, results_dir: Path | None = None, out
           out_html: Path | None = None, current_hash: str | None = None,
           data_root: Path | None = None) -> tuple[Path, Path | None]:
     """Rank `results_dir/<protocol>/*.json` and write the markdown and HTML leaderboards. A real-data protocol's
-    hash includes its label files, so ranking one needs `data_root` (or `current_hash`). A faces protocol writes only
-    its markdown board (bench.publish.facesboard; no HTML: None)."""
+    hash includes its label files, so ranking one needs `data_root` (or `current_hash`). (Faces protocols:
+    bench.publish.facesboard.)"""
     proto = load_protocol(proto_id)
-    if proto.kind == "faces":  # photographs: grouped by reference, not ranked (bench.publish.facesboard)
-        from bench.publish import facesboard
-
-        out = facesboard.build(proto, load_filed(facesboard.default_folder(proto, results_dir)), out_md)
-        return out, None
+    if proto.kind == "faces":
+        raise UsageError(f"{proto.id} is a photograph protocol: its board is bench.publish.facesboard "
+                         f"(`augen leaderboard --protocol {proto.id}`)")
     current_hash = current_hash or current_protocol_hash(proto, data_root)
     heads = headline(proto)
     filed = load_filed(Path(results_dir or results_root()) / proto.id)

@@ -242,9 +242,8 @@ def build_report(proto_id: str, out_dir: Path, sets: dict[str, str] | None = Non
     real-data protocol's hash needs `data_root`, or `current_hash`)."""
     proto = load_protocol(proto_id)
     if proto.kind == "faces":
-        raise UsageError(f"{proto.id} is a photograph protocol: its board is `augen leaderboard --protocol "
-                         f"{proto.id}` and each result prints its own table (`augen score`); a report with figures "
-                         "is not built for it yet")
+        raise UsageError(f"{proto.id} is a photograph protocol: its report is bench.publish.facesreport "
+                         f"(`augen report --protocol {proto.id}`)")
     current_hash = current_hash or current_protocol_hash(proto, data_root)
     folder = Path(results_dir or results_root()) / proto.id
     filed_all = load_filed(folder)

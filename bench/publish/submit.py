@@ -138,10 +138,11 @@ def submit(source: str, protocol: str = DEFAULT_PROTOCOL, name: str | None = Non
 def submit_photographs(images: str | Path, labels: str | Path, protocol: str, reference: str | Path, *,
                        name: str | None = None, results_dir: Path | None = None, train: str | Path | None = None,
                        replace: bool = False, progress: bool = False, workers: int = 1,
-                       work: Path | None = None, feature_judges: dict[str, str] | None = None) -> Path:
+                       work: Path | None = None, **faces) -> Path:
     """A generator's photographs (folder or tar) with the labels it claims: imported (`augen import`, every input
     checked before anything is written; resumable under the cache), scored under a `kind: faces` protocol against
-    `reference` and filed as `<results_dir>/<protocol>/<name>.json`."""
+    `reference` and filed as `<results_dir>/<protocol>/<name>.json`; `faces` are score_faces' options
+    (feature_judges, data_root, downstream_results, device)."""
     from bench.generation.importer import ImportConfig, import_images
     from bench.scoring.faces import score_faces
 
@@ -156,7 +157,7 @@ def submit_photographs(images: str | Path, labels: str | Path, protocol: str, re
     root = Path(work or cache_root() / "imports" / proto.id / name)
     import_images(images, labels, root, ImportConfig(generator=name), workers=workers, progress=progress,
                   overwrite=True)
-    res = score_faces(root, proto, reference, train=train, progress=progress, feature_judges=feature_judges)
+    res = score_faces(root, proto, reference, train=train, progress=progress, **faces)
     res["submission"] = {"name": name, "source": "photographs", "labels": Path(labels).name}
     write_results(out, res)
     return out

@@ -14,15 +14,23 @@ in the generator's declared training set) families run unchanged. Added for phot
     ceilings        each alignment metric computed on the reference set (its own labels vs the same judge): the most
                     a generator can reach with this judge, reported beside the generator's value
 
-A metric that needs what is not given (no AU readings, no training set, an import without face counts) is skipped
-with its reason (`not_applicable`); rows the judge found no face in are left out of every reading. The reference's
-content hash enters the protocol hash, so results against different references are never ranked together.
+The headline (the protocol's `headline`, docs/verdicts.md) is training value on a real dataset: the downstream family
+of the real-data protocol it names (faces-v1: affectnet-v1), run on the scored set's claimed labels with the dataset
+under `--data-root`, or folded in from that protocol's results file for this set (`--downstream-results`, e.g. run
+on an accelerator with `augen downstream`). The board (bench.publish.facesboard) ranks by it among the sets whose
+claimed labels pass the gate.
+
+A metric that needs what is not given (no AU readings, no training set, an import without face counts, no downstream
+data) is skipped with its reason (`not_applicable`); rows the judge found no face in are left out of every reading.
+The reference's content hash enters the protocol hash, and so does the downstream protocol's hash (its dataset's
+label files), so results against different references or datasets are never ranked together.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +113,48 @@ def face_counts(root: Path) -> np.ndarray | None:
         raise DataError(path, f"face_count column missing or not an integer ({e})") from None
 
 
+def downstream_family(proto: Protocol, root: Path, content_hash: str, *, data_root: str | Path | None = None,
+                      results: str | Path | None = None, device: str = "cpu", cache: Path | None = None,
+                      progress: bool = False) -> tuple[dict, dict | None, str | None]:
+    """(downstream metric entries, record of where they come from, the reason when skipped) of the faces protocol's
+    headline: its real-data protocol run on the set `root` with the dataset at `data_root`, or read from that
+    protocol's `results` file for this set (its sampleset content hash must be `content_hash`)."""
+    from bench.downstream.realdata import score_real_downstream
+
+    h = proto.headline
+    if h is None:
+        if data_root is not None or results is not None:
+            raise UsageError(f"{proto.id} names no real-data protocol to train on (no headline): no --data-root or "
+                             "--downstream-results")
+        return {}, None, None
+    if data_root is not None and results is not None:
+        raise UsageError("give the downstream data (--data-root) or a downstream results file (--downstream-results), "
+                         "not both")
+    if data_root is None and results is None:
+        return {}, None, (f"no downstream data: --data-root DIR (the {h.downstream} dataset) or --downstream-results "
+                          f"FILE (`augen downstream SET --protocol {h.downstream}`)")
+    real = load_protocol(h.downstream)
+    if results is not None:
+        path = Path(results)
+        try:
+            res = json.loads(path.read_text(encoding="utf-8"))
+            got_id, got_hash = res["protocol"]["id"], res["sampleset"]["content_hash"]
+            metrics = res["metrics"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise DataError(path, f"not a downstream results file ({e})") from None
+        if got_id != real.id:
+            raise DataError(path, f"holds {got_id} results; {proto.id}'s headline trains under {real.id}")
+        if got_hash != content_hash:
+            raise DataError(path, f"scored another set (content hash {got_hash[:12]}, this set {content_hash[:12]})")
+        if any(m.get("family") != "downstream" for m in metrics.values()):
+            raise DataError(path, "holds metrics outside the downstream family")
+    else:
+        res = score_real_downstream(root, real, data_root, progress=progress, device=device,
+                                    cache=None if cache is None else Path(cache) / "downstream")
+    record = {"protocol": res["protocol"], "data": res.get("data"), "from": "results file" if results else "run"}
+    return res["metrics"], record, None
+
+
 def _claims(ss: SampleSet) -> tuple[np.ndarray, np.ndarray]:
     rows = list(ss.rows())
     return np.stack([s.intensity for s in rows]), np.array([s.expression for s in rows], dtype=np.int64)
@@ -119,10 +169,12 @@ def _keep(readings: dict[str, np.ndarray], *claims: np.ndarray) -> tuple[dict, l
 
 def score_faces(root: str | Path, protocol: str | Protocol, reference: str | Path, *, train: str | Path | None = None,
                 au_readings: str | None = None, cache: Path | None = None, progress: bool = False,
-                feature_judges: dict[str, str] | None = None) -> dict:
+                feature_judges: dict[str, str] | None = None, data_root: str | Path | None = None,
+                downstream_results: str | Path | None = None, device: str = "cpu") -> dict:
     """Score the aligned face set `root` under a faces protocol against the real face set `reference`;
     `feature_judges` ({kind: local weights}, FEATURE_JUDGES) adds FD in those judges' features (their hashes enter the
-    protocol hash, since they add metrics)."""
+    protocol hash, since they add metrics); `data_root` (the headline's dataset) or `downstream_results` adds the
+    downstream family (`downstream_family`)."""
     st = Stages()
     proto = load_protocol(protocol)
     if proto.kind != "faces":
@@ -169,7 +221,16 @@ def score_faces(root: str | Path, protocol: str | Protocol, reference: str | Pat
             if name in ceilings:
                 entry["ceiling"] = {"value": ceilings[name]["value"], "ci95": ceilings[name].get("ci95"),
                                     "n": ceilings[name]["n"], "what": "the reference set's own labels vs this judge"}
+    with st("downstream"):
+        down, down_record, down_skip = downstream_family(proto, root, gen_hash, data_root=data_root,
+                                                         results=downstream_results, device=device, cache=cache,
+                                                         progress=progress)
+    out.update(down)
+    if down_skip:
+        skipped[proto.headline.rank_by] = down_skip
     extra = {"not_applicable": skipped} if skipped else {}
+    if down_record:
+        extra["downstream"] = down_record
     judged = {judge.id: {"sha256": judge.sha256, "config": judge.config}}
     for kind, where in sorted((feature_judges or {}).items()):
         with st(f"realism_{kind}"):
@@ -179,6 +240,8 @@ def score_faces(root: str | Path, protocol: str | Protocol, reference: str | Pat
         judged.update(ids)
     m = ss.manifest
     extra_hash = "".join(f"|{k}:{v['sha256']}" for k, v in sorted(judged.items()) if k != judge.id)
+    if down_record:
+        extra_hash += "|downstream:" + down_record["protocol"]["hash"]
     return new_results(
         protocol={"id": proto.id, "hash": protocol_hash(proto, judge.sha256 + "|ref:" + ref_hash
                                                         + ("|" + au_judge["id"] if tool else "") + extra_hash)},

@@ -89,6 +89,15 @@ def load_protocol(name: str | os.PathLike | Protocol) -> Protocol:
         info[name_] = {"family": spec["family"], "higher_is_better": spec["higher_is_better"]}
     if proto.headline is not None:
         h = proto.headline
+        if (h.downstream is not None) != (proto.kind == "faces"):
+            raise DataError(path, "headline.downstream (the real-data protocol whose training value ranks) belongs to "
+                                  "faces protocols, and a faces protocol's headline needs one")
+        if h.downstream is not None:  # the downstream metrics come from that protocol (score_faces)
+            real = load_protocol(h.downstream)
+            if real.kind != "real":
+                raise DataError(path, f"headline.downstream {h.downstream!r} is a {real.kind} protocol, not a "
+                                      "real-data one (kind: real)")
+            info = {**info, **{k: v for k, v in real.metric_info.items() if k == h.rank_by}}
         if h.rank_by not in info or info[h.rank_by]["family"] != "downstream":
             raise DataError(path, f"headline.rank_by {h.rank_by!r} is not a downstream metric this protocol produces "
                                   "(the board ranks by what the data trains)")
