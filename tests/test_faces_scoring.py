@@ -172,8 +172,12 @@ def test_faces_board_groups_by_reference_and_does_not_rank(demo, tmp_path):
 
     _, scored, reference, work = demo
     src = work / "scored-source"
-    for name, ref in (("gen-a", reference), ("gen-b", reference), ("gen-c", scored)):
-        assert main(["submit", str(src / "images"), "--labels", str(src / "labels.csv"), "--protocol", "faces-demo",
+    swap = {"happy": "neutral", "neutral": "happy"}  # gen-b: other labels, so another set (one set, one entry)
+    (tmp_path / "b.csv").write_text("".join(",".join([f, swap.get(e, e), *r]) + "\n" for f, e, *r in (
+        ln.split(",") for ln in (src / "labels.csv").read_text().splitlines())))
+    for name, ref, labels in (("gen-a", reference, src / "labels.csv"), ("gen-b", reference, tmp_path / "b.csv"),
+                              ("gen-c", scored, src / "labels.csv")):
+        assert main(["submit", str(src / "images"), "--labels", str(labels), "--protocol", "faces-demo",
                      "--reference", str(ref), "--results-dir", str(tmp_path), "--name", name, "--quiet"]) == 0
     assert main(["leaderboard", "--protocol", "faces-demo", "--results-dir", str(tmp_path),
                  "--out", str(tmp_path / "board.md")]) == 0

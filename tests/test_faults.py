@@ -196,10 +196,10 @@ def test_train_copies_and_mixture(conds, real):
     ({"level": 0.5}, "needs option"),
     ({"fault": "blurr", "level": 0.5}, "unknown fault 'blurr'; known: none, pixel_noise"),
     ({"fault": "blur", "level": 1.5}, r"level must be a number in \[0, 1\]"),
-    ({"fault": "blur", "level": "high"}, "level must be a number"),
+    ({"fault": "blur", "level": "high"}, "option level must be float, not 'high'"),  # the declared type, checked first
     ({"fault": "none", "level": 0.5}, "its level must be 0"),
     ({"fault": "blur", "level": 0.5, "start": -1}, "start must be an integer >= 0"),
-    ({"fault": "blur", "level": 0.5, "seed": 1.5}, "seed must be an integer >= 0"),
+    ({"fault": "blur", "level": 0.5, "seed": 1.5}, "option seed must be int, not 1.5"),
 ])
 def test_option_errors_are_one_line(options, match):
     with pytest.raises(UsageError, match=match) as e:

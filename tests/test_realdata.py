@@ -231,7 +231,7 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 
 @pytest.mark.parametrize("part, break_it, message", [
-    ("test", lambda r: (r / "validation.csv").unlink(), "labels is missing"),
+    ("test", lambda r: (r / "validation.csv").unlink(), r"missing under --data-root: validation.csv \(test labels\)"),
     ("test", lambda r: (r / "Manually_Annotated_Images" / "0" / "va00000.jpg").write_bytes(b"not a jpeg"), "va00000"),
     ("train", lambda r: _edit(r / "training.csv", ",0.1,0.2\n", ",0.1,7\n"), "arousal"),
     ("train", lambda r: _edit(r / "training.csv", "0/tr00001.jpg", "../../etc/passwd"), "passwd"),

@@ -328,7 +328,8 @@ def test_good_submissions_are_filed_and_ranked(good, proto_path, tmp_path, monke
     write_generated(get_generator("noise", world=WORLD), world_conditions(WORLD, "val", N), noise, protocol="world-mini")
     with tarfile.open(tmp_path / "noise.tar", "w") as tf:
         tf.add(noise, arcname="noise")
-    submit(str(tmp_path / "noise.tar"), proto_path, results_dir=results, downstream=False)
+    submit(str(tmp_path / "noise.tar"), proto_path, name="noise", results_dir=results, downstream=False)  # a control's
+    # name is given, not taken from the set (tests/test_hygiene.py)
     stale = json.loads(out.read_text())
     stale["protocol"]["hash"] = "f" * 64
     (results / "world-mini" / "old.json").write_text(json.dumps(stale))
@@ -349,9 +350,12 @@ def test_cli_submits_several_sources_in_one_process(good, proto_path, tmp_path, 
     noise = tmp_path / "noise"
     write_generated(get_generator("noise", world=WORLD), world_conditions(WORLD, "val", N), noise, protocol="world-mini")
     common = ["--protocol", proto_path, "--results-dir", str(results), "--no-downstream", "--quiet"]
-    assert main(["submit", str(good), str(noise), *common]) == 0
+    real = shutil.copytree(good, tmp_path / "real")
+    for root, gen in ((real, "real-copy"), (noise, "noise-gen")):  # not named like a control (tests/test_hygiene.py)
+        _edit_manifest(root, generator={**yaml.safe_load((root / "manifest.yaml").read_text())["generator"], "name": gen})
+    assert main(["submit", str(real), str(noise), *common]) == 0
     assert sorted(p.name for p in (results / "world-mini").iterdir()) == [
-        "noise.json", "noise.samples.csv.gz", "real.json", "real.samples.csv.gz"]  # results + per-sample readings
+        "noise-gen.json", "noise-gen.samples.csv.gz", "real-copy.json", "real-copy.samples.csv.gz"]  # + readings
     assert capsys.readouterr().out.count("filed: ") == 2
     assert main(["submit", str(good), str(noise), "--name", "x", *common]) == 2  # one line: --name needs one source
     assert main(["submit", "generator:no-such-generator", *common]) == 2  # unknown name: one clear error

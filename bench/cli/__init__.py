@@ -1,6 +1,7 @@
 """The `augen` command line: one module per group of commands, each adding its subcommands to one parser.
 
   world      augen world make|show|probe, augen judges train
+  conditions augen conditions (a world protocol's condition suite, exported to answer it)
   generate   augen generate, train, run, merge
   imports    augen import (a generator's photographs + claimed labels -> an aligned SampleSet)
   score      augen score, table, validate, downstream
@@ -17,10 +18,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.cli import generate, imports, publish, registry, score, weights, world
+from bench.cli import conditions, generate, imports, publish, registry, score, weights, world
 from bench.core.errors import AugenError
 
-GROUPS = (world, generate, imports, score, publish, registry, weights)
+GROUPS = (world, conditions, generate, imports, score, publish, registry, weights)
 
 
 def build_parser() -> argparse.ArgumentParser:

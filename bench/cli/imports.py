@@ -26,12 +26,14 @@ def add_commands(sub) -> None:
                                                     "OpenFace folder")
     im.add_argument("--out", required=True, help="the SampleSet folder to write (appears complete or not at all)")
     im.add_argument("--format", default="auto",
-                    choices=("auto", "sampleset", "maugen", "synfer", "affectnet", "libreface", "openface"))
+                    choices=("auto", "sampleset", "maugen", "synfer", "affectnet", "libreface", "openface"),
+                    help="the --labels format (default auto: recognised from the file)")
     im.add_argument("--size", type=int, default=ImportConfig.size, help="aligned crop side in px (default 256)")
     im.add_argument("--faces", choices=FACE_POLICIES, default=ImportConfig.faces,
                     help="an image with several faces: keep the largest (default), skip it, or fail; an image "
                          "with no face is skipped (fail: an error)")
-    im.add_argument("--min-confidence", type=float, default=ImportConfig.min_confidence)
+    im.add_argument("--min-confidence", type=float, default=ImportConfig.min_confidence,
+                    help=f"face detections below this score are not faces (default {ImportConfig.min_confidence})")
     im.add_argument("--shard-size", type=int, default=ImportConfig.shard_size,
                     help="images per shard: the unit of resuming and of --workers")
     im.add_argument("--workers", type=int, default=1, help="processes writing shards")

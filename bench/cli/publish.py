@@ -5,12 +5,20 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from bench.cli.helptext import list_options_argument, paper_tables, print_generator_options, protocol_help
 from bench.cli.score import add_faces_arguments
 from bench.core.protocol import DEFAULT_PROTOCOL
 
 
 def cmd_submit(args) -> int:
     from bench.core.errors import UsageError
+
+    if args.list_options:
+        names = [s.partition(":")[2] for s in args.source if s.startswith("generator:")]
+        if len(names) != 1 or len(args.source) != 1:
+            raise UsageError("--list-options lists one generator's options: augen submit generator:NAME "
+                             "--list-options")
+        return print_generator_options(names[0])
     from bench.generation.options import parse_options
     from bench.publish.submit import submit
 
@@ -84,8 +92,30 @@ def cmd_report(args) -> int:
     return 0
 
 
+def list_paper_tables() -> str:
+    """`augen reproduce --list`: each paper table's id and title."""
+    import yaml
+
+    from bench.core.paths import PAPER_TABLES
+
+    lines = []
+    for name in paper_tables():
+        title = (yaml.safe_load((PAPER_TABLES / f"{name}.yaml").read_text()) or {}).get("title", "")
+        title = title.replace("{data}", "the protocol's").replace("{paper_data}", "the paper's")
+        lines.append(f"{name:<22} {title}".rstrip())
+    return "\n".join(lines)
+
+
 def cmd_reproduce(args) -> int:
     from bench.core.atomic import atomic_write_text
+    from bench.core.errors import UsageError
+
+    if args.list:
+        print(list_paper_tables())
+        return 0
+    if not args.table:
+        raise UsageError(f"augen reproduce needs a table id ({', '.join(paper_tables())}) or a YAML path; "
+                         "--list shows their titles")
     from bench.publish.papers import reproduce
 
     text = reproduce(args.table, args.protocol, tuple(Path(p) for p in args.results_dir) if args.results_dir else None)
@@ -100,21 +130,24 @@ def add_commands(sub) -> None:
                                        "generator:NAME) under leaderboards/results/<protocol>/")
     su.add_argument("source", nargs="+", help="SampleSet folder, .tar/.tar.gz of one, or generator:NAME (entry "
                                               "point); several are scored in turn, stopping at the first error")
-    su.add_argument("--protocol", default=DEFAULT_PROTOCOL)
+    su.add_argument("--protocol", default=DEFAULT_PROTOCOL, help=protocol_help("the protocol to score under"))
     su.add_argument("--name", help="leaderboard name (default: the generator's name)")
     su.add_argument("--results-dir", help="default: leaderboards/results under the workspace (AUGEN_HOME or .)")
-    su.add_argument("--no-downstream", action="store_true")
+    su.add_argument("--no-downstream", action="store_true",
+                    help="skip the protocol's downstream family (recognizers trained on the set)")
     su.add_argument("--replace", action="store_true", help="rescore an existing entry")
-    su.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="generator setting")
+    su.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                    help="generator setting for generator:NAME (repeatable; see --list-options)")
+    list_options_argument(su)
     su.add_argument("--workers", type=int, default=1, help="generation processes for generator:NAME (see augen "
                                                           "run --workers)")
     su.add_argument("--labels", help="photographs: the labels the generator claims (any `augen import` format)")
     add_faces_arguments(su)
-    su.add_argument("--quiet", action="store_true")
+    su.add_argument("--quiet", action="store_true", help="no progress bars")
     su.set_defaults(func=cmd_submit)
 
     lb = sub.add_parser("leaderboard", help="rank the filed results of one protocol hash -> LEADERBOARD.md + HTML")
-    lb.add_argument("--protocol", default=DEFAULT_PROTOCOL)
+    lb.add_argument("--protocol", default=DEFAULT_PROTOCOL, help=protocol_help("whose filed results to rank"))
     lb.add_argument("--results-dir", help="default: leaderboards/results under the workspace")
     lb.add_argument("--out", help="markdown (default: leaderboards/LEADERBOARD.md)")
     lb.add_argument("--html", help="HTML page (default: leaderboards/index.html)")
@@ -122,7 +155,7 @@ def add_commands(sub) -> None:
     lb.set_defaults(func=cmd_leaderboard)
 
     rp = sub.add_parser("report", help="markdown + HTML report with figures from the filed results of a protocol")
-    rp.add_argument("--protocol", default=DEFAULT_PROTOCOL)
+    rp.add_argument("--protocol", default=DEFAULT_PROTOCOL, help=protocol_help("whose filed results to report"))
     rp.add_argument("--out", required=True, help="folder for report.md, report.html and the figures")
     rp.add_argument("--results-dir", help="default: leaderboards/results under the workspace")
     rp.add_argument("--data-root", help="real-data protocols: the dataset folder (its label files are hashed)")
@@ -132,8 +165,9 @@ def add_commands(sub) -> None:
 
     rr = sub.add_parser("reproduce", help="a paper table (bench/publish/paper_tables/<id>.yaml) with our values "
                                           "beside")
-    rr.add_argument("table", help="table id or YAML path")
-    rr.add_argument("--protocol", default=DEFAULT_PROTOCOL)
+    rr.add_argument("table", nargs="?", help=f"table id ({', '.join(paper_tables())}) or YAML path")
+    rr.add_argument("--list", action="store_true", help="list the paper tables (id and title) and stop")
+    rr.add_argument("--protocol", default=DEFAULT_PROTOCOL, help=protocol_help("whose results stand beside"))
     rr.add_argument("--results-dir", action="append", help="where results live (default: leaderboards/results, "
                                                            "reports/results under the workspace)")
     rr.add_argument("--out", help="markdown file")

@@ -33,5 +33,5 @@ def cmd_list(args) -> int:
 def add_commands(sub) -> None:
     ls = sub.add_parser("list", help="what is registered: generators, judges, metrics, recognizers, readers, "
                                      "trainers, protocols")
-    ls.add_argument("kind", choices=KINDS)
+    ls.add_argument("kind", choices=KINDS, help="what to list: " + ", ".join(KINDS))
     ls.set_defaults(func=cmd_list)

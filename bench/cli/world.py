@@ -87,7 +87,8 @@ def add_commands(sub) -> None:
     world = sub.add_parser("world", help="the embedded FACS world").add_subparsers(dest="world_cmd", required=True)
 
     def world_common(p):
-        p.add_argument("--split", choices=("train", "val", "test"), default="train")
+        p.add_argument("--split", choices=("train", "val", "test"), default="train",
+                       help="world split the faces come from (default: train)")
         p.add_argument("--seed", type=int, default=0, help="world seed")
         p.add_argument("--size", type=int, default=64, help="image side in pixels (32-256)")
 
@@ -97,24 +98,24 @@ def add_commands(sub) -> None:
     mk.add_argument("--out", required=True, help="SampleSet folder to create")
     mk.add_argument("--shard-size", type=int, default=0, help="write shards of this many images (resumable)")
     mk.add_argument("--workers", type=int, default=1, help="processes writing shards at once")
-    mk.add_argument("--overwrite", action="store_true")
+    mk.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     mk.add_argument("--quiet", action="store_true", help="no progress bar")
     mk.set_defaults(func=cmd_world_make)
 
     show = world.add_parser("show", help="write a labelled contact sheet PNG of world faces")
     world_common(show)
-    show.add_argument("--n", type=int, default=24)
+    show.add_argument("--n", type=int, default=24, help="number of faces (default 24)")
     show.add_argument("--start", type=int, default=0, help="first sample index")
-    show.add_argument("--cols", type=int, default=6)
-    show.add_argument("--out", default="reports/world_contact_sheet.png")
+    show.add_argument("--cols", type=int, default=6, help="faces per row of the sheet (default 6)")
+    show.add_argument("--out", default="reports/world_contact_sheet.png", help="the PNG to write")
     show.set_defaults(func=cmd_world_show)
 
     pr = world.add_parser("probe", help="train the judge network on a small budget, report held-out accuracy/F1")
     world_common(pr)
     pr.add_argument("--n-train", type=int, default=16000, help="fresh world-train images per epoch")
-    pr.add_argument("--n-test", type=int, default=4000)
-    pr.add_argument("--epochs", type=int, default=6)
-    pr.add_argument("--quiet", action="store_true")
+    pr.add_argument("--n-test", type=int, default=4000, help="held-out world-test images scored")
+    pr.add_argument("--epochs", type=int, default=6, help="training epochs")
+    pr.add_argument("--quiet", action="store_true", help="no progress bars")
     pr.add_argument("--out", default="reports/world_difficulty", help="writes OUT.json and OUT.md")
     pr.set_defaults(func=cmd_world_probe)
 
@@ -125,5 +126,5 @@ def add_commands(sub) -> None:
     jt.add_argument("--second", action="store_true", help="train the second world judge (seed 1, residual "
                     "architecture), which selects generator settings so that the first judge stays independent")
     jt.add_argument("--report", default="reports/world_judge.md", help="markdown ceiling report ('' for none)")
-    jt.add_argument("--quiet", action="store_true")
+    jt.add_argument("--quiet", action="store_true", help="no progress bars")
     jt.set_defaults(func=cmd_judges_train)

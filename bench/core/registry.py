@@ -144,7 +144,10 @@ def check_options(registry: Registry, name: str, options: dict, supplied: Iterab
 
 
 def check_fields(factory: Callable, options: dict, what: str, supplied: Iterable[str] = ()) -> None:
-    """`options` against what `factory` accepts and needs (a class, a dataclass config, a function)."""
+    """`options` against what `factory` accepts and needs (a class, a dataclass config, a function): an unknown key
+    (listing the valid ones), a missing required one, or a value of the wrong type for its declared annotation
+    (`int`, `float`, `str`, `bool`, `Path`, `None` and their unions; other annotations are not checked) is one
+    `UsageError`, before anything is built."""
     ok = accepted_options(factory)
     if ok is not None:
         ok -= set(supplied)
@@ -155,6 +158,33 @@ def check_fields(factory: Callable, options: dict, what: str, supplied: Iterable
     missing = sorted(required_options(factory) - set(options) - set(supplied))
     if missing:
         raise UsageError(f"{what} needs option(s) {', '.join(missing)} (--option {missing[0]}=...)")
+    simple = {"int": (int,), "float": (int, float), "str": (str,), "Path": (str,), "bool": (bool,),
+              "None": (type(None),), "list": (list, tuple), "tuple": (list, tuple), "dict": (dict,)}
+    chain = [c.__init__ for c in inspect.getmro(factory)] if inspect.isclass(factory) else [factory]
+    params: dict[str, inspect.Parameter] = {}
+    for fn in chain:  # each option's parameter, following **kwargs into base classes as accepted_options does
+        if fn is object.__init__:
+            break
+        sig = inspect.signature(fn).parameters
+        for p in sig.values():
+            params.setdefault(p.name, p)
+        if not any(p.kind is p.VAR_KEYWORD for p in sig.values()):
+            break
+    for key, value in options.items():
+        p = params.get(key)
+        if p is None or p.annotation is p.empty:
+            continue
+        text = p.annotation if isinstance(p.annotation, str) else getattr(p.annotation, "__name__", "")
+        alts = [a.strip().split("[")[0].rpartition(".")[2] for a in text.split("|")]
+        if not text or any(a not in simple for a in alts):
+            continue  # an annotation we do not read: the factory checks it
+        types = tuple(t for a in alts for t in simple[a])
+        if p.default is None:
+            types += (type(None),)
+        if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+            hint = f"; as text: --option {key}=\"'{value}'\"" if "str" in alts or "Path" in alts else ""
+            want = " or ".join(a for a in alts if a != "None" or p.default is not None)
+            raise UsageError(f"{what} option {key} must be {want}, not {value!r} ({type(value).__name__}){hint}")
 
 
 GENERATORS = Registry("generator", entry_point_group="augen.generators")
@@ -169,35 +199,53 @@ TRAINERS = Registry("trainer", entry_point_group="augen.trainers")
 # -- metrics ------------------------------------------------------------------------------------------------
 
 
+#: What every metric must say about itself (`register_metric` refuses a metric without any of them; docs/metrics.md
+#: is rendered from them by bench.publish.glossary): what it measures (one sentence), its formula, units, interval
+#: (method, what it resamples) and what its value is sensitive to beyond the generator's quality.
+DOC_FIELDS = ("what", "formula", "units", "interval", "sensitive")
+
+
 def register_metric(name: str, *, family: str, higher_is_better: bool, label: str | None = None,
                     title: str | None = None, reads: tuple[str, ...] = (), suffixed: bool = False,
-                    labels: dict[str, str] | None = None, titles: dict[str, str] | None = None) -> Callable:
+                    labels: dict[str, str] | None = None, titles: dict[str, str] | None = None,
+                    what: str | None = None, formula: str | None = None, units: str | None = None,
+                    interval: str | None = None, sensitive: str | None = None) -> Callable:
     """Decorator declaring a metric once: its name, family, direction, headline `label` (None: not a headline
-    column), `title` (long header in reports), the judge readings it `reads`, and the function computing it.
+    column), `title` (long header in reports), the judge readings it `reads`, the function computing it, and its
+    documentation (`DOC_FIELDS`, each a non-empty string, required): `what` it measures, its `formula`, `units`,
+    `interval` (method and what it resamples, or why none) and what it is `sensitive` to.
 
     A `suffixed` metric is a kind whose concrete names are `<name>_<suffix>` (downstream: one per scale, `mixed`,
     `slope`); its `labels`/`titles` map a suffix to the headline label / report title of that concrete name."""
     if family not in FAMILIES:
         raise ValueError(f"metric {name!r}: family {family!r} is not one of {', '.join(FAMILIES)}")
+    docs = {"what": what, "formula": formula, "units": units, "interval": interval, "sensitive": sensitive}
+    missing = [k for k in DOC_FIELDS if not isinstance(docs[k], str) or not docs[k].strip()]
+    if missing:
+        raise ValueError(f"metric {name!r} is undocumented: give {', '.join(missing)} (non-empty text; "
+                         f"docs/metrics.md is rendered from them)")
     return METRICS.register(name, family=family, higher_is_better=higher_is_better, label=label,
                             title=title or name, reads=tuple(reads), suffixed=suffixed, labels=dict(labels or {}),
-                            titles=dict(titles or {}))
+                            titles=dict(titles or {}), **{k: " ".join(v.split()) for k, v in docs.items()})
 
 
 def metric_spec(name: str) -> dict[str, Any]:
-    """{family, higher_is_better, label, title, reads} of a metric name (a registered one, or `<kind>_<suffix>` of a
-    suffixed kind); a `UsageError` listing the known names otherwise."""
+    """{family, higher_is_better, label, title, reads, kind, *DOC_FIELDS} of a metric name (a registered one, or
+    `<kind>_<suffix>` of a suffixed kind: `kind` is the registered name, the documentation is the kind's); a
+    `UsageError` listing the known names otherwise."""
     if name in METRICS._entries:
         m = METRICS._entries[name].meta
         if not m["suffixed"]:
-            return {k: m[k] for k in ("family", "higher_is_better", "label", "title", "reads")}
+            return {**{k: m[k] for k in ("family", "higher_is_better", "label", "title", "reads")}, "kind": name,
+                    **{k: m[k] for k in DOC_FIELDS}}
     kind, _, suffix = name.rpartition("_")
     while kind:
         e = METRICS._entries.get(kind)
         if e is not None and e.meta["suffixed"]:
             m = e.meta
             return {"family": m["family"], "higher_is_better": m["higher_is_better"], "label": m["labels"].get(suffix),
-                    "title": m["titles"].get(suffix, name), "reads": m["reads"]}
+                    "title": m["titles"].get(suffix, name), "reads": m["reads"], "kind": kind,
+                    **{k: m[k] for k in DOC_FIELDS}}
         kind, _, head = kind.rpartition("_")
         suffix = f"{head}_{suffix}"
     entries = sorted(METRICS.entries(), key=lambda e: FAMILIES.index(e.meta["family"]))  # stable: family order

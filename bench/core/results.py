@@ -104,12 +104,19 @@ def load_results(paths: list[str | Path]) -> list[dict]:
 
 
 def markdown_table(results: list[dict], names: Sequence[str] | None = None) -> str:
-    """Generators as columns (headed `names`, default their generator names; `entry_names` makes them unique),
-    metrics as rows (grouped by family; every metric any result holds), one protocol hash only."""
+    """Entries as columns (headed `names`; default the submission name each records, else its generator's name,
+    numbered where two are equal; `entry_names` names them from their files), metrics as rows (grouped by family;
+    every metric any result holds), one protocol hash only. The header gives each set's own n where they differ."""
     hashes = {r["protocol"]["hash"] for r in results}
     if len(hashes) != 1:
         raise UsageError(f"results come from {len(hashes)} different protocol hashes; they are not comparable")
-    names = list(names) if names is not None else [r["generator"]["name"] for r in results]
+    if names is None:
+        names = [str((r.get("submission") or {}).get("name") or r["generator"]["name"]) for r in results]
+        count, seen = Counter(names), Counter()
+        for i, name in enumerate(list(names)):
+            seen[name] += 1
+            names[i] = f"{name} #{seen[name]}" if count[name] > 1 else name
+    names = list(names)
     if len(names) != len(results):
         raise ValueError(f"{len(names)} names for {len(results)} results")
     first = results[0]
@@ -136,10 +143,22 @@ def markdown_table(results: list[dict], names: Sequence[str] | None = None) -> s
     return "\n".join(lines) + "\n"
 
 
+def filed_name(result: dict, path: str | Path) -> str:
+    """The name an entry is filed under: the submission name it records, else its file's stem when the file sits in
+    a protocol's results folder (`<results>/<protocol id>/<name>.json`), else its generator's name."""
+    sub = (result.get("submission") or {}).get("name")
+    if sub:
+        return str(sub)
+    p = Path(path)
+    if p.parent.name == str(result["protocol"]["id"]):
+        return p.stem
+    return str(result["generator"]["name"])
+
+
 def entry_names(results: Sequence[dict], paths: Sequence[str | Path]) -> list[str]:
-    """One unique label per results file: its generator name; where names collide within a protocol, the name and
-    the file's stem (`real (real-v2)`), then a running number if that still collides. The same file given twice
-    is a UsageError."""
+    """One unique label per results file: its filed name (`filed_name`); where names collide within a protocol,
+    the name and the file's stem (`real (real-v2)`), then a running number if that still collides. The same file
+    given twice is a UsageError."""
     resolved = [Path(p).resolve() for p in paths]
     twice = [p for p, k in Counter(resolved).items() if k > 1]
     if twice:
@@ -150,7 +169,7 @@ def entry_names(results: Sequence[dict], paths: Sequence[str | Path]) -> list[st
         count = Counter(zip(protos, labels))
         return [count[key] > 1 for key in zip(protos, labels)]
 
-    labels = [str(r["generator"]["name"]) for r in results]
+    labels = [filed_name(r, p) for r, p in zip(results, paths)]
     labels = [f"{lab} ({Path(p).stem})" if c else lab for lab, p, c in zip(labels, paths, colliding(labels))]
     numbered: Counter = Counter()
     out = []

@@ -99,22 +99,83 @@ class Manifest:
         known = {f.name for f in dataclasses.fields(Manifest)}
         if extra := sorted(set(d) - known):
             raise DataError(path, f"unknown manifest keys: {', '.join(extra)}")
-        try:
-            m = Manifest(
-                name=str(d["name"]), generator=dict(d["generator"]), count=int(d["count"]),
-                image_size=tuple(int(v) for v in d["image_size"]), labels_sha256=str(d["labels_sha256"]),
-                labelled_aus=tuple(int(a) for a in d.get("labelled_aus", AUS)),
-                expression_labelled=bool(d.get("expression_labelled", True)), protocol=d.get("protocol"),
-                created=str(d.get("created", "")), columns=tuple(d.get("columns") or ()),
-                shards=tuple(dict(s) for s in d.get("shards") or ()),
-            )
-        except (KeyError, TypeError, ValueError) as e:
-            raise DataError(path, f"manifest field missing or malformed ({e!r})") from None
+        m = Manifest(
+            name=_field(d, path, "name", _scalar_text, "the set's name (text)"),
+            generator=_field(d, path, "generator", _mapping, "a mapping such as {name: my-gen, version: '1'}"),
+            count=_field(d, path, "count", _integer, "an integer (the number of rows)"),
+            image_size=_field(d, path, "image_size", _int_pair, "a list [height, width] of integers"),
+            labels_sha256=_field(d, path, "labels_sha256", _scalar_text, "the sha256 of labels.csv (hex text)"),
+            labelled_aus=_field(d, path, "labelled_aus", _int_list, "a list of AU numbers such as [1, 2, 4]", AUS),
+            expression_labelled=_field(d, path, "expression_labelled", _boolean, "true or false", True),
+            protocol=_field(d, path, "protocol", _optional_text, "a protocol id or null", None),
+            created=str(d.get("created", "") or ""),
+            columns=_field(d, path, "columns", _text_list, "a list of labels.csv's column names", ()),
+            shards=_field(d, path, "shards", _mapping_list, "a list of {dir, count, labels_sha256} mappings", ()),
+        )
         if m.count < 0 or len(m.image_size) != 2 or min(m.image_size) < 8 or max(m.image_size) > 4096:
             raise DataError(path, f"count {m.count} or image_size {m.image_size} out of range")
         if bad := [a for a in m.labelled_aus if a not in AU_INDEX]:
             raise DataError(path, f"labelled_aus names non-canonical AUs {bad}")
         return m
+
+
+_REQUIRED = object()
+
+
+def _field(d: dict, path: Path, key: str, convert, want: str, default: Any = _REQUIRED) -> Any:
+    """Manifest field `key` converted, or one DataError naming the field, what it holds and what it should be."""
+    if default is not _REQUIRED and (key not in d or d[key] is None and default in (None, ())):
+        return default
+    if key not in d:
+        raise DataError(path, f"manifest field {key!r} is missing: give {want}")
+    value = convert(d[key])
+    if value is None:
+        raise DataError(path, f"manifest field {key!r} is {d[key]!r}: give {want}")
+    return value
+
+
+def _scalar_text(v: Any) -> str | None:
+    return str(v) if isinstance(v, (str, int, float)) and not isinstance(v, bool) else None
+
+
+def _optional_text(v: Any) -> str | None:
+    return v if isinstance(v, str) else None
+
+
+def _mapping(v: Any) -> dict | None:
+    return dict(v) if isinstance(v, dict) else None
+
+
+def _integer(v: Any) -> int | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return v
+    return int(v) if isinstance(v, str) and v.strip().isdigit() else None
+
+
+def _boolean(v: Any) -> bool | None:
+    return v if isinstance(v, bool) else None
+
+
+def _int_list(v: Any) -> tuple[int, ...] | None:
+    if not isinstance(v, (list, tuple)):
+        return None
+    out = [_integer(x) for x in v]
+    return None if any(x is None for x in out) else tuple(out)
+
+
+def _int_pair(v: Any) -> tuple[int, int] | None:
+    out = _int_list(v)
+    return out if out is not None and len(out) == 2 else None
+
+
+def _text_list(v: Any) -> tuple[str, ...] | None:
+    return tuple(v) if isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v) else None
+
+
+def _mapping_list(v: Any) -> tuple[dict, ...] | None:
+    return tuple(dict(x) for x in v) if isinstance(v, (list, tuple)) and all(isinstance(x, dict) for x in v) else None
 
 
 def header_for(with_prob: bool = False, attributes: Sequence[str] = ()) -> tuple[str, ...]:
@@ -342,8 +403,20 @@ class SampleSet:
         for s in self.rows():
             path = Path(s.meta["dir"]) / "images" / s.file
             with open(path, "rb") as f:
-                h.update(s.file.encode() + b"\0" + hashlib.sha256(f.read()).digest())
+                data = f.read()
+            self._check_png_size(data, s)
+            h.update(s.file.encode() + b"\0" + hashlib.sha256(data).digest())
         return h.hexdigest()
+
+    def _check_png_size(self, data: bytes, s: Sample) -> None:
+        """A PNG whose header size is not the set's is one DataError naming the file and row here, in the calling
+        process (decoding happens later in loader workers, whose errors reach the user as a long traceback)."""
+        if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR" and len(data) >= 24:
+            w, h = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+            if (h, w) != tuple(self.image_size):
+                raise DataError(Path(s.meta["dir"]) / "labels.csv", f"{s.file}: image is {h}x{w}, the set's "
+                                f"image_size is {self.image_size[0]}x{self.image_size[1]} (one size per set)",
+                                s.meta.get("row"))
 
     @property
     def image_size(self) -> tuple[int, int]:

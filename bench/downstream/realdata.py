@@ -169,6 +169,16 @@ def split_rows(d: DataSettings, s: DownstreamSettings, root: str | os.PathLike, 
     root = Path(root)
     if not root.is_dir():
         raise DataError(root, "data root is missing or not a folder")
+    missing: dict[str, list[str]] = {}  # every path the protocol reads, named at once (an empty --data-root: all)
+    for name, files in (("train", d.train), ("test", d.test)):
+        for what in ("labels", "images"):
+            rel = str(getattr(files, what))
+            if not contained_path(root, rel, f"protocol data.{what}").exists():
+                missing.setdefault(rel, []).append(f"{name} {what}")
+    if missing:
+        named = ", ".join(f"{rel} ({' and '.join(uses)})" for rel, uses in missing.items())
+        raise DataError(root, f"missing under --data-root: {named}; put the dataset there (the protocol's data: "
+                              "names each path)")
     spec = d.test if part == "test" else d.train
     labels, images = _under(root, spec.labels, "labels"), _under(root, spec.images, "images")
     rows = READERS.get(d.reader)(labels, images, d, _selection(s, part), part == "test")
@@ -220,8 +230,8 @@ def score_real_downstream(set_root: str | os.PathLike, proto: Protocol, data_roo
     if proto.kind != "real":
         raise DataError(proto.path, "is not a real-data protocol (kind: real); use augen score --downstream")
     s, d = proto.downstream, proto.data
-    fingerprint = data_fingerprint(proto, data_root)
     rows_train, rows_test = split_rows(d, s, data_root, "train"), split_rows(d, s, data_root, "test")
+    fingerprint = data_fingerprint(proto, data_root)  # after split_rows, which names every missing path at once
     rows_val = split_rows(d, s, data_root, "val") if s.val is not None else None
     check_memory(s, len(rows_train[0]), len(rows_test[0]) + (len(rows_val[0]) if rows_val else 0), proto.path)
     real = load_split(d, s, data_root, "train", rows_train)

@@ -59,6 +59,16 @@ def check_generator_options(name: str, options: dict) -> None:
     check_options(GENERATORS, name, options, supplied=[k for k in HARNESS_SUPPLIED if k in needs])
 
 
+def generator_options_text(name: str) -> str:
+    """`--list-options`: each option the generator accepts with its type, default and meaning (its factory's
+    signature and options dataclass; bench.generation.options.describe_options)."""
+    from bench.generation.options import describe_options, format_options
+
+    entry = GENERATORS.entry(name)
+    hidden = tuple(k for k in HARNESS_SUPPLIED if k in entry.needs)
+    return format_options(f"generator {name!r}", describe_options(entry.target, hidden))
+
+
 def get_generator(name: str, options: dict | None = None, world: dict | None = None) -> Generator:
     """Build a registered generator with the user's `options` (each checked against what it accepts) and what it
     needs from the harness (`world`: the protocol's world settings)."""

@@ -32,6 +32,7 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,10 +165,12 @@ def score(folder: Path, cfg: RunConfig, work: Path, progress: bool = True) -> Pa
 
 
 def run(cfg: RunConfig, work: str | Path, rank: int = 0, world: int = 1, progress: bool = True,
-        wait_s: float = 3600.0, generate_only: bool = False, workers: int = 1) -> Path | None:
+        wait_s: float = 3600.0, generate_only: bool = False, workers: int = 1,
+        check: Callable[[Path], None] | None = None) -> Path | None:
     """The whole pipeline for one process; returns results.json on rank 0 (None elsewhere, or with
     `generate_only`). Rank 0 waits up to `wait_s` for the other processes' shards. `workers` > 1 (only without
-    a launcher) starts workers - 1 `--shard i/N` processes here, all sharing the CPU's threads evenly."""
+    a launcher) starts workers - 1 `--shard i/N` processes here, all sharing the CPU's threads evenly. `check` is
+    called with the merged set before it is scored (e.g. submit's one-set-one-entry rule); it raises to stop."""
     work = Path(work)
     if workers > 1 and world == 1:
         folder = _generate_in_processes(cfg, work, workers, progress)
@@ -176,6 +179,8 @@ def run(cfg: RunConfig, work: str | Path, rank: int = 0, world: int = 1, progres
     if rank != 0 or generate_only:
         return None
     merge(folder, cfg, wait_s if world > 1 else 0.0)
+    if check is not None:
+        check(folder)
     return score(folder, cfg, work, progress)
 
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.core.atomic import atomic_write_text
 from bench.core.errors import DataError
 from bench.core.paths import results_root
 from bench.core.protocol import FAMILIES, Protocol
 from bench.publish import facesboard
 from bench.publish import leaderboard as L
 from bench.publish.refreport import sample_grid
-from bench.publish.report import figure_scaling, render_html, render_md, scaling_rows, trivial_rows
+from bench.publish.report import figure_scaling, scaling_rows, trivial_rows, write_report
 
 
 def metric_rows(entries: list[tuple[str, dict]], proto: Protocol) -> tuple[list[str], list[list[str]]]:
@@ -88,7 +87,8 @@ def section(proto: Protocol, digest: str, entries: list[tuple[str, dict]], out_d
 
 def build_faces_report(proto: Protocol, out_dir: Path, sets: dict[str, str] | None = None,
                        results_dir: Path | None = None) -> tuple[Path, Path]:
-    """Write report.md and report.html (and figures) into `out_dir` from the filed results of a faces protocol."""
+    """Write report.md and report.html (and figures) into `out_dir` from the filed results of a faces protocol; the
+    folder is rebuilt (bench.publish.report.write_report: the report's own files of an earlier run removed)."""
     folder = facesboard.default_folder(proto, results_dir or results_root())
     filed = L.load_filed(folder)
     if not filed:
@@ -107,7 +107,4 @@ def build_faces_report(proto: Protocol, out_dir: Path, sets: dict[str, str] | No
     for name, where in (sets or {}).items():
         grid = sample_grid(where, out_dir / f"samples_{name}.png")
         blocks += [("h", f"Samples: {name} (claimed labels)", 2), ("img", grid.name, f"samples of {name}")]
-    md, page = out_dir / "report.md", out_dir / "report.html"
-    atomic_write_text(md, render_md(blocks))
-    atomic_write_text(page, render_html(blocks, f"AUGen-Bench report: {proto.id}"))
-    return md, page
+    return write_report(out_dir, blocks, f"AUGen-Bench report: {proto.id}")  # earlier runs' figures removed

@@ -88,7 +88,7 @@ def win_rates(entries: list[dict], metrics: list[str]) -> np.ndarray:
 def rank(filed: list[tuple[str, dict]], current_hash: str, heads: list[tuple[str, str]]
          ) -> tuple[list[dict], list[tuple[str, str]]]:
     """Rows of the ranked table (best first) over the headline metrics `heads`, and the (name, hash) of stale
-    results left out."""
+    results left out. Equal win rates share a rank (1, 2, 2, 4)."""
     ok = [(n, r) for n, r in filed if r["protocol"]["hash"] == current_hash]
     stale = [(n, r["protocol"]["hash"]) for n, r in filed if r["protocol"]["hash"] != current_hash]
     metrics = [m for m, _ in heads if any(m in r["metrics"] for _, r in ok)]
@@ -101,9 +101,21 @@ def rank(filed: list[tuple[str, dict]], current_hash: str, heads: list[tuple[str
             row[m] = None if entry is None else entry["value"]
         rows.append(row)
     rows.sort(key=lambda x: (-(x["win_rate"] if np.isfinite(x["win_rate"]) else -1), x["name"]))
-    for i, row in enumerate(rows):
-        row["rank"] = i + 1
+    for row, k in zip(rows, competition_ranks([r["win_rate"] for r in rows])):
+        row["rank"] = k
     return rows, stale
+
+
+def competition_ranks(values: list[float | None]) -> list[int]:
+    """Standard competition ranks ("1, 2, 2, 4") of values sorted best first: equal values (to 12 significant
+    digits, so that one number summed in two orders is still one value; missing or NaN values equal each other)
+    share the rank of the first of them."""
+    def norm(v):
+        return None if v is None or not np.isfinite(v) else float(f"{v:.12g}")
+    out: list[int] = []
+    for i, v in enumerate(values):
+        out.append(out[-1] if i and norm(v) == norm(values[i - 1]) else i + 1)
+    return out
 
 
 # -- ranking by training value (protocols with a headline section) -------------------------------------------
@@ -139,8 +151,9 @@ def rank_by_training_value(filed: list[tuple[str, dict]], current_hash: str, pro
                            heads: list[tuple[str, str]]) -> tuple[list[dict], list[tuple[str, str]]]:
     """Rows of the board, best first, and the stale (name, hash) left out. Entries whose labels pass the gate come
     first, by training value; controls are reference rows (`rank` "ref") placed by their scores; entries failing the
-    gate or over the real budget follow, unranked. Each row: name, generator, n, role, rank, training value and its
-    interval, gate, budget, the real-only bar at that budget and the labelled diagnostic metrics."""
+    gate or over the real budget follow, unranked; equal training values share a rank (1, 2, 2, 4). Each row: name,
+    generator, n, role, rank, training value and its interval, gate, budget, the real-only bar at that budget and the
+    labelled diagnostic metrics."""
     h = proto.headline
     ok = [(n, r) for n, r in filed if r["protocol"]["hash"] == current_hash]
     stale = [(n, r["protocol"]["hash"]) for n, r in filed if r["protocol"]["hash"] != current_hash]
@@ -170,12 +183,11 @@ def rank_by_training_value(filed: list[tuple[str, dict]], current_hash: str, pro
         return (not row["passes"] or row["role"] in UNRANKED, -(tv if tv is not None and np.isfinite(tv)
                                                                     else -np.inf), row["name"])
     rows.sort(key=key)
-    k = 0
+    ranked = [row for row in rows if row["role"] == "ranked"]
+    for row, k in zip(ranked, competition_ranks([row["training_value"] for row in ranked])):
+        row["rank"] = k  # equal training values share a rank; the paired test still runs between them
     for row in rows:
-        if row["role"] == "ranked":
-            k += 1
-            row["rank"] = k
-        else:
+        if row["role"] != "ranked":
             row["rank"] = "ref" if row["role"] == "reference" else "-"
     return rows, stale
 

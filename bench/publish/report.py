@@ -10,13 +10,15 @@ named with --sets. (Paper tables with our values beside: bench.publish.papers.)
 
 from __future__ import annotations
 
+import fnmatch
 import html
+import io
 import math
 from pathlib import Path
 
 import numpy as np
 
-from bench.core.atomic import atomic_write_text
+from bench.core.atomic import atomic_write_bytes, atomic_write_text
 from bench.core.errors import DataError, UsageError
 from bench.core.paths import results_root
 from bench.publish.leaderboard import board, cell, headline, load_filed
@@ -59,6 +61,44 @@ def render_html(blocks: list[tuple], title: str) -> str:
         elif b[0] == "img":
             out.append(f"<p><img src='{html.escape(b[1])}' alt='{html.escape(b[2])}'></p>")
     return "\n".join(out + ["</body></html>"])
+
+
+# -- the output folder: rebuilt on every run, never accumulated -----------------------------------------------
+
+#: Every file a report writes (bench.publish.report and bench.publish.facesreport): only these are ever removed.
+REPORT_FILES = ("report.md", "report.html", "scaling_*.png", "per_au_*.png", "pareto.png", "demographics.png",
+                "samples_*.png")
+
+
+def write_report(out_dir: Path, blocks: list[tuple], title: str) -> tuple[Path, Path]:
+    """Write report.md and report.html (atomically) into `out_dir`, whose figures `blocks` already wrote, then
+    remove the files an earlier run wrote that this one did not (a figure or sample grid no longer shown): regular
+    files named like the report's own (REPORT_FILES) only, never anything else in the folder."""
+    md, page = out_dir / "report.md", out_dir / "report.html"
+    atomic_write_text(md, render_md(blocks))
+    atomic_write_text(page, render_html(blocks, title))
+    prune(out_dir, {md.name, page.name} | {b[1] for b in blocks if b[0] == "img"})
+    return md, page
+
+
+def save_figure(fig, out: Path) -> None:
+    """A matplotlib figure as PNG at `out`, written atomically."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    atomic_write_bytes(out, buf.getvalue())
+
+
+def prune(out_dir: Path, written: set[str]) -> list[Path]:
+    """Remove the regular files of `out_dir` named like a report's own (REPORT_FILES) but not in `written`;
+    returns them."""
+    gone = []
+    for p in sorted(Path(out_dir).iterdir()):
+        if p.name in written or not any(fnmatch.fnmatchcase(p.name, pat) for pat in REPORT_FILES):
+            continue
+        if p.is_file() and not p.is_symlink():
+            p.unlink()
+            gone.append(p)
+    return gone
 
 
 # -- the benchmark report ----------------------------------------------------------------------------------
@@ -127,7 +167,7 @@ def figure_scaling(filed, out: Path, kind: str = "expression_accuracy") -> Path 
     ax.set_title("Downstream scaling (seed mean, 95% CI)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
+    save_figure(fig, out)
     plt.close(fig)
     return out
 
@@ -159,7 +199,7 @@ def figure_pareto(rows: list[dict], out: Path, rank_by: str) -> Path | None:
             ax.set_xscale("log")
     fig.suptitle("Training value vs realism and diversity (hollow: controls; x: labels fail the gate)")
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
+    save_figure(fig, out)
     plt.close(fig)
     return out
 
@@ -201,7 +241,7 @@ def figure_per_au(filed, out: Path, key: str = "au_f1") -> Path | None:
     ax.set_ylim(0, 1)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
+    save_figure(fig, out)
     plt.close(fig)
     return out
 
@@ -230,16 +270,25 @@ def figure_demographics(filed, out: Path) -> Path | None:
     for ax in axes[1:]:
         ax.set_yticks([])
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
+    save_figure(fig, out)
     plt.close(fig)
     return out
+
+
+def sizes_text(filed: list[tuple[str, dict]]) -> str:
+    """'n = 2000 samples each', or each entry's own n where they differ."""
+    sizes = [r["sampleset"]["n"] for _, r in filed]
+    if len(set(sizes)) == 1:
+        return f"n = {sizes[0]} samples each"
+    return "n = " + ", ".join(f"{n} ({name})" for n, (name, _) in zip(sizes, filed))
 
 
 def build_report(proto_id: str, out_dir: Path, sets: dict[str, str] | None = None,
                  results_dir: Path | None = None, current_hash: str | None = None,
                  data_root: Path | None = None) -> tuple[Path, Path]:
     """Write report.md, report.html and figures into out_dir from the filed results of the current hash (a
-    real-data protocol's hash needs `data_root`, or `current_hash`)."""
+    real-data protocol's hash needs `data_root`, or `current_hash`). The folder is rebuilt: the report's own files
+    (REPORT_FILES) an earlier run wrote and this one does not are removed; nothing else in it is touched."""
     proto = load_protocol(proto_id)
     if proto.kind == "faces":
         raise UsageError(f"{proto.id} is a photograph protocol: its report is bench.publish.facesreport "
@@ -256,8 +305,8 @@ def build_report(proto_id: str, out_dir: Path, sets: dict[str, str] | None = Non
     rows, stale, cols, sentence = board(proto, filed_all, current_hash)
     blocks: list[tuple] = [
         ("h", f"AUGen-Bench report: {proto.id}", 1),
-        ("p", f"Protocol hash {current_hash[:12]}; {len(filed)} generators; n = {filed[0][1]['sampleset']['n']} "
-              f"samples each. Written by `augen report --protocol {proto.id}`."),
+        ("p", f"Protocol hash {current_hash[:12]}; {len(filed)} generators; {sizes_text(filed)}. Written by "
+              f"`augen report --protocol {proto.id}`."),
         ("h", "Leaderboard", 2),
         ("p", sentence),
         ("table", [h for _, h in cols], [[cell(r, k) for k, _ in cols] for r in rows]),
@@ -300,7 +349,4 @@ def build_report(proto_id: str, out_dir: Path, sets: dict[str, str] | None = Non
     if stale:
         blocks.append(("p", "Not included (other protocol hash): " + ", ".join(n for n, _ in stale)))
     blocks.append(("p", "Headline metrics: " + ", ".join(m for m, _ in heads)))
-    md, page = out_dir / "report.md", out_dir / "report.html"
-    atomic_write_text(md, render_md(blocks))
-    atomic_write_text(page, render_html(blocks, f"AUGen-Bench report: {proto.id}"))
-    return md, page
+    return write_report(out_dir, blocks, f"AUGen-Bench report: {proto.id}")

@@ -15,6 +15,12 @@ Any failure raises one `DataError` naming the file (and row) and leaves the resu
 result file appears only after scoring succeeds (atomic write). Beside it goes `<name>.samples.csv.gz`, the
 per-sample table (bench.scoring.samples; written first, so the results file never names a missing table;
 `--replace` replaces both).
+
+One set, one entry: a set whose content hash is already filed under the protocol (any results file in its folder)
+is refused before scoring, naming that entry; only `--replace` under that entry's own name rescores it. A name
+taken by default from the generator that is a control's (`real`, `shuffled`, ...) is refused for a folder or tar
+unless the set is the filed control's own (same content hash): controls are filed by `generator:NAME`, and a set
+that merely calls itself `real` needs its own `--name`.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from bench.core.protocol import DEFAULT_PROTOCOL
 from bench.core.results import write_results, write_samples
 from bench.data.sampleset import SampleSet, validate
 from bench.generation import runner
+from bench.generation.controls import CONTROL_NAMES
 from bench.scoring.protocols import load_protocol
 from bench.scoring.samples import sample_table, score_with_samples
 
@@ -46,6 +53,47 @@ def check_name(name: str) -> str:
         raise DataError(name or "<empty>", "submission name must be 1-64 of [a-z0-9._-], starting with a letter "
                                            "or digit")
     return name
+
+
+def filed_hashes(folder: Path) -> dict[str, dict]:
+    """{entry name: its results' `sampleset` and `reference` content hashes} of every results file in a protocol's
+    folder (timing files left out); an unreadable one is a DataError naming it."""
+    out = {}
+    for p in sorted(Path(folder).glob("*.json")):
+        if p.name.endswith(".timing.json"):
+            continue
+        try:
+            r = json.loads(p.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise DataError(p, f"not a readable results JSON ({e})") from None
+        out[p.stem] = {"sampleset": (r.get("sampleset") or {}).get("content_hash"),
+                       "reference": (r.get("reference") or {}).get("content_hash")}
+    return out
+
+
+def check_not_filed(folder: Path, content_hash: str, name: str, replace: bool, where: str | Path,
+                    reference_hash: str | None = None) -> None:
+    """Refuse a set already filed in `folder` (same sampleset content hash; for photographs, against the same
+    reference) under another entry, or under this one without `replace`."""
+    same = [n for n, h in filed_hashes(folder).items() if h["sampleset"] == content_hash
+            and (reference_hash is None or h["reference"] == reference_hash)]
+    others = [n for n in same if not (replace and n == name)]
+    if others:
+        raise AlreadyExists(f"{where}: this set (content hash {content_hash[:12]}) is already filed as "
+                            f"'{others[0]}' ({Path(folder) / others[0]}.json); one set is one entry (pass "
+                            f"--name {others[0]} --replace to rescore that entry)")
+
+
+def check_control_name(folder: Path, name: str, content_hash: str, where: str | Path) -> None:
+    """A name taken from a submitted set's generator that is a control's: refused unless the set is the filed
+    control's own (same content hash); the submitter names it with --name."""
+    if name not in CONTROL_NAMES:
+        return
+    filed = filed_hashes(folder).get(name, {}).get("sampleset")
+    if filed != content_hash:
+        raise DataError(where, f"its generator is named {name!r}, a control's, but it is not the filed {name} "
+                               f"control's set: give it its own name with --name (controls are filed by `augen "
+                               f"submit generator:{name}`)")
 
 
 def check_tar(path: Path) -> list[tarfile.TarInfo]:
@@ -104,9 +152,11 @@ def submit(source: str, protocol: str = DEFAULT_PROTOCOL, name: str | None = Non
         if out.exists() and not replace:
             raise AlreadyExists(f"{out} exists (pass --replace to rescore)")
         work = Path(work or cache_root() / "runs" / proto.id / name)  # resumable like any run
-        ran = runner.run(runner.RunConfig(gen, protocol, options=dict(options or {}), downstream=downstream), work,
-                         progress=progress, workers=workers)
+        cfg = runner.RunConfig(gen, protocol, options=dict(options or {}), downstream=downstream)
+        ran = runner.run(cfg, work, progress=progress, workers=workers, check=lambda folder: check_not_filed(
+            results_dir, SampleSet(folder).content_hash(), name, replace, source))  # before scoring
         res = json.loads(ran.read_text())
+        res["submission"] = {"name": name, "source": "generator"}
         res["samples"] = write_samples(out, sample_table(ran.parent / res["sampleset"]["folder"], proto))
         write_results(out, res)
         return out
@@ -121,11 +171,17 @@ def submit(source: str, protocol: str = DEFAULT_PROTOCOL, name: str | None = Non
             raise DataError(src, "is a symlink; submit the folder itself")
         else:
             root = src
-        m = check_submission(root, proto, src if src.is_dir() else root)
-        name = check_name(name or str(m.generator.get("name", "")).lower())
+        where = src if src.is_dir() else root
+        m = check_submission(root, proto, where)
+        content = SampleSet(root).content_hash()
+        if name is None:
+            name = check_name(str(m.generator.get("name", "")).lower())
+            check_control_name(results_dir, name, content, src / "manifest.yaml" if src.is_dir() else src)
+        name = check_name(name)
         out = results_dir / f"{name}.json"
         if out.exists() and not replace:
             raise AlreadyExists(f"{out} exists (pass --replace to rescore)")
+        check_not_filed(results_dir, content, name, replace, src)
         res, samples = score_with_samples(root, proto, progress=progress, downstream=downstream)
         res["submission"] = {"name": name, "source": "sampleset"}
         res["samples"] = write_samples(out, samples)
@@ -157,6 +213,8 @@ def submit_photographs(images: str | Path, labels: str | Path, protocol: str, re
     root = Path(work or cache_root() / "imports" / proto.id / name)
     import_images(images, labels, root, ImportConfig(generator=name), workers=workers, progress=progress,
                   overwrite=True)
+    check_not_filed(out.parent, SampleSet(root).content_hash(), name, replace, images,  # one set per reference
+                    SampleSet(reference).content_hash())
     res = score_faces(root, proto, reference, train=train, progress=progress, **faces)
     res["submission"] = {"name": name, "source": "photographs", "labels": Path(labels).name}
     write_results(out, res)

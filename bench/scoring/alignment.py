@@ -57,7 +57,18 @@ def _claimed(x: ScoreInputs) -> tuple[np.ndarray, np.ndarray]:
 
 
 @register_metric("au_f1", family="alignment", higher_is_better=True, label="AU F1 claimed",
-                 title="AU F1 claimed vs judge", reads=AU_READS)
+                 title="AU F1 claimed vs judge", reads=AU_READS,
+                 what="How well the AU occurrences a set claims for its images match what the AU judge (or the "
+                      "protocol's external AU tool) reads from them: mean per-AU F1 over the protocol's AU subset.",
+                 formula="mean over AUs of 2 |C & J| / (|C| + |J|), C = claimed intensity >= occurrence_threshold, "
+                         "J = judge occurrence (au_prob >= 0.5 where given, else au_intensity >= the threshold); AUs "
+                         "with no labelled row, or no positive in either, left out",
+                 units="F1, 0-1 (not chance-corrected: claiming every AU present scores 2p / (1 + p) at base rate p)",
+                 interval="percentile bootstrap over samples (rows resampled with their claimed and judged labels "
+                          "together), at the protocol's bootstrap level and count; conditional on the judge",
+                 sensitive="AU base rates (raw F1 rewards claiming common AUs; au_kappa corrects for chance); the "
+                           "occurrence threshold; the AU subset; the judge's own errors (on photographs the "
+                           "reference's value is reported as the ceiling)")
 def au_f1(x: ScoreInputs) -> Value:
     """Mean per-AU F1 of claimed vs judged occurrence; interval: percentile bootstrap over samples."""
     occ, jocc = _claimed(x)[1], judged(x)[2]
@@ -69,7 +80,20 @@ def mean_kappa(true: np.ndarray, pred: np.ndarray) -> float:
     return A.nanmean(A.kappa_per_column(true, pred))
 
 
-@register_metric("au_kappa", family="alignment", higher_is_better=True, label="AU kappa claimed", reads=AU_READS)
+@register_metric("au_kappa", family="alignment", higher_is_better=True, label="AU kappa claimed", reads=AU_READS,
+                 what="Chance-corrected agreement between the AU occurrences a set claims and what the AU judge reads "
+                      "from its images: mean per-AU Cohen's kappa (a label-validity gate of the board).",
+                 formula="mean over AUs of (p_o - p_e) / (1 - p_e), p_o = share of rows where claimed and judged "
+                         "occurrence agree, p_e = agreement expected from their marginals; claimed occurrence = "
+                         "intensity >= occurrence_threshold, judge occurrence = au_prob >= 0.5 where given, else "
+                         "au_intensity >= the threshold",
+                 units="kappa: 1 = perfect, 0 = chance (any image-blind labelling), below 0 = worse than chance; "
+                       "n/a for a set that labels none of the AUs",
+                 interval="percentile bootstrap over samples (rows resampled with their claimed and judged labels "
+                          "together), at the protocol's bootstrap level and count; conditional on the judge; its lower "
+                          "bound gates the board",
+                 sensitive="the judge's errors (they cap it below 1 even for true labels); the occurrence threshold; "
+                           "AUs that are rare in the set (kappa of a rare AU is noisy)")
 def au_kappa(x: ScoreInputs) -> Value:
     """Mean per-AU Cohen's kappa of claimed vs judged occurrence (0 = chance); interval: percentile bootstrap over
     samples (its lower bound gates the leaderboard: docs/verdicts.md). n/a for a set that labels none of the AUs."""
@@ -78,22 +102,52 @@ def au_kappa(x: ScoreInputs) -> Value:
                  {"per_au": per_au(x, A.kappa_per_column(occ, jocc)), "au_judge": x.au_judge})
 
 
-@register_metric("au_auc", family="alignment", higher_is_better=True, reads=AU_READS)
+@register_metric("au_auc", family="alignment", higher_is_better=True, reads=AU_READS,
+                 what="How well the judge's AU probabilities rank the images a set claims an AU for above those it "
+                      "claims without it: mean per-AU ROC-AUC, a threshold-free, chance-corrected agreement.",
+                 formula="mean over AUs of the Mann-Whitney AUC (tie-averaged ranks) of judge au_prob against claimed "
+                         "occurrence (intensity >= occurrence_threshold); AUs with no claimed positive or negative "
+                         "left out",
+                 units="AUC, 0-1; 0.5 = chance",
+                 interval="none (a point value; no interval is computed)",
+                 sensitive="reads only the judge's probabilities (rows without one are left out); AUs with few "
+                           "claimed positives or negatives")
 def au_auc(x: ScoreInputs) -> Value:
     return Value(A.nanmean(A.roc_auc_per_column(_claimed(x)[1], judged(x)[1])), x.n)
 
 
-@register_metric("au_icc", family="alignment", higher_is_better=True, reads=AU_READS)
+@register_metric("au_icc", family="alignment", higher_is_better=True, reads=AU_READS,
+                 what="Agreement between the AU intensities a set claims and those the judge reads: mean per-AU "
+                      "intraclass correlation ICC(3,1) (consistency, two raters).",
+                 formula="mean over AUs of (MS_rows - MS_err) / (MS_rows + MS_err), two-way ANOVA on the (n, 2) "
+                         "table of claimed and judged intensity (Shrout & Fleiss 1979)",
+                 units="ICC, at most 1; 0 = no agreement beyond chance",
+                 interval="none (a point value; no interval is computed)",
+                 sensitive="consistency, not absolute agreement: a constant offset between claim and judge is not "
+                           "penalised (au_mae is); the spread of intensities in the set")
 def au_icc(x: ScoreInputs) -> Value:
     return Value(A.nanmean(A.icc_per_column(_claimed(x)[0], judged(x)[0])), x.n)
 
 
-@register_metric("au_pearson", family="alignment", higher_is_better=True, reads=AU_READS)
+@register_metric("au_pearson", family="alignment", higher_is_better=True, reads=AU_READS,
+                 what="Linear correlation between the AU intensities a set claims and those the judge reads, "
+                      "averaged over the protocol's AUs.",
+                 formula="mean over AUs of Pearson r(claimed intensity, judged intensity) over labelled rows",
+                 units="correlation, -1 to 1",
+                 interval="none (a point value; no interval is computed)",
+                 sensitive="scale- and offset-free (a claim off by a constant factor scores 1); AUs with little "
+                           "spread in the set; outliers")
 def au_pearson(x: ScoreInputs) -> Value:
     return Value(A.nanmean(A.pearson_per_column(_claimed(x)[0], judged(x)[0])), x.n)
 
 
-@register_metric("au_mae", family="alignment", higher_is_better=False, reads=AU_READS)
+@register_metric("au_mae", family="alignment", higher_is_better=False, reads=AU_READS,
+                 what="How far the AU intensities a set claims are from those the judge reads, in intensity units.",
+                 formula="mean over AUs of mean |claimed intensity - judged intensity| over labelled rows",
+                 units="FACS intensity units (the 0-5 scale)",
+                 interval="none (a point value; no interval is computed)",
+                 sensitive="AU base rates: most intensities are 0, so claiming 0 everywhere scores well; the judge's "
+                           "intensity calibration")
 def au_mae(x: ScoreInputs) -> Value:
     return Value(A.nanmean(A.mae_per_column(_claimed(x)[0], judged(x)[0])), x.n)
 
@@ -103,7 +157,17 @@ def judged_expression(x: ScoreInputs) -> np.ndarray:
 
 
 @register_metric("expression_accuracy", family="alignment", higher_is_better=True, label="expr. claimed",
-                 title="expression claimed vs judge", reads=("expression_prob",))
+                 title="expression claimed vs judge", reads=("expression_prob",),
+                 what="How often the expression a set claims for an image is the one the expression judge reads "
+                      "from it.",
+                 formula="share of rows with a claimed expression where claimed == argmax of the judge's "
+                         "expression_prob",
+                 units="share of labelled rows, 0-1 (not chance-corrected: the majority class scores its share); n "
+                       "is the number of labelled rows",
+                 interval="percentile bootstrap over samples (rows resampled with their claimed and judged labels "
+                          "together), at the protocol's bootstrap level and count; conditional on the judge",
+                 sensitive="the class balance of the claims (expression_kappa corrects for chance); the judge's "
+                           "accuracy (on photographs the reference's value is reported as the ceiling)")
 def expression_accuracy(x: ScoreInputs) -> Value:
     """Claimed vs judged expression over labelled rows; interval: percentile bootstrap over samples."""
     e, p = x.claimed_expression, judged_expression(x)
@@ -115,7 +179,17 @@ def _kappa8(e: np.ndarray, p: np.ndarray) -> float:
 
 
 @register_metric("expression_kappa", family="alignment", higher_is_better=True, label="expr. kappa claimed",
-                 title="expression kappa claimed vs judge", reads=("expression_prob",))
+                 title="expression kappa claimed vs judge", reads=("expression_prob",),
+                 what="Chance-corrected agreement between the expressions a set claims and those the expression "
+                      "judge reads: Cohen's kappa over the 8 expression classes (a label-validity gate of the board).",
+                 formula="(p_o - p_e) / (1 - p_e) over rows with a claimed expression, p_o = share where claimed == "
+                         "judge argmax, p_e = sum over classes of the product of the two marginal shares",
+                 units="kappa: 1 = perfect, 0 = chance (a constant or random labelling), below 0 = worse; n/a for a "
+                       "set that labels no expression",
+                 interval="percentile bootstrap over samples (rows resampled with their claimed and judged labels "
+                          "together), at the protocol's bootstrap level and count; conditional on the judge; its lower "
+                          "bound gates the board",
+                 sensitive="the judge's confusions (they cap it below 1 even for true labels); class balance")
 def expression_kappa(x: ScoreInputs) -> Value:
     """Cohen's kappa of claimed vs judged expression over labelled rows (0 = chance); interval: percentile bootstrap
     over samples (its lower bound gates the leaderboard). NaN for a set that labels no expression."""

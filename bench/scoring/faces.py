@@ -198,12 +198,12 @@ def score_faces(root: str | Path, protocol: str | Protocol, reference: str | Pat
     au_judge = {"id": judge.id, "sha256": judge.sha256}
     tool = au_tool(au_readings, proto, root, must_exist=False)
     if tool is not None:
-        ext, ext_id = AU_READINGS.get(tool[0])(ss, tool[1])
+        ext, ext_id = AU_READINGS.get(tool[0])(ss, tool[1], **tool[2])
         gen = {**gen, **ext}
         au_judge = {"id": ext_id, "sha256": ext_id.rsplit("-", 1)[-1]}
         ref_tool = au_tool(None, proto, reference, must_exist=False) if au_readings is None else None
         if ref_tool is not None:
-            ref = {**ref, **AU_READINGS.get(ref_tool[0])(ref_ss, ref_tool[1])[0]}
+            ref = {**ref, **AU_READINGS.get(ref_tool[0])(ref_ss, ref_tool[1], **ref_tool[2])[0]}
     claimed_int, claimed_expr = _claims(ss)
     gen, (claimed_int, claimed_expr), no_face = _keep(gen, claimed_int, claimed_expr)
     ref_int, ref_expr = _claims(ref_ss)

@@ -23,12 +23,32 @@ def _distances(x: ScoreInputs) -> tuple[np.ndarray, np.ndarray]:
     return x.memo("nn", compute)
 
 
-@register_metric("nn_distance_to_train", family="memorization", higher_is_better=True, reads=("features",))
+@register_metric("nn_distance_to_train", family="memorization", higher_is_better=True, reads=("features",),
+                 what="How far the scored images sit from the generator's training data: the mean distance from each "
+                      "image's judge features to its nearest neighbour in the protocol's train reference (world "
+                      "train images; on photographs the generator's declared training set, --train-set).",
+                 formula="mean over generated rows g of min over train rows t of ||f_g - f_t|| (Euclidean, judge "
+                         "features)",
+                 units="Euclidean distance in the judge's feature units (not comparable across judges)",
+                 interval="none (a point value; no interval is computed)",
+                 sensitive="realism as much as copying: a poor generator, far from every real image, scores high; "
+                           "the train reference's size (more rows, smaller distances); n/a without a training set")
 def nn_distance_to_train(x: ScoreInputs) -> Value:
     return Value(float(_distances(x)[0].mean()), x.n)
 
 
-@register_metric("near_copy_share", family="memorization", higher_is_better=False, reads=("features",))
+@register_metric("near_copy_share", family="memorization", higher_is_better=False, reads=("features",),
+                 what="The share of scored images that are near copies of training images: closer to the train "
+                      "reference than all but the closest few held-out real images are (calibrated: about the "
+                      "quantile for a generator that never copies, near 1 for one that replays its training set).",
+                 formula="mean over generated rows of [d(g) < Q_q(d(r))], d = nearest-neighbour distance to the train "
+                         "reference, r = the protocol's held-out reference images, q = memorization.near_copy_quantile "
+                         "(0.01)",
+                 units="share of generated rows, 0-1; the expected value without copying is q",
+                 interval="none (a point value; no interval is computed)",
+                 sensitive="the quantile q and the reference size (Q_0.01 of 2000 rows rests on the closest ~20); "
+                           "realism: a generator too poor to resemble real faces never copies, so the board does "
+                           "not rank by it; n/a without a training set")
 def near_copy_share(x: ScoreInputs) -> Value:
     d_gen, d_ref = _distances(x)
     return Value(M.near_copy_share(d_gen, d_ref, x.proto.memorization.near_copy_quantile), x.n)

@@ -100,19 +100,23 @@ def compute_metrics(x: ScoreInputs, st: Stages) -> tuple[dict[str, dict], dict[s
 
 
 def au_tool(au_readings: str | None, proto: Protocol, root: str | Path,
-            must_exist: bool = True) -> tuple[str, Path] | None:
-    """(AU_READINGS kind, where) from `--au-readings KIND:WHERE`, else from the protocol's `au_readings` (resolved
-    inside the set's folder; with `must_exist` false, None when the set holds no such file), else None."""
+            must_exist: bool = True) -> tuple[str, Path, dict] | None:
+    """(AU_READINGS kind, where, the reader's keyword arguments) from `--au-readings KIND:WHERE` (a LibreFace CSV
+    whose key column is not `file`: `libreface:FILE.csv:KEYCOLUMN`), else from the protocol's `au_readings`
+    (resolved inside the set's folder; with `must_exist` false, None when the set holds no such file), else None."""
     if au_readings:
         kind, _, where = au_readings.partition(":")
         if kind not in AU_READINGS or not where:
             raise UsageError(f"--au-readings must be KIND:WHERE with KIND one of {', '.join(AU_READINGS.names())} "
-                             f"(libreface:FILE.csv, openface:FOLDER), not {au_readings!r}")
-        return kind, Path(where)
+                             f"(libreface:FILE.csv[:KEYCOLUMN], openface:FOLDER), not {au_readings!r}")
+        head, sep, key = where.rpartition(":")
+        if kind == "libreface" and sep and head and key and not key.lower().endswith(".csv") and "/" not in key:
+            return kind, Path(head), {"key_column": key}
+        return kind, Path(where), {}
     if proto.au_readings is None:
         return None
     path = contained_path(root, proto.au_readings.path, proto.path)
-    return (proto.au_readings.kind, path) if must_exist or path.exists() else None
+    return (proto.au_readings.kind, path, {}) if must_exist or path.exists() else None
 
 
 def score_sampleset(root: str | Path, protocol: str | Protocol = DEFAULT_PROTOCOL, *, cache: Path | None = None,
@@ -151,7 +155,7 @@ def score_sampleset(root: str | Path, protocol: str | Protocol = DEFAULT_PROTOCO
     au_judge = {"id": judge.id, "sha256": judge.sha256}
     tool = au_tool(au_readings, proto, root)
     if tool is not None:
-        ext, ext_id = AU_READINGS.get(tool[0])(ss, tool[1])
+        ext, ext_id = AU_READINGS.get(tool[0])(ss, tool[1], **tool[2])
         gen = {**gen, **ext}
         au_judge = {"id": ext_id, "sha256": ext_id.rsplit("-", 1)[-1]}
     claimed_int, claimed_expr, files = _claimed(ss)
