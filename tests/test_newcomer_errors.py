@@ -198,3 +198,12 @@ def test_option_values_read_as_yaml_and_exponents_as_numbers():
 
     assert parse_options(["steps=25", "lr=1e-4", "scale=3.0", "flag=true", "name=text", "prompt=low: blur"]) == {
         "steps": 25, "lr": 1e-4, "scale": 3.0, "flag": True, "name": "text", "prompt": "low: blur"}
+
+
+def test_every_listed_maugen_tiny_option_is_accepted():
+    """What --list-options lists for maugen-tiny can be passed (negative_prompt used to collide with the base's)."""
+    from reference.maugen.generator import MAUGenTiny
+
+    gen = MAUGenTiny(train=False, negative_prompt="blurry", device="cpu")
+    assert gen.negative_prompt == "blurry" and gen.config["negative_prompt"] == "blurry"
+    assert "negative_prompt" not in MAUGenTiny(train=False).config  # the default's record is unchanged

@@ -149,7 +149,7 @@ class MAUGenTiny(MAUGenGenerator):
 
     def __init__(self, variant: str = "published", steps: int | None = None, guidance_scale: float | None = None,
                  batch_size: int = 64, train: bool = True, frames: str | Path | None = None,
-                 mask: str | Path | None = None, **kw):
+                 mask: str | Path | None = None, device: str = "cpu", negative_prompt: str = ""):
         from reference.maugen.config import MAUGenTinyConfig
         from reference.maugen.train import load_tiny_maugen
 
@@ -159,10 +159,13 @@ class MAUGenTiny(MAUGenGenerator):
         d_steps, d_cfg = self.SAMPLING[variant]
         steps = d_steps if steps is None else steps
         guidance_scale = d_cfg if guidance_scale is None else guidance_scale
-        super().__init__(steps=steps, guidance_scale=guidance_scale, batch_size=batch_size, negative_prompt="",
-                         frames=frames, mask=mask, pipe=load_tiny_maugen(cfg, train_if_missing=train), **kw)
+        super().__init__(steps=steps, guidance_scale=guidance_scale, batch_size=batch_size, device=device,
+                         negative_prompt=negative_prompt, frames=frames, mask=mask,
+                         pipe=load_tiny_maugen(cfg, train_if_missing=train))  # the committed weights, float32
         self.config = {"weights": cfg.key, "steps": steps, "guidance_scale": guidance_scale,
                        "scheduler": type(self.pipe.scheduler).__name__, **self._inpaint_config(frames, mask)}
+        if negative_prompt:  # recorded only when set, so the default's config (and its filed results) stay as they were
+            self.config["negative_prompt"] = negative_prompt
         if variant == "v1":
             self.version = "1"  # the filed entry's record
         else:
