@@ -3,6 +3,7 @@
 - render:  params + vectorized render of 256 faces at 64 px   vs  the same code one face at a time
 - write:   SampleSetWriter (labels, checks, atomic rename)    vs  a bare PIL PNG-save loop
 - read:    SampleSet streaming read with validation           vs  a bare PIL open+decode loop
+- make:    `augen world make --workers 2` (threads capped per worker, bench.core.threads)  vs  one process
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import pytest
 from PIL import Image
 
 from bench.data.sampleset import PNG_COMPRESS_LEVEL, SampleSet, SampleSetWriter
-from bench.world.make import ATTRIBUTES, generator_info, world_batches
+from bench.world.make import ATTRIBUTES, generator_info, make_world_set, world_batches
 from bench.world.params import WorldConfig, sample_params
 from bench.world.render import render
 
 CFG = WorldConfig()
 N_RENDER = 1024
 N_IO = 1000
+N_MAKE = 4000  # two 2,000-image shards
 
 
 def _info(benchmark, images: int, baseline: str | None = None, target: float | None = None):
@@ -101,3 +103,20 @@ def test_png_read_baseline(benchmark, written_set):
                 np.asarray(im.convert("RGB"))
     _info(benchmark, N_IO)
     benchmark.pedantic(run, rounds=5, warmup_rounds=1)
+
+
+def _make(tmp_path_factory, workers: int) -> None:
+    make_world_set(tmp_path_factory.mktemp("make") / "set", CFG, "train", N_MAKE, shard_size=N_MAKE // 2,
+                   workers=workers, progress=False)
+
+
+@pytest.mark.benchmark(group="world-make")
+def test_world_make_2_workers(benchmark, tmp_path_factory):
+    _info(benchmark, N_MAKE, baseline="test_world_make_1_worker")
+    benchmark.pedantic(_make, args=(tmp_path_factory, 2), rounds=1, warmup_rounds=0)  # spawn start-up included
+
+
+@pytest.mark.benchmark(group="world-make")
+def test_world_make_1_worker(benchmark, tmp_path_factory):
+    _info(benchmark, N_MAKE)
+    benchmark.pedantic(_make, args=(tmp_path_factory, 1), rounds=1, warmup_rounds=0)

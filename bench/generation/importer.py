@@ -44,6 +44,7 @@ import numpy as np
 
 from bench.core.atomic import atomic_write_text
 from bench.core.errors import DataError, UsageError
+from bench.core.threads import cap_torch, children_capped, thread_share
 from bench.data.imagesource import extract_images, list_images, match_labels
 from bench.data.labelfiles import STEM_KEYED, LabelRow, read_labels
 from bench.data.safeio import read_photo, sha256_file
@@ -203,8 +204,9 @@ def import_images(images: str | os.PathLike, labels: str | os.PathLike, out: str
             disable=not progress)
         try:
             if workers > 1 and len(jobs) > 1:
-                with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                                         initializer=_worker_init, initargs=(workers,)) as pool:
+                with children_capped(thread_share(workers)), ProcessPoolExecutor(
+                        max_workers=workers, mp_context=get_context("spawn"), initializer=_worker_init,
+                        initargs=(workers,)) as pool:
                     for k, records in pool.map(_shard, jobs):
                         _write_records(work, k, records)
                         bar.update(len(records))
@@ -252,6 +254,4 @@ def import_images(images: str | os.PathLike, labels: str | os.PathLike, out: str
 def _worker_init(workers: int) -> None:
     """Each worker gets its share of the cores (torch's float sums depend on the thread count, so a set written with
     --workers N equals a one-process import with the same threads per process, not one with more threads)."""
-    import torch
-
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+    cap_torch(thread_share(workers))

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import re
 import shutil
 import time
@@ -42,6 +41,7 @@ from bench.core.errors import DataError, UsageError
 from bench.core.protocol import DEFAULT_PROTOCOL, protocol_hash
 from bench.core.registry import GENERATORS
 from bench.core.results import write_results
+from bench.core.threads import capped_env, thread_share
 from bench.data.sampleset import Manifest, SampleSet, finalize_shards
 from bench.generation.base import check_generator_options, get_generator, write_generated
 from bench.generation.options import parse_options
@@ -209,9 +209,9 @@ def _generate_in_processes(cfg: RunConfig, work: Path, workers: int, progress: b
 
     import torch
 
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = thread_share(workers)
     cmd = [sys.executable, "-m", "bench.generation.runner", *helper_args(cfg, work)]
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    env = capped_env(threads)
     env.pop("RANK", None), env.pop("WORLD_SIZE", None)
     work.mkdir(parents=True, exist_ok=True)
     logs = [work / f"shard-{i}of{workers}.log" for i in range(1, workers)]  # helpers' stderr

@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 from tqdm import tqdm
 
 from bench.core.errors import AlreadyExists, DataError, UsageError
+from bench.core.threads import cap_torch, children_capped, thread_share
 from bench.data.aus import EXPRESSIONS, format_aus
 from bench.data.sampleset import Manifest, Sample, SampleSetWriter, finalize_shards
 from bench.world.params import AGE_GROUPS, GENDERS, WorldConfig, sample_params
@@ -111,7 +112,9 @@ def make_world_set(out: str | os.PathLike, cfg: WorldConfig, split: str, n: int,
                disable=not progress)
     with bar:
         if workers > 1 and len(todo) > 1:
-            with mp.get_context("spawn").Pool(min(workers, len(todo))) as pool:
+            k = min(workers, len(todo))
+            with children_capped(thread_share(k)), mp.get_context("spawn").Pool(
+                    k, initializer=cap_torch, initargs=(thread_share(k),)) as pool:  # no oversubscribed cores
                 for done in pool.imap_unordered(_shard_job, todo):
                     bar.update(done)
         else:
