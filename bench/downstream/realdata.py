@@ -1,4 +1,5 @@
-"""Real-data downstream protocols (`kind: real`: affectnet-v1, bp4d-v1): the downstream harness on local datasets.
+"""Real-data downstream protocols (`kind: real`: affectnet-v1, rafdb-v1, bp4d-v1, disfa-v1): the downstream harness on
+local datasets.
 
 A real protocol names no world and no judge. It trains the protocol's recognizer (a ResNet-18) on a SampleSet's
 claimed labels at each size, and on the dataset's own training split (real only; real + synthetic), and tests
@@ -9,7 +10,7 @@ on the dataset's test split, with the same code (`bench.downstream.harness`) tha
 The protocol's `data` section says where the files lie under the root (nothing is downloaded):
 
     data:
-      reader: affectnet                 # or bp4d
+      reader: affectnet                 # or rafdb, bp4d, disfa (READERS)
       train: {labels: training.csv, images: Manually_Annotated_Images}
       test: {labels: validation.csv, images: Manually_Annotated_Images}
       crop_face: true                   # affectnet: crop each image to its face_x/y/width/height box
@@ -43,15 +44,14 @@ from bench.core.errors import DataError, UsageError
 from bench.core.protocol import DataSettings, DownstreamSettings, Protocol, Selection, plain, protocol_hash
 from bench.core.registry import READERS
 from bench.core.results import environment, new_results
-from bench.data.aus import N_AUS
 from bench.data.safeio import contained_path, sha256_file
 from bench.downstream import harness as DS
 from bench.downstream.harness import LabelledImages, resize_uint8
 
 
 def check_data_settings(d: DataSettings, where) -> None:
-    """What the readers rely on beyond types: BP4D's subject-exclusive split and a positive frame stride."""
-    if d.reader == "bp4d":
+    """What the readers rely on beyond types: BP4D's and DISFA's subject-exclusive split, a positive frame stride."""
+    if d.reader in ("bp4d", "disfa"):
         sp = d.split
         if sp is None or sp.folds < 2 or not 0 <= sp.test_fold < sp.folds:
             raise DataError(where, "data.split needs folds >= 2 and 0 <= test_fold < folds (subject-exclusive)")
@@ -68,14 +68,18 @@ def _under(root: Path, rel: str, what: str) -> Path:
 
 
 def _labels_sha(path: Path) -> str:
-    """sha256 of a label file, or of the label files a folder reader reads (BP4D's F001_T1.csv...)."""
-    from bench.data.datasets import _BP4D_FILE
+    """sha256 of a label file, or of the label files a folder reader reads (BP4D's F001_T1.csv...; DISFA's
+    SN001/SN001_au1.txt ...)."""
+    from bench.data.datasets import _BP4D_FILE, _DISFA_SUBJECT
 
     if path.is_file():
         return sha256_file(path)
+    files = [p for p in path.iterdir() if _BP4D_FILE.match(p.name)]
+    files += [f for s in path.iterdir() if _DISFA_SUBJECT.match(s.name) and s.is_dir() and not s.is_symlink()
+              for f in s.glob(f"{s.name}_au*.txt")]
     h = hashlib.sha256()
-    for f in sorted(p for p in path.iterdir() if _BP4D_FILE.match(p.name) and p.is_file() and not p.is_symlink()):
-        h.update(f.name.encode() + b"\0" + sha256_file(f).encode())
+    for f in sorted((f for f in files if f.is_file() and not f.is_symlink()), key=lambda f: f.relative_to(path)):
+        h.update(str(f.relative_to(path)).encode() + b"\0" + sha256_file(f).encode())
     return h.hexdigest()
 
 
@@ -105,19 +109,33 @@ def affectnet_rows(labels: Path, images: Path, d: DataSettings, sel: Selection, 
     """AffectNet rows (codes 0-7): the first `per_class` of each class, and/or `n` drawn with `seed`."""
     from bench.data.datasets import read_affectnet
 
+    return _classes_drawn(list(read_affectnet(labels, images)), sel, labels, range(8), "codes 0-7")
+
+
+def _classes_drawn(rows: list, sel: Selection, labels: Path, classes, what: str) -> list:
+    """Expression rows picked by a selection: the first `per_class` of each class, and/or `n` drawn with `seed`."""
     n, per_class, seed = sel.n, sel.per_class, sel.seed or 0
-    rows = list(read_affectnet(labels, images))
     if per_class is not None:
-        by = {c: [s for s in rows if s.expression == c] for c in range(8)}
+        by = {c: [s for s in rows if s.expression == c] for c in classes}
         short = {c: len(v) for c, v in by.items() if len(v) < per_class}
         if short:
-            raise DataError(labels, f"needs {per_class} rows per class 0-7; classes with fewer: {short}")
-        rows = [s for c in range(8) for s in by[c][:per_class]]
+            raise DataError(labels, f"needs {per_class} rows per class ({what}); classes with fewer: {short}")
+        rows = [s for c in classes for s in by[c][:per_class]]
     if n is not None:
         if len(rows) < n:
-            raise DataError(labels, f"holds {len(rows)} usable rows (codes 0-7); the protocol takes {n}")
+            raise DataError(labels, f"holds {len(rows)} usable rows ({what}); the protocol takes {n}")
         rows = [rows[i] for i in np.random.default_rng(seed).permutation(len(rows))[:n]]
     return rows
+
+
+@READERS.register("rafdb")
+def rafdb_rows(labels: Path, images: Path, d: DataSettings, sel: Selection, test: bool) -> list:
+    """RAF-DB basic rows of the list file's train or test part (its 7 classes as AffectNet codes 0-6, aligned
+    images), picked as AffectNet's are."""
+    from bench.data.datasets import RAF_TO_AFFECTNET, read_rafdb
+
+    rows = list(read_rafdb(labels, split="test" if test else "train"))
+    return _classes_drawn(rows, sel, labels, sorted(RAF_TO_AFFECTNET.values()), "RAF-DB's 7 basic classes")
 
 
 def bp4d_fold(subjects: list[str], folds: int) -> dict[str, int]:
@@ -130,20 +148,30 @@ def bp4d_rows(labels: Path, images: Path, d: DataSettings, sel: Selection, test:
     """BP4D frames of the train or test subjects (subject-exclusive folds), every `frame_stride`-th, `n` drawn."""
     from bench.data.datasets import read_bp4d
 
-    n, seed = sel.n, sel.seed or 0
     kw = {"image_template": d.image_template} if d.image_template else {}
-    rows = list(read_bp4d(labels, aus="BP4D12", **kw))
+    return _subject_frames(list(read_bp4d(labels, aus="BP4D12", **kw)), d, sel, labels, test)
+
+
+def _subject_frames(rows: list, d: DataSettings, sel: Selection, labels: Path, test: bool) -> list:
+    """Frames of the train or test subjects (subject-exclusive folds), every `frame_stride`-th, `n` drawn."""
     fold = bp4d_fold([s.identity for s in rows], d.split.folds)
-    keep = [s for s in rows if (fold[s.identity] == d.split.test_fold) == test]
-    stride = d.frame_stride
-    keep = keep[::stride]
+    keep = [s for s in rows if (fold[s.identity] == d.split.test_fold) == test][::d.frame_stride]
     if not keep:
         raise DataError(labels, f"no {'test' if test else 'train'} frames after the subject split")
-    if n is not None:
-        if len(keep) < n:
-            raise DataError(labels, f"holds {len(keep)} training frames after the split; the protocol takes {n}")
-        keep = [keep[i] for i in np.random.default_rng(seed).permutation(len(keep))[:n]]
+    if sel.n is not None:
+        if len(keep) < sel.n:
+            raise DataError(labels, f"holds {len(keep)} training frames after the split; the protocol takes {sel.n}")
+        keep = [keep[i] for i in np.random.default_rng(sel.seed or 0).permutation(len(keep))[:sel.n]]
     return keep
+
+
+@READERS.register("disfa")
+def disfa_rows(labels: Path, images: Path, d: DataSettings, sel: Selection, test: bool) -> list:
+    """DISFA frames (intensities 0-5 of its 12 AUs) of the train or test subjects, as BP4D's are picked."""
+    from bench.data.datasets import read_disfa
+
+    kw = {"image_template": d.image_template} if d.image_template else {}
+    return _subject_frames(list(read_disfa(labels, **kw)), d, sel, labels, test)
 
 
 def _crop(img: np.ndarray, box: list[int], sample) -> np.ndarray:
@@ -200,12 +228,11 @@ def load_split(d: DataSettings, s: DownstreamSettings, root: str | os.PathLike, 
         if d.reader == "affectnet" and d.crop_face:
             img = _crop(img, smp.meta["face_box"], smp)
         x[i] = resize_uint8(np.array(img[None]), size)[0]  # a writable copy (crops are views)
-    aus = torch.full((len(rows), N_AUS), float("nan"))
-    expr = torch.tensor([int(r.expression) for r in rows], dtype=torch.int64)
+    aus = torch.from_numpy(np.stack([r.intensity for r in rows]).astype(np.float32))  # NaN: not labelled (N, 17)
+    expr = torch.tensor([int(r.expression) for r in rows], dtype=torch.int64)  # -1: not labelled
     occ = None
-    if d.reader == "bp4d":
+    if any(r.prob is not None for r in rows):  # occurrence-only labels (BP4D)
         occ = torch.from_numpy(np.stack([r.prob for r in rows]).astype(np.float32))
-        expr = torch.full((len(rows),), -1, dtype=torch.int64)
     data = {k: v for k, v in plain(d).items() if k not in ("train", "test")}
     sel_key = json.dumps({"part": part, "sel": plain(sel), "data": data, "spec": plain(spec)}, sort_keys=True)
     pixels = hashlib.sha256(x.numpy().tobytes()).hexdigest()[:16]

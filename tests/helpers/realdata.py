@@ -58,8 +58,46 @@ def tiny_real_protocol(tmp: Path, name: str, **down) -> str:
     s = yaml.safe_load((PROTOCOL_DIR / f"{name}.yaml").read_text())
     s["downstream"].update({"recognizer": "resnet18", "width": 8, "input_size": 32, "steps": 12, "batch_size": 16,
                             "seeds": [0], "scales": [0.5, 1], "val": {"n": 40}, **down})
-    if name == "bp4d-v1":
+    if name in ("bp4d-v1", "disfa-v1"):
         s["data"]["frame_stride"] = 1
     path = tmp / f"{name}-tiny.yaml"
     path.write_text(yaml.safe_dump(s))
     return str(path)
+
+
+def rafdb_folder(root: Path, n_train: int = 120, n_test: int = 56) -> Path:
+    """A RAF-DB-format dataset under `root`: EmoLabel/list_patition_label.txt and Image/aligned/*_aligned.jpg, world
+    faces of the 7 basic classes (contempt faces left out) with RAF-DB's 1-7 labels."""
+    from bench.data.datasets import RAF_TO_AFFECTNET
+
+    to_raf = {code: raf for raf, code in RAF_TO_AFFECTNET.items()}
+    (root / "EmoLabel").mkdir(parents=True)
+    (root / "Image" / "aligned").mkdir(parents=True)
+    lines = []
+    for split, n in (("train", n_train), ("test", n_test)):
+        xs, p = world_faces(split, np.arange(3 * n))
+        keep = [i for i in range(3 * n) if int(p.expression[i]) in to_raf][:n]
+        for k, i in enumerate(keep, 1):
+            name = f"{split}_{k:05d}.jpg"
+            Image.fromarray(xs[i]).save(root / "Image" / "aligned" / name.replace(".jpg", "_aligned.jpg"), quality=95)
+            lines.append(f"{name} {to_raf[int(p.expression[i])]}")
+    (root / "EmoLabel" / "list_patition_label.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def disfa_folder(root: Path, subjects: tuple[str, ...] = ("SN001", "SN002", "SN003", "SN004", "SN005", "SN006"),
+                 frames: int = 40) -> Path:
+    """A DISFA-format dataset under `root`: ActionUnit_Labels/SNxxx/SNxxx_au{k}.txt ("frame,intensity", the world
+    faces' true intensities of DISFA's 12 AUs, rounded) and frames/SNxxx/{frame}.png."""
+    from bench.data.aus import AU_INDEX, subset
+
+    for k, subj in enumerate(subjects):
+        xs, p = world_faces("val", np.arange(k * frames, (k + 1) * frames))
+        (root / "frames" / subj).mkdir(parents=True)
+        (root / "ActionUnit_Labels" / subj).mkdir(parents=True)
+        for f in range(frames):
+            Image.fromarray(xs[f]).save(root / "frames" / subj / f"{f}.png")
+        for au in subset("DISFA12"):
+            rows = [f"{f},{int(np.clip(np.round(p.aus[f, AU_INDEX[au]]), 0, 5))}" for f in range(frames)]
+            (root / "ActionUnit_Labels" / subj / f"{subj}_au{au}.txt").write_text("\n".join(rows) + "\n")
+    return root
