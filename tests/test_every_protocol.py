@@ -7,26 +7,15 @@ import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from bench.core.errors import UsageError
 from bench.core.protocol import protocol_hash
-from bench.core.results import metric, new_results, write_results
+from bench.core.results import write_results
 from bench.publish.leaderboard import build, headline
 from bench.publish.report import build_report
 from bench.scoring.protocols import known_protocols, load_protocol
-
-
-def fixture_results(proto, name: str, seed: int, current: str) -> dict:
-    rng = np.random.default_rng(seed)
-    metrics = {}
-    for m, info in proto.metric_info.items():
-        v = float(rng.uniform(0.1, 0.9))
-        extra = {"real_only": 0.5, "real_only_ci95": [0.45, 0.55]} if m.endswith("_mixed") else {}
-        metrics[m] = metric(v, 100, info["higher_is_better"], info["family"], (v - 0.05, v + 0.05), **extra)
-    return new_results(protocol={"id": proto.id, "hash": current}, generator={"name": name, "version": "1", "config": {}},
-                       sampleset={"folder": name, "content_hash": "c", "n": 100}, metrics=metrics)
+from tests.helpers.results import fixture_results
 
 
 @pytest.mark.parametrize("proto_id", known_protocols())

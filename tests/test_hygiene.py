@@ -20,13 +20,12 @@ import sys
 import tarfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 
 from bench.core.errors import AlreadyExists, DataError
 from bench.core.protocol import protocol_hash
-from bench.core.results import entry_names, load_results, markdown_table, metric, new_results, write_results
+from bench.core.results import entry_names, load_results, markdown_table, write_results
 from bench.data.sampleset import SampleSet
 from bench.generation.base import get_generator, write_generated
 from bench.publish import leaderboard as LB
@@ -36,6 +35,7 @@ from bench.world.conditions import world_conditions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.helpers.protocols import mini_protocol  # noqa: E402
+from tests.helpers.results import fixture_results  # noqa: E402
 
 N = 20
 WORLD = {"seed": 0, "image_size": 64}
@@ -215,17 +215,6 @@ def test_equal_training_values_share_a_rank_and_are_still_tested(monkeypatch):
 
 
 # -- report folders are rebuilt ------------------------------------------------------------------------------------
-
-def fixture_results(proto, name: str, seed: int, current: str, n: int = 100) -> dict:
-    rng = np.random.default_rng(seed)
-    metrics = {}
-    for m, info in proto.metric_info.items():
-        v = float(rng.uniform(0.1, 0.9))
-        extra = {"real_only": 0.5, "real_only_ci95": [0.45, 0.55]} if m.endswith("_mixed") else {}
-        metrics[m] = metric(v, 100, info["higher_is_better"], info["family"], (v - 0.05, v + 0.05), **extra)
-    return new_results(protocol={"id": proto.id, "hash": current}, generator={"name": name, "version": "1", "config": {}},
-                       sampleset={"folder": name, "content_hash": f"c-{name}", "n": n}, metrics=metrics, judges={})
-
 
 STALE = ("report.html", "scaling_utility.png", "per_au_gone.png", "pareto.png", "demographics.png", "samples_old.png")
 KEPT = ("notes.md", "copy_rate.md", "contact_sheet.png", "samples_old.png.bak", "my_pareto.png")
