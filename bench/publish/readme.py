@@ -86,7 +86,8 @@ BENCH_GROUPS = {"world-render": "world rendering", "sampleset-write": "SampleSet
                 "maugen-tiny-sampling": "MAUGen-tiny sampling (published variant)",
                 "synfer-tiny-guidance": "SynFER-tiny semantic guidance",
                 "faceapi-chain-512": "face-api chain on photos at 512 px (torch port vs face-api in Node)",
-                "import-512": "`augen import` of photos at 512 px"}
+                "import-512": "`augen import` of photos at 512 px",
+                "world-make": "`augen world make` with 2 workers (threads capped per worker) vs 1 process"}
 
 
 # -- blocks ---------------------------------------------------------------------------------------------------------
