@@ -27,18 +27,15 @@ from bench.core.errors import AlreadyExists, DataError
 from bench.core.protocol import protocol_hash
 from bench.core.results import entry_names, load_results, markdown_table, write_results
 from bench.data.sampleset import SampleSet
-from bench.generation.base import get_generator, write_generated
 from bench.publish import leaderboard as LB
 from bench.publish import submit as S
 from bench.scoring.protocols import load_protocol
-from bench.world.conditions import world_conditions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.helpers.protocols import mini_protocol  # noqa: E402
+from tests.helpers.protocols import control_set, mini_protocol  # noqa: E402
 from tests.helpers.results import fixture_results  # noqa: E402
 
 N = 20
-WORLD = {"seed": 0, "image_size": 64}
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +45,7 @@ def proto_path(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def good(tmp_path_factory) -> Path:
-    """A world set made by the `real` control (its manifest names generator `real`)."""
-    root = tmp_path_factory.mktemp("good") / "set"
-    write_generated(get_generator("real", world=WORLD), world_conditions(WORLD, "val", N), root, protocol="world-mini")
-    return root
+    return control_set(tmp_path_factory.mktemp("good") / "set", N)
 
 
 @pytest.fixture

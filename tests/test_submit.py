@@ -27,10 +27,10 @@ from bench.publish.submit import submit
 from bench.world.conditions import world_conditions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.helpers.protocols import mini_protocol  # noqa: E402
+from tests.helpers.protocols import MINI_WORLD, control_set, mini_protocol  # noqa: E402
 
 N = 20
-WORLD = {"seed": 0, "image_size": 64}
+WORLD = MINI_WORLD
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +40,7 @@ def proto_path(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def good(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("good") / "set"
-    write_generated(get_generator("real", world=WORLD), world_conditions(WORLD, "val", N), root, protocol="world-mini")
-    return root
+    return control_set(tmp_path_factory.mktemp("good") / "set", N)
 
 
 # -- defects: each takes a copy of a valid set and a row index, and returns (path to submit, file the error names)

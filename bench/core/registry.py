@@ -112,21 +112,35 @@ class Registry:
         return list(self._entries.values())
 
 
+def option_parameters(factory: Callable) -> tuple[dict[str, inspect.Parameter], bool]:
+    """The keyword parameters `factory` takes, in signature order (a class: its `__init__`, following `**kwargs` into
+    base classes' `__init__`, the first declaration of a name winning), and whether it still takes any other keyword
+    (a function ending in `**kwargs`)."""
+    out: dict[str, inspect.Parameter] = {}
+    for fn in [c.__init__ for c in inspect.getmro(factory)] if inspect.isclass(factory) else [factory]:
+        if fn is object.__init__:
+            return out, False
+        params = inspect.signature(fn).parameters.values()
+        for p in params:
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self":
+                out.setdefault(p.name, p)
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            return out, False
+    return out, True
+
+
+def annotation_text(p: inspect.Parameter) -> str:
+    """A parameter's annotation as written ('int | None'), '' when it has none."""
+    return p.annotation if isinstance(p.annotation, str) else getattr(p.annotation, "__name__", "")
+
+
 def accepted_options(factory: Callable) -> set[str] | None:
     """Keyword names `factory` accepts: its `accepts` attribute if it declares one, else its signature (following
     `**kwargs` into base classes' `__init__`); None if it takes any."""
     if hasattr(factory, "accepts"):
         return set(factory.accepts)
-    names: set[str] = set()
-    chain = [factory.__init__ for factory in inspect.getmro(factory)] if inspect.isclass(factory) else [factory]
-    for fn in chain:
-        if fn is object.__init__:
-            break
-        params = inspect.signature(fn).parameters.values()
-        names |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"}
-        if not any(p.kind is p.VAR_KEYWORD for p in params):
-            return names
-    return None if not inspect.isclass(factory) else names
+    params, any_keyword = option_parameters(factory)
+    return None if any_keyword else set(params)
 
 
 def required_options(factory: Callable) -> set[str]:
@@ -158,33 +172,29 @@ def check_fields(factory: Callable, options: dict, what: str, supplied: Iterable
     missing = sorted(required_options(factory) - set(options) - set(supplied))
     if missing:
         raise UsageError(f"{what} needs option(s) {', '.join(missing)} (--option {missing[0]}=...)")
-    simple = {"int": (int,), "float": (int, float), "str": (str,), "Path": (str,), "bool": (bool,),
-              "None": (type(None),), "list": (list, tuple), "tuple": (list, tuple), "dict": (dict,)}
-    chain = [c.__init__ for c in inspect.getmro(factory)] if inspect.isclass(factory) else [factory]
-    params: dict[str, inspect.Parameter] = {}
-    for fn in chain:  # each option's parameter, following **kwargs into base classes as accepted_options does
-        if fn is object.__init__:
-            break
-        sig = inspect.signature(fn).parameters
-        for p in sig.values():
-            params.setdefault(p.name, p)
-        if not any(p.kind is p.VAR_KEYWORD for p in sig.values()):
-            break
+    params = option_parameters(factory)[0]
     for key, value in options.items():
-        p = params.get(key)
-        if p is None or p.annotation is p.empty:
-            continue
-        text = p.annotation if isinstance(p.annotation, str) else getattr(p.annotation, "__name__", "")
-        alts = [a.strip().split("[")[0].rpartition(".")[2] for a in text.split("|")]
-        if not text or any(a not in simple for a in alts):
-            continue  # an annotation we do not read: the factory checks it
-        types = tuple(t for a in alts for t in simple[a])
-        if p.default is None:
-            types += (type(None),)
-        if isinstance(value, bool) and bool not in types or not isinstance(value, types):
-            hint = f"; as text: --option {key}=\"'{value}'\"" if "str" in alts or "Path" in alts else ""
-            want = " or ".join(a for a in alts if a != "None" or p.default is not None)
-            raise UsageError(f"{what} option {key} must be {want}, not {value!r} ({type(value).__name__}){hint}")
+        if key in params:
+            _check_type(what, key, value, params[key])
+
+
+#: annotation names check_fields reads -> the option values they accept (values come from YAML: text for a path)
+SIMPLE_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "Path": (str,), "bool": (bool,),
+                "None": (type(None),), "list": (list, tuple), "tuple": (list, tuple), "dict": (dict,)}
+
+
+def _check_type(what: str, key: str, value, p: inspect.Parameter) -> None:
+    """One option value against its parameter's annotation (unions of SIMPLE_TYPES; others are the factory's to
+    check); a None default also accepts None."""
+    text = annotation_text(p)
+    alts = [a.strip().split("[")[0].rpartition(".")[2] for a in text.split("|")]
+    if not text or any(a not in SIMPLE_TYPES for a in alts):
+        return
+    types = tuple(t for a in alts for t in SIMPLE_TYPES[a]) + ((type(None),) if p.default is None else ())
+    if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+        hint = f"; as text: --option {key}=\"'{value}'\"" if "str" in alts or "Path" in alts else ""
+        want = " or ".join(a for a in alts if a != "None" or p.default is not None)
+        raise UsageError(f"{what} option {key} must be {want}, not {value!r} ({type(value).__name__}){hint}")
 
 
 GENERATORS = Registry("generator", entry_point_group="augen.generators")

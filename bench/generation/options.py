@@ -14,6 +14,7 @@ from collections.abc import Callable
 import yaml
 
 from bench.core.errors import UsageError
+from bench.core.registry import annotation_text, option_parameters
 
 #: What an option means when neither the generator (`option_help`) nor its options dataclass (field comments) says.
 COMMON_MEANINGS = {
@@ -102,28 +103,19 @@ def describe_options(factory: Callable, hidden: tuple[str, ...] = ()) -> list[di
     if dataclasses.is_dataclass(factory) and isinstance(factory, type):
         comments = {**_field_comments(factory), **comments}
     own = dict(getattr(factory, "option_help", {}) or {})
-    chain = [c.__init__ for c in inspect.getmro(factory)] if inspect.isclass(factory) else [factory]
-    out, seen = [], set()
-    for fn in chain:
-        if fn is object.__init__:
-            break
-        params = inspect.signature(fn).parameters.values()
-        for p in params:
-            if (p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) or p.name in ("self", *seen, *hidden)
-                    or p.name in INTERNAL):
-                continue
-            seen.add(p.name)
-            typ = p.annotation if isinstance(p.annotation, str) else getattr(p.annotation, "__name__", "")
-            default = "(required)" if p.default is p.empty else repr(p.default)
-            if p.name in fields:
-                typ = fields[p.name].type if isinstance(fields[p.name].type, str) else typ
-                if p.default is None:
-                    default = repr(getattr(config, p.name))
-            typ = typ.replace(" | None", "") if typ.endswith(" | None") and p.default is None else typ
-            meaning = own.get(p.name) or comments.get(p.name) or COMMON_MEANINGS.get(p.name, "")
-            out.append({"name": p.name, "type": typ or "any", "default": default, "meaning": meaning})
-        if not any(p.kind is p.VAR_KEYWORD for p in params):
-            break
+    out = []
+    for p in option_parameters(factory)[0].values():
+        if p.name in hidden or p.name in INTERNAL:
+            continue
+        typ = annotation_text(p)
+        default = "(required)" if p.default is p.empty else repr(p.default)
+        if p.name in fields:
+            typ = fields[p.name].type if isinstance(fields[p.name].type, str) else typ
+            if p.default is None:
+                default = repr(getattr(config, p.name))
+        typ = typ.replace(" | None", "") if typ.endswith(" | None") and p.default is None else typ
+        meaning = own.get(p.name) or comments.get(p.name) or COMMON_MEANINGS.get(p.name, "")
+        out.append({"name": p.name, "type": typ or "any", "default": default, "meaning": meaning})
     return out
 
 

@@ -23,3 +23,16 @@ def mini_protocol(folder: Path, n: int) -> str:
     path = Path(folder) / "world-mini.yaml"
     path.write_text(yaml.safe_dump(s))
     return str(path)
+
+
+MINI_WORLD = {"seed": 0, "image_size": 64}  # world-mini's world
+
+
+def control_set(root: Path, n: int) -> Path:
+    """The `real` control's answers to world-mini's first n conditions, written at `root` (its manifest names
+    generator `real`)."""
+    from bench.generation.base import get_generator, write_generated
+    from bench.world.conditions import world_conditions
+
+    return write_generated(get_generator("real", world=MINI_WORLD), world_conditions(MINI_WORLD, "val", n), root,
+                           protocol="world-mini")
