@@ -3,7 +3,8 @@
 - render:  params + vectorized render of 256 faces at 64 px   vs  the same code one face at a time
 - write:   SampleSetWriter (labels, checks, atomic rename)    vs  a bare PIL PNG-save loop
 - read:    SampleSet streaming read with validation           vs  a bare PIL open+decode loop
-- make:    `augen world make --workers 2` (threads capped per worker, bench.core.threads)  vs  one process
+- make:    `augen world make --workers 2` (threads capped per worker, bench.core.threads)  vs  one process,
+           target 1.6x (issue 18)
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from bench.world.render import render
 CFG = WorldConfig()
 N_RENDER = 1024
 N_IO = 1000
-N_MAKE = 4000  # two 2,000-image shards
+N_MAKE = 8000  # two 4,000-image shards: spawned workers import torch (~2 s each), which small sets do not repay
 
 
-def _info(benchmark, images: int, baseline: str | None = None, target: float | None = None):
-    benchmark.extra_info.update(items=images, unit="img", baseline=baseline, target_images_per_s=target)
+def _info(benchmark, images: int, baseline: str | None = None, target: float | None = None, **more):
+    benchmark.extra_info.update(items=images, unit="img", baseline=baseline, target_images_per_s=target, **more)
 
 
 @pytest.mark.benchmark(group="world-render")
@@ -112,7 +113,7 @@ def _make(tmp_path_factory, workers: int) -> None:
 
 @pytest.mark.benchmark(group="world-make")
 def test_world_make_2_workers(benchmark, tmp_path_factory):
-    _info(benchmark, N_MAKE, baseline="test_world_make_1_worker")
+    _info(benchmark, N_MAKE, baseline="test_world_make_1_worker", target_ratio=1.6)  # issue 18's target
     benchmark.pedantic(_make, args=(tmp_path_factory, 2), rounds=1, warmup_rounds=0)  # spawn start-up included
 
 

@@ -501,3 +501,23 @@ def test_refreport_writes_a_judge_report_from_its_json(tmp_path):
     src = ROOT / R.JUDGE_WEIGHTS / f"{WorldJudgeConfig().judge_id}.json"
     assert main([str(tmp_path / "judge.md"), "--judge", str(src)]) == 0
     assert (tmp_path / "judge.md").read_text() == judge_markdown(json.loads(src.read_text()))
+
+
+def test_throughput_rows_with_several_baselines_a_ceiling_and_a_target_ratio():
+    from bench.devtools.benchreport import markdown
+    from bench.publish.throughput import rows
+
+    data = {"machine_info": {}, "datetime": "2026-01-02T03:04:05", "benchmarks": [
+        {"name": "two", "group": "g", "stats": {"mean": 5.0},
+         "extra_info": {"items": 100, "baseline": ["one", "thin"], "target_ratio": 1.6,
+                        "ceiling": {"single": "thin", "full": "one", "workers": 2}}},
+        {"name": "one", "group": "g", "stats": {"mean": 8.0}, "extra_info": {"items": 100}},
+        {"name": "thin", "group": "g", "stats": {"mean": 6.0}, "extra_info": {"items": 50}}]}
+    two = rows(data)[0]
+    # 20 img/s against 12.5 and 8.33; ceiling 2 x 8.33 / 12.5 = 1.333
+    assert two["ratios"] == [("one", pytest.approx(1.6)), ("thin", pytest.approx(2.4))]
+    assert two["ceiling"] == pytest.approx(4 / 3) and two["met"] is True and two["target"] == "1.6x"
+    assert "| `two` | g | 5.0000 | 20 img/s | 1.60x `one`, 2.40x `thin` (ceiling 1.33x) | 1.6x | yes |" in markdown(data)
+    assert [r["name"] for r in R.bench_rows(data)] == ["two"]  # both baselines left out of the README's block
+    data["benchmarks"][0]["stats"]["mean"] = 6.0
+    assert rows(data)[0]["met"] is False

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from bench.core.atomic import atomic_write_text
-from bench.publish.throughput import rows
+from bench.publish.throughput import ratio_text, rows
 
 
 def _num(v: float) -> str:
@@ -33,7 +33,7 @@ def markdown(data: dict) -> str:
         "|---|---|---:|---:|---|---:|---|",
     ]
     for r in rows(data):
-        ratio = f"{r['ratio']:.2f}x `{r['baseline']}`" if r["ratio"] else ""
+        ratio = ratio_text(r)
         lines.append(f"| `{r['name']}` | {r['group']} | {r['mean_s']:.4f}{'*' if r['inner'] else ''} | "
                      f"{_num(r['per_s'])} {r['unit']}/s | {ratio} | {r['target'] or ''} | "
                      f"{'' if r['met'] is None else ('yes' if r['met'] else 'NO')} |")

@@ -66,7 +66,7 @@ from bench.publish.readme_sources import (  # noqa: F401  (the blocks' machinery
     render_block,
     scales_words,
 )
-from bench.publish.throughput import rows
+from bench.publish.throughput import baseline_names, ratio_text, rows
 
 CONTROLS = ("real", "shuffled", "collapsed", "noise")
 REFERENCES = ("maugen-tiny",)  # reference generators shown beside the controls
@@ -87,7 +87,8 @@ BENCH_GROUPS = {"world-render": "world rendering", "sampleset-write": "SampleSet
                 "synfer-tiny-guidance": "SynFER-tiny semantic guidance",
                 "faceapi-chain-512": "face-api chain on photos at 512 px (torch port vs face-api in Node)",
                 "import-512": "`augen import` of photos at 512 px",
-                "world-make": "`augen world make` with 2 workers (threads capped per worker) vs 1 process"}
+                "world-make": "`augen world make` with 2 workers (threads capped per worker) vs 1 process",
+                "maugen-tiny-workers": "`augen run maugen-tiny --workers 2` generation vs 1 process, vs 1 thread"}
 
 
 # -- blocks ---------------------------------------------------------------------------------------------------------
@@ -162,8 +163,8 @@ def difficulty_block(probe: dict, judge: dict, n_expressions: int) -> str:
 def bench_rows(data: dict) -> list[dict]:
     """Benchmarks of a pytest-benchmark JSON that are nobody's baseline: group, name, items/s, unit, and the speed
     against the baseline measured in the same run (bench.publish.throughput.rows: one rule for both tables)."""
-    baselines = {b.get("extra_info", {}).get("baseline") for b in data["benchmarks"]}
-    return [{k: r[k] for k in ("group", "name", "per_s", "unit", "baseline", "ratio")}
+    baselines = {n for b in data["benchmarks"] for n in baseline_names(b.get("extra_info", {}))}
+    return [{k: r[k] for k in ("group", "name", "per_s", "unit", "baseline", "ratio", "ratios", "ceiling")}
             for r in rows(data) if r["name"] not in baselines]
 
 
@@ -181,7 +182,7 @@ def throughput_block(data: dict) -> str:
             f"in the same run:")
     lines = [head, "", "| what | benchmark | throughput | speed vs baseline |", "|---|---|---:|---|"]
     for r in bench_rows(data):
-        ratio = f"{r['ratio']:.2f}x `{r['baseline']}`" if r["ratio"] else ""
+        ratio = ratio_text(r)
         lines.append(f"| {BENCH_GROUPS.get(r['group'], r['group'])} | `{r['name']}` | {_rate(r['per_s'])} "
                      f"{r['unit']}/s | {ratio} |")
     return "\n".join(lines)

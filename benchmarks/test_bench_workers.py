@@ -1,0 +1,53 @@
+"""Generation with `augen run --workers 2` (the committed maugen-tiny, threads capped per process by
+bench.core.threads) against one process using every core, and against one process on one thread, all in one run.
+
+On this 2-core machine one tiny-model process on 2 threads is already faster than on 1, so two 1-thread processes
+can gain at most 2 x rate(1 thread) / rate(2 threads) (the ceiling BENCH.md prints); the helper process also pays
+its own start-up (imports, model load, ~4 s), which a few hundred images do not repay in full.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench.generation.runner import RunConfig, run
+
+N, SHARD, N_ONE_THREAD = 128, 32, 64  # images per round: 4 shards, two per process with 2 workers
+OPTIONS = {"steps": 10}  # fewer steps than the variant's 30: the same work per step, a shorter benchmark
+
+
+def _generate(monkeypatch, n: int, workers: int) -> None:
+    d = Path(tempfile.mkdtemp(prefix="augen-bench-"))
+    monkeypatch.setenv("AUGEN_CACHE", str(d / "cache"))  # helpers inherit it: judge features from empty caches
+    run(RunConfig("maugen-tiny", "world-v2", OPTIONS, shard_size=SHARD, downstream=False, n=n), d / "w",
+        progress=False, generate_only=True, workers=workers)
+
+
+@pytest.mark.benchmark(group="maugen-tiny-workers")
+def test_generate_2_workers(benchmark, monkeypatch):
+    benchmark.extra_info.update(
+        items=N, unit="img", baseline=["test_generate_1_process", "test_generate_1_thread"],
+        ceiling={"single": "test_generate_1_thread", "full": "test_generate_1_process", "workers": 2})
+    benchmark.pedantic(_generate, args=(monkeypatch, N, 2), rounds=1, warmup_rounds=0)  # helper start-up included
+
+
+@pytest.mark.benchmark(group="maugen-tiny-workers")
+def test_generate_1_process(benchmark, monkeypatch):
+    benchmark.extra_info.update(items=N, unit="img")
+    benchmark.pedantic(_generate, args=(monkeypatch, N, 1), rounds=1, warmup_rounds=0)
+
+
+@pytest.mark.benchmark(group="maugen-tiny-workers")
+def test_generate_1_thread(benchmark, monkeypatch):
+    """One process at one worker's thread share (what each of the 2 workers runs with)."""
+    benchmark.extra_info.update(items=N_ONE_THREAD, unit="img")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        benchmark.pedantic(_generate, args=(monkeypatch, N_ONE_THREAD, 1), rounds=1, warmup_rounds=0)
+    finally:
+        torch.set_num_threads(before)
