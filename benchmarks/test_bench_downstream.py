@@ -1,5 +1,7 @@
 """Downstream training throughput (images/s through one recognizer training) against a bare PyTorch loop over
-the same network, steps and batches (same run): the harness's masking, flips and schedule are the difference."""
+the same network, steps and batches (same run): the harness's masking, flips and schedule are the difference.
+`test_downstream_training_streamed` trains from a pixel file (bench.downstream.pixels: how real-data protocols read
+their images, a batch at a time) instead of memory."""
 
 from __future__ import annotations
 
@@ -28,6 +30,19 @@ def test_downstream_training(benchmark, setup):
     s, data = setup
     benchmark.extra_info.update(items=STEPS * s.batch_size, unit="img", baseline="test_bare_training_loop")
     benchmark.pedantic(lambda: DS.train(data, s, 0), rounds=2, warmup_rounds=0)
+
+
+@pytest.mark.benchmark(group="downstream-training")
+def test_downstream_training_streamed(benchmark, setup, tmp_path_factory):
+    from bench.downstream.pixels import store
+
+    s, data = setup
+    f, _ = store(data.key, len(data), s.input_size, lambda: iter(data.x.contiguous().split(512)),
+                 tmp_path_factory.mktemp("pixels"))
+    streamed = DS.LabelledImages(f, data.aus, data.expression, data.key)
+    benchmark.extra_info.update(items=STEPS * s.batch_size, unit="img",
+                                baseline="test_bare_training_loop")
+    benchmark.pedantic(lambda: DS.train(streamed, s, 0), rounds=2, warmup_rounds=0)
 
 
 @pytest.mark.benchmark(group="downstream-training")

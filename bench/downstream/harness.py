@@ -47,7 +47,7 @@ import io
 import json
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +59,7 @@ from bench.core.errors import DataError
 from bench.core.protocol import DownstreamSettings
 from bench.core.registry import RECOGNIZERS
 from bench.data.aus import AU_INDEX, subset
+from bench.downstream.backbones import BACKBONES, load_backbone
 from bench.downstream.data import (  # noqa: F401  (re-exported: harness users read data from here)
     LabelledImages,
     WorldSlice,
@@ -93,6 +94,39 @@ def _lr(step: int, total: int, peak: float) -> float:
     return peak * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
 
 
+def _schedule(n: int, bs: int, total: int, g: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(rows (B,), flip (B,) bool) of each step: a fresh permutation whenever the current one runs out, then a coin
+    per image, drawn from `g` in that order (the order fixes the numbers)."""
+    perm, at = torch.randperm(n, generator=g), 0
+    for _ in range(total):
+        if at + bs > n:
+            perm, at = torch.randperm(n, generator=g), 0
+        idx = perm[at:at + bs]
+        at += bs
+        yield idx, torch.rand(len(idx), generator=g) < 0.5
+
+
+def _read_ahead(x, steps: Iterator[tuple[torch.Tensor, torch.Tensor]]
+                ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """(rows, flip, pixels (B, 3, S, S) uint8) of each step. Pixels in memory are indexed when asked; from a pixel
+    file the next batch is read in a thread while this one trains (os.pread releases the GIL)."""
+    if isinstance(x, torch.Tensor):
+        for idx, flip in steps:
+            yield idx, flip, x[idx]
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as reader:
+        nxt = next(steps, None)
+        fut = reader.submit(x.__getitem__, nxt[0]) if nxt else None
+        while nxt is not None:
+            idx, flip = nxt
+            nxt = next(steps, None)
+            pixels = fut.result()
+            fut = reader.submit(x.__getitem__, nxt[0]) if nxt else None
+            yield idx, flip, pixels
+
+
 def train(data: LabelledImages, s: DownstreamSettings, seed: int, threshold: float = 1.0,
           device: str = "cpu") -> torch.nn.Module:
     """One recognizer trained on `data` for `s['steps']` AdamW steps (masked multi-task loss: occurrence BCE
@@ -101,21 +135,18 @@ def train(data: LabelledImages, s: DownstreamSettings, seed: int, threshold: flo
     torch.manual_seed(seed)
     if str(device).startswith("cuda"):  # repeatable on one GPU (cached per device, see cache_path)
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-    net = build_recognizer(s.recognizer, width=s.width).to(device)
+    net = build_recognizer(s.recognizer, width=s.width)
+    if s.pretrained:
+        load_backbone(net, s.pretrained)
+    net = net.to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=s.lr, weight_decay=s.weight_decay)
     n, bs, total = len(data), min(s.batch_size, len(data)), s.steps_for(len(data))
     occ_all = data.occurrence(threshold)  # (N, 17) 0/1/NaN
     has_occ, has_int = ~torch.isnan(occ_all), ~torch.isnan(data.aus)  # (N, 17)
-    perm, at = torch.randperm(n, generator=g), 0
     net.train()
-    for step in range(total):
-        if at + bs > n:
-            perm, at = torch.randperm(n, generator=g), 0
-        idx = perm[at:at + bs]
-        at += bs
-        x = data.x[idx].float().div_(255.0)
-        flip = torch.rand(len(idx), generator=g) < 0.5  # world and real faces: left/right flip keeps every label
-        x[flip] = x[flip].flip(-1)
+    for step, (idx, flip, x) in enumerate(_read_ahead(data.x, _schedule(n, bs, total, g))):
+        x = x.float().div_(255.0)
+        x[flip] = x[flip].flip(-1)  # world and real faces: left/right flip keeps every label
         out = net(x.to(device))
         m, mi = has_occ[idx].to(device), has_int[idx].to(device)
         o, a = torch.nan_to_num(occ_all[idx]).to(device), torch.nan_to_num(data.aus[idx]).to(device)
@@ -491,6 +522,12 @@ def check_settings(s: DownstreamSettings, where: str | os.PathLike) -> None:
 
     if s.recognizer not in RECOGNIZERS:
         raise DataError(where, f"downstream recognizer {s.recognizer!r} unknown ({', '.join(RECOGNIZERS.names())})")
+    if s.pretrained is not None:
+        if s.pretrained not in BACKBONES:
+            raise DataError(where, f"downstream pretrained {s.pretrained!r} unknown ({', '.join(sorted(BACKBONES))})")
+        if (BACKBONES[s.pretrained].recognizer, 64) != (s.recognizer, s.width):
+            raise DataError(where, f"downstream pretrained {s.pretrained} initialises recognizer "
+                                   f"{BACKBONES[s.pretrained].recognizer} at width 64, not {s.recognizer} at {s.width}")
     if not s.scales or any(c <= 0 for c in s.scales) or s.mixed_scale <= 0:
         raise DataError(where, "downstream scales must be positive numbers")
     if s.real_train.n is not None and any(round(c * s.real_train.n) < 1 for c in (*s.scales, s.mixed_scale)):

@@ -24,10 +24,12 @@ the chance-corrected kinds and the training value (the headline of the faces pro
 the readers (one `DataError` naming the file and row); images are decoded inside their root only. The label files'
 sha256 enter the results' protocol hash, so results on two different copies of a dataset are never ranked together.
 
-Images are held in memory at the recognizer's input size (N x 3 x S x S bytes); a run that would need more
-than AUGEN_MAX_DOWNSTREAM_GB (default 32) for real, test, synthetic and mixed images together is refused
-before any image is decoded. The decoded pixels' sha256 enters each split's cache key (so trainings are never
-reused for other images) and the results' `data` record.
+Each split is decoded once, at the recognizer's input size, into a pixel file under the cache (N x 3 x S x S
+bytes; bench.downstream.pixels), named by the label file, the rows, the settings and the image files' names,
+sizes and times, and trainings read it a batch at a time: memory stays flat from 20k to millions of images
+(reports/streaming.md). A run whose decoded pixels would exceed AUGEN_MAX_DOWNSTREAM_GB (default: no limit) or
+the free disk is refused before any image is decoded. The decoded pixels' sha256 enters each split's cache key
+(so trainings are never reused for other images) and the results' `data` record.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from bench.core.results import environment, new_results
 from bench.data.safeio import contained_path, sha256_file
 from bench.downstream import harness as DS
 from bench.downstream.harness import LabelledImages, resize_uint8
+from bench.downstream.pixels import store
 
 
 def check_data_settings(d: DataSettings, where) -> None:
@@ -84,7 +87,8 @@ def _labels_sha(path: Path) -> str:
 
 
 def _max_gb() -> float:
-    text = os.environ.get("AUGEN_MAX_DOWNSTREAM_GB", "32")
+    """AUGEN_MAX_DOWNSTREAM_GB: the most GiB of decoded pixels one run may write (default: what the disk holds)."""
+    text = os.environ.get("AUGEN_MAX_DOWNSTREAM_GB", "inf")
     try:
         return float(text)
     except ValueError:
@@ -92,16 +96,21 @@ def _max_gb() -> float:
 
 
 def _check_images_fit(n: int, size: int, where) -> None:
+    from bench.downstream.pixels import free_gib, pixel_dir
+
     need = n * 3 * size ** 2 / 2 ** 30
     if need > (limit := _max_gb()):
-        raise DataError(where, f"{n} images at {size} px need {need:.1f} GiB in memory, over "
+        raise DataError(where, f"{n} images at {size} px need {need:.3g} GiB of decoded pixels on disk, over "
                                f"AUGEN_MAX_DOWNSTREAM_GB={limit:g}")
+    if need > (free := free_gib(pixel_dir())):
+        raise DataError(where, f"{n} images at {size} px need {need:.3g} GiB of decoded pixels under "
+                               f"{pixel_dir()}, which has {free:.1f} GiB free; point AUGEN_CACHE at a larger disk")
 
 
 def check_memory(s: DownstreamSettings, n_train: int, n_test: int, where) -> None:
-    """Refuse a run whose images (real 1x, test, synthetic at the largest scale, mixed) exceed the limit."""
-    syn = s.largest_synthetic(n_train)
-    _check_images_fit(n_train + n_test + syn + n_train + round(s.mixed_scale * n_train), s.input_size, where)
+    """Refuse, before anything is decoded, a run whose decoded pixels (real 1x, test and validation, synthetic at
+    the largest scale; the mixed training reads those same files) would not fit: memory stays flat, disk does not."""
+    _check_images_fit(n_train + n_test + s.largest_synthetic(n_train), s.input_size, where)
 
 
 @READERS.register("affectnet")
@@ -222,23 +231,37 @@ def load_split(d: DataSettings, s: DownstreamSettings, root: str | os.PathLike, 
     rows, labels, images = rows or split_rows(d, s, root, part)
     sel, spec, size = _selection(s, part), (d.test if part == "test" else d.train), s.input_size
     _check_images_fit(len(rows), size, labels)  # this split alone (score_real_downstream checks the whole run)
-    x = torch.empty(len(rows), 3, size, size, dtype=torch.uint8)
-    for i, smp in enumerate(rows):
-        img = load_dataset_image(images, smp)
-        if d.reader == "affectnet" and d.crop_face:
-            img = _crop(img, smp.meta["face_box"], smp)
-        x[i] = resize_uint8(np.array(img[None]), size)[0]  # a writable copy (crops are views)
+    data = {k: v for k, v in plain(d).items() if k not in ("train", "test")}
+    sel_key = json.dumps({"part": part, "sel": plain(sel), "data": data, "spec": plain(spec)}, sort_keys=True)
+    head = f"{d.reader}:{_labels_sha(labels)}:{hashlib.sha256(sel_key.encode()).hexdigest()[:16]}:{len(rows)}:{size}"
+
+    def chunks(k: int = 256):
+        for lo in range(0, len(rows), k):
+            x = torch.empty(min(k, len(rows) - lo), 3, size, size, dtype=torch.uint8)  # (k, 3, S, S)
+            for i, smp in enumerate(rows[lo:lo + k]):
+                img = load_dataset_image(images, smp)
+                if d.reader == "affectnet" and d.crop_face:
+                    img = _crop(img, smp.meta["face_box"], smp)
+                x[i] = resize_uint8(np.array(img[None]), size)[0]  # a writable copy (crops are views)
+            yield x
+
+    # decoded once per (labels, rows, settings, image files as they are now): later runs read the pixel file
+    x, pixels = store(f"{head}:files{_files_stamp(images, rows)}", len(rows), size, chunks)
     aus = torch.from_numpy(np.stack([r.intensity for r in rows]).astype(np.float32))  # NaN: not labelled (N, 17)
     expr = torch.tensor([int(r.expression) for r in rows], dtype=torch.int64)  # -1: not labelled
     occ = None
     if any(r.prob is not None for r in rows):  # occurrence-only labels (BP4D)
         occ = torch.from_numpy(np.stack([r.prob for r in rows]).astype(np.float32))
-    data = {k: v for k, v in plain(d).items() if k not in ("train", "test")}
-    sel_key = json.dumps({"part": part, "sel": plain(sel), "data": data, "spec": plain(spec)}, sort_keys=True)
-    pixels = hashlib.sha256(x.numpy().tobytes()).hexdigest()[:16]
-    key = (f"{d.reader}:{_labels_sha(labels)}:{hashlib.sha256(sel_key.encode()).hexdigest()[:16]}:{len(rows)}:"
-           f"{size}:px{pixels}")
-    return LabelledImages(x, aus, expr, key, occ)
+    return LabelledImages(x, aus, expr, f"{head}:px{pixels[:16]}", occ)
+
+
+def _files_stamp(images: Path, rows: list) -> str:
+    """sha256 of each row's image file name, size and modification time: a changed image decodes again."""
+    h = hashlib.sha256()
+    for r in rows:
+        st = os.stat(contained_path(images, r.file, r.meta.get("source", images), r.meta.get("row")))
+        h.update(f"{r.file}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
 
 
 def data_fingerprint(proto, root: str | os.PathLike) -> str:
@@ -257,6 +280,11 @@ def score_real_downstream(set_root: str | os.PathLike, proto: Protocol, data_roo
     if proto.kind != "real":
         raise DataError(proto.path, "is not a real-data protocol (kind: real); use augen score --downstream")
     s, d = proto.downstream, proto.data
+    backbone = None
+    if s.pretrained:  # before anything is decoded: a missing or different file is named now
+        from bench.downstream.backbones import backbone_file
+
+        backbone = {"name": s.pretrained, "sha256": backbone_file(s.pretrained)[1]}
     rows_train, rows_test = split_rows(d, s, data_root, "train"), split_rows(d, s, data_root, "test")
     fingerprint = data_fingerprint(proto, data_root)  # after split_rows, which names every missing path at once
     rows_val = split_rows(d, s, data_root, "val") if s.val is not None else None
@@ -267,7 +295,7 @@ def score_real_downstream(set_root: str | os.PathLike, proto: Protocol, data_roo
     ss = SampleSet(set_root)
     content = ss.content_hash()
     need = s.largest_synthetic(len(real))
-    syn = DS.from_sampleset(set_root, need, s.input_size, content)
+    syn = DS.from_sampleset(set_root, need, s.input_size, content, stream=True)
     log = (lambda m: print(m, flush=True)) if progress else None
     raw = DS.run_downstream(syn, real, test, s, proto.occurrence_threshold, cache=cache,
                             progress=log, device=device, val=val)
@@ -280,6 +308,7 @@ def score_real_downstream(set_root: str | os.PathLike, proto: Protocol, data_roo
         metrics=DS.downstream_metrics(raw, s),
         data={"reader": d.reader, "fingerprint": fingerprint, "train_n": len(real), "test_n": len(test),
               "train_key": real.key, "test_key": test.key,
-              **({"val_n": len(val), "val_key": val.key} if val is not None else {})},
+              **({"val_n": len(val), "val_key": val.key} if val is not None else {}),
+              **({"backbone": backbone} if backbone else {})},
         **environment(),
     )

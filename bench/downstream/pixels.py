@@ -1,0 +1,196 @@
+"""Decoded pixels on disk, read a batch at a time: how the downstream harness trains on AffectNet's 287k images
+and millions of synthetic ones with flat memory.
+
+A split (real rows, a SampleSet's first n samples, world faces) is decoded once into one raw file of
+(N, 3, S, S) uint8 rows under the cache (`<cache>/pixels/<key>.u8`, with `<key>.json` saying what it holds), named
+by what was decoded (labels, selection and image files; a set's content hash; the world's settings), so later
+runs and other submissions read it instead of decoding again. `PixelFile` is a view of rows [start, start + n) of
+such a file: indexing it with a LongTensor of rows or a slice returns a uint8 tensor read with `os.pread` (no
+mapping, so the rows read do not stay in the process's memory), it pickles as its path (a spawned training
+process opens the same file), and `head(n)` is a view. `PixelConcat` joins views (real + synthetic) without
+copying. Files are written in chunks to `<key>.u8.partial` and renamed when complete, so a killed decode leaves
+nothing that looks finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.core.atomic import atomic_write_text
+from bench.core.errors import DataError, UsageError
+
+_FDS: dict[tuple[str, int], int] = {}  # (path, inode) -> read-only descriptor, one per process
+
+
+def _fd(path: str, inode: int) -> int:
+    """A descriptor of the file `path` was when the view was made (a file decoded again is a new inode)."""
+    fd = _FDS.get((path, inode))
+    if fd is None:
+        fd = os.open(path, os.O_RDONLY)
+        if os.fstat(fd).st_ino != inode:
+            os.close(fd)
+            raise DataError(path, "pixel file was replaced after it was opened; run again")
+        _FDS[(path, inode)] = fd
+    return fd
+
+
+@dataclass(frozen=True)
+class PixelFile:
+    """Rows [start, start + n) of a (N, 3, size, size) uint8 file; x[idx] / x[lo:hi] -> (B, 3, S, S) uint8 tensors
+    in NCHW-contiguous layout (a resized tensor in memory may be channels-last, which convolutions compute with
+    other kernels: trainings from a file and from such a tensor agree to rounding, not bit for bit)."""
+
+    path: str  # the .u8 file
+    n: int  # rows in this view
+    size: int  # side S of each (3, S, S) row
+    start: int = 0  # first row of the view in the file
+    inode: int = 0  # the file's inode when the view was made (0: read it now)
+    row_bytes: int = field(init=False, repr=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "row_bytes", 3 * self.size * self.size)
+        if not self.inode:
+            object.__setattr__(self, "inode", os.stat(self.path).st_ino)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def head(self, n: int) -> PixelFile:
+        if n > self.n:
+            raise ValueError(f"asked for {n} rows of {self.path}, it holds {self.n}")
+        return PixelFile(self.path, n, self.size, self.start, self.inode)
+
+    def _read(self, lo: int, hi: int) -> np.ndarray:
+        """Rows lo..hi-1 of the view in one read: (hi - lo, 3, S, S) uint8."""
+        want = (hi - lo) * self.row_bytes
+        buf = os.pread(_fd(self.path, self.inode), want, (self.start + lo) * self.row_bytes)
+        if len(buf) != want:
+            raise DataError(self.path, f"pixel file is shorter than its {self.start + self.n} rows (truncated?)")
+        return np.frombuffer(buf, np.uint8).reshape(hi - lo, 3, self.size, self.size)
+
+    def __getitem__(self, idx) -> torch.Tensor:
+        if isinstance(idx, slice):
+            lo, hi, step = idx.indices(self.n)
+            if step != 1:
+                raise ValueError("pixel files are sliced with step 1")
+            return torch.from_numpy(self._read(lo, max(lo, hi)).copy())
+        rows = np.asarray(idx, dtype=np.int64).reshape(-1)  # (B,)
+        if rows.size and (rows.min() < 0 or rows.max() >= self.n):
+            raise IndexError(f"row out of range for {self.n} rows of {self.path}")
+        out = np.empty((rows.size, 3, self.size, self.size), np.uint8)  # (B, 3, S, S)
+        for j in np.argsort(rows, kind="stable"):  # file order: reads move forward
+            out[j] = self._read(int(rows[j]), int(rows[j]) + 1)[0]
+        return torch.from_numpy(out)
+
+
+@dataclass(frozen=True)
+class PixelConcat:
+    """Views one after another (the mixed training: real 1x then synthetic), read without copying them."""
+
+    parts: tuple  # PixelFile | torch.Tensor views, (N_i, 3, S, S) each
+
+    def __len__(self) -> int:
+        return sum(len(p) for p in self.parts)
+
+    def head(self, n: int) -> PixelConcat:
+        out, left = [], n
+        for p in self.parts:
+            if left <= 0:
+                break
+            k = min(left, len(p))
+            out.append(head(p, k))
+            left -= k
+        if left > 0:
+            raise ValueError(f"asked for {n} rows, have {len(self)}")
+        return PixelConcat(tuple(out))
+
+    def __getitem__(self, idx) -> torch.Tensor:
+        if isinstance(idx, slice):
+            lo, hi, _ = idx.indices(len(self))
+            idx = torch.arange(lo, max(lo, hi))
+        rows = torch.as_tensor(idx, dtype=torch.int64).reshape(-1)  # (B,)
+        ends = np.cumsum([len(p) for p in self.parts])
+        if len(rows) and (int(rows.min()) < 0 or int(rows.max()) >= int(ends[-1])):
+            raise IndexError(f"row out of range for {int(ends[-1])} rows")
+        which = np.searchsorted(ends, rows.numpy(), side="right")  # (B,) part of each row
+        p0 = self.parts[0]
+        side = p0.size if isinstance(p0, PixelFile) else p0.shape[-1]
+        out = torch.empty((len(rows), 3, side, side), dtype=torch.uint8)  # (B, 3, S, S)
+        for k, p in enumerate(self.parts):
+            sel = np.nonzero(which == k)[0]
+            if len(sel):
+                out[torch.from_numpy(sel)] = p[rows[sel] - (int(ends[k - 1]) if k else 0)]
+        return out
+
+
+def head(x, n: int):
+    """The first n rows of a tensor or a pixel view, as a view."""
+    return x.head(n) if hasattr(x, "head") else x[:n]
+
+
+def concat(a, b):
+    """a's rows then b's: torch.cat for two tensors, a PixelConcat (no copy) when either is on disk."""
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        return torch.cat([a, b])
+    parts = [*(a.parts if isinstance(a, PixelConcat) else (a,)), *(b.parts if isinstance(b, PixelConcat) else (b,))]
+    return PixelConcat(tuple(parts))
+
+
+def pixel_dir() -> Path:
+    from bench.core.paths import cache_root
+
+    return cache_root() / "pixels"
+
+
+def free_gib(where: Path) -> float:
+    """GiB free on the disk that holds `where` (its nearest existing parent)."""
+    p = Path(where)
+    while not p.exists():
+        p = p.parent
+    return shutil.disk_usage(p).free / 2 ** 30
+
+
+def store(key: str, n: int, size: int, chunks: Callable[[], Iterator[torch.Tensor]], where: Path | None = None
+          ) -> tuple[PixelFile, str]:
+    """The pixel file named by `key` (any text that fixes what is decoded), written from `chunks()` ((k, 3, S, S)
+    uint8 tensors, n rows in all) when not cached; returns it and the sha256 of its bytes (row order)."""
+    d = where or pixel_dir()
+    name = hashlib.sha256(f"{key}|{n}|{size}".encode()).hexdigest()[:24]
+    path, meta = d / f"{name}.u8", d / f"{name}.json"
+    if path.is_file() and meta.is_file():
+        info = json.loads(meta.read_text())
+        if info.get("key") == key and info.get("n") == n and path.stat().st_size == n * 3 * size * size:
+            return PixelFile(str(path), n, size), info["sha256"]
+    need = n * 3 * size * size / 2 ** 30
+    d.mkdir(parents=True, exist_ok=True)
+    if need > free_gib(d) - 1:
+        raise UsageError(f"decoding {n:,} images at {size} px needs {need:.1f} GiB under {d}, which has "
+                         f"{free_gib(d):.1f} GiB free; free space or point AUGEN_CACHE at a larger disk")
+    part, h, got = path.with_name(path.name + ".partial"), hashlib.sha256(), 0
+    try:
+        with open(part, "wb") as f:
+            for c in chunks():
+                b = np.ascontiguousarray(c.numpy(), dtype=np.uint8)
+                if b.shape[1:] != (3, size, size):
+                    raise ValueError(f"chunk of shape {tuple(b.shape)}, expected (k, 3, {size}, {size})")
+                f.write(b.tobytes()), h.update(b.tobytes())
+                got += len(b)
+            f.flush()
+            os.fsync(f.fileno())
+        if got != n:
+            raise ValueError(f"{got} rows decoded for {key}, expected {n}")
+    except BaseException:  # a bad image (named by the reader) or a kill: nothing half-written stays
+        part.unlink(missing_ok=True)
+        raise
+    os.replace(part, path)
+    atomic_write_text(meta, json.dumps({"key": key, "n": n, "size": size, "sha256": h.hexdigest()}) + "\n")
+    return PixelFile(str(path), n, size), h.hexdigest()
