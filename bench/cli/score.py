@@ -99,11 +99,14 @@ def cmd_validate(args) -> int:
 
 def cmd_downstream(args) -> int:
     from bench.core.results import format_table, write_results
+    from bench.downstream.distributed import ddp_or_none, is_main
     from bench.downstream.realdata import score_real_downstream
     from bench.scoring.protocols import load_protocol
 
     res = score_real_downstream(args.sampleset, load_protocol(args.protocol), args.data_root, progress=not args.quiet,
                                 device=args.device)
+    if not is_main(ddp_or_none()):  # under accelerate launch the first process writes and prints
+        return 0
     if args.out:
         write_results(args.out, res)
     print(format_table(res))
@@ -162,11 +165,14 @@ def add_commands(sub) -> None:
     val.set_defaults(func=cmd_validate)
 
     dn = sub.add_parser("downstream", help="train recognizers on a SampleSet, test on a local real dataset "
-                                           "(real-data protocols: affectnet-v1, bp4d-v1)")
+                                           "(real-data protocols: affectnet-v1/v2, rafdb-v1, bp4d-v1, disfa-v1); "
+                                           "under `accelerate launch --multi_gpu --num_processes N -m bench.cli "
+                                           "downstream ...` each training runs on N processes (DDP)")
     dn.add_argument("sampleset", help="the SampleSet folder whose images and claimed labels train the recognizers")
     dn.add_argument("--protocol", required=True, help=protocol_help("a `kind: real` protocol", None))
     dn.add_argument("--data-root", required=True, help="the dataset's local folder (see the protocol's data:)")
-    dn.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
+    dn.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (under accelerate launch: each "
+                                                    "process's own device)")
     dn.add_argument("--out", help="results JSON (default: print the table only)")
     dn.add_argument("--quiet", action="store_true", help="no progress bars")
     dn.set_defaults(func=cmd_downstream)

@@ -67,6 +67,7 @@ from bench.downstream.data import (  # noqa: F401  (re-exported: harness users r
     from_world,
     resize_uint8,
 )
+from bench.downstream.distributed import device_label, is_main
 from bench.downstream.recognizers import N_EXPRESSIONS, build_recognizer
 from bench.metrics import alignment as A
 
@@ -128,9 +129,10 @@ def _read_ahead(x, steps: Iterator[tuple[torch.Tensor, torch.Tensor]]
 
 
 def train(data: LabelledImages, s: DownstreamSettings, seed: int, threshold: float = 1.0,
-          device: str = "cpu") -> torch.nn.Module:
+          device: str = "cpu", ddp=None) -> torch.nn.Module:
     """One recognizer trained on `data` for `s['steps']` AdamW steps (masked multi-task loss: occurrence BCE
-    where occurrence is known, intensity MSE where intensity is, expression CE where labelled)."""
+    where occurrence is known, intensity MSE where intensity is, expression CE where labelled). `ddp` (an
+    Accelerator, bench.downstream.distributed): this process trains on its rows of each batch, DDP averages."""
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     if str(device).startswith("cuda"):  # repeatable on one GPU (cached per device, see cache_path)
@@ -138,13 +140,18 @@ def train(data: LabelledImages, s: DownstreamSettings, seed: int, threshold: flo
     net = build_recognizer(s.recognizer, width=s.width)
     if s.pretrained:
         load_backbone(net, s.pretrained)
-    net = net.to(device)
+    net = net.to(device if ddp is None else ddp.device)
     opt = torch.optim.AdamW(net.parameters(), lr=s.lr, weight_decay=s.weight_decay)
     n, bs, total = len(data), min(s.batch_size, len(data)), s.steps_for(len(data))
     occ_all = data.occurrence(threshold)  # (N, 17) 0/1/NaN
     has_occ, has_int = ~torch.isnan(occ_all), ~torch.isnan(data.aus)  # (N, 17)
+    steps = _schedule(n, bs, total, g)
+    if ddp is not None:
+        net, opt, device = *ddp.prepare(net, opt), ddp.device
+        r, k = ddp.process_index, ddp.num_processes
+        steps = ((idx[r::k], flip[r::k]) for idx, flip in steps)  # this process's rows of each global batch
     net.train()
-    for step, (idx, flip, x) in enumerate(_read_ahead(data.x, _schedule(n, bs, total, g))):
+    for step, (idx, flip, x) in enumerate(_read_ahead(data.x, steps)):
         x = x.float().div_(255.0)
         x[flip] = x[flip].flip(-1)  # world and real faces: left/right flip keeps every label
         out = net(x.to(device))
@@ -162,9 +169,12 @@ def train(data: LabelledImages, s: DownstreamSettings, seed: int, threshold: flo
         for group in opt.param_groups:
             group["lr"] = _lr(step, total, s.lr)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        if ddp is None:
+            loss.backward()
+        else:  # every head in the graph (DDP waits for every gradient), unlabelled ones with weight 0
+            ddp.backward(loss + sum(0.0 * v.sum() for v in out.values()))
         opt.step()
-    return net.eval()
+    return (net if ddp is None else ddp.unwrap_model(net)).eval()
 
 
 @torch.no_grad()
@@ -254,15 +264,19 @@ def cache_path(data: LabelledImages, test: LabelledImages, s: DownstreamSettings
 
 
 def run_one(data: LabelledImages, test: LabelledImages, s: DownstreamSettings, seed: int, threshold: float = 1.0,
-            cache: Path | None = None, device: str = "cpu", val: LabelledImages | None = None) -> dict[str, float]:
+            cache: Path | None = None, device: str = "cpu", val: LabelledImages | None = None,
+            ddp=None) -> dict[str, float]:
     """Train on `data` with one seed and test (AU thresholds chosen on `val` when given); cached by (data key,
-    test key, settings, seed, val key)."""
-    path = cache_path(data, test, s, seed, threshold, cache, device, val)
-    if path.is_file():
+    test key, settings, seed, val key, device). Under `ddp` every process trains (the caller decided it must) and
+    the first evaluates and writes; the others return {}."""
+    path = cache_path(data, test, s, seed, threshold, cache, device_label(device, ddp), val)
+    if path.is_file() and ddp is None:
         return json.loads(path.read_text())
     trained_aus = (~torch.isnan(data.occurrence(threshold))).any(0).numpy()  # (17,)
     trained_expr = bool((data.expression >= 0).any())
-    net = train(data, s, seed, threshold, device)
+    net = train(data, s, seed, threshold, device, ddp)
+    if not is_main(ddp):
+        return {}
     thr = None if val is None else val_thresholds(predict(net, val.x), val, trained_aus, threshold)
     pred = predict(net, test.x)
     out = evaluate(pred, test, trained_aus, trained_expr, s, threshold, thr)
@@ -325,13 +339,14 @@ def run_downstream(synthetic: LabelledImages | None, real_train: LabelledImages,
                    threshold: float = 1.0, cache: Path | None = None,
                    progress: Callable[[str], None] | None = None, workers: int | None = None,
                    device: str = "cpu", val: LabelledImages | None = None,
-                   baselines: dict[str, LabelledImages | WorldSlice] | None = None) -> dict:
+                   baselines: dict[str, LabelledImages | WorldSlice] | None = None, ddp=None) -> dict:
     """All trainings of one protocol: synthetic at each scale, real + synthetic, real only (1x) and the real-only
     `baselines` (name -> real images, e.g. the mixed run's total size, the generator's real budget).
 
     Trainings run single-threaded (so a number never depends on how many ran at once), `workers` at a time in
     spawned processes (default: the CPU count, at most 4); on an accelerator (`device`) they run one after
-    another in this process. Returns {"synthetic": {scale_name: {kind: [per-seed]}}, "mixed": {kind: [...]},
+    another in this process; under `ddp` (bench.downstream.distributed) every process runs each training, split
+    by rank. Returns {"synthetic": {scale_name: {kind: [per-seed]}}, "mixed": {kind: [...]},
     "real": {kind: [...]}, "baselines": {name: {"n": images, kind: [...]}}} (synthetic/mixed absent without
     `synthetic`), plus "trivial" (test-set trivial baselines)."""
     n1 = len(real_train)
@@ -345,14 +360,15 @@ def run_downstream(synthetic: LabelledImages | None, real_train: LabelledImages,
         groups["mixed"] = LabelledImages.concat(real_train, synthetic.take(int(round(s.mixed_scale * n1))))
     for name, data in (baselines or {}).items():
         groups[f"baseline:{name}"] = data
+    dev_key = device_label(device, ddp)  # what the cache entries are kept apart by
     for g, data in groups.items():  # world faces rendered only where a training of theirs is not cached
         if isinstance(data, WorldSlice) and any(
-                not _path((data, test, s, seed, threshold, cache or cache_dir(), val), device).is_file()
+                not _path((data, test, s, seed, threshold, cache or cache_dir(), val), dev_key).is_file()
                 for seed in s.seeds):
             groups[g] = data.load()
-    jobs = [(label, seed) for label in groups for seed in s.seeds]
+    jobs = [(g, seed) for g in groups for seed in s.seeds]
     got = _run_jobs([(groups[g], test, s, seed, threshold, cache, val) for g, seed in jobs], workers, progress,
-                    [f"downstream {g} seed {seed} ({len(groups[g])} images)" for g, seed in jobs], device)
+                    [f"downstream {g} seed {seed} ({len(groups[g])} images)" for g, seed in jobs], device, ddp)
     ks = kinds(s)
     per = {g: {k: [got[i][k] for i, (g2, _) in enumerate(jobs) if g2 == g] for k in ks} for g in groups}
     out: dict = {"real": per["real"], "trivial": trivial_baselines(test, s, threshold)}
@@ -362,7 +378,7 @@ def run_downstream(synthetic: LabelledImages | None, real_train: LabelledImages,
     if baselines:
         out["baselines"] = {name: {"n": len(data), **per[f"baseline:{name}"]} for name, data in baselines.items()}
     if synthetic is not None and val is not None:
-        paths = [_path((groups[g], test, s, seed, threshold, cache or cache_dir(), val), device).with_suffix(".npz")
+        paths = [_path((groups[g], test, s, seed, threshold, cache or cache_dir(), val), dev_key).with_suffix(".npz")
                  for g, seed in jobs]
         out["predictions"] = pack_predictions([[np.load(paths[jobs.index((scale_name(c), seed))])
                                                 for seed in s.seeds] for c in s.scales])
@@ -422,10 +438,12 @@ def _path(args: tuple, device: str = "cpu") -> Path:
 
 
 def _run_jobs(jobs: list[tuple], workers: int | None, progress, labels: list[str],
-              device: str = "cpu") -> list[dict[str, float]]:
+              device: str = "cpu", ddp=None) -> list[dict[str, float]]:
     workers = workers or _default_workers()
     jobs = [(*a[:5], a[5] or cache_dir(), *a[6:]) for a in jobs]  # resolved here: a kept-alive worker's env may
     #                                                                  be stale
+    if ddp is not None:
+        return _run_jobs_ddp(jobs, progress, labels, device, ddp)
     todo = [i for i, a in enumerate(jobs) if not _path(a, device).is_file()]
     small = sum(jobs[i][2].steps_for(len(jobs[i][0])) for i in todo) < 1000  # a process pool costs seconds to
     #                                                                           start: not worth it
@@ -449,6 +467,21 @@ def _run_jobs(jobs: list[tuple], workers: int | None, progress, labels: list[str
             fut.cancel()
         raise
     return out
+
+
+def _run_jobs_ddp(jobs: list[tuple], progress, labels: list[str], device: str, ddp) -> list[dict[str, float]]:
+    """Every process trains each job not cached when they all started (decided before anyone writes), one after
+    another; the first process evaluates and writes; then all read the cache."""
+    label = device_label(device, ddp)
+    todo = [i for i, a in enumerate(jobs) if not _path(a, label).is_file()]
+    ddp.wait_for_everyone()
+    for i in todo:
+        if progress and ddp.is_main_process:
+            progress(labels[i])
+        data, test, s, seed, threshold, cache, *rest = jobs[i]
+        run_one(data, test, s, seed, threshold, cache, device, rest[0] if rest else None, ddp)
+    ddp.wait_for_everyone()
+    return [json.loads(_path(a, label).read_text()) for a in jobs]
 
 
 def _default_workers() -> int:

@@ -48,6 +48,7 @@ from bench.core.registry import READERS
 from bench.core.results import environment, new_results
 from bench.data.safeio import contained_path, sha256_file
 from bench.downstream import harness as DS
+from bench.downstream.distributed import ddp_or_none, device_label, main_first
 from bench.downstream.harness import LabelledImages, resize_uint8
 from bench.downstream.pixels import store
 
@@ -289,16 +290,17 @@ def score_real_downstream(set_root: str | os.PathLike, proto: Protocol, data_roo
     fingerprint = data_fingerprint(proto, data_root)  # after split_rows, which names every missing path at once
     rows_val = split_rows(d, s, data_root, "val") if s.val is not None else None
     check_memory(s, len(rows_train[0]), len(rows_test[0]) + (len(rows_val[0]) if rows_val else 0), proto.path)
-    real = load_split(d, s, data_root, "train", rows_train)
-    test = load_split(d, s, data_root, "test", rows_test)
-    val = load_split(d, s, data_root, "val", rows_val) if rows_val else None
+    ddp = ddp_or_none()  # several processes under `accelerate launch` (bench.downstream.distributed)
     ss = SampleSet(set_root)
     content = ss.content_hash()
-    need = s.largest_synthetic(len(real))
-    syn = DS.from_sampleset(set_root, need, s.input_size, content, stream=True)
+    with main_first(ddp):  # the first process decodes the pixel files; the others then find them
+        real = load_split(d, s, data_root, "train", rows_train)
+        test = load_split(d, s, data_root, "test", rows_test)
+        val = load_split(d, s, data_root, "val", rows_val) if rows_val else None
+        syn = DS.from_sampleset(set_root, s.largest_synthetic(len(real)), s.input_size, content, stream=True)
     log = (lambda m: print(m, flush=True)) if progress else None
     raw = DS.run_downstream(syn, real, test, s, proto.occurrence_threshold, cache=cache,
-                            progress=log, device=device, val=val)
+                            progress=log, device=device, val=val, ddp=ddp)
     m = ss.manifest
     return new_results(
         protocol={"id": proto.id, "hash": protocol_hash(proto, "data:" + fingerprint)},
@@ -309,6 +311,7 @@ def score_real_downstream(set_root: str | os.PathLike, proto: Protocol, data_roo
         data={"reader": d.reader, "fingerprint": fingerprint, "train_n": len(real), "test_n": len(test),
               "train_key": real.key, "test_key": test.key,
               **({"val_n": len(val), "val_key": val.key} if val is not None else {}),
-              **({"backbone": backbone} if backbone else {})},
+              **({"backbone": backbone} if backbone else {}),
+              "processes": 1 if ddp is None else ddp.num_processes, "training_device": device_label(device, ddp)},
         **environment(),
     )
