@@ -37,7 +37,7 @@ def test_downstream_training_streamed(benchmark, setup, tmp_path_factory):
     from bench.downstream.pixels import store
 
     s, data = setup
-    f, _ = store(data.key, len(data), s.input_size, lambda: iter(data.x.contiguous().split(512)),
+    f, _ = store(data.key, len(data), s.input_size, lambda start: iter(data.x[start:].contiguous().split(512)),
                  tmp_path_factory.mktemp("pixels"))
     streamed = DS.LabelledImages(f, data.aus, data.expression, data.key)
     benchmark.extra_info.update(items=STEPS * s.batch_size, unit="img",

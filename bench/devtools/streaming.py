@@ -45,7 +45,8 @@ def write_world_file(n: int, where: Path):
     w = WorldSlice({"seed": 0, "image_size": 64}, "train", n, SIZE)
     labels = []
 
-    def chunks():
+    def chunks(start: int = 0):
+        assert start == 0, "the measurement's file is new"
         for lo in range(0, n, RENDER_CHUNK):
             x, aus, ex = _render_chunk(w.world, "train", lo, min(n, lo + RENDER_CHUNK), SIZE)
             labels.append((aus, ex))

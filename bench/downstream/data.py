@@ -118,24 +118,13 @@ def from_sampleset(root: str | os.PathLike, n: int, size: int, content_hash: str
     if len(ss) < n:
         raise DataError(root, f"holds {len(ss)} samples; the downstream protocol needs {n}")
     key = f"set:{content_hash or ss.content_hash()}:{n}:{size}"
-    aus, ex = [], []
+    rows = [r for _, r in zip(range(n), ss.rows())]  # label-only, validated
+    aus = torch.from_numpy(np.stack([r.intensity for r in rows]).astype(np.float32))  # (n, 17)
+    ex = torch.tensor([int(r.expression) for r in rows], dtype=torch.int64)  # (n,)
 
-    def chunks():
-        got = 0
-        for b in ss.batches(512):
-            k = min(len(b["image"]), n - got)
-            aus.append(torch.from_numpy(b["intensity"][:k].astype(np.float32)))
-            ex.append(torch.from_numpy(b["expression"][:k]))
-            yield resize_uint8(b["image"][:k], size)
-            got += k
-            if got == n:
-                break
+    def chunks(start: int = 0, k: int = 512):  # (k, 3, S, S) uint8 from row `start` on
+        for lo in range(start, n, k):
+            yield resize_uint8(np.stack([ss.load_image(r) for r in rows[lo:lo + k]]), size)
 
-    if not stream:
-        return LabelledImages(torch.cat(list(chunks())), torch.cat(aus), torch.cat(ex), key)
-    x, _ = store(key, n, size, chunks)
-    if not aus:  # cached pixels: only the labels are read again
-        rows = [r for _, r in zip(range(n), ss.rows())]
-        aus.append(torch.from_numpy(np.stack([r.intensity for r in rows]).astype(np.float32)))
-        ex.append(torch.tensor([int(r.expression) for r in rows], dtype=torch.int64))
-    return LabelledImages(x, torch.cat(aus), torch.cat(ex), key)
+    x = store(key, n, size, chunks)[0] if stream else torch.cat(list(chunks()))
+    return LabelledImages(x, aus, ex, key)

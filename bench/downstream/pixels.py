@@ -9,7 +9,7 @@ such a file: indexing it with a LongTensor of rows or a slice returns a uint8 te
 mapping, so the rows read do not stay in the process's memory), it pickles as its path (a spawned training
 process opens the same file), and `head(n)` is a view. `PixelConcat` joins views (real + synthetic) without
 copying. Files are written in chunks to `<key>.u8.partial` and renamed when complete, so a killed decode leaves
-nothing that looks finished.
+nothing that looks finished, and resumes where it stopped when run again.
 """
 
 from __future__ import annotations
@@ -159,38 +159,65 @@ def free_gib(where: Path) -> float:
     return shutil.disk_usage(p).free / 2 ** 30
 
 
-def store(key: str, n: int, size: int, chunks: Callable[[], Iterator[torch.Tensor]], where: Path | None = None
+def _resume_point(part: Path, record: Path, key: str, n: int, row_bytes: int) -> int:
+    """Rows of an interrupted decode of the same file that can be kept (0: start over; debris is removed)."""
+    try:
+        info = json.loads(record.read_text())
+        if (info["key"], info["n"], info["row_bytes"]) == (key, n, row_bytes):
+            return min(int(info["rows"]), part.stat().st_size // row_bytes)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    part.unlink(missing_ok=True)
+    record.unlink(missing_ok=True)
+    return 0
+
+
+def store(key: str, n: int, size: int, chunks: Callable[[int], Iterator[torch.Tensor]], where: Path | None = None
           ) -> tuple[PixelFile, str]:
-    """The pixel file named by `key` (any text that fixes what is decoded), written from `chunks()` ((k, 3, S, S)
-    uint8 tensors, n rows in all) when not cached; returns it and the sha256 of its bytes (row order)."""
+    """The pixel file named by `key` (any text that fixes what is decoded), written from `chunks(start)` ((k, 3, S,
+    S) uint8 tensors of rows start, start + 1, ... n - 1) when not cached; returns it and the sha256 of its bytes
+    (row order).
+
+    Rows go to `<name>.u8.partial`; after each chunk, `<name>.u8.partial.json` records how many are on disk, so a
+    decode killed half-way resumes at that row when run again (the kept rows are hashed again, the result is the
+    same file). A bad input (DataError, ValueError) removes the partial file: the next run starts over."""
     d = where or pixel_dir()
     name = hashlib.sha256(f"{key}|{n}|{size}".encode()).hexdigest()[:24]
     path, meta = d / f"{name}.u8", d / f"{name}.json"
+    row_bytes = 3 * size * size
     if path.is_file() and meta.is_file():
         info = json.loads(meta.read_text())
-        if info.get("key") == key and info.get("n") == n and path.stat().st_size == n * 3 * size * size:
+        if info.get("key") == key and info.get("n") == n and path.stat().st_size == n * row_bytes:
             return PixelFile(str(path), n, size), info["sha256"]
-    need = n * 3 * size * size / 2 ** 30
+    need = n * row_bytes / 2 ** 30
     d.mkdir(parents=True, exist_ok=True)
     if need > free_gib(d) - 1:
         raise UsageError(f"decoding {n:,} images at {size} px needs {need:.1f} GiB under {d}, which has "
                          f"{free_gib(d):.1f} GiB free; free space or point AUGEN_CACHE at a larger disk")
-    part, h, got = path.with_name(path.name + ".partial"), hashlib.sha256(), 0
+    part = path.with_name(path.name + ".partial")
+    record = part.with_name(part.name + ".json")
+    got, h = _resume_point(part, record, key, n, row_bytes), hashlib.sha256()
     try:
-        with open(part, "wb") as f:
-            for c in chunks():
+        with open(part, "r+b" if got else "w+b") as f:
+            f.truncate(got * row_bytes)
+            for block in iter(lambda: f.read(1 << 24), b""):  # the kept rows, hashed again
+                h.update(block)
+            for c in chunks(got) if got < n else ():
                 b = np.ascontiguousarray(c.numpy(), dtype=np.uint8)
                 if b.shape[1:] != (3, size, size):
                     raise ValueError(f"chunk of shape {tuple(b.shape)}, expected (k, 3, {size}, {size})")
                 f.write(b.tobytes()), h.update(b.tobytes())
                 got += len(b)
-            f.flush()
+                f.flush()
+                atomic_write_text(record, json.dumps({"key": key, "n": n, "row_bytes": row_bytes, "rows": got}))
             os.fsync(f.fileno())
         if got != n:
             raise ValueError(f"{got} rows decoded for {key}, expected {n}")
-    except BaseException:  # a bad image (named by the reader) or a kill: nothing half-written stays
+    except (DataError, ValueError):  # a bad input (named by the reader): nothing half-written stays
         part.unlink(missing_ok=True)
+        record.unlink(missing_ok=True)
         raise
     os.replace(part, path)
     atomic_write_text(meta, json.dumps({"key": key, "n": n, "size": size, "sha256": h.hexdigest()}) + "\n")
+    record.unlink(missing_ok=True)
     return PixelFile(str(path), n, size), h.hexdigest()

@@ -236,8 +236,8 @@ def load_split(d: DataSettings, s: DownstreamSettings, root: str | os.PathLike, 
     sel_key = json.dumps({"part": part, "sel": plain(sel), "data": data, "spec": plain(spec)}, sort_keys=True)
     head = f"{d.reader}:{_labels_sha(labels)}:{hashlib.sha256(sel_key.encode()).hexdigest()[:16]}:{len(rows)}:{size}"
 
-    def chunks(k: int = 256):
-        for lo in range(0, len(rows), k):
+    def chunks(start: int = 0, k: int = 256):  # (k, 3, S, S) uint8 from row `start` on
+        for lo in range(start, len(rows), k):
             x = torch.empty(min(k, len(rows) - lo), 3, size, size, dtype=torch.uint8)  # (k, 3, S, S)
             for i, smp in enumerate(rows[lo:lo + k]):
                 img = load_dataset_image(images, smp)
