@@ -284,3 +284,33 @@ def test_table_columns_are_filed_names_with_their_own_n(tmp_path, capsys):
     assert len(set(names)) == 2 and all(n.startswith("synfer-tiny") for n in names)
     table = markdown_table([a, b])
     assert "| synfer-tiny #1 | synfer-tiny #2 |" in table and "n = 2000 (synfer-tiny #1), 50 (synfer-tiny #2)" in table
+
+
+def test_report_draws_each_filed_entrys_own_cached_set_and_names_the_missing(tmp_path, monkeypatch):
+    """Without --sets, a grid is drawn only for a cached set whose content hash a filed result records (a cached set
+    of the recorded folder name but other content is not shown), and the entries without one are named."""
+    import json
+
+    from bench.data.sampleset import SampleSet
+    from bench.generation.base import get_generator, write_generated
+    from bench.publish.report import build_report, cached_sets
+    from bench.world.conditions import world_conditions
+
+    monkeypatch.setenv("AUGEN_CACHE", str(tmp_path / "cache"))
+    proto = load_protocol("world-v1")
+    current = protocol_hash(proto, "fixture")
+    runs = tmp_path / "cache" / "runs" / proto.id
+    for name, n in (("gen-a", 6), ("gen-b", 7)):  # gen-a's cached set is the filed one; gen-b's holds other content
+        folder = write_generated(get_generator("real", world={"seed": 0, "image_size": 64}),
+                                 world_conditions({"seed": 0, "image_size": 64}, "val", n), runs / name / "set-x")
+        res = fixture_results(proto, name, 0, current)
+        res["sampleset"].update(folder="set-x", content_hash=SampleSet(folder).content_hash() if n == 6 else "c-b")
+        write_results(tmp_path / "results" / proto.id / f"{name}.json", res)
+    write_results(tmp_path / "results" / proto.id / "gen-c.json", fixture_results(proto, "gen-c", 1, current))
+    filed = [(n, json.loads((tmp_path / "results" / proto.id / f"{n}.json").read_text()))
+             for n in ("gen-a", "gen-b", "gen-c")]
+    assert cached_sets(proto.id, filed) == {"gen-a": str(runs / "gen-a" / "set-x")}
+    md, _ = build_report(proto.id, tmp_path / "report", None, tmp_path / "results", current_hash=current)
+    text = md.read_text()
+    assert "samples_gen-a.png" in text and "samples_gen-b.png" not in text
+    assert "No sample grid for gen-b, gen-c: their sets are not in this machine's run cache" in text

@@ -68,23 +68,19 @@ def cmd_leaderboard(args) -> int:
 
 def cmd_report(args) -> int:
     from bench.core.errors import UsageError
-    from bench.core.paths import cache_root
     from bench.publish.report import build_report
 
     bad = [s for s in args.sets if "=" not in s]
     if bad:
         raise UsageError(f"--sets wants NAME=SAMPLESET, got {bad[0]!r}")
-    sets = dict(s.split("=", 1) for s in args.sets)
-    if not args.sets:  # the sets `augen submit generator:NAME` generated, if they are still in the cache
-        for d in sorted((cache_root() / "runs" / args.protocol).glob("*/set-*/manifest.yaml")):
-            sets.setdefault(d.parent.parent.name, str(d.parent))
+    sets = dict(s.split("=", 1) for s in args.sets) if args.sets else None  # None: the filed entries' own sets
     from bench.scoring.protocols import load_protocol
 
     results = args.results_dir and Path(args.results_dir)
     if load_protocol(args.protocol).kind == "faces":  # photographs: one section per reference set
         from bench.publish.facesreport import build_faces_report
 
-        md, page = build_faces_report(load_protocol(args.protocol), Path(args.out), sets, results)
+        md, page = build_faces_report(load_protocol(args.protocol), Path(args.out), sets or {}, results)
     else:
         md, page = build_report(args.protocol, Path(args.out), sets, results,
                                 data_root=args.data_root and Path(args.data_root))
@@ -160,7 +156,8 @@ def add_commands(sub) -> None:
     rp.add_argument("--results-dir", help="default: leaderboards/results under the workspace")
     rp.add_argument("--data-root", help="real-data protocols: the dataset folder (its label files are hashed)")
     rp.add_argument("--sets", nargs="*", default=[], metavar="NAME=SAMPLESET",
-                    help="sample grids to include (default: sets of `augen submit generator:NAME` runs in the cache)")
+                    help="sample grids to include (default: each filed entry's own set, matched by content hash, "
+                         "where `augen submit generator:NAME` left it in the run cache)")
     rp.set_defaults(func=cmd_report)
 
     rr = sub.add_parser("reproduce", help="a paper table (bench/publish/paper_tables/<id>.yaml) with our values "

@@ -5,7 +5,8 @@
 The report reads the filed results of the current protocol hash (`leaderboards/results/<protocol>/`): the
 leaderboard, the downstream scaling table and curves (seed means with 95% intervals, real-only for reference),
 per-AU F1 bars, predicted demographic distributions, and sample grids with their claimed labels for the sets
-named with --sets. (Paper tables with our values beside: bench.publish.papers.)
+named with --sets (default: each filed entry's own set where the run cache holds it, matched by content hash).
+(Paper tables with our values beside: bench.publish.papers.)
 """
 
 from __future__ import annotations
@@ -283,6 +284,27 @@ def sizes_text(filed: list[tuple[str, dict]]) -> str:
     return "n = " + ", ".join(f"{n} ({name})" for n, (name, _) in zip(sizes, filed))
 
 
+def cached_sets(proto_id: str, filed: list[tuple[str, dict]]) -> dict[str, str]:
+    """Sets in this machine's run cache (`augen submit generator:NAME` runs) that filed entries were scored on:
+    entry name -> set folder. A candidate is a cached set folder of the name the result records; it counts only if
+    its content hash (labels and every image's bytes) is the one the result records, so a grid always shows the
+    filed set, never a later run of the same generator."""
+    from bench.core.paths import cache_root
+    from bench.data.sampleset import SampleSet
+
+    out = {}
+    for name, r in filed:
+        ss = r.get("sampleset", {})
+        for cand in sorted((cache_root() / "runs" / proto_id).glob(f"*/{ss.get('folder', '-')}/manifest.yaml")):
+            try:
+                if SampleSet(cand.parent).content_hash() == ss.get("content_hash"):
+                    out[name] = str(cand.parent)
+                    break
+            except DataError:  # an incomplete or damaged cached set is no candidate
+                continue
+    return out
+
+
 def build_report(proto_id: str, out_dir: Path, sets: dict[str, str] | None = None,
                  results_dir: Path | None = None, current_hash: str | None = None,
                  data_root: Path | None = None) -> tuple[Path, Path]:
@@ -343,7 +365,13 @@ def build_report(proto_id: str, out_dir: Path, sets: dict[str, str] | None = Non
     fig = figure_demographics(filed, out_dir / "demographics.png")
     if fig:
         blocks += [("h", "Predicted demographics", 2), ("img", fig.name, "demographic distributions")]
-    for name, folder in (sets or {}).items():
+    if sets is None:  # the filed entries' own sets, where this machine's run cache still holds them
+        sets = cached_sets(proto.id, filed)
+        if missing := [n for n, _ in filed if n not in sets]:
+            blocks.append(("p", "No sample grid for " + ", ".join(missing) + ": their sets are not in this "
+                                "machine's run cache (`augen submit generator:NAME` regenerates a registered "
+                                "generator's set; `--sets NAME=FOLDER` names any set)."))
+    for name, folder in sets.items():
         grid = sample_grid(folder, out_dir / f"samples_{name}.png")
         blocks += [("h", f"Samples: {name} (claimed labels)", 2), ("img", grid.name, f"samples of {name}")]
     if stale:
