@@ -47,3 +47,19 @@ def test_two_processes_train_each_recognizer_and_the_first_writes(tmp_path):
     entries = [json.loads(p.read_text()) for p in (tmp_path / "cache" / "downstream").glob("*.json")]
     assert len(entries) == 4  # 0.5x, 1x, mixed, real; one seed: each written once
 
+
+
+def test_a_batch_the_processes_cannot_share_evenly_is_refused():
+    from types import SimpleNamespace
+
+    import pytest
+    import torch
+
+    from bench.core.errors import UsageError
+    from bench.downstream import harness as DS
+    from tests.test_downstream import FAST_D, WORLD, ds
+
+    data = DS.from_world(WORLD, "train", 16, 32)
+    three = SimpleNamespace(process_index=0, num_processes=3, device=torch.device("cpu"))  # 16 rows / 3 processes
+    with pytest.raises(UsageError, match="batch size 16 is not a multiple of the 3 processes"):
+        DS.train(data, ds({**FAST_D, "steps": 1}), seed=0, ddp=three)

@@ -145,3 +145,28 @@ def test_a_real_split_is_decoded_once_and_again_when_an_image_changes(tmp_path, 
     changed = realdata.load_split(p.data, p.downstream, root, "test")
     assert changed.key != first.key and not torch.equal(changed.x[:1], first.x[:1])
     assert torch.equal(changed.x[1:], first.x[1:])
+
+
+def test_two_decodes_of_the_same_split_take_turns(tmp_path):
+    import threading
+    import time
+
+    x = _pixels(30)
+    calls, got = [], []
+
+    def slow(start):
+        calls.append(start)
+        for c in x[start:].split(10):
+            time.sleep(0.05)
+            yield c
+
+    def one():
+        got.append(store("k", 30, 8, slow, tmp_path))
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == [0] and got[0][1] == got[1][1]  # one decoded, the other read the finished file
+    assert torch.equal(got[1][0][:], x)

@@ -5,7 +5,7 @@ device, turned into hours at 1x and 5x on 1 and k devices.
         [--json reports/results/sizing/<device>.json] [--md reports/sizing.md]
 
 It times optimizer steps (forward, backward, AdamW; after warm-up steps) of the protocol's recognizer at its input
-size on random uint8 batches, at the protocol's batch and at the per-device batch of each device count (batch / k:
+size on random uint8 batches, at the protocol's batch and at the per-device batch of each device count (batch / k,
 what each DDP process computes, bench.downstream.distributed), and records peak memory (CUDA: the allocator's
 peak; CPU: the process's VmHWM). Hours = steps of one training x seconds per step; for k devices the per-device
 step at batch / k is the estimate (the gradient all-reduce is not measured on one device: an optimistic bound).
@@ -96,7 +96,7 @@ def measure(protocol: str, device: str, gpus: list[int], steps: int) -> dict:
 
     proto = load_protocol(protocol)
     s = proto.downstream
-    measured = {k: time_steps(s.recognizer, s.width, s.input_size, max(1, s.batch_size // k), steps, device,
+    measured = {k: time_steps(s.recognizer, s.width, s.input_size, -(-s.batch_size // k), steps, device,
                               pretrained_layout=s.pretrained is not None)
                 for k in sorted(gpus, reverse=True)}  # small batches first: a CPU peak (VmHWM) only grows
     name = torch.cuda.get_device_name(device) if device.startswith("cuda") else "cpu"
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--md", default="reports/sizing.md", help="the table of every filed sizing JSON")
     a = ap.parse_args(argv)
     res = measure(a.protocol, a.device, a.gpus, a.steps)
-    out = Path(a.json or DEFAULT_JSON_DIR / f"{a.protocol}-{a.device.replace(':', '')}.json")
+    out = Path(a.json or DEFAULT_JSON_DIR / f"{res['protocol']}-{a.device.replace(':', '')}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, json.dumps(res, indent=1) + "\n")
     filed = [json.loads(p.read_text()) for p in sorted(out.parent.glob("*.json"))]

@@ -107,7 +107,9 @@ def measure(ns: list[int], steps: int) -> dict:
                        Path(f.path).with_suffix(".labels.pt"))
             for mode in ("stream", "memory"):
                 out = subprocess.run([sys.executable, "-m", "bench.devtools.streaming", "--one", f.path, str(n),
-                                      str(steps), mode], capture_output=True, text=True, check=True)
+                                      str(steps), mode], capture_output=True, text=True)
+                if out.returncode:
+                    raise RuntimeError(f"the {mode} measurement at n={n} failed:\n{out.stderr[-2000:]}")
                 runs.append({**json.loads(out.stdout.strip().splitlines()[-1]), "file_gib": n * 3 * SIZE ** 2 / 2 ** 30,
                              "write_s": write_s})
         finally:

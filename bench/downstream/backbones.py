@@ -117,12 +117,18 @@ def load_backbone(net: torch.nn.Module, name: str) -> str:
     built) and switch on its input normalisation; the file's sha256."""
     b = get(name)
     path, sha = backbone_file(name)
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # not a torch file, or one holding more than tensors
+        raise DataError(path, f"is not a state dict torch can load safely ({type(e).__name__})") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise DataError(path, "holds no state dict (name -> tensor)")
     state = {k: v for k, v in state.items() if not k.startswith(b.drop)}
     try:
         missing, unexpected = net.load_state_dict(state, strict=False)
     except RuntimeError as e:  # shapes of another architecture
-        raise DataError(path, f"does not fit {type(net).__name__}: {str(e).splitlines()[1].strip()}") from None
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+        raise DataError(path, f"does not fit {type(net).__name__}: {lines[min(1, len(lines) - 1)]}") from None
     # the heads are new; torchvision's 2017 files predate batch norm's num_batches_tracked
     missing = [k for k in missing if not k.startswith("heads.") and not k.endswith("num_batches_tracked")]
     if missing or unexpected:

@@ -126,5 +126,8 @@ def from_sampleset(root: str | os.PathLike, n: int, size: int, content_hash: str
         for lo in range(start, n, k):
             yield resize_uint8(np.stack([ss.load_image(r) for r in rows[lo:lo + k]]), size)
 
-    x = store(key, n, size, chunks)[0] if stream else torch.cat(list(chunks()))
-    return LabelledImages(x, aus, ex, key)
+    if not stream:
+        return LabelledImages(torch.cat(list(chunks())), aus, ex, key)
+    # ":nchw": pixel-file batches are NCHW-contiguous, in-memory resized ones channels-last (other conv kernels,
+    # numbers that differ by rounding): trainings of the two are cached apart
+    return LabelledImages(store(key, n, size, chunks)[0], aus, ex, key + ":nchw")

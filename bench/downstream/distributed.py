@@ -31,7 +31,7 @@ def accelerator():
     import torch
     from accelerate import Accelerator
 
-    return Accelerator(cpu=not torch.cuda.is_available())
+    return Accelerator(cpu=not torch.cuda.is_available(), mixed_precision="no")  # float32, as one process trains
 
 
 def ddp_or_none():

@@ -55,7 +55,7 @@ import torch
 import torch.nn.functional as F
 
 from bench.core.atomic import atomic_write_bytes, atomic_write_text
-from bench.core.errors import DataError
+from bench.core.errors import DataError, UsageError
 from bench.core.protocol import DownstreamSettings
 from bench.core.registry import RECOGNIZERS
 from bench.data.aus import AU_INDEX, subset
@@ -135,7 +135,7 @@ def train(data: LabelledImages, s: DownstreamSettings, seed: int, threshold: flo
     Accelerator, bench.downstream.distributed): this process trains on its rows of each batch, DDP averages."""
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    if str(device).startswith("cuda"):  # repeatable on one GPU (cached per device, see cache_path)
+    if str(device if ddp is None else ddp.device).startswith("cuda"):  # repeatable (cached per device, cache_path)
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     net = build_recognizer(s.recognizer, width=s.width)
     if s.pretrained:
@@ -147,8 +147,11 @@ def train(data: LabelledImages, s: DownstreamSettings, seed: int, threshold: flo
     has_occ, has_int = ~torch.isnan(occ_all), ~torch.isnan(data.aus)  # (N, 17)
     steps = _schedule(n, bs, total, g)
     if ddp is not None:
-        net, opt, device = *ddp.prepare(net, opt), ddp.device
         r, k = ddp.process_index, ddp.num_processes
+        if bs % k:
+            raise UsageError(f"batch size {bs} is not a multiple of the {k} processes: each would average a "
+                             "different share of the batch; launch a number of processes that divides it")
+        net, opt, device = *ddp.prepare(net, opt), ddp.device
         steps = ((idx[r::k], flip[r::k]) for idx, flip in steps)  # this process's rows of each global batch
     net.train()
     for step, (idx, flip, x) in enumerate(_read_ahead(data.x, steps)):
@@ -174,7 +177,11 @@ def train(data: LabelledImages, s: DownstreamSettings, seed: int, threshold: flo
         else:  # every head in the graph (DDP waits for every gradient), unlabelled ones with weight 0
             ddp.backward(loss + sum(0.0 * v.sum() for v in out.values()))
         opt.step()
-    return (net if ddp is None else ddp.unwrap_model(net)).eval()
+    if ddp is None:
+        return net.eval()
+    net = ddp.unwrap_model(net)
+    ddp.free_memory()  # the accelerator keeps every prepared model and optimizer otherwise (one per training)
+    return net.eval()
 
 
 @torch.no_grad()

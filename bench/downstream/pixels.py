@@ -14,10 +14,12 @@ nothing that looks finished, and resumes where it stopped when run again.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,18 +31,23 @@ from bench.core.atomic import atomic_write_text
 from bench.core.errors import DataError, UsageError
 
 _FDS: dict[tuple[str, int], int] = {}  # (path, inode) -> read-only descriptor, one per process
+_FDS_LOCK = threading.Lock()  # the read-ahead thread and the training thread open files too
 
 
 def _fd(path: str, inode: int) -> int:
-    """A descriptor of the file `path` was when the view was made (a file decoded again is a new inode)."""
-    fd = _FDS.get((path, inode))
-    if fd is None:
-        fd = os.open(path, os.O_RDONLY)
-        if os.fstat(fd).st_ino != inode:
-            os.close(fd)
-            raise DataError(path, "pixel file was replaced after it was opened; run again")
-        _FDS[(path, inode)] = fd
-    return fd
+    """A descriptor of the file `path` was when the view was made (a file decoded again is a new inode; the
+    descriptors of its earlier versions are closed, so their disk space is freed)."""
+    with _FDS_LOCK:
+        fd = _FDS.get((path, inode))
+        if fd is None:
+            for key in [k for k in _FDS if k[0] == path]:
+                os.close(_FDS.pop(key))
+            fd = os.open(path, os.O_RDONLY)
+            if os.fstat(fd).st_ino != inode:
+                os.close(fd)
+                raise DataError(path, "pixel file was replaced after it was opened; run again")
+            _FDS[(path, inode)] = fd
+        return fd
 
 
 @dataclass(frozen=True)
@@ -180,23 +187,41 @@ def store(key: str, n: int, size: int, chunks: Callable[[int], Iterator[torch.Te
 
     Rows go to `<name>.u8.partial`; after each chunk, `<name>.u8.partial.json` records how many are on disk, so a
     decode killed half-way resumes at that row when run again (the kept rows are hashed again, the result is the
-    same file). A bad input (DataError, ValueError) removes the partial file: the next run starts over."""
+    same file). A bad input (DataError, ValueError) removes the partial file: the next run starts over. A lock file
+    beside it makes a second process decoding the same split wait and then read the finished file; the free space
+    asked for is what is not on disk yet."""
     d = where or pixel_dir()
     name = hashlib.sha256(f"{key}|{n}|{size}".encode()).hexdigest()[:24]
     path, meta = d / f"{name}.u8", d / f"{name}.json"
-    row_bytes = 3 * size * size
+    if cached := _cached(path, meta, key, n, size):
+        return cached
+    d.mkdir(parents=True, exist_ok=True)
+    with open(d / f"{name}.lock", "w") as lock:  # two runs decoding the same split: one writes, the other waits
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if cached := _cached(path, meta, key, n, size):  # written while this process waited
+            return cached
+        return _write(path, meta, key, n, size, chunks)
+
+
+def _cached(path: Path, meta: Path, key: str, n: int, size: int) -> tuple[PixelFile, str] | None:
     if path.is_file() and meta.is_file():
         info = json.loads(meta.read_text())
-        if info.get("key") == key and info.get("n") == n and path.stat().st_size == n * row_bytes:
+        if info.get("key") == key and info.get("n") == n and path.stat().st_size == n * 3 * size * size:
             return PixelFile(str(path), n, size), info["sha256"]
-    need = n * row_bytes / 2 ** 30
-    d.mkdir(parents=True, exist_ok=True)
-    if need > free_gib(d) - 1:
-        raise UsageError(f"decoding {n:,} images at {size} px needs {need:.1f} GiB under {d}, which has "
-                         f"{free_gib(d):.1f} GiB free; free space or point AUGEN_CACHE at a larger disk")
+    return None
+
+
+def _write(path: Path, meta: Path, key: str, n: int, size: int, chunks) -> tuple[PixelFile, str]:
+    """Decode (or finish decoding) a pixel file; the caller holds its lock."""
+    row_bytes = 3 * size * size
     part = path.with_name(path.name + ".partial")
     record = part.with_name(part.name + ".json")
     got, h = _resume_point(part, record, key, n, row_bytes), hashlib.sha256()
+    need = (n - got) * row_bytes / 2 ** 30  # what is not on disk yet
+    if need > free_gib(path.parent) - 1:
+        raise UsageError(f"decoding {n - got:,} more images at {size} px needs {need:.1f} GiB under {path.parent}, "
+                         f"which has {free_gib(path.parent):.1f} GiB free; free space or point AUGEN_CACHE at a "
+                         "larger disk")
     try:
         with open(part, "r+b" if got else "w+b") as f:
             f.truncate(got * row_bytes)

@@ -27,9 +27,10 @@ sha256 enter the results' protocol hash, so results on two different copies of a
 Each split is decoded once, at the recognizer's input size, into a pixel file under the cache (N x 3 x S x S
 bytes; bench.downstream.pixels), named by the label file, the rows, the settings and the image files' names,
 sizes and times, and trainings read it a batch at a time: memory stays flat from 20k to millions of images
-(reports/streaming.md). A run whose decoded pixels would exceed AUGEN_MAX_DOWNSTREAM_GB (default: no limit) or
-the free disk is refused before any image is decoded. The decoded pixels' sha256 enters each split's cache key
-(so trainings are never reused for other images) and the results' `data` record.
+(reports/streaming.md). A run whose decoded pixels would exceed AUGEN_MAX_DOWNSTREAM_GB (default: no limit) is
+refused before any image is decoded; each pixel file checks the free disk it still needs before decoding. The
+decoded pixels' sha256 enters each split's cache key (so trainings are never reused for other images) and the
+results' `data` record.
 """
 
 from __future__ import annotations
@@ -97,20 +98,16 @@ def _max_gb() -> float:
 
 
 def _check_images_fit(n: int, size: int, where) -> None:
-    from bench.downstream.pixels import free_gib, pixel_dir
-
     need = n * 3 * size ** 2 / 2 ** 30
     if need > (limit := _max_gb()):
         raise DataError(where, f"{n} images at {size} px need {need:.3g} GiB of decoded pixels on disk, over "
                                f"AUGEN_MAX_DOWNSTREAM_GB={limit:g}")
-    if need > (free := free_gib(pixel_dir())):
-        raise DataError(where, f"{n} images at {size} px need {need:.3g} GiB of decoded pixels under "
-                               f"{pixel_dir()}, which has {free:.1f} GiB free; point AUGEN_CACHE at a larger disk")
 
 
 def check_memory(s: DownstreamSettings, n_train: int, n_test: int, where) -> None:
     """Refuse, before anything is decoded, a run whose decoded pixels (real 1x, test and validation, synthetic at
-    the largest scale; the mixed training reads those same files) would not fit: memory stays flat, disk does not."""
+    the largest scale; the mixed training reads those same files) exceed AUGEN_MAX_DOWNSTREAM_GB: memory stays
+    flat, disk does not (each pixel file also checks the free space it still needs before it decodes)."""
     _check_images_fit(n_train + n_test + s.largest_synthetic(n_train), s.input_size, where)
 
 

@@ -300,7 +300,7 @@ def cached_sets(proto_id: str, filed: list[tuple[str, dict]]) -> dict[str, str]:
                 if SampleSet(cand.parent).content_hash() == ss.get("content_hash"):
                     out[name] = str(cand.parent)
                     break
-            except DataError:  # an incomplete or damaged cached set is no candidate
+            except (DataError, OSError):  # an incomplete or damaged cached set is no candidate
                 continue
     return out
 
