@@ -39,7 +39,7 @@ def _settings(steps: int):
 
 def write_world_file(n: int, where: Path):
     """World train faces 0..n-1 at SIZE px in a pixel file under `where` (rendered a chunk at a time)."""
-    from bench.downstream.data import RENDER_CHUNK, WorldSlice, _render_chunk
+    from bench.downstream.data import WorldSlice
     from bench.downstream.pixels import store
 
     w = WorldSlice({"seed": 0, "image_size": 64}, "train", n, SIZE)
@@ -47,8 +47,7 @@ def write_world_file(n: int, where: Path):
 
     def chunks(start: int = 0):
         assert start == 0, "the measurement's file is new"
-        for lo in range(0, n, RENDER_CHUNK):
-            x, aus, ex = _render_chunk(w.world, "train", lo, min(n, lo + RENDER_CHUNK), SIZE)
+        for x, aus, ex in w.chunks():
             labels.append((aus, ex))
             yield x
 

@@ -6,6 +6,7 @@ them; `from_world`) and SampleSets with the labels they claim (`from_sampleset`)
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,10 +83,15 @@ class WorldSlice:
         """The rendered faces with their true labels (in chunks of RENDER_CHUNK samples; every sample is rendered
         from its own index, so the pixels do not depend on the chunking). One process: rendering in the process
         pool measured 3x slower than here (the pixels' round trip costs more than the rendering)."""
-        parts = [_render_chunk(self.world, self.split, lo, min(self.start + self.n, lo + RENDER_CHUNK), self.size)
-                 for lo in range(self.start, self.start + self.n, RENDER_CHUNK)]
+        parts = list(self.chunks())
         return LabelledImages(torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]),
                               torch.cat([p[2] for p in parts]), self.key)
+
+    def chunks(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """(images (k, 3, size, size) uint8, intensities (k, 17), expressions (k,)) of RENDER_CHUNK samples at a
+        time, in order: what `load` joins, and what a pixel file of world faces is written from."""
+        for lo in range(self.start, self.start + self.n, RENDER_CHUNK):
+            yield _render_chunk(self.world, self.split, lo, min(self.start + self.n, lo + RENDER_CHUNK), self.size)
 
 
 RENDER_CHUNK = 4096  # world samples rendered per call
