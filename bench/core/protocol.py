@@ -102,6 +102,15 @@ class Selection:
 
 
 @dataclass(frozen=True)
+class TaskSpec:
+    """One verdict of a protocol (world-v3 on): what recognizers trained on a set's claimed labels are scored on."""
+
+    kind: str  # expression | au_occurrence | au_intensity (bench.downstream.tasks.TASK_KINDS), one task per kind
+    aus: str | None = None  # AU tasks: the named AU subset scored (bench.data.aus.SUBSETS); each entry is scored
+    #                         on the AUs of it that it labels
+
+
+@dataclass(frozen=True)
 class DownstreamSettings:
     recognizer: str  # a RECOGNIZERS name (small-cnn, resnet18)
     width: int  # recognizer width
@@ -122,6 +131,13 @@ class DownstreamSettings:
     pretrained: str | None = None  # a backbone name (bench.downstream.backbones): fine-tune from its local ImageNet
     #                                weights; unset: train from scratch
     val: Selection | None = None  # real validation split: per-AU decision thresholds, chance-corrected kinds
+    replicates: int | None = None  # world-v3 on: the set's rows split into this many consecutive blocks (each its
+    #                                own condition draw and generation seeds); block r trains with seeds[r] at every
+    #                                scale, so intervals over blocks resample what a regeneration changes
+    real_curve: tuple[int, ...] | None = None  # real-only training sizes (first n of real_train's split): the
+    #                                             curve a set's value is inverted through (real-image equivalent)
+    tasks: tuple[TaskSpec, ...] | None = None  # the verdicts (world-v3 on): one ranking per task; labels a set does
+    #                                            not claim are never scored
 
     def steps_for(self, n: int) -> int:
         """Optimizer steps of one training on `n` images: `steps`, or `epochs` passes capped at `max_steps`."""
@@ -139,7 +155,12 @@ class DownstreamSettings:
         return plain(self)
 
     def largest_synthetic(self, n1: int) -> int:
-        """Synthetic images the largest run reads (the largest scale, or the mixed one) when 1x is `n1` images."""
+        """Synthetic images the largest run reads (the largest scale, or the mixed one) when 1x is `n1` images;
+        with replicates, the images of every block."""
+        return int(round(max(*self.scales, self.mixed_scale) * n1)) * (self.replicates or 1)
+
+    def block_size(self, n1: int) -> int:
+        """Rows of one replicate block (the largest run of one replicate)."""
         return int(round(max(*self.scales, self.mixed_scale) * n1))
 
 
@@ -155,9 +176,12 @@ class RealBudget:
 class Headline:
     """How the leaderboard ranks (bench.publish.leaderboard): by training value, gated by label validity."""
 
-    rank_by: str  # the metric entries are ranked by (a downstream metric: what the data trains)
+    rank_by: str  # the metric entries are ranked by (a downstream metric: what the data trains), or `tasks`: one
+    #               ranking per downstream task (world-v3 on), each gated by the claimed-vs-judge kappa of its kind
     gate: tuple[str, ...]  # label-validity metrics: each one a set claims must have its lower 95% bound above
     gate_min: float  # ... this value (0: labels agree with the judge beyond chance)
+    copy_max_share: float | None = None  # a set whose `real_copy_share` (near copies of any real data the
+    #                                      protocol touches) exceeds this is listed, not ranked
     downstream: str | None = None  # faces protocols: the real-data protocol (kind: real, e.g. affectnet-v1) whose
     #                                training value ranks; its data root is given when scoring (--data-root)
 
@@ -213,6 +237,8 @@ class Protocol:
     data: DataSettings | None = None  # real protocols: where the dataset's files lie under --data-root
     metrics: tuple[str, ...] = ()  # metric names listed by the file (downstream ones come from its section)
     metric_info: dict[str, dict] = field(default_factory=dict, repr=False)  # name -> {family, higher_is_better}
+    versions: dict[str, str] = field(default_factory=dict)  # code versions the scores depend on (world-v3 on: the
+    #                                                          downstream harness), filled by the loader and hashed
 
 
 REQUIRED = {"world": ("world", "conditions", "reference", "train_reference", "judge", "aus", "realism",
@@ -280,14 +306,14 @@ def parse_protocol(raw: Any, path: Path) -> Protocol:
     if kind == "faces" and any(k in raw for k in ("world", "conditions", "reference", "train_reference", "data")):
         raise DataError(path, "a faces protocol names no world, conditions, reference or data: its reference is the "
                               "real face set given when scoring (--reference), hashed by content into the results")
-    body = {k: v for k, v in raw.items() if k not in ("path", "raw", "metric_info")}
+    body = {k: v for k, v in raw.items() if k not in ("path", "raw", "metric_info", "versions")}
     metrics = body.pop("metrics", [])
     if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
         raise DataError(path, "metrics must be a list of metric names")
     if len(set(metrics)) != len(metrics):
         raise DataError(path, "metrics lists a name twice")
     hints = typing.get_type_hints(Protocol)
-    fields = {f.name for f in dataclasses.fields(Protocol)} - {"path", "raw", "metrics", "metric_info"}
+    fields = {f.name for f in dataclasses.fields(Protocol)} - {"path", "raw", "metrics", "metric_info", "versions"}
     unknown = sorted(set(body) - fields)
     if unknown:
         raise DataError(path, f"unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(fields))})")
@@ -301,5 +327,7 @@ def protocol_hash(proto: Protocol, judge_sha256: str = "") -> str:
     if not proto.metric_info or set(proto.metrics) - proto.metric_info.keys():
         raise ValueError(f"{proto.id}: metrics not expanded; load protocols with bench.scoring.protocols")
     settings = {**proto.raw, "metrics": proto.metric_info}
+    if proto.versions:  # world-v3 on: results of another harness version are another protocol hash
+        settings["versions"] = proto.versions
     blob = json.dumps({"settings": settings, "judge_sha256": judge_sha256}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()

@@ -36,6 +36,13 @@ class LabelledImages:
         return LabelledImages(head(self.x, n), self.aus[:n], self.expression[:n], f"{self.key}[:{n}]",
                               None if self.occ is None else self.occ[:n])
 
+    def rows(self, lo: int, n: int) -> LabelledImages:
+        """Rows lo..lo+n-1 (in-memory pixels: a view; replicate blocks of a world set)."""
+        if lo + n > len(self) or not isinstance(self.x, torch.Tensor):
+            raise ValueError(f"asked for rows {lo}..{lo + n - 1} of {len(self)} (in-memory sets only)")
+        return LabelledImages(self.x[lo:lo + n], self.aus[lo:lo + n], self.expression[lo:lo + n],
+                              f"{self.key}[{lo}:{lo + n}]", None if self.occ is None else self.occ[lo:lo + n])
+
     @staticmethod
     def concat(a: LabelledImages, b: LabelledImages) -> LabelledImages:
         occ = None

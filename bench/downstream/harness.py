@@ -71,11 +71,15 @@ from bench.downstream.distributed import device_label, is_main
 from bench.downstream.recognizers import N_EXPRESSIONS, build_recognizer
 from bench.metrics import alignment as A
 
-VERSION = "3"  # bump when training or evaluation changes results (3: validation thresholds, kappa kinds, decisions)
+VERSION = "4"  # bump when training or evaluation changes results (3: validation thresholds, kappa kinds, decisions;
+#               4: per-AU kappa and ICC, claimed-only scoring for protocols with tasks). Enters world-v3+ hashes.
 # What each trained recognizer is tested on. Metric names: downstream_<kind>_<scale>x (seed mean at one size), _mixed
 # (real 1x + synthetic), _slope (gain per doubling of a log2-linear fit); each kind is registered as a suffixed metric,
 # with its labels and documentation, in bench.downstream.kinds.
 BASE_KINDS = ("expression_accuracy", "expression_mca", "au_f1", "au_icc")
+# world-v3 on, what each training also records for the tasks (bench.downstream.tasks): per-AU kappa and ICC (17,
+# NaN where the set labels no such AU) and which labels it trained on
+TASK_FIELDS = ("au_kappa_by_au", "au_icc_by_au", "trained_aus", "trained_expression")
 CHANCE_KINDS = ("expression_kappa", "au_kappa", "utility")
 KINDS = BASE_KINDS + CHANCE_KINDS
 
@@ -220,6 +224,8 @@ def evaluate(pred: dict[str, np.ndarray], test: LabelledImages, trained_aus: np.
     f1c = [AU_INDEX[a] for a in subset(s.au_f1)]
     icc = [AU_INDEX[a] for a in subset(s.au_icc)]
     ex = test.expression.numpy()
+    if s.tasks is not None:  # world-v3 on: an AU the set never labels is not scored (NaN, never 0)
+        f1c, icc = [j for j in f1c if trained_aus[j]], [j for j in icc if trained_aus[j]]
     out = {"au_f1": A.nanmean(A.f1_per_column(truth_occ[:, f1c], occ[:, f1c].astype(float))),
            "au_icc": A.nanmean(A.icc_per_column(truth[:, icc], inten[:, icc]))}
     if trained_expr:
@@ -230,11 +236,20 @@ def evaluate(pred: dict[str, np.ndarray], test: LabelledImages, trained_aus: np.
         out["expression_accuracy"] = out["expression_mca"] = float("nan")
     if thresholds is not None:
         out["au_kappa"] = A.nanmean(A.kappa_per_column(truth_occ[:, f1c], occ[:, f1c].astype(float)))
-        # no expression labels, no expression recognizer: its predictions carry no information (kappa 0); a test
-        # set without expression labels (BP4D) leaves it undefined
-        out["expression_kappa"] = ((A.cohen_kappa(ex, p, N_EXPRESSIONS) if trained_expr else 0.0)
+        # no expression labels, no expression recognizer: its predictions carry no information (kappa 0 up to
+        # world-v2; from world-v3 on not scored: NaN); a test set without expression labels (BP4D) leaves it undefined
+        unclaimed = float("nan") if s.tasks is not None else 0.0
+        out["expression_kappa"] = ((A.cohen_kappa(ex, p, N_EXPRESSIONS) if trained_expr else unclaimed)
                                    if (ex >= 0).any() else float("nan"))
         out["utility"] = utility(out["au_kappa"], out["expression_kappa"])
+    if s.tasks is not None:  # per-AU scores of every AU (NaN where never labelled): the tasks read these
+        every = np.arange(truth.shape[1])
+        kap = A.kappa_per_column(truth_occ, occ.astype(float))  # (17,)
+        icc_all = A.icc_per_column(truth, inten)  # (17,)
+        out["au_kappa_by_au"] = [float(v) if trained_aus[j] else float("nan") for j, v in zip(every, kap)]
+        out["au_icc_by_au"] = [float(v) if trained_aus[j] else float("nan") for j, v in zip(every, icc_all)]
+        out["trained_aus"] = [bool(v) for v in trained_aus]
+        out["trained_expression"] = bool(trained_expr)
     return out
 
 
@@ -338,7 +353,8 @@ def suffixes(s: DownstreamSettings) -> list[str]:
 def metric_names(s: DownstreamSettings) -> list[str]:
     """Every downstream metric a protocol's settings produce."""
     names = [f"downstream_{k}_{sfx}" for sfx in suffixes(s) for k in kinds(s)]
-    return names + (["downstream_training_value"] if s.val is not None else [])
+    # with tasks (world-v3 on) the verdicts are the task metrics (bench.downstream.tasks), not one mixed value
+    return names + (["downstream_training_value"] if s.val is not None and s.tasks is None else [])
 
 
 def run_downstream(synthetic: LabelledImages | None, real_train: LabelledImages, test: LabelledImages,
@@ -358,13 +374,19 @@ def run_downstream(synthetic: LabelledImages | None, real_train: LabelledImages,
     `synthetic`), plus "trivial" (test-set trivial baselines)."""
     n1 = len(real_train)
     groups: dict[str, LabelledImages] = {"real": real_train}
+    one_seed: dict[str, int] = {}  # replicate groups (world-v3 on): block r trains with seeds[r] only
     if synthetic is not None:
-        for c in s.scales:
-            k = int(round(c * n1))
-            if k < 1:
-                raise ValueError(f"scale {c} of {n1} real images is empty")
-            groups[scale_name(c)] = synthetic.take(k)
-        groups["mixed"] = LabelledImages.concat(real_train, synthetic.take(int(round(s.mixed_scale * n1))))
+        blocks = replicate_blocks(synthetic, s, n1)
+        for r, block in enumerate(blocks):
+            tag = "" if s.replicates is None else f"@{r}"
+            for c in s.scales:
+                k = int(round(c * n1))
+                if k < 1:
+                    raise ValueError(f"scale {c} of {n1} real images is empty")
+                groups[scale_name(c) + tag] = block.take(k)
+            groups["mixed" + tag] = LabelledImages.concat(real_train, block.take(int(round(s.mixed_scale * n1))))
+            if tag:
+                one_seed.update({g: s.seeds[r] for g in (*(scale_name(c) + tag for c in s.scales), "mixed" + tag)})
     for name, data in (baselines or {}).items():
         groups[f"baseline:{name}"] = data
     dev_key = device_label(device, ddp)  # what the cache entries are kept apart by
@@ -373,23 +395,49 @@ def run_downstream(synthetic: LabelledImages | None, real_train: LabelledImages,
                 not _path((data, test, s, seed, threshold, cache or cache_dir(), val), dev_key).is_file()
                 for seed in s.seeds):
             groups[g] = data.load()
-    jobs = [(g, seed) for g in groups for seed in s.seeds]
-    got = _run_jobs([(groups[g], test, s, seed, threshold, cache, val) for g, seed in jobs], workers, progress,
-                    [f"downstream {g} seed {seed} ({len(groups[g])} images)" for g, seed in jobs], device, ddp)
-    ks = kinds(s)
+    jobs = [(g, seed) for g in groups for seed in ((one_seed[g],) if g in one_seed else s.seeds)]
+    first: dict[tuple[str, int], int] = {}  # the same images and seed under two names (e.g. real 1x and the real
+    #                                          curve's 400) train once
+    for i, (g, seed) in enumerate(jobs):
+        first.setdefault((groups[g].key, seed), i)
+    uniq = sorted(set(first.values()))
+    ran = _run_jobs([(groups[jobs[i][0]], test, s, jobs[i][1], threshold, cache, val) for i in uniq], workers,
+                    progress, [f"downstream {jobs[i][0]} seed {jobs[i][1]} ({len(groups[jobs[i][0]])} images)"
+                               for i in uniq], device, ddp)
+    by_job = dict(zip(uniq, ran))
+    got = [by_job[first[(groups[g].key, seed)]] for g, seed in jobs]
+    ks = (*kinds(s), *(TASK_FIELDS if s.tasks is not None else ()))
     per = {g: {k: [got[i][k] for i, (g2, _) in enumerate(jobs) if g2 == g] for k in ks} for g in groups}
     out: dict = {"real": per["real"], "trivial": trivial_baselines(test, s, threshold)}
     if synthetic is not None:
-        out["synthetic"] = {scale_name(c): per[scale_name(c)] for c in s.scales}
-        out["mixed"] = per["mixed"]
+        if s.replicates is None:
+            out["synthetic"] = {scale_name(c): per[scale_name(c)] for c in s.scales}
+            out["mixed"] = per["mixed"]
+        else:  # [replicate] lists in the place of [seed] ones
+            reps = range(s.replicates)
+            out["synthetic"] = {scale_name(c): {k: [per[f"{scale_name(c)}@{r}"][k][0] for r in reps] for k in ks}
+                                for c in s.scales}
+            out["mixed"] = {k: [per[f"mixed@{r}"][k][0] for r in reps] for k in ks}
     if baselines:
         out["baselines"] = {name: {"n": len(data), **per[f"baseline:{name}"]} for name, data in baselines.items()}
-    if synthetic is not None and val is not None:
+    if synthetic is not None and val is not None and s.replicates is None:
         paths = [_path((groups[g], test, s, seed, threshold, cache or cache_dir(), val), dev_key).with_suffix(".npz")
                  for g, seed in jobs]
         out["predictions"] = pack_predictions([[np.load(paths[jobs.index((scale_name(c), seed))])
                                                 for seed in s.seeds] for c in s.scales])
     return out
+
+
+def replicate_blocks(synthetic: LabelledImages, s: DownstreamSettings, n1: int) -> list[LabelledImages]:
+    """The set's replicate blocks: its consecutive `s.replicates` blocks of `s.block_size(n1)` rows (world-v3 on:
+    each block answers its own draw of conditions with its own generation seeds), or [the whole set]."""
+    if s.replicates is None:
+        return [synthetic]
+    m = s.block_size(n1)
+    if len(synthetic) < m * s.replicates:
+        raise ValueError(f"{s.replicates} replicate blocks of {m} images need {m * s.replicates}, the set has "
+                         f"{len(synthetic)}")
+    return [synthetic.rows(r * m, m) for r in range(s.replicates)]
 
 
 def pack_predictions(per: list[list]) -> str:
@@ -539,7 +587,7 @@ def downstream_metrics(raw: dict, s: DownstreamSettings, family: str = "downstre
         fit = loglinear_fit(s.scales, [raw["synthetic"][scale_name(c)][k] for c in s.scales])
         out[f"downstream_{k}_slope"] = metric(fit["slope_per_doubling"], n * len(s.scales), True, family,
                                               fit_at_1x=fit["at_1x"], r2=fit["r2"])
-    if s.val is not None:
+    if s.val is not None and s.tasks is None:
         tv = training_values(raw, s)
         m, ci = seed_ci(tv)
         bars = {name: {"n": b["n"], "utility": seed_ci(b["utility"])[0], "per_seed": b["utility"]}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from bench.core.registry import register_metric
 from bench.downstream.harness import downstream_metrics
+from bench.downstream.tasks import TASK_KINDS, task_metrics
 
 #: kind -> (headline labels by suffix, report titles by suffix)
 KIND_LABELS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
@@ -104,3 +105,24 @@ register_metric(
     sensitive="the protocol's scales and 1x real size; the recognizer and training length (world-v2: epochs "
               "capped by max_steps); the real test set; not the other entries"
 )(downstream_metrics)
+
+# The task verdicts (world-v3 on; bench.downstream.tasks): one metric per task kind.
+for _kind, _task in TASK_KINDS.items():
+    _on = "expression labels" if _kind == "expression" else "AU labels of the task's AU list"
+    _cols = "expression" if _kind == "expression" else "each AU of the list the set labels"
+    register_metric(
+        _task.metric, family="downstream", higher_is_better=True, label=f"{_task.title} value",
+        title=f"{_task.title}: training value on the labels the set claims",
+        what=f"{_task.title} (one of a protocol's verdicts): how well recognizers trained on the set's claimed "
+             f"{_on} do on real test faces, scored only on the labels the set claims.",
+        formula=f"per replicate block and column ({_cols}), the trapezoid area of the {_task.score} over "
+                "log2(scale) across the protocol's scales, divided by the log2 range; the mean over columns, then "
+                "over blocks; a real-image equivalent reads the largest run's score on the protocol's real-only curve",
+        units="kappa scale (expression, AU occurrence: 0 = chance, 1 = perfect) or ICC (AU intensity); null when "
+              "the set claims no label of the task (not applicable, never 0)",
+        interval="Student t 95% interval over the replicate blocks (each its own condition draw, generation seeds and "
+                 "training seed: what a regeneration changes); the board's paired t test pairs blocks across "
+                 "entries (same conditions and seed)",
+        sensitive="the AUs the set labels (coverage is shown; the board compares entries on the AUs all ranked "
+                  "entries label); the protocol's scales, 1x size, recognizer and training length; the real test "
+                  "set")(task_metrics)

@@ -375,12 +375,47 @@ def build(proto_id: str = DEFAULT_PROTOCOL, results_dir: Path | None = None, out
     current_hash = current_hash or current_protocol_hash(proto, data_root)
     heads = headline(proto)
     filed = load_filed(Path(results_dir or results_root()) / proto.id)
-    rows, stale, cols, sentence = board(proto, filed, current_hash)
     arrows = {m: v["higher_is_better"] for m, v in proto.metric_info.items()}
     arrows["win_rate"] = arrows["training_value"] = True
     folder = workspace() / "leaderboards"
     out_md = Path(out_md or folder / "LEADERBOARD.md")
     out_html = Path(out_html or folder / "index.html")
+    if proto.headline is not None and proto.headline.rank_by == "tasks":
+        md, page = tasks_board(proto, filed, current_hash, heads, arrows)
+        atomic_write_text(out_md, md)
+        atomic_write_text(out_html, page)
+        return out_md, out_html
+    rows, stale, cols, sentence = board(proto, filed, current_hash)
     atomic_write_text(out_md, markdown_board(rows, stale, proto.id, current_hash, arrows, cols, sentence))
     atomic_write_text(out_html, html_page(rows, stale, proto.id, current_hash, arrows, heads, cols, sentence))
     return out_md, out_html
+
+
+def tasks_board(proto: Protocol, filed: list[tuple[str, dict]], current_hash: str, heads: list[tuple[str, str]],
+                arrows: dict[str, bool]) -> tuple[str, str]:
+    """(LEADERBOARD.md, index.html) of a protocol that ranks per task (bench.publish.taskboard): the sentence, one
+    section per task, then every entry's diagnostics (sortable in the page)."""
+    from bench.publish import taskboard as TB
+
+    tables, stale = TB.task_tables(proto, filed, current_hash)
+    sentence = TB.how_ranked(proto)
+    sections = TB.markdown_tasks(tables)
+    ok = [(n, r) for n, r in filed if r["protocol"]["hash"] == current_hash]
+    drows, dcols = TB.diagnostics(ok, heads)
+    arrows = {**arrows, "real_copy_share": False}
+    diag = markdown_board(drows, stale, proto.id, current_hash, arrows, dcols, sentence).split("\n")
+    table = [ln for ln in diag if ln.startswith("|")]
+    undeclared = [r["name"] for t in tables for r in t["rows"] if r["role"] != "reference" and r["real_data"] is None]
+    md = diag[:6] + sections + ["## Diagnostics (not ranked by)", "", *table, ""]
+    if undeclared:
+        md += [f"Undeclared real data: {', '.join(sorted(set(undeclared)))}. A generator declares the real labelled "
+               "images it learned from as `real_data` in its manifest's generator record (`SampleSetWriter(..., "
+               "generator={'name': ..., 'real_data': {'labelled_images': N, 'split': 'train'}})`; docs/verdicts.md).",
+               ""]
+    if stale:
+        md += ["Not ranked (scored under another protocol hash; rescore to compare): "
+               + ", ".join(f"{n} (`{h[:12]}`)" for n, h in stale), ""]
+    page = html_page(drows, stale, proto.id, current_hash, arrows, heads, dcols, sentence)
+    page = page.replace('<table id="board">', TB.markdown_to_html(sections) + '\n<h2>Diagnostics (not ranked by)</h2>'
+                        '\n<table id="board">', 1)
+    return "\n".join(md), page

@@ -324,19 +324,30 @@ def build_report(proto_id: str, out_dir: Path, sets: dict[str, str] | None = Non
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     heads = headline(proto)
-    rows, stale, cols, sentence = board(proto, filed_all, current_hash)
     blocks: list[tuple] = [
         ("h", f"AUGen-Bench report: {proto.id}", 1),
         ("p", f"Protocol hash {current_hash[:12]}; {len(filed)} generators; {sizes_text(filed)}. Written by "
               f"`augen report --protocol {proto.id}`."),
-        ("h", "Leaderboard", 2),
-        ("p", sentence),
-        ("table", [h for _, h in cols], [[cell(r, k) for k, _ in cols] for r in rows]),
     ]
-    if proto.headline is not None:
+    by_task = proto.headline is not None and proto.headline.rank_by == "tasks"
+    if by_task:  # one verdict per task (bench.publish.taskboard)
+        from bench.publish import taskboard as TB
+
+        tables, stale = TB.task_tables(proto, filed_all, current_hash)
+        blocks += [("h", "Leaderboard: one verdict per task", 2), ("p", TB.how_ranked(proto))]
+        for t in tables:
+            blocks += [("h", t["title"], 3), ("p", f"Score: {t['score']}; compared on: "
+                                                  f"{', '.join(t['shared']) or 'none'}."),
+                       ("table", TB.HEAD, [TB.row_cells(r) for r in t["rows"]])]
+    else:
+        rows, stale, cols, sentence = board(proto, filed_all, current_hash)
+        blocks += [("h", "Leaderboard", 2), ("p", sentence),
+                   ("table", [h for _, h in cols], [[cell(r, k) for k, _ in cols] for r in rows])]
+    if proto.headline is not None and not by_task:
         fig = figure_pareto(rows, out_dir / "pareto.png", proto.headline.rank_by)
         if fig:
             blocks += [("h", "Training value against realism and diversity", 2), ("img", fig.name, "pareto")]
+    if proto.headline is not None:
         head, trows = trivial_rows(filed)
         if trows:
             blocks += [("h", "Downstream at 1x beside image-blind baselines", 2),

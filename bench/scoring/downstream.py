@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bench.core.protocol import Protocol
 from bench.downstream import harness as DS
+from bench.downstream import tasks
 
 
 def declared_budget(generator: dict) -> int | None:
@@ -50,8 +51,10 @@ def run_protocol_downstream(proto: Protocol, root: str | Path, content_hash: str
         if nb:
             baselines["real_budget"] = DS.WorldSlice(world, proto.real_budget.split if proto.real_budget else split,
                                                      nb, s.input_size, start)
+        for n in s.real_curve or ():  # real-only at each size: what a set's data is worth in real images
+            baselines[f"curve:{n}"] = DS.WorldSlice(world, split, n, s.input_size, start)
     log = (lambda m: print(m, flush=True)) if progress else None
     raw = DS.run_downstream(syn, real, test, s, proto.occurrence_threshold,
                             cache=None if cache is None else Path(cache) / "downstream", progress=log, val=val,
                             baselines=baselines)
-    return DS.downstream_metrics(raw, s)
+    return {**DS.downstream_metrics(raw, s), **tasks.task_metrics(raw, s, n1)}

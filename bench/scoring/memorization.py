@@ -52,3 +52,45 @@ def nn_distance_to_train(x: ScoreInputs) -> Value:
 def near_copy_share(x: ScoreInputs) -> Value:
     d_gen, d_ref = _distances(x)
     return Value(M.near_copy_share(d_gen, d_ref, x.proto.memorization.near_copy_quantile), x.n)
+
+
+def copy_pools(x: ScoreInputs) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Real data the protocol touches, each with held-out real images to calibrate against: {pool: (pool features,
+    held-out features)}: the train reference (held out: the reference split), the reference split itself (held out:
+    the train reference) and, on the world, the real images of the conditions the set answers (held out: the
+    reference split)."""
+    pools = {}
+    if x.train.get("features") is not None:
+        pools["train"] = (x.train["features"], x.ref["features"])
+        pools["reference"] = (x.ref["features"], x.train["features"])
+    cond = x.facts.get("conditions_real")
+    if cond is not None:
+        pools["conditions"] = (cond["features"], x.ref["features"])
+    return pools
+
+
+@register_metric("real_copy_share", family="memorization", higher_is_better=False, reads=("features",),
+                 what="The share of scored images that are near copies of any real data the protocol touches: its "
+                      "train reference (what generators learn from), its reference (test) split and, on the world, "
+                      "the real images of the conditions themselves; the largest of the pools' shares. The copy gate "
+                      "(headline.copy_max_share, world-v3 on) lists a set above it without ranking it.",
+                 formula="max over pools P of mean over generated rows g of [min_p ||f_g - f_p|| < Q_q(d_H)], d_H = "
+                         "nearest-neighbour distances to P of held-out real rows (train pool: the reference split; "
+                         "reference pool: the train reference; conditions pool: the reference split), q = "
+                         "memorization.near_copy_quantile",
+                 units="share of generated rows, 0-1; about q per pool for a set that copies nothing, 1 for exact "
+                       "re-renders (an exact copy sits at distance 0)",
+                 interval="none (a point value; the gate compares it with the protocol's stated threshold)",
+                 sensitive="copies outside the pools go unseen (world-v3's train reference: the first 4,000 world "
+                           "train images; a train copy beyond them is a near copy only if it sits closer than real "
+                           "faces do); the quantile q and the pools' sizes")
+def real_copy_share(x: ScoreInputs) -> Value:
+    def compute():
+        return {name: M.near_copy_share(M.nn_distances(x.gen["features"].astype(np.float64), p.astype(np.float64)),
+                                        M.nn_distances(h.astype(np.float64), p.astype(np.float64)),
+                                        x.proto.memorization.near_copy_quantile)
+                for name, (p, h) in copy_pools(x).items()}
+    shares = x.memo("copy_pools", compute)
+    if not shares:
+        raise NotApplicable("no real data to compare with")
+    return Value(max(shares.values()), x.n, extra={"pools": shares})

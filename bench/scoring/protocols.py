@@ -23,7 +23,7 @@ from bench.core.paths import PROTOCOLS
 from bench.core.protocol import Protocol, parse_protocol, protocol_hash
 from bench.core.registry import AU_READINGS, JUDGES, READERS, metric_spec
 from bench.data.aus import SUBSETS
-from bench.downstream import harness, realdata
+from bench.downstream import harness, realdata, tasks
 from bench.scoring import alignment, control, diversity, memorization, realism  # noqa: F401  (register metrics)
 
 
@@ -73,7 +73,8 @@ def load_protocol(name: str | os.PathLike | Protocol) -> Protocol:
                               "downstream section (one per scale, mixed, slope)")
     if proto.downstream is not None:
         harness.check_settings(proto.downstream, path)
-        names += list(harness.metric_names(proto.downstream))
+        tasks.check_tasks(proto.downstream, path)
+        names += list(harness.metric_names(proto.downstream)) + tasks.metric_names(proto.downstream)
     info = {}
     readings = getattr(JUDGES.get(proto.judge.kind), "readings", None) if proto.judge else None
     if readings is not None and proto.au_readings is not None:  # an AU tool's output supplies the AU readings
@@ -98,7 +99,15 @@ def load_protocol(name: str | os.PathLike | Protocol) -> Protocol:
                 raise DataError(path, f"headline.downstream {h.downstream!r} is a {real.kind} protocol, not a "
                                       "real-data one (kind: real)")
             info = {**info, **{k: v for k, v in real.metric_info.items() if k == h.rank_by}}
-        if h.rank_by not in info or info[h.rank_by]["family"] != "downstream":
+        if h.rank_by == "tasks":  # world-v3 on: one ranking per task, each gated by its kind's kappa
+            if proto.downstream is None or proto.downstream.tasks is None:
+                raise DataError(path, "headline.rank_by: tasks needs downstream.tasks")
+            missing = {tasks.TASK_KINDS[t.kind].gate for t in proto.downstream.tasks} - set(h.gate)
+            if missing:
+                raise DataError(path, f"headline.gate must list the tasks' gates: {', '.join(sorted(missing))}")
+            if h.copy_max_share is not None and "real_copy_share" not in info:
+                raise DataError(path, "headline.copy_max_share needs the metric real_copy_share listed")
+        elif h.rank_by not in info or info[h.rank_by]["family"] != "downstream":
             raise DataError(path, f"headline.rank_by {h.rank_by!r} is not a downstream metric this protocol produces "
                                   "(the board ranks by what the data trains)")
         bad = [g for g in h.gate if g not in info]
@@ -106,7 +115,8 @@ def load_protocol(name: str | os.PathLike | Protocol) -> Protocol:
             raise DataError(path, f"headline.gate must name listed metrics; not listed: {', '.join(bad) or '(none)'}")
     if proto.real_budget is not None and proto.real_budget.max_images < 0:
         raise DataError(path, "real_budget.max_images must be >= 0")
-    return dataclasses.replace(proto, metric_info=info)
+    versions = {"downstream_harness": harness.VERSION} if proto.downstream and proto.downstream.tasks else {}
+    return dataclasses.replace(proto, metric_info=info, versions=versions)
 
 
 def with_judge(proto: Protocol, kind: str, config: dict) -> Protocol:

@@ -44,15 +44,15 @@ class Stages:
         self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t
 
 
-def judge_world_split(judge, world: dict, split: str, n: int, folder: Path | None = None) -> dict:
-    """Judge readings of world samples 0..n-1 of a split (rendered on the fly, cached per judge)."""
+def judge_world_split(judge, world: dict, split: str, n: int, folder: Path | None = None, start: int = 0) -> dict:
+    """Judge readings of world samples start..start+n-1 of a split (rendered on the fly, cached per judge)."""
     cfg = WorldConfig(seed=world["seed"], image_size=world["image_size"])
-    key = f"world{WORLD_VERSION}-s{cfg.seed}-{cfg.image_size}px-{split}-0-{n}"
+    key = f"world{WORLD_VERSION}-s{cfg.seed}-{cfg.image_size}px-{split}-{start}-{n}"
 
     def compute() -> dict[str, np.ndarray]:
         parts: dict[str, list] = {}
-        for lo in range(0, n, 512):
-            p = sample_params(cfg, split, np.arange(lo, min(n, lo + 512)))
+        for lo in range(start, start + n, 512):
+            p = sample_params(cfg, split, np.arange(lo, min(start + n, lo + 512)))
             for k, v in judge(render(p, cfg.image_size)).items():
                 parts.setdefault(k, []).append(v)
         return {k: np.concatenate(v) for k, v in parts.items()}
@@ -152,6 +152,10 @@ def score_sampleset(root: str | Path, protocol: str | Protocol = DEFAULT_PROTOCO
     with st("judge_reference"):
         ref = judge_world_split(judge, world, proto.reference.split, proto.reference.n, cache)
         trn = judge_world_split(judge, world, proto.train_reference.split, proto.train_reference.n, cache)
+        facts = {}
+        if "real_copy_share" in proto.metrics:  # the real images of the conditions themselves: a copy pool
+            c = proto.conditions
+            facts["conditions_real"] = judge_world_split(judge, world, c.split, c.n, cache, c.start or 0)
     au_judge = {"id": judge.id, "sha256": judge.sha256}
     tool = au_tool(au_readings, proto, root)
     if tool is not None:
@@ -159,7 +163,8 @@ def score_sampleset(root: str | Path, protocol: str | Protocol = DEFAULT_PROTOCO
         gen = {**gen, **ext}
         au_judge = {"id": ext_id, "sha256": ext_id.rsplit("-", 1)[-1]}
     claimed_int, claimed_expr, files = _claimed(ss)
-    x = ScoreInputs(proto, gen, ref, trn, claimed_int, claimed_expr, _requested(proto, ss, files), au_judge["id"])
+    x = ScoreInputs(proto, gen, ref, trn, claimed_int, claimed_expr, _requested(proto, ss, files), au_judge["id"],
+                    facts=facts)
     if per_image is not None:
         per_image.update(files=files, claimed_intensity=claimed_int, claimed_expression=claimed_expr,
                          readings=gen)
