@@ -12,7 +12,9 @@ crash. Then every metric's rank correlation with the *training value* (`--utilit
 variants is computed: Kendall tau-b and Spearman rho (scipy.stats), with the metric's direction applied (+1: the
 metric ranks the variants as their training value does), each with a percentile bootstrap interval over variants.
 The report (`<out>.md`, `<out>.png`) is a pure function of the results files: `--report-only` rewrites it
-byte for byte.
+byte for byte. Beside the table: every downstream kind at every scale, the main metrics' taus with each fault
+left out in turn, and the board's real generators (the protocol's filed leaderboard results) apart from the faults,
+with the tau among them alone (bench.publish.metaeval_checks).
 
 Rank stability (optional, each multiplies the cost): the variants are scored again (a) under the second world
 judge (`bench.judges.world.SECOND_JUDGE`; the same sets, so downstream comes from its cache), (b) on a redrawn
@@ -27,7 +29,6 @@ import argparse
 import json
 import math
 import os
-import re
 import sys
 import time
 from collections.abc import Sequence
@@ -39,13 +40,15 @@ from scipy import stats
 
 from bench.core.atomic import atomic_write_text
 from bench.core.errors import AugenError, MissingWeights, UsageError
-from bench.core.paths import cache_root, workspace
+from bench.core.paths import cache_root, results_root, workspace
 from bench.core.protocol import FAMILIES, Protocol
 from bench.core.results import write_results
 from bench.generation import runner
 from bench.generation.faults import FAULTS, VARIANTS, FaultGenerator, variant_name
+from bench.publish import metaeval_checks as checks
 from bench.publish.judgecheck import second_judge_protocol
 from bench.publish.leaderboard import headline
+from bench.publish.metaeval_checks import signed
 from bench.publish.report import render_md
 from bench.scoring.protocols import current_hash, load_protocol
 from bench.scoring.score import score_sampleset
@@ -54,8 +57,6 @@ GENERATOR = "world-fault"
 STABILITY = ("judge", "conditions", "seed")  # the re-runs --stability may ask for, in report order
 STABILITY_TITLES = {"judge": "second judge", "conditions": "redrawn conditions", "seed": "other seed"}
 OTHER_SEED = 1  # the fault seed of the `seed` re-run (the first run uses 0)
-DOWNSTREAM_KEPT = ("1x", "mixed", "slope")  # suffixes of a downstream kind correlated; other scales are its repeats
-SCALE_SUFFIX = re.compile(r"_(\d+(?:\.\d+)?)x$")
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class MetaevalConfig:
     seed: int = 0  # bootstrap rng seed
     alpha: float = 0.05  # 1 - interval coverage
     progress: bool = True  # one line per run
+    board: Path | None = None  # the protocol's filed leaderboard results (real generators; None: that section is empty)
 
 
 # -- scoring the variants -----------------------------------------------------------------------------------------
@@ -234,25 +236,9 @@ def correlate(name: str, family: str, metric: np.ndarray, utility: np.ndarray, c
 
 
 def correlated_metrics(names: Sequence[str], utility: str) -> list[str]:
-    """The metric names worth a row: all but the utility itself and a downstream kind's repeats at other scales
-    (its 1x, mixed and slope are kept)."""
-    out = []
-    for n in names:
-        if n == utility:
-            continue
-        m = SCALE_SUFFIX.search(n)
-        if n.startswith("downstream_") and m and f"{m.group(1)}x" not in DOWNSTREAM_KEPT:
-            continue
-        out.append(n)
-    return out
-
-
-def signed(entry: dict) -> float:
-    """A results metric entry's value with its direction applied (higher = better); NaN when missing."""
-    v = entry.get("value")
-    if v is None:
-        return math.nan
-    return float(v) if entry["higher_is_better"] else -float(v)
+    """The metric names worth a row: all but the utility itself (a downstream kind at every scale: the scales rank
+    the variants differently)."""
+    return [n for n in names if n != utility]
 
 
 def correlations(board: dict[str, dict], cfg: MetaevalConfig) -> list[Correlation]:
@@ -433,8 +419,11 @@ def report_blocks(cfg: MetaevalConfig, proto: Protocol, board: dict[str, dict], 
     first = next(iter(board.values()))
     h, n = first["protocol"]["hash"], len(board)
     where = cfg.protocol if not Path(cfg.protocol).suffix else _display(Path(cfg.protocol))
+    default_board = results_root() / proto.id
+    board_opt = ("" if cfg.board is None or Path(cfg.board).resolve() == default_board.resolve()
+                 else f" --board {_display(cfg.board)}")
     cmd = (f"python -m bench.publish.metaeval --protocol {where} --results {_display(cfg.results)} --out "
-           f"{_display(cfg.out)} --utility {cfg.utility} --report-only")
+           f"{_display(cfg.out)} --utility {cfg.utility}{board_opt} --report-only")
     utility_family = first["metrics"][cfg.utility]["family"]
     value = ("what recognizers trained on its claimed labels score on real world test faces"
              if utility_family == "downstream" else
@@ -445,8 +434,11 @@ def report_blocks(cfg: MetaevalConfig, proto: Protocol, board: dict[str, dict], 
              f"training value (`{cfg.utility}`) is {value}. For every metric: Kendall tau-b and Spearman rho of the "
              "variants' ranking by the metric (direction applied) with their ranking by training value, +1 = the "
              f"same order, with {100 * (1 - cfg.alpha):.0f}% percentile bootstrap intervals over variants "
-             f"({cfg.bootstrap} resamples, seed {cfg.seed}). Downstream kinds appear at "
-             f"{', '.join(DOWNSTREAM_KEPT)} only (their other scales repeat the 1x ranking).")
+             f"({cfg.bootstrap} resamples, seed {cfg.seed}). Downstream kinds appear at every scale (their scales "
+             "rank the variants differently; side by side below). What this measures: which metrics predict "
+             "training value across graded faults, synthetic degradations of real world data. It does not show that "
+             "training value is the right headline (judged by itself, that would be circular), and the variants are "
+             "not real generators: the board's real generators have their own section and enter no tau here.")
     rows = [[f"`{c.metric}`", c.family, _fmt(c.tau, c.tau_ci), _fmt(c.rho, c.rho_ci), str(c.n)] for c in corrs]
     variants = sorted(board, key=lambda v: (-signed(board[v]["metrics"][cfg.utility]), v))
     vrows = []
@@ -457,14 +449,25 @@ def report_blocks(cfg: MetaevalConfig, proto: Protocol, board: dict[str, dict], 
         param = f"{spec.parameter} {gen.strength:g}" if c["fault"] != "none" else "-"
         vrows.append([v, spec.family, c["fault"], f"{c['level']:.2f}", param,
                       f"{board[v]['metrics'][cfg.utility]['value']:.4f}"])
+    present = {k for r in board.values() for k in r["metrics"]}
+    heads = [(m, label) for m, label in headline(proto) if m in present and m != cfg.utility]
+    heads += [(m, f"({fam})") for fam, m in family_mains(proto, cfg.utility, present)[1:] if m not in dict(heads)]
+    real = ([], [], 0) if cfg.board is None else checks.load_entries(cfg.board, h)
+    where_board = _display(cfg.board) if cfg.board is not None else "(no --board)"
+    taus = {c.metric: c.tau for c in corrs}
+    copies = checks.copies_note(board, cfg.utility)
     return [("h", f"Metric meta-evaluation on {proto.id}: which metrics track training value", 1), ("p", intro),
             ("img", cfg.out.with_suffix(".png").name, "Kendall tau with training value per metric"),
             ("h", "Rank correlation with training value", 2),
             ("table", ["metric", "family", "Kendall tau [CI]", "Spearman rho [CI]", "n variants"], rows),
+            *checks.scale_blocks(taus, first["metrics"][cfg.utility].get("definition")),
             ("h", "What it implies for the headline", 2), *[("p", t) for t in implications(corrs, proto, cfg.utility,
                                                                                              n)],
+            *checks.loo_blocks(board, heads, cfg.utility),
             *stability_blocks(cfg, proto, board),
-            ("h", "Variants by training value", 2),
+            *checks.real_blocks(*real, where_board, [hd for hd in heads if not hd[0].startswith("downstream_")],
+                                cfg.utility, taus, n),
+            ("h", "Variants by training value", 2), *([("p", copies)] if copies else []),
             ("table", ["variant", "family", "fault", "level", "parameter", cfg.utility], vrows)]
 
 
@@ -530,8 +533,9 @@ def config_from_args(a, proto: Protocol) -> MetaevalConfig:
         raise UsageError(f"{proto.id} is a {proto.kind}-data protocol; the meta-evaluation runs on world protocols")
     results = Path(a.results) if a.results else workspace() / "reports" / "results" / proto.id / "metaeval"
     work = Path(a.work) if a.work else cache_root() / "runs" / proto.id / "metaeval"
+    board = Path(a.board) if a.board else results_root() / proto.id
     return MetaevalConfig(a.protocol, Path(a.out), results, work, a.utility, a.variants, a.workers,
-                          parse_stability(a.stability), a.bootstrap, progress=not a.quiet)
+                          parse_stability(a.stability), a.bootstrap, progress=not a.quiet, board=board)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -540,6 +544,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="reports/metaeval", help="report stem: <out>.md and <out>.png")
     ap.add_argument("--results", help="folder of the filed results (default reports/results/<protocol>/metaeval)")
     ap.add_argument("--work", help="run folders (default $AUGEN_CACHE/runs/<protocol>/metaeval)")
+    ap.add_argument("--board", help="the protocol's filed leaderboard results, whose real generators the report "
+                                    "sets apart from the faults (default leaderboards/results/<protocol>)")
     ap.add_argument("--utility", default="downstream_training_value", help="the training-value metric")
     ap.add_argument("--variants", type=int, help=f"score the first N of the {len(VARIANTS)} variants")
     ap.add_argument("--workers", type=int, default=1, help="generation processes per run")
