@@ -111,7 +111,7 @@ for _kind, _task in TASK_KINDS.items():
     _on = "expression labels" if _kind == "expression" else "AU labels of the task's AU list"
     _cols = "expression" if _kind == "expression" else "each AU of the list the set labels"
     register_metric(
-        _task.metric, family="downstream", higher_is_better=True, label=f"{_task.title} value",
+        _task.metric, family="downstream", higher_is_better=True,  # a board section each, not a column
         title=f"{_task.title}: training value on the labels the set claims",
         what=f"{_task.title} (one of a protocol's verdicts): how well recognizers trained on the set's claimed "
              f"{_on} do on real test faces, scored only on the labels the set claims.",

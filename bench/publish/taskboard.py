@@ -190,8 +190,8 @@ def diagnostics(ok: list[tuple[str, dict]], heads: list[tuple[str, str]]) -> tup
         row["real_copy_share"] = (r["metrics"].get("real_copy_share") or {}).get("value")
         rows.append(row)
     present = {k for row in rows for k, v in row.items() if v is not None}
-    cols = [("rank", "#"), ("name", "submission")] + [(m, lab) for m, lab in heads if m in present and not m.startswith(
-        ("downstream_", "task_"))] + [("real_copy_share", "real copy share")]
+    cols = [("rank", "#"), ("name", "submission")] + [(m, lab) for m, lab in heads if m in present] + [
+        ("real_copy_share", "real copy share")]
     return rows, cols
 
 
