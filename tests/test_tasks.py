@@ -168,3 +168,17 @@ def test_the_board_states_its_rule_and_shows_coverage_and_equivalents(mini_board
     assert "One verdict per task" in md and "is never scored" in md
     assert md.count("## ") >= 4 and "12/12" in md and " real [" in md
     assert "copies real data" in md and "<h2>AU occurrence</h2>" in page
+
+
+def test_block_coverage_counts_what_the_intervals_resample():
+    """bench.devtools.blockcoverage's count: independent blocks cover the leave-one-out truth about 95% of the time;
+    seed-only replicates that share one draw's effect (world-v2's interval) cover far less."""
+    from bench.devtools.blockcoverage import coverage
+
+    rng = np.random.default_rng(1)
+    runs = 2000
+    blocks = rng.normal(0.3, 0.03, (runs, 3))  # draw + seed variance, independent per block
+    assert 0.935 <= coverage(blocks)["share"] <= 0.965
+    draw = rng.normal(0.0, 0.03, (runs, 1))  # one draw's effect shared by its three seeds
+    seed_only = 0.3 + draw + rng.normal(0.0, 0.005, (runs, 3))
+    assert coverage(seed_only, blocks)["share"] < 0.5

@@ -120,11 +120,15 @@ def _load_timing(src: Sources) -> dict:
     t = src.json(TIMING, "python -m bench.devtools.timed")
     if not isinstance(t, dict) or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in t.values()):
         raise DataError(src.path(TIMING), "want a mapping {label: seconds}")
-    return {"timing": t}
+    loop = None  # the same run's bare training loop: which kind of machine the minutes were measured on
+    if src.path(BENCH_JSON).is_file():
+        loop = next((r["per_s"] for r in rows(src.json(BENCH_JSON, "tox -e bench (pytest benchmarks)"))
+                     if r["name"] == "test_bare_training_loop"), None)
+    return {"timing": t, "loop": loop}
 
 
 @block("tox-timing", _load_timing)
-def timing_block(timing: dict[str, float] | None) -> str:
+def timing_block(timing: dict[str, float] | None, loop: float | None = None) -> str:
     """How long `tox -e bench` takes, per command, from reports/bench_timing.json (or that it is not recorded)."""
     if not timing:
         return ("How long `tox -e bench` takes has not been recorded yet: its commands run under "
@@ -133,7 +137,9 @@ def timing_block(timing: dict[str, float] | None) -> str:
     parts = [f"{label} {minutes(s)}" for label, s in timing.items()]
     return (f"The timed steps of `tox -e bench` take {minutes(sum(timing.values()))} after its env is built (the "
             f"latest recorded time of each, `reports/bench_timing.json`, written by `python -m bench.devtools.timed`): "
-            + ", ".join(parts) + "; the untimed steps (checks, tables, report, figures, README) add seconds.")
+            + ", ".join(parts) + "; the untimed steps (checks, tables, report, figures, README) add seconds."
+            + (f" Machines differ: this was a machine where the bare training loop (`test_bare_training_loop`, "
+               f"`reports/BENCH.md`) ran {loop:,.0f} img/s." if loop else ""))
 
 
 def _load_difficulty(src: Sources) -> dict:
@@ -268,9 +274,11 @@ def controls_block(pid: str, results: dict[str, dict]) -> str:
 def leaderboard_block(board: dict) -> str:
     """LEADERBOARD.md's sentence on how it ranks and its table, verbatim."""
     out = (f"The board as `augen leaderboard` wrote it (`leaderboards/LEADERBOARD.md`: protocol `{board['id']}`, "
-           f"hash `{board['hash']}`, from `leaderboards/results/{board['id']}/`). {board['sentence']}\n\n"
-           f"{board['table']}")
-    return out + "".join(f"\n\n{n}" for n in board["notes"])
+           f"hash `{board['hash']}`, from `leaderboards/results/{board['id']}/`). {board['sentence']}\n\n")
+    if board.get("sections"):  # one verdict per task: every task's section (diagnostics: LEADERBOARD.md)
+        return out + board["sections"] + "\n\nDiagnostics of every entry (FD, precision, recall, Vendi, label " \
+                                          "agreement): `leaderboards/LEADERBOARD.md`."
+    return out + board["table"] + "".join(f"\n\n{n}" for n in board["notes"])
 
 
 # the board-order row of judgecheck's and stability's tau tables
@@ -286,16 +294,30 @@ def _load_stability(src: Sources) -> dict:
         if not src.path(rel).is_file():
             missing.append(f"`{writer}` (`{rel}`)")
             continue
-        found = [(m["axis"] or axis, float(m["tau"]), int(m["n"])) for m in BOARD_TAU.finditer(src.text(rel, writer))]
+        text = src.text(rel, writer)
+        inside = INSIDE.search(text)
+        if inside:  # a board per task (world-v3 on): re-runs against the filed intervals
+            return {"pid": pid, "taus": taus, "missing": missing, "inside": [int(inside[1]), int(inside[2])]}
+        found = [(m["axis"] or axis, float(m["tau"]), int(m["n"])) for m in BOARD_TAU.finditer(text)]
         if not found:
             raise DataError(src.path(rel), f"no board-order tau row (rewrite it with `{writer}`)")
         taus += found
     return {"pid": pid, "taus": taus, "missing": missing}
 
 
+INSIDE = re.compile(r"\*\*(\d+) of (\d+) re-runs that changed anything \(\d+%\) fall inside the filed intervals\*\*")
+
+
 @block("rank-stability", _load_stability)
-def stability_block(pid: str, taus: list[tuple[str, float, int]], missing: list[str]) -> str:
-    """Kendall tau of the board's order under each re-read, from the judge-independence and stability reports."""
+def stability_block(pid: str, taus: list[tuple[str, float, int]], missing: list[str],
+                    inside: list[int] | None = None) -> str:
+    """Kendall tau of the board's order under each re-read, from the judge-independence and stability reports; for a
+    board per task, the share of re-runs inside the filed intervals."""
+    if inside is not None:
+        k, n = inside
+        return (f"Re-runs: every entry generated and scored again with redrawn conditions and with another generation "
+                f"seed (`python -m bench.publish.stability`, `reports/{pid}/stability.md`): {k} of {n} re-run task "
+                f"values that changed fall inside the filed 95% intervals ({k / n:.0%}).")
     out = ""
     if taus:
         parts = [f"{axis} {tau:.3f}" for axis, tau, _ in taus]

@@ -137,8 +137,13 @@ def parse_leaderboard(text: str, path: str | Path = LEADERBOARD) -> dict:
         end += 1
     sentence = SENTENCE_END.split(" ".join(para), maxsplit=1)[0]
     notes = [ln for ln in lines[end:] if ln.startswith("Not ranked")]
+    first = next((k for k in range(i, len(lines)) if lines[k].startswith("## ")), None)
+    sections = None  # a board per task (world-v3 on): its task sections, up to the diagnostics
+    if first is not None:
+        last = next((k for k in range(first, len(lines)) if lines[k].startswith("## Diagnostics")), len(lines))
+        sections = "\n".join(lines[first:last]).strip().replace("## ", "#### ")
     return {"id": m.group(1), "hash": m.group(2), "sentence": sentence, "table": "\n".join(lines[start:end]),
-            "notes": notes}
+            "notes": notes, "sections": sections}
 
 
 def board(src: Sources) -> dict:

@@ -60,6 +60,17 @@ ENTRIES: tuple[tuple[str, str, dict], ...] = (
     ("synfer-tiny-sg-pl", "synfer-tiny", {"semantic_guidance_scale": 2.0, "pseudo_label": True}),
     ("synfer-tiny-published", "synfer-tiny", {"preset": "published"}),
 )
+# world-v3's board, as `tox -e bench` files it (controls, the copy-gate entries, the two references)
+ENTRIES_V3: tuple[tuple[str, str, dict], ...] = (
+    ("real", "real", {}),
+    ("shuffled", "shuffled", {}),
+    ("collapsed", "collapsed", {}),
+    ("noise", "noise", {}),
+    ("train-copies", "world-fault", {"fault": "train_copies", "level": 1.0}),
+    ("real-relabelled", "world-fault", {"fault": "label_noise", "level": 0.6}),
+    ("maugen-tiny", "maugen-tiny", {}),
+    ("synfer-tiny", "synfer-tiny", {}),
+)
 RUN_STATS = ("stats",)  # generator record fields that describe the run's output, not the generator
 
 
@@ -210,9 +221,66 @@ def report(cfg: StabilityConfig, proto: Protocol, rows: list[dict], axis_rows: d
     return "\n".join(lines) + "\n"
 
 
+def task_rows(cfg: StabilityConfig, proto: Protocol) -> list[dict]:
+    """Protocols with tasks (world-v3 on): per entry, task and axis, the filed task value and interval (on the labels
+    the entry claims) and the re-run's value; `inside` when the re-run falls in the filed interval, `same` when the
+    re-run scored exactly as filed (it does not depend on what the axis changes)."""
+    from bench.downstream.tasks import TASK_KINDS
+
+    names = [e for e, _, _ in cfg.entries]
+    filed = {n: r for n, r in load_filed(results_root() / proto.id) if n in names
+             and r["protocol"]["hash"] == current_hash(proto)}
+    out = []
+    for axis in cfg.axes:
+        path = cfg.results / axis / "protocol.yaml"
+        if not path.is_file():
+            continue
+        want = current_hash(load_protocol(path))
+        got = {n: r for n, r in load_filed(cfg.results / axis) if n in names and r["protocol"]["hash"] == want}
+        for name in names:
+            if name not in filed or name not in got:
+                continue
+            for t in proto.downstream.tasks:
+                m = TASK_KINDS[t.kind].metric
+                a, b = filed[name]["metrics"].get(m) or {}, got[name]["metrics"].get(m) or {}
+                if a.get("value") is None or b.get("value") is None or not a.get("ci95"):
+                    continue
+                lo, hi = a["ci95"]
+                out.append({"entry": name, "task": t.kind, "axis": axis, "filed": a["value"], "ci": [lo, hi],
+                            "rerun": b["value"], "inside": lo <= b["value"] <= hi,
+                            "same": metric_values(got[name]) == metric_values(filed[name])})
+    return out
+
+
+def task_report(cfg: StabilityConfig, proto: Protocol, rows: list[dict]) -> str:
+    """The markdown report of a protocol with tasks: every re-run beside the filed interval, and the share inside."""
+    moved = [r for r in rows if not r["same"]]
+    lines = [f"# Re-runs of the `{proto.id}` board against its filed intervals", "", "```", cfg.command, "```", "",
+             "Each re-run is the protocol with one change, every entry generated and scored again from scratch "
+             f"(downstream included): **redrawn conditions** asks for world val samples n..2n-1 instead of 0..n-1; "
+             f"**other generation seed** asks for the same conditions with seed i + {SEED_OFFSET:,}. Each row: an "
+             "entry's task value as filed with its 95% interval (Student t over the replicate blocks), the re-run's "
+             "value, and whether it falls inside; `=` marks a re-run that scored exactly as filed (the entry does "
+             "not depend on what the axis changes: a world control ignores the generation seed), counted apart.", ""]
+    if moved:
+        k = sum(r["inside"] for r in moved)
+        lines += [f"**{k} of {len(moved)} re-runs that changed anything ({k / len(moved):.0%}) fall inside the filed "
+                  f"intervals** (all rows: {sum(r['inside'] for r in rows)} of {len(rows)}).", ""]
+    lines += ["| entry | task | re-run | filed value [95% interval] | re-run value | inside |",
+              "|---|---|---|---|---:|---|"]
+    for r in rows:
+        lines.append(f"| {r['entry']} | {r['task']} | {AXIS_TITLES[r['axis']]} | {r['filed']:.3f} "
+                     f"[{r['ci'][0]:.3f}, {r['ci'][1]:.3f}] | {r['rerun']:.3f} | "
+                     f"{'yes' if r['inside'] else '**no**'}{' =' if r['same'] else ''} |")
+    return "\n".join(lines) + "\n"
+
+
 def write_report(cfg: StabilityConfig, proto: Protocol) -> Path:
-    rows, axis_rows = boards(cfg, proto)
     cfg.out.parent.mkdir(parents=True, exist_ok=True)
+    if proto.headline is not None and proto.headline.rank_by == "tasks":
+        atomic_write_text(cfg.out, task_report(cfg, proto, task_rows(cfg, proto)))
+        return cfg.out
+    rows, axis_rows = boards(cfg, proto)
     atomic_write_text(cfg.out, report(cfg, proto, rows, axis_rows))
     return cfg.out
 
@@ -234,10 +302,11 @@ def main(argv: list[str] | None = None) -> int:
         raise UsageError(f"--axes: unknown {', '.join(bad)} (known: {', '.join(AXES)})")
     command = (f"python -m bench.publish.stability --protocol {portable(a.protocol)} --out {portable(a.out)} "
                f"--results {portable(a.results)} --axes {','.join(axes)}")
-    cfg = StabilityConfig(a.protocol, Path(a.out), Path(a.results), axes, workers=a.workers,
-                          progress=not a.quiet, command=command,
-                          only=tuple(x for x in a.only.split(",") if x))
     proto = load_protocol(a.protocol)
+    tasks = proto.headline is not None and proto.headline.rank_by == "tasks"
+    cfg = StabilityConfig(a.protocol, Path(a.out), Path(a.results), axes, workers=a.workers,
+                          progress=not a.quiet, command=command, entries=ENTRIES_V3 if tasks else ENTRIES,
+                          only=tuple(x for x in a.only.split(",") if x))
     if not a.report_only:
         run_axes(cfg, proto)
     print(f"wrote {write_report(cfg, proto)}")
