@@ -69,3 +69,12 @@ def test_no_entry_is_scored_for_labels_it_does_not_claim(board):
     occ = maugen["task_au_occurrence"]
     assert occ["coverage"] == [7, 12] and len(occ["per_column"]) == 7  # DISFA12 AUs of BP4D12
     assert len(tables["au_occurrence"]["shared"]) == 7
+
+
+def test_a_label_shuffled_copy_trains_less_than_the_original(board):
+    """`shuffled` is the `real` control's images with their labels permuted across rows: by value, in every task,
+    its whole interval sits below the original's."""
+    _, _, tables = board
+    for t in tables.values():
+        by = {r["name"]: r for r in t["rows"]}
+        assert by["shuffled"]["own_ci"][1] < by["real"]["own_ci"][0], t["kind"]

@@ -306,7 +306,7 @@ def parse_protocol(raw: Any, path: Path) -> Protocol:
     if kind == "faces" and any(k in raw for k in ("world", "conditions", "reference", "train_reference", "data")):
         raise DataError(path, "a faces protocol names no world, conditions, reference or data: its reference is the "
                               "real face set given when scoring (--reference), hashed by content into the results")
-    body = {k: v for k, v in raw.items() if k not in ("path", "raw", "metric_info", "versions")}
+    body = {k: v for k, v in raw.items() if k not in ("path", "raw", "metric_info")}
     metrics = body.pop("metrics", [])
     if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
         raise DataError(path, "metrics must be a list of metric names")

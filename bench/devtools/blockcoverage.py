@@ -43,7 +43,12 @@ def task_value(result: dict, task, cols: list[str]) -> float:
         return float(result[f])
     from bench.data.aus import AU_INDEX
 
-    return float(np.nanmean([result[f][AU_INDEX[int(c[2:])]] for c in cols]))
+    return float(np.mean([result[f][AU_INDEX[int(c[2:])]] for c in cols]))  # the control labels every AU
+
+
+def own(d: DS.LabelledImages) -> DS.LabelledImages:
+    """A copy of a view that owns its storage."""
+    return dataclasses.replace(d, x=d.x.clone(), aus=d.aus.clone(), expression=d.expression.clone())
 
 
 def clopper_pearson(k: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
@@ -65,12 +70,13 @@ def measure(proto_id: str, runs: int, scale: float, seed_only_runs: int, workers
     jobs, where = [], []
     for m in range(runs):
         draw = DS.from_world(world, "val", k * b, s.input_size, START + m * k * b)
+        blocks = [own(draw.rows(j * b, b)) for j in range(k)]  # own storage: a job pickles only its block
         for j in range(k):
-            jobs.append((draw.rows(j * b, b), test, s, s.seeds[j], proto.occurrence_threshold, None, val))
+            jobs.append((blocks[j], test, s, s.seeds[j], proto.occurrence_threshold, None, val))
             where.append(("blocks", m, j))
-        if m < seed_only_runs:
-            for j in range(k):
-                jobs.append((draw.rows(0, b), test, s, s.seeds[j], proto.occurrence_threshold, None, val))
+        if m < seed_only_runs:  # block 0 with every other seed (its seeds[0] training is the blocks job above)
+            for j in range(1, k):
+                jobs.append((blocks[0], test, s, s.seeds[j], proto.occurrence_threshold, None, val))
                 where.append(("seed_only", m, j))
     t = time.perf_counter()
     got = DS._run_jobs(jobs, workers, (lambda msg: print(msg, flush=True)) if progress else None,
@@ -83,6 +89,7 @@ def measure(proto_id: str, runs: int, scale: float, seed_only_runs: int, workers
         per = {"blocks": np.full((runs, k), np.nan), "seed_only": np.full((seed_only_runs, k), np.nan)}
         for (kind, m, j), r in zip(where, got):
             per[kind][m, j] = task_value(r, task, cols)
+        per["seed_only"][:, 0] = per["blocks"][:seed_only_runs, 0]  # the same training (block 0, seeds[0])
         out["tasks"][task.kind] = {kk: v.tolist() for kk, v in per.items()}
     return out
 
@@ -93,13 +100,14 @@ def coverage(values: np.ndarray, truth_from: np.ndarray | None = None) -> dict:
     means = (values if truth_from is None else truth_from).mean(1)
     hits, widths = [], []
     for i, row in enumerate(values):
-        truth = float(np.delete(means, i).mean())  # never the run's own draw
+        others = np.delete(means, i)  # never the run's own draw
+        truth = float(others[np.isfinite(others)].mean())
         _, ci = t_interval(row)
-        hits.append(ci[0] <= truth <= ci[1])
-        widths.append(ci[1] - ci[0])
+        hits.append(ci is not None and ci[0] <= truth <= ci[1])  # a run without an interval covers nothing
+        widths.append(np.nan if ci is None else ci[1] - ci[0])
     k = int(sum(hits))
     return {"covered": k, "runs": len(hits), "share": k / len(hits), "ci95": clopper_pearson(k, len(hits)),
-            "mean_width": float(np.mean(widths)), "sd_of_run_means": float(means.std(ddof=1))}
+            "mean_width": float(np.nanmean(widths)), "sd_of_run_means": float(np.nanstd(means, ddof=1))}
 
 
 def report(m: dict, command: str) -> str:

@@ -97,12 +97,13 @@ def _column_values(trainings: dict, task: TaskSpec, cols: list[str]) -> dict[str
     return {c: [float(v[AU_INDEX[int(c[2:])]]) for v in trainings[f]] for c in cols}
 
 
-def _claimed(raw: dict, task: TaskSpec, cols: list[str], largest: str) -> list[str]:
-    """Columns the set labels in every replicate block."""
-    t = raw["synthetic"][largest]
+def _claimed(raw: dict, task: TaskSpec, cols: list[str]) -> list[str]:
+    """Columns the set labels in every training of every replicate block (each scale and the mixed run: a label
+    present in a block but not in its first rows is not claimed, so no task value is ever NaN)."""
+    runs = [*raw["synthetic"].values(), raw["mixed"]]
     if task.kind == "expression":
-        return [EXPRESSION] if all(t["trained_expression"]) else []
-    return [c for c in cols if all(tr[AU_INDEX[int(c[2:])]] for tr in t["trained_aus"])]
+        return [EXPRESSION] if all(all(t["trained_expression"]) for t in runs) else []
+    return [c for c in cols if all(tr[AU_INDEX[int(c[2:])]] for t in runs for tr in t["trained_aus"])]
 
 
 def paired_t(a, b) -> float:
@@ -158,7 +159,7 @@ def task_entry(raw: dict, s: DownstreamSettings, task: TaskSpec, n1: int) -> dic
     column and seed; which columns the set labels."""
     cols = columns(task)
     largest = scale_name(max(s.scales))
-    claimed = _claimed(raw, task, cols, largest)
+    claimed = _claimed(raw, task, cols)
     per_scale = {c: _column_values(raw["synthetic"][scale_name(c)], task, cols) for c in s.scales}
     reps = len(raw["synthetic"][largest][TASK_KINDS[task.kind].field])
     per_col = {c: [area_under_log_curve(list(s.scales), [per_scale[sc][c][r] for sc in s.scales])

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.core.protocol import Protocol
-from bench.downstream.tasks import TASK_KINDS, paired_t, summary
+from bench.downstream.tasks import TASK_KINDS, columns, paired_t, summary
 from bench.generation.controls import CONTROL_NAMES
 from bench.publish.significance import holm
 
@@ -31,6 +31,8 @@ def entry_status(r: dict, proto: Protocol, task_kind: str) -> tuple[str, str]:
     e = r["metrics"].get(TASK_KINDS[task_kind].metric) or {}
     if r["generator"]["name"] in CONTROL_NAMES:
         return "reference", ""
+    if not e:
+        return "not scored", "no downstream result (scored without downstream?)"
     if not e.get("claimed"):
         return "not claimed", "claims no label of this task"
     g = TASK_KINDS[task_kind].gate
@@ -38,7 +40,9 @@ def entry_status(r: dict, proto: Protocol, task_kind: str) -> tuple[str, str]:
     if lo is None or not lo > h.gate_min:
         return "fails gate", f"{g} lower bound {'n/a' if lo is None else f'{lo:.3f}'} <= {h.gate_min:g}"
     copy = (r["metrics"].get("real_copy_share") or {}).get("value")
-    if h.copy_max_share is not None and copy is not None and copy > h.copy_max_share:
+    if copy is None or not np.isfinite(copy):  # a copy check that did not run lets nothing through
+        return "no copy check", "real_copy_share missing: copies of real data cannot be ruled out"
+    if copy > h.copy_max_share:
         pools = (r["metrics"]["real_copy_share"].get("pools") or {})
         worst = max(pools, key=pools.get) if pools else "?"
         return "copies real data", f"real_copy_share {copy:.3f} > {h.copy_max_share:g} (pool: {worst})"
@@ -55,16 +59,21 @@ def task_table(proto: Protocol, ok: list[tuple[str, dict]], task) -> dict:
     status = {name: entry_status(r, proto, task.kind) for name, r in ok}
     ent = {name: r["metrics"].get(kind.metric) or {} for name, r in ok}
     ranked = [n for n, _ in ok if status[n][0] == "ranked"]
-    task_cols = ent[ok[0][0]].get("task_aus") or ["expression"] if ok else []
+    task_cols = columns(task)
     shared = [c for c in task_cols if all(c in (ent[n].get("columns") or []) for n in ranked)]
+    if ranked and not shared:  # nothing in common: no comparison, so no ranking
+        status.update({n: ("no shared labels", "the ranked entries share no label of this task") for n in ranked})
     rows = []
     for name, r in ok:
         role, why = status[name]
-        if role == "not claimed":
+        if role in ("not claimed", "not scored"):
             continue
         e = ent[name]
         own = summary(e)
         on_shared = summary(e, shared) if shared else {"value": None}
+        if role == "ranked" and not np.isfinite(on_shared.get("value") if on_shared.get("value") is not None
+                                                else np.nan):
+            role, why = "no value", "its task value is not finite"
         rows.append({"name": name, "role": role, "why": why, "value": on_shared.get("value"),
                      "ci": on_shared.get("ci95"), "per_replicate": on_shared.get("per_replicate"),
                      "own_value": own.get("value"), "own_ci": own.get("ci95"), "coverage": e.get("coverage"),
@@ -77,7 +86,8 @@ def task_table(proto: Protocol, ok: list[tuple[str, dict]], task) -> dict:
 
     def key(row):
         v = row["value"]
-        return (row["role"] not in ("ranked", "reference"), -(v if v is not None else -np.inf), row["name"])
+        return (row["role"] not in ("ranked", "reference"),
+                -(v if v is not None and np.isfinite(v) else -np.inf), row["name"])
     rows.sort(key=key)
     ranked_rows = [row for row in rows if row["role"] == "ranked"]
     k = 0
@@ -91,7 +101,8 @@ def task_table(proto: Protocol, ok: list[tuple[str, dict]], task) -> dict:
     for i, q in zip(finite, holm([p[i] for i in finite])):
         ranked_rows[i + 1]["sig"] = {"p": p[i], "p_holm": q, "significant": q < proto.bootstrap.alpha}
     return {"kind": task.kind, "title": kind.title, "score": kind.score, "shared": shared, "columns": task_cols,
-            "rows": rows, "absent": [n for n, _ in ok if status[n][0] == "not claimed"]}
+            "rows": rows, "absent": [n for n, _ in ok if status[n][0] == "not claimed"],
+            "unscored": [n for n, _ in ok if status[n][0] == "not scored"]}
 
 
 def task_tables(proto: Protocol, filed: list[tuple[str, dict]], current_hash: str
@@ -170,6 +181,8 @@ def markdown_tasks(tables: list[dict]) -> list[str]:
             out += ["", "Not ranked: " + "; ".join(notes) + "."]
         if t["absent"]:
             out += ["", "Not in this task (claim none of its labels): " + ", ".join(t["absent"]) + "."]
+        if t["unscored"]:
+            out += ["", "Not scored for this task (no downstream result): " + ", ".join(t["unscored"]) + "."]
         if t["kind"] != "expression" and t["rows"]:
             cols = t["columns"]
             out += ["", f"Per AU (task value on that AU, mean over blocks; n/a: not labelled):", "",

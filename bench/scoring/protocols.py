@@ -74,6 +74,12 @@ def load_protocol(name: str | os.PathLike | Protocol) -> Protocol:
     if proto.downstream is not None:
         harness.check_settings(proto.downstream, path)
         tasks.check_tasks(proto.downstream, path)
+        s = proto.downstream
+        if s.replicates is not None:  # blocks of the scored set: a world protocol's suite must hold them all
+            need = s.replicates * s.block_size(s.real_train.n or 0)
+            if proto.kind != "world" or proto.conditions is None or proto.conditions.n < need:
+                raise DataError(path, f"downstream replicates need a world protocol whose conditions hold "
+                                      f"{s.replicates} blocks of {s.block_size(s.real_train.n or 0)} ({need})")
         names += list(harness.metric_names(proto.downstream)) + tasks.metric_names(proto.downstream)
     info = {}
     readings = getattr(JUDGES.get(proto.judge.kind), "readings", None) if proto.judge else None
@@ -105,8 +111,9 @@ def load_protocol(name: str | os.PathLike | Protocol) -> Protocol:
             missing = {tasks.TASK_KINDS[t.kind].gate for t in proto.downstream.tasks} - set(h.gate)
             if missing:
                 raise DataError(path, f"headline.gate must list the tasks' gates: {', '.join(sorted(missing))}")
-            if h.copy_max_share is not None and "real_copy_share" not in info:
-                raise DataError(path, "headline.copy_max_share needs the metric real_copy_share listed")
+            if h.copy_max_share is None or "real_copy_share" not in info or proto.real_budget is None:
+                raise DataError(path, "headline.rank_by: tasks needs headline.copy_max_share, the metric "
+                                      "real_copy_share listed and a real_budget")
         elif h.rank_by not in info or info[h.rank_by]["family"] != "downstream":
             raise DataError(path, f"headline.rank_by {h.rank_by!r} is not a downstream metric this protocol produces "
                                   "(the board ranks by what the data trains)")
