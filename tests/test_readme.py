@@ -8,6 +8,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench.core.errors import DataError
@@ -48,7 +49,8 @@ Not ranked: gen-b (fails gate: au_kappa lower bound -0.010 <= 0)
 
 # the blocks whose generator a test below checks on fixture inputs (a new block needs one)
 COVERED = {"tox-timing", "world", "world-difficulty", "throughput", "protocol", "controls", "leaderboard", "rank-stability",
-           "leaderboard-archive", "downstream", "real-protocols", "maugen", "synfer-ablation", "fidelity"}
+           "leaderboard-archive", "downstream", "real-protocols", "maugen", "synfer-ablation", "fidelity",
+           "interval-coverage"}
 
 
 # -- each block from fixture inputs ----------------------------------------------------------------------------------
@@ -521,3 +523,13 @@ def test_throughput_rows_with_several_baselines_a_ceiling_and_a_target_ratio():
     assert [r["name"] for r in R.bench_rows(data)] == ["two"]  # both baselines left out of the README's block
     data["benchmarks"][0]["stats"]["mean"] = 6.0
     assert rows(data)[0]["met"] is False
+
+
+def test_interval_coverage_block():
+    rng = np.random.default_rng(0)
+    m = {"runs": 40, "block_images": 400, "scale": 1.0, "seed_only_runs": 10,
+         "tasks": {"expression": {"blocks": rng.normal(0.3, 0.02, (40, 3)).tolist(),
+                                  "seed_only": rng.normal(0.3, 0.002, (10, 3)).tolist()}}}
+    text = R.block_coverage_block(m)
+    assert "40 independent condition draws" in text and "expression 0." in text and "(seed-only: " in text
+    assert "not been measured" in R.block_coverage_block(None)

@@ -25,11 +25,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import beta
 
 from bench.core.atomic import atomic_write_text
 from bench.downstream import harness as DS
-from bench.downstream.tasks import TASK_KINDS, columns, t_interval
+from bench.downstream.tasks import TASK_KINDS, columns
+from bench.downstream.tasks import interval_coverage as coverage
 from bench.scoring.protocols import load_protocol
 
 START = 100_000  # first world val index of the coverage draws (the conditions, the stability re-runs and the fault
@@ -49,12 +49,6 @@ def task_value(result: dict, task, cols: list[str]) -> float:
 def own(d: DS.LabelledImages) -> DS.LabelledImages:
     """A copy of a view that owns its storage."""
     return dataclasses.replace(d, x=d.x.clone(), aus=d.aus.clone(), expression=d.expression.clone())
-
-
-def clopper_pearson(k: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
-    lo = 0.0 if k == 0 else float(beta.ppf(alpha / 2, k, n - k + 1))
-    hi = 1.0 if k == n else float(beta.ppf(1 - alpha / 2, k + 1, n - k))
-    return lo, hi
 
 
 def measure(proto_id: str, runs: int, scale: float, seed_only_runs: int, workers: int, progress: bool) -> dict:
@@ -92,22 +86,6 @@ def measure(proto_id: str, runs: int, scale: float, seed_only_runs: int, workers
         per["seed_only"][:, 0] = per["blocks"][:seed_only_runs, 0]  # the same training (block 0, seeds[0])
         out["tasks"][task.kind] = {kk: v.tolist() for kk, v in per.items()}
     return out
-
-
-def coverage(values: np.ndarray, truth_from: np.ndarray | None = None) -> dict:
-    """Share of rows (runs) whose t interval over its columns covers the leave-one-out mean of `truth_from`'s row
-    means (default: the rows themselves)."""
-    means = (values if truth_from is None else truth_from).mean(1)
-    hits, widths = [], []
-    for i, row in enumerate(values):
-        others = np.delete(means, i)  # never the run's own draw
-        truth = float(others[np.isfinite(others)].mean())
-        _, ci = t_interval(row)
-        hits.append(ci is not None and ci[0] <= truth <= ci[1])  # a run without an interval covers nothing
-        widths.append(np.nan if ci is None else ci[1] - ci[0])
-    k = int(sum(hits))
-    return {"covered": k, "runs": len(hits), "share": k / len(hits), "ci95": clopper_pearson(k, len(hits)),
-            "mean_width": float(np.nanmean(widths)), "sd_of_run_means": float(np.nanstd(means, ddof=1))}
 
 
 def report(m: dict, command: str) -> str:

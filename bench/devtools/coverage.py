@@ -33,12 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import beta
 
 from bench.core.atomic import atomic_write_text
 from bench.metrics import alignment as A
 from bench.metrics import realism as R
-from bench.metrics.stats import METHODS, bootstrap_ci, group_weights, interval, two_sample_counts
+from bench.metrics.stats import METHODS, bootstrap_ci, clopper_pearson, group_weights, interval, two_sample_counts
 
 Draw = Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]]  # rng -> (reference, generated) rows
 
@@ -143,10 +142,7 @@ class Tally:
 
     def coverage_ci(self, level: float = 0.95) -> tuple[float, float]:
         """Clopper-Pearson interval of the coverage."""
-        a, k, n = 1 - level, self.covered, self.draws
-        lo = beta.ppf(a / 2, k, n - k + 1) if k > 0 else 0.0
-        hi = beta.ppf(1 - a / 2, k + 1, n - k) if k < n else 1.0
-        return float(lo), float(hi)
+        return clopper_pearson(self.covered, self.draws, 1 - level)
 
 
 @dataclass

@@ -29,6 +29,7 @@ import numpy as np
 
 from bench.core.protocol import DownstreamSettings, TaskSpec
 from bench.data.aus import AU_COLUMNS, AU_INDEX, subset
+from bench.metrics.stats import clopper_pearson
 from bench.downstream.harness import area_under_log_curve, scale_name
 from bench.downstream.harness import seed_ci as t_interval  # mean and Student t interval of independent values
 
@@ -227,3 +228,19 @@ def task_metrics(raw: dict, s: DownstreamSettings, n1: int, family: str = "downs
             sm["value"] if sm["value"] is not None else float("nan"), reps, True, family,
             tuple(ci) if ci else None, **_clean({**e, "summary": {k: v for k, v in sm.items() if k != "value"}}))
     return out
+
+
+def interval_coverage(values: np.ndarray, truth_from: np.ndarray | None = None) -> dict:
+    """Share of rows (runs) whose t interval over its columns covers the leave-one-out mean of `truth_from`'s row
+    means (default: the rows themselves)."""
+    means = (values if truth_from is None else truth_from).mean(1)
+    hits, widths = [], []
+    for i, row in enumerate(values):
+        others = np.delete(means, i)  # never the run's own draw
+        truth = float(others[np.isfinite(others)].mean())
+        _, ci = t_interval(row)
+        hits.append(ci is not None and ci[0] <= truth <= ci[1])  # a run without an interval covers nothing
+        widths.append(np.nan if ci is None else ci[1] - ci[0])
+    k = int(sum(hits))
+    return {"covered": k, "runs": len(hits), "share": k / len(hits), "ci95": clopper_pearson(k, len(hits)),
+            "mean_width": float(np.nanmean(widths)), "sd_of_run_means": float(np.nanstd(means, ddof=1))}

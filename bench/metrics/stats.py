@@ -166,3 +166,12 @@ def interval(method: str, theta: float, reps: np.ndarray, jackknife: Sequence[np
         return bca_interval(theta, reps, jackknife, alpha)
     raise ValueError(f"unknown interval method {method!r}; known: {', '.join(METHODS)}")
 
+
+
+def clopper_pearson(k: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) 1 - alpha interval of a binomial share k / n."""
+    from scipy.stats import beta
+
+    lo = 0.0 if k == 0 else float(beta.ppf(alpha / 2, k, n - k + 1))
+    hi = 1.0 if k == n else float(beta.ppf(1 - alpha / 2, k + 1, n - k))
+    return lo, hi

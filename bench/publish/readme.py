@@ -39,6 +39,7 @@ from bench.publish.markers import README, WIDTH, loose_numbers, wrap_markdown  #
 from bench.publish.readme_references import ablation_block, fidelity_block, maugen_block  # noqa: F401  (registers)
 from bench.publish.readme_sources import (  # noqa: F401  (the blocks' machinery; tests read it here)
     BENCH_JSON,
+    BLOCK_COVERAGE,
     BLOCKS,
     JUDGE_WEIGHTS,
     JUDGECHECK,
@@ -328,6 +329,37 @@ def stability_block(pid: str, taus: list[tuple[str, float, int]], missing: list[
         out += (" " if out else "Rank stability has not been measured for this board yet. ") + \
                f"Not run yet: {join_words(missing)}."
     return out
+
+
+def _load_block_coverage(src: Sources) -> dict:
+    if not src.path(BLOCK_COVERAGE).is_file():
+        return {"m": None}
+    return {"m": src.json(BLOCK_COVERAGE, "python -m bench.devtools.blockcoverage")}
+
+
+@block("interval-coverage", _load_block_coverage)
+def block_coverage_block(m: dict | None) -> str:
+    """How often world-v3's block intervals cover the truth on the world, beside world-v2's seed-only interval."""
+    from bench.downstream.tasks import interval_coverage as coverage
+
+    if m is None:
+        return ("The coverage of world-v3's block intervals has not been measured yet "
+                "(`python -m bench.devtools.blockcoverage`, docs/intervals.md).")
+    import numpy as np
+
+    parts = []
+    for task, per in m["tasks"].items():
+        blocks = np.asarray(per["blocks"])
+        c = coverage(blocks)
+        text = f"{task} {c['share']:.3f} [{c['ci95'][0]:.3f}, {c['ci95'][1]:.3f}]"
+        if per["seed_only"]:
+            text += f" (seed-only: {coverage(np.asarray(per['seed_only']), blocks)['share']:.3f})"
+        parts.append(text)
+    return (f"Interval coverage where the truth is known: over {m['runs']} independent condition draws of the `real` "
+            f"control (blocks of {m['block_images']} images at {m['scale']:g}x), the block interval covers the mean "
+            f"of the other draws in a share of {join_words(parts)} (95% Clopper-Pearson intervals; in parentheses "
+            f"world-v2's kind of interval, training seeds only, on {m['seed_only_runs']} of the draws; "
+            f"`reports/block_coverage.md`, docs/intervals.md).")
 
 
 def _load_archive(src: Sources) -> dict:

@@ -24,6 +24,7 @@ VAE_CEILING = "reports/maugen_tiny_vae_ceiling.json"
 REFERENCE_WEIGHTS = "reference/weights"
 JUDGE_WEIGHTS = "bench/judges/weights"
 JUDGECHECK = "reports/judge_independence.md"
+BLOCK_COVERAGE = "reports/block_coverage.json"  # bench.devtools.blockcoverage's measurements
 # bench.publish.copyrate's numbers (a subfolder: reports/results/<pid>/*.json are results files)
 COPY_RATE = "reports/results/{pid}/copy-rate/copy_rate.json"
 
