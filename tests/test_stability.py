@@ -109,3 +109,19 @@ def test_reruns_file_a_board_per_axis_and_resume(tmp_path, monkeypatch):
                               workers=1, progress=False)
     with pytest.raises(DataError, match="differs from the filed"):
         S.run_axes(other, proto)
+
+
+def test_world_v3_report_counts_reruns_inside_the_filed_intervals_and_sets_unchanged_ones_apart(tmp_path):
+    from bench.publish.stability import StabilityConfig, task_report
+    from bench.scoring.protocols import load_protocol
+
+    proto = load_protocol("world-v3")
+    rows = [{"entry": "a", "task": "expression", "axis": "conditions", "filed": 0.3, "ci": [0.2, 0.4],
+             "rerun": 0.35, "inside": True, "same": False},
+            {"entry": "a", "task": "expression", "axis": "seed", "filed": 0.3, "ci": [0.2, 0.4],
+             "rerun": 0.45, "inside": False, "same": False},
+            {"entry": "real", "task": "expression", "axis": "seed", "filed": 0.3, "ci": [0.2, 0.4],
+             "rerun": 0.3, "inside": True, "same": True}]
+    text = task_report(StabilityConfig("world-v3", tmp_path / "s.md", tmp_path), proto, rows)
+    assert "**1 of 2 re-runs that changed anything (50%) fall inside the filed intervals** (all rows: 2 of 3)" in text
+    assert "expected to hold 91% of re-runs" in text and "| **no** |" in text and "yes = |" in text

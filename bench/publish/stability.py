@@ -263,9 +263,19 @@ def task_report(cfg: StabilityConfig, proto: Protocol, rows: list[dict]) -> str:
              "value, and whether it falls inside; `=` marks a re-run that scored exactly as filed (the entry does "
              "not depend on what the axis changes: a world control ignores the generation seed), counted apart.", ""]
     if moved:
-        k = sum(r["inside"] for r in moved)
+        from scipy import stats
+
+        from bench.metrics.stats import clopper_pearson
+
+        k, reps = sum(r["inside"] for r in moved), proto.downstream.replicates
+        lo, hi = clopper_pearson(k, len(moved))
+        crit = stats.t.ppf(0.975, reps - 1)  # a re-run's mean differs from the filed one by sqrt(2) of the mean's sd
+        expect = 2 * stats.t.cdf(crit / 2 ** 0.5, reps - 1) - 1
         lines += [f"**{k} of {len(moved)} re-runs that changed anything ({k / len(moved):.0%}) fall inside the filed "
-                  f"intervals** (all rows: {sum(r['inside'] for r in rows)} of {len(rows)}).", ""]
+                  f"intervals** (all rows: {sum(r['inside'] for r in rows)} of {len(rows)}); 95% Clopper-Pearson "
+                  f"interval of that share: {lo:.2f}-{hi:.2f}. A 95% confidence interval over {reps} independent "
+                  f"blocks is expected to hold {expect:.0%} of re-runs (each re-run has its own noise: it differs from "
+                  "the filed mean by sqrt(2) of the mean's sd), not 95%.", ""]
     lines += ["| entry | task | re-run | filed value [95% interval] | re-run value | inside |",
               "|---|---|---|---|---:|---|"]
     for r in rows:
