@@ -14,7 +14,8 @@ from bench.publish.taskboard import task_tables
 from bench.scoring.protocols import current_hash, load_protocol
 
 FILED = Path(__file__).resolve().parents[1] / "leaderboards" / "results" / "world-v3"
-NEED = {"real", "shuffled", "collapsed", "noise", "train-copies", "real-relabelled", "maugen-tiny", "synfer-tiny"}
+NEED = {"real", "shuffled", "collapsed", "noise", "train-copies", "real-relabelled", "intensity-bias", "maugen-tiny",
+        "synfer-tiny"}
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +79,13 @@ def test_a_label_shuffled_copy_trains_less_than_the_original(board):
     for t in tables.values():
         by = {r["name"]: r for r in t["rows"]}
         assert by["shuffled"]["own_ci"][1] < by["real"]["own_ci"][0], t["kind"]
+
+
+def test_a_biased_intensity_scale_costs_in_the_intensity_task_only(board):
+    """intensity-bias: the real control's images with the claimed intensities of present AUs raised by 3 (clipped
+    to 5). Occurrence is unchanged, so the AU occurrence task barely moves; absolute-agreement ICC drops."""
+    _, _, tables = board
+    by = {k: {r["name"]: r for r in t["rows"]} for k, t in tables.items()}
+    assert by["au_intensity"]["intensity-bias"]["own_ci"][1] < by["au_intensity"]["real"]["own_ci"][0]
+    occ = by["au_occurrence"]
+    assert abs(occ["intensity-bias"]["own_value"] - occ["real"]["own_value"]) < 0.05

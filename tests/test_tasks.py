@@ -230,3 +230,13 @@ def test_a_task_value_that_is_not_finite_is_never_ranked():
     assert [r["name"] for r in t["rows"] if r["role"] == "ranked"] == ["c", "a"]
     assert by["c"]["rank"] == 1 and by["a"]["rank"] == 2
     assert by["b"]["role"] == "no value" and by["d"]["role"] == "no copy check"
+
+
+def test_icc_a_1_and_3_1_match_shrout_and_fleiss():
+    """Shrout & Fleiss (1979), Table 2: 6 targets x 4 judges; ICC(2,1) = .29, ICC(3,1) = .71."""
+    from bench.metrics.alignment import icc_3_1, icc_a_1
+
+    x = np.array([[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9], [6, 2, 4, 7]], float)
+    assert icc_a_1(x) == pytest.approx(0.29, abs=0.005) and icc_3_1(x) == pytest.approx(0.71, abs=0.005)
+    y = np.stack([x[:, 0], x[:, 0] + 3], 1)  # a constant +3 bias: consistency is perfect, agreement is not
+    assert icc_3_1(y) == pytest.approx(1.0) and icc_a_1(y) < 0.8

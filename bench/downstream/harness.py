@@ -71,8 +71,9 @@ from bench.downstream.distributed import device_label, is_main
 from bench.downstream.recognizers import N_EXPRESSIONS, build_recognizer
 from bench.metrics import alignment as A
 
-VERSION = "4"  # bump when training or evaluation changes results (3: validation thresholds, kappa kinds, decisions;
-#               4: per-AU kappa and ICC, claimed-only scoring for protocols with tasks). Enters world-v3+ hashes.
+VERSION = "5"  # bump when training or evaluation changes results (3: validation thresholds, kappa kinds, decisions;
+#               4: per-AU kappa and ICC, claimed-only scoring for protocols with tasks; 5: the tasks' per-AU ICC is
+#               ICC(A,1), absolute agreement). Enters world-v3+ hashes.
 # What each trained recognizer is tested on. Metric names: downstream_<kind>_<scale>x (seed mean at one size), _mixed
 # (real 1x + synthetic), _slope (gain per doubling of a log2-linear fit); each kind is registered as a suffixed metric,
 # with its labels and documentation, in bench.downstream.kinds.
@@ -245,7 +246,8 @@ def evaluate(pred: dict[str, np.ndarray], test: LabelledImages, trained_aus: np.
     if s.tasks is not None:  # per-AU scores of every AU (NaN where never labelled): the tasks read these
         every = np.arange(truth.shape[1])
         kap = A.kappa_per_column(truth_occ, occ.astype(float))  # (17,)
-        icc_all = A.icc_per_column(truth, inten)  # (17,)
+        icc_all = A.icc_per_column(truth, inten, agreement=True)  # (17,) absolute agreement: a biased intensity
+        #                                                               scale costs (consistency ICC(3,1) would not)
         out["au_kappa_by_au"] = [float(v) if trained_aus[j] else float("nan") for j, v in zip(every, kap)]
         out["au_icc_by_au"] = [float(v) if trained_aus[j] else float("nan") for j, v in zip(every, icc_all)]
         out["trained_aus"] = [bool(v) for v in trained_aus]

@@ -1,8 +1,8 @@
 """Verdicts per task (world-v3 on): what a set's claimed labels train, one task at a time, and what that is worth.
 
 A protocol's `downstream.tasks` names its tasks: expression recognition (Cohen's kappa of the recognizer's expression
-predictions), AU occurrence on a named AU list (per-AU kappa) and AU intensity on a named list (per-AU ICC(3,1) of
-the recognizer's intensity head). Rules (docs/verdicts.md):
+predictions), AU occurrence on a named AU list (per-AU kappa) and AU intensity on a named list (per-AU ICC(A,1),
+absolute agreement, of the recognizer's intensity head). Rules (docs/verdicts.md):
 
 - A set is never scored for a label it does not claim: a task whose labels the set never claims is not applicable
   (no value, never a zero), and an AU task scores only the AUs of its list that the set labels ("coverage").
@@ -49,7 +49,7 @@ TASK_KINDS: dict[str, TaskKind] = {
     "au_occurrence": TaskKind("task_au_occurrence", "au_kappa", "au_kappa_by_au", "AU occurrence",
                               "per-AU Cohen's kappa of the recognizer's AU decisions"),
     "au_intensity": TaskKind("task_au_intensity", "au_kappa", "au_icc_by_au", "AU intensity",
-                             "per-AU ICC(3,1) of the recognizer's intensity head"),
+                             "per-AU ICC(A,1) (absolute agreement) of the recognizer's intensity head"),
 }
 EXPRESSION = "expression"  # the one column of the expression task
 

@@ -93,9 +93,26 @@ def icc_3_1(ratings: np.ndarray) -> float:
     return float((ms_rows - ms_err) / den) if den > 0 else float("nan")
 
 
-def icc_per_column(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """ICC(3,1) between two raters (claimed vs judged) per column."""
-    return np.array([icc_3_1(np.stack([x, y], 1)) if len(x) >= 2 else np.nan for _, x, y in _columns(a, b)])
+def icc_a_1(ratings: np.ndarray) -> float:
+    """ICC(A,1) = Shrout & Fleiss's ICC(2,1) (two-way, absolute agreement, single rater; McGraw & Wong 1996) of
+    ratings (n targets, k raters): unlike ICC(3,1), a rater's constant offset (a calibration bias) lowers it."""
+    x = np.asarray(ratings, np.float64)
+    if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 2:
+        raise ValueError(f"need ratings (n >= 2 targets, k >= 2 raters), got {x.shape}")
+    n, k = x.shape
+    grand = x.mean()
+    ss_rows = k * ((x.mean(1) - grand) ** 2).sum()
+    ss_cols = n * ((x.mean(0) - grand) ** 2).sum()
+    ss_err = ((x - grand) ** 2).sum() - ss_rows - ss_cols
+    ms_rows, ms_cols, ms_err = ss_rows / (n - 1), ss_cols / (k - 1), ss_err / ((n - 1) * (k - 1))
+    den = ms_rows + (k - 1) * ms_err + k * (ms_cols - ms_err) / n
+    return float((ms_rows - ms_err) / den) if den > 0 else float("nan")
+
+
+def icc_per_column(a: np.ndarray, b: np.ndarray, agreement: bool = False) -> np.ndarray:
+    """ICC(3,1) (consistency), or with `agreement` ICC(A,1) (absolute agreement), between two raters per column."""
+    f = icc_a_1 if agreement else icc_3_1
+    return np.array([f(np.stack([x, y], 1)) if len(x) >= 2 else np.nan for _, x, y in _columns(a, b)])
 
 
 def accuracy(true: np.ndarray, pred: np.ndarray) -> float:

@@ -68,6 +68,7 @@ ENTRIES_V3: tuple[tuple[str, str, dict], ...] = (
     ("noise", "noise", {}),
     ("train-copies", "world-fault", {"fault": "train_copies", "level": 1.0}),
     ("real-relabelled", "world-fault", {"fault": "label_noise", "level": 0.6}),
+    ("intensity-bias", "world-fault", {"fault": "intensity_bias", "level": 1.0}),
     ("maugen-tiny", "maugen-tiny", {}),
     ("synfer-tiny", "synfer-tiny", {}),
 )
