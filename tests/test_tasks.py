@@ -20,7 +20,6 @@ from bench.publish import taskboard as TB
 from bench.scoring.protocols import load_protocol
 from tests.helpers.protocols import MINI_WORLD, mini_v3_protocol
 
-
 # -- pure functions ------------------------------------------------------------------------------------------------
 
 

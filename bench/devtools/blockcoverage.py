@@ -93,7 +93,8 @@ def report(m: dict, command: str) -> str:
              f"{m['seconds'] / 60:.1f} min (trainings).", "",
              f"The `real` control answers {m['runs']} independent condition draws (world val from {m['start']:,}); "
              f"each draw is {len(m['seeds'])} blocks of {m['block_images']} images, block j trained with the "
-             f"protocol's j-th seed ({', '.join(map(str, m['seeds']))}) at {m['scale']:g}x (one scale, to afford the trainings). Each "
+             f"protocol's j-th seed ({', '.join(map(str, m['seeds']))}) at {m['scale']:g}x (one scale, to afford "
+             "the trainings). Each "
              "run's interval is the Student t 95% interval over its blocks, as the board's; the truth is the mean "
              "of every other run's value. For contrast, world-v2's kind of interval: one fixed block trained with "
              f"each seed (resamples the training seed only), for the first {m['seed_only_runs']} draws. The 95% "

@@ -29,9 +29,9 @@ import numpy as np
 
 from bench.core.protocol import DownstreamSettings, TaskSpec
 from bench.data.aus import AU_COLUMNS, AU_INDEX, subset
-from bench.metrics.stats import clopper_pearson
 from bench.downstream.harness import area_under_log_curve, scale_name
 from bench.downstream.harness import seed_ci as t_interval  # mean and Student t interval of independent values
+from bench.metrics.stats import clopper_pearson
 
 
 @dataclass(frozen=True)

@@ -176,7 +176,8 @@ def markdown_tasks(tables: list[dict]) -> list[str]:
                 f"({len(t['shared'])} of {len(t['columns'])}).", "",
                 "| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
         out += ["| " + " | ".join(row_cells(r)) + " |" for r in t["rows"]]
-        notes = [f"{r['name']} ({r['role']}: {r['why']})" for r in t["rows"] if r["role"] not in ("ranked", "reference")]
+        notes = [f"{r['name']} ({r['role']}: {r['why']})" for r in t["rows"]
+                 if r["role"] not in ("ranked", "reference")]
         if notes:
             out += ["", "Not ranked: " + "; ".join(notes) + "."]
         if t["absent"]:
@@ -185,7 +186,7 @@ def markdown_tasks(tables: list[dict]) -> list[str]:
             out += ["", "Not scored for this task (no downstream result): " + ", ".join(t["unscored"]) + "."]
         if t["kind"] != "expression" and t["rows"]:
             cols = t["columns"]
-            out += ["", f"Per AU (task value on that AU, mean over blocks; n/a: not labelled):", "",
+            out += ["", "Per AU (task value on that AU, mean over blocks; n/a: not labelled):", "",
                     "| submission | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
             out += [f"| {r['name']} | " + " | ".join(_f(r["per_au"].get(c)) for c in cols) + " |" for r in t["rows"]]
         out.append("")
