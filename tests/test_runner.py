@@ -118,3 +118,21 @@ def test_parse_shard_rejects_nonsense():
     for bad in ("4/4", "-1/2", "a/b", "1", ""):
         with pytest.raises(ValueError, match="i/N"):
             parse_shard(bad)
+
+
+def test_a_rerun_under_another_protocol_hash_scores_again(tmp_path, monkeypatch):
+    """The work folder's results.json is kept only for the same set *and* the same protocol hash: after a scoring
+    setting changes (here the bootstrap resamples), the same images are scored again, never the stale file."""
+    import yaml
+
+    from bench.scoring.protocols import current_hash, load_protocol
+
+    monkeypatch.setenv("AUGEN_CACHE", str(tmp_path / "cache"))
+    proto = mini_protocol(tmp_path)
+    cfg = RunConfig("real", proto, {}, downstream=False)
+    first = json.loads(run(cfg, tmp_path / "w", progress=False).read_text())
+    raw = yaml.safe_load(Path(proto).read_text())
+    raw["bootstrap"]["n"] = 30
+    Path(proto).write_text(yaml.safe_dump(raw))
+    second = json.loads(run(cfg, tmp_path / "w", progress=False).read_text())
+    assert second["protocol"]["hash"] == current_hash(load_protocol(proto)) != first["protocol"]["hash"]

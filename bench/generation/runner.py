@@ -26,6 +26,7 @@ judges them; process 0 waits for all shards, merges (`augen merge` does the same
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import re
@@ -47,7 +48,7 @@ from bench.generation.base import check_generator_options, get_generator, write_
 from bench.generation.options import parse_options
 from bench.generation.runopts import add_arguments, launcher_shard, parse_shard
 from bench.judges.cache import judge_sampleset
-from bench.scoring.protocols import load_protocol
+from bench.scoring.protocols import current_hash, load_protocol
 from bench.scoring.score import score_sampleset
 from bench.world.conditions import suite_conditions
 
@@ -73,9 +74,12 @@ def conditions_for(cfg: RunConfig):
 
 
 def set_key(cfg: RunConfig, proto, conds, version: str) -> str:
+    """What the generated set depends on: the generator, its options, the protocol's settings and conditions, the
+    shard size; not the code versions that only score it (`Protocol.versions`, e.g. the downstream harness)."""
     h = hashlib.sha256()
     h.update(json.dumps({"generator": cfg.generator, "version": version, "options": cfg.options,
-                         "protocol": protocol_hash(proto), "shard_size": cfg.shard_size}, sort_keys=True).encode())
+                         "protocol": protocol_hash(dataclasses.replace(proto, versions={})),
+                         "shard_size": cfg.shard_size}, sort_keys=True).encode())
     for c in conds:
         h.update(f"{c.index}:{c.seed}:{c.expression}:{c.prompt}".encode())
         h.update(c.aus.tobytes())
@@ -152,11 +156,13 @@ def score(folder: Path, cfg: RunConfig, work: Path, progress: bool = True) -> Pa
     """Score the merged set (judge features and downstream trainings cached) and write results.json."""
     out = Path(work) / "results.json"
     content = SampleSet(folder).content_hash()
-    if out.is_file():
+    proto = load_protocol(cfg.protocol)
+    if out.is_file():  # the same set scored under the same protocol hash: kept (a changed hash scores again)
         old = json.loads(out.read_text())
-        if old.get("sampleset", {}).get("content_hash") == content and old.get("downstream_run") == cfg.downstream:
+        if (old.get("sampleset", {}).get("content_hash") == content and old.get("downstream_run") == cfg.downstream
+                and old.get("protocol", {}).get("hash") == current_hash(proto)):
             return out
-    res = score_sampleset(folder, cfg.protocol, progress=progress, downstream=cfg.downstream)
+    res = score_sampleset(folder, proto, progress=progress, downstream=cfg.downstream)
     res["downstream_run"] = cfg.downstream
     timing = {k: res.pop(k) for k in VOLATILE if k in res}
     atomic_write_text(Path(work) / "results.timing.json", json.dumps(timing, indent=1, sort_keys=True) + "\n")
