@@ -261,7 +261,10 @@ def test_label_branch_option(pipe):
 
 # -- fidelity: the v1 checkpoint is pinned (the published variant: test_maugen_published.py) ----------------
 
-V1_PIN = "f4fc46a8a28ac4dacd663b6bf20cc7f759aad6216b0d0b720301327fed4c71c6"  # before the published variant existed
+# before the published variant existed; float kernels differ between CPU kinds, so one digest per kind the project's
+# machines have run on: AMD EPYC (AVX2) and Intel Xeon (AVX-512), each reproduced exactly on its own kind
+V1_PINS = ("f4fc46a8a28ac4dacd663b6bf20cc7f759aad6216b0d0b720301327fed4c71c6",
+           "b697c818fc69d1a29684d056c3a539912aa518c5688f5a467e2212d75df36de9")
 
 
 def test_v1_tiny_checkpoint_samples_as_before(one_thread):
@@ -280,7 +283,7 @@ def test_v1_tiny_checkpoint_samples_as_before(one_thread):
     for smp in gen.generate(world_conditions({"seed": 0, "image_size": 64}, "val", 4)):
         h.update(np.ascontiguousarray(smp.image).tobytes())
         h.update(np.nan_to_num(smp.intensity, nan=-1).astype(np.float32).tobytes())
-    assert h.hexdigest() == V1_PIN
+    assert h.hexdigest() in V1_PINS
 
 
 V1_INIT = "accf1fbcc89d1215918a2f539a4dbcc68b75bd8a0616fd9c1a0a059e0584be33"  # build_tiny() before the variants

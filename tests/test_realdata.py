@@ -115,7 +115,7 @@ def test_occurrence_truth_skips_unknown_frames():
     pred = {"au_logit": logit, "au_int": np.zeros((4, 17)), "expression": np.zeros((4, 8))}
     trained = np.zeros(17, bool)
     trained[AU_INDEX[1]] = True
-    s = SimpleNamespace(au_f1="BP4D12", au_icc="FERA5")
+    s = SimpleNamespace(au_f1="BP4D12", au_icc="FERA5", tasks=None)
     out = evaluate(pred, test, trained, False, s)
     assert out["au_f1"] == pytest.approx(2 * 1 / (2 + 1))  # rows 0,1,3: TP 1, FN 1, FP 0
 

@@ -376,15 +376,19 @@ def committed():
     return SynFERTiny
 
 
+# float kernels differ between CPU kinds: one digest per kind the project's machines have run on, AMD EPYC (AVX2)
+# first, Intel Xeon (AVX-512) second; each is reproduced exactly on its own kind
 @pytest.mark.parametrize("options, want", [
-    ({}, "f2f152da7ff25c6dde5ec434f8977795e3a00b53a437d829a6d83eb4d0569c92"),
-    (PIN_SG_PL, "4686fcffa19ff935d3f1fe4f3c7db2e583fde0c14f4a80ece7d0f8baa19ecd6e"),
+    ({}, ("f2f152da7ff25c6dde5ec434f8977795e3a00b53a437d829a6d83eb4d0569c92",
+          "3effffd527e01489a3a894191a310e89589e18f71abd7caad03ac0a58fd8f809")),
+    (PIN_SG_PL, ("4686fcffa19ff935d3f1fe4f3c7db2e583fde0c14f4a80ece7d0f8baa19ecd6e",
+                 "e481a8a2a9bdee8479236d09f81c444422657cf8d56ca60cf9fd89616a8ae0c0")),
 ])
 def test_committed_tiny_outputs_are_pinned(committed, options, want, one_thread):
     from bench.world.conditions import world_conditions
 
     conds = world_conditions({"seed": 0, "image_size": 64}, "val", 4)
-    assert _digest(committed(train=False, **options).generate(conds)) == want
+    assert _digest(committed(train=False, **options).generate(conds)) in want
 
 
 @pytest.mark.parametrize("options", [{}, PIN_SG_PL])
