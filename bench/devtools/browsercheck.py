@@ -137,7 +137,8 @@ def check_sorting(page: str | Path, metric: str, screenshot: Path | None = None)
         before = b.js(ROWS_JS)
         col = b.js(f"(() => {{ const th = Array.from(document.querySelectorAll('#board th'))"
                    f".find(h => (h.title || '').split(' ')[0] === {json.dumps(metric)}); "
-                   f"if (!th) return null; const r = th.getBoundingClientRect(); "
+                   f"if (!th) return null; th.scrollIntoView({{block: 'center'}}); "  # below the task tables
+                   f"const r = th.getBoundingClientRect(); "
                    f"return [+th.dataset.col, r.left + r.width / 2, r.top + r.height / 2]; }})()")
         if col is None:
             raise ValueError(f"{page}: no column for {metric!r}")

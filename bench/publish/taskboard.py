@@ -224,9 +224,12 @@ def markdown_to_html(lines: list[str]) -> str:
                 rows.append([c.strip() for c in lines[i].strip("|").split("|")])
                 i += 1
             head, body = rows[0], [r for r in rows[2:]]
+            def td(c: str) -> str:  # a reference row's *name* in italics, as in the markdown
+                return (f"<td><em>{H.escape(c[1:-1])}</em></td>" if len(c) > 2 and c[0] == c[-1] == "*"
+                        else f"<td>{H.escape(c)}</td>")
             out.append("<table class=\"task\"><thead><tr>" + "".join(f"<th>{H.escape(c)}</th>" for c in head)
-                       + "</tr></thead><tbody>" + "".join("<tr>" + "".join(f"<td>{H.escape(c)}</td>" for c in r)
-                                                         + "</tr>" for r in body) + "</tbody></table>")
+                       + "</tr></thead><tbody>" + "".join("<tr>" + "".join(td(c) for c in r) + "</tr>" for r in body)
+                       + "</tbody></table>")
             continue
         elif ln.strip():
             out.append(f"<p>{H.escape(ln)}</p>")
