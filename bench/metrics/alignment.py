@@ -78,8 +78,8 @@ def mae_per_column(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.array([np.abs(x - y).mean() if len(x) else np.nan for _, x, y in _columns(a, b)])
 
 
-def icc_3_1(ratings: np.ndarray) -> float:
-    """ICC(3,1) (two-way mixed, consistency, single rater; Shrout & Fleiss 1979) of ratings (n targets, k raters)."""
+def _two_way_ms(ratings: np.ndarray) -> tuple[int, int, float, float, float]:
+    """(n targets, k raters, mean squares of rows, columns and error) of a two-way ANOVA without replication."""
     x = np.asarray(ratings, np.float64)
     if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 2:
         raise ValueError(f"need ratings (n >= 2 targets, k >= 2 raters), got {x.shape}")
@@ -88,7 +88,12 @@ def icc_3_1(ratings: np.ndarray) -> float:
     ss_rows = k * ((x.mean(1) - grand) ** 2).sum()
     ss_cols = n * ((x.mean(0) - grand) ** 2).sum()
     ss_err = ((x - grand) ** 2).sum() - ss_rows - ss_cols
-    ms_rows, ms_err = ss_rows / (n - 1), ss_err / ((n - 1) * (k - 1))
+    return n, k, ss_rows / (n - 1), ss_cols / (k - 1), ss_err / ((n - 1) * (k - 1))
+
+
+def icc_3_1(ratings: np.ndarray) -> float:
+    """ICC(3,1) (two-way mixed, consistency, single rater; Shrout & Fleiss 1979) of ratings (n targets, k raters)."""
+    n, k, ms_rows, _, ms_err = _two_way_ms(ratings)
     den = ms_rows + (k - 1) * ms_err
     return float((ms_rows - ms_err) / den) if den > 0 else float("nan")
 
@@ -96,15 +101,7 @@ def icc_3_1(ratings: np.ndarray) -> float:
 def icc_a_1(ratings: np.ndarray) -> float:
     """ICC(A,1) = Shrout & Fleiss's ICC(2,1) (two-way, absolute agreement, single rater; McGraw & Wong 1996) of
     ratings (n targets, k raters): unlike ICC(3,1), a rater's constant offset (a calibration bias) lowers it."""
-    x = np.asarray(ratings, np.float64)
-    if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 2:
-        raise ValueError(f"need ratings (n >= 2 targets, k >= 2 raters), got {x.shape}")
-    n, k = x.shape
-    grand = x.mean()
-    ss_rows = k * ((x.mean(1) - grand) ** 2).sum()
-    ss_cols = n * ((x.mean(0) - grand) ** 2).sum()
-    ss_err = ((x - grand) ** 2).sum() - ss_rows - ss_cols
-    ms_rows, ms_cols, ms_err = ss_rows / (n - 1), ss_cols / (k - 1), ss_err / ((n - 1) * (k - 1))
+    n, k, ms_rows, ms_cols, ms_err = _two_way_ms(ratings)
     den = ms_rows + (k - 1) * ms_err + k * (ms_cols - ms_err) / n
     return float((ms_rows - ms_err) / den) if den > 0 else float("nan")
 
