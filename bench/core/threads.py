@@ -44,3 +44,18 @@ def cap_torch(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
+
+
+_POOLS: dict[int, object] = {}  # workers -> ProcessPoolExecutor, kept for the process (shut down at exit)
+
+
+def spawned_pool(workers: int):
+    """A spawned process pool kept alive across calls (the downstream trainings), so scoring several submissions in
+    one process pays the workers' start-up (importing torch) once; a pool broken by a killed worker is replaced."""
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    pool = _POOLS.get(workers)
+    if pool is None or getattr(pool, "_broken", False):
+        pool = _POOLS[workers] = cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
+    return pool

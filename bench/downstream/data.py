@@ -5,6 +5,8 @@ them; `from_world`) and SampleSets with the labels they claim (`from_sampleset`)
 
 from __future__ import annotations
 
+import base64
+import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from bench.core.errors import DataError
+from bench.core.protocol import DownstreamSettings
 from bench.downstream.pixels import PixelConcat, PixelFile, concat, head, store
 
 
@@ -144,3 +147,33 @@ def from_sampleset(root: str | os.PathLike, n: int, size: int, content_hash: str
     # ":nchw": pixel-file batches are NCHW-contiguous, in-memory resized ones channels-last (other conv kernels,
     # numbers that differ by rounding): trainings of the two are cached apart
     return LabelledImages(store(key, n, size, chunks)[0], aus, ex, key + ":nchw")
+
+
+# -- what the harness hands on: replicate blocks, packed test decisions ----------------------------------------
+
+
+def replicate_blocks(synthetic: LabelledImages, s: DownstreamSettings, n1: int) -> list[LabelledImages]:
+    """The set's replicate blocks: its consecutive `s.replicates` blocks of `s.block_size(n1)` rows (world-v3 on:
+    each block answers its own draw of conditions with its own generation seeds), or [the whole set]."""
+    if s.replicates is None:
+        return [synthetic]
+    m = s.block_size(n1)
+    if len(synthetic) < m * s.replicates:
+        raise ValueError(f"{s.replicates} replicate blocks of {m} images need {m * s.replicates}, the set has "
+                         f"{len(synthetic)}")
+    return [synthetic.rows(r * m, m) for r in range(s.replicates)]
+
+
+def pack_predictions(per: list[list]) -> str:
+    """[scale][seed] npz of test decisions -> one base64 npz: expression (S, R, N) int8 (-1: no recognizer) and au
+    (S, R, N, ceil(K/8)) uint8 packed bits, for paired tests over seeds and test items."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, expression=np.stack([np.stack([z["expression"] for z in row]) for row in per]),
+                        au=np.stack([np.stack([z["au"] for z in row]) for row in per]))
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def unpack_predictions(blob: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(expression (S, R, N) int, au (S, R, N, k) bool) from `pack_predictions` output."""
+    z = np.load(io.BytesIO(base64.b64decode(blob)))
+    return z["expression"].astype(np.int64), np.unpackbits(z["au"], axis=-1, count=k).astype(bool)

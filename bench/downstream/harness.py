@@ -41,7 +41,6 @@ interrupted run resumes and reruns are free; trainings are deterministic for a s
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import json
@@ -58,6 +57,7 @@ from bench.core.atomic import atomic_write_bytes, atomic_write_text
 from bench.core.errors import DataError, UsageError
 from bench.core.protocol import DownstreamSettings
 from bench.core.registry import RECOGNIZERS
+from bench.core.threads import spawned_pool
 from bench.data.aus import AU_INDEX, subset
 from bench.downstream.backbones import BACKBONES, load_backbone
 from bench.downstream.data import (  # noqa: F401  (re-exported: harness users read data from here)
@@ -65,6 +65,8 @@ from bench.downstream.data import (  # noqa: F401  (re-exported: harness users r
     WorldSlice,
     from_sampleset,
     from_world,
+    pack_predictions,
+    replicate_blocks,
     resize_uint8,
 )
 from bench.downstream.distributed import device_label, is_main
@@ -430,33 +432,6 @@ def run_downstream(synthetic: LabelledImages | None, real_train: LabelledImages,
     return out
 
 
-def replicate_blocks(synthetic: LabelledImages, s: DownstreamSettings, n1: int) -> list[LabelledImages]:
-    """The set's replicate blocks: its consecutive `s.replicates` blocks of `s.block_size(n1)` rows (world-v3 on:
-    each block answers its own draw of conditions with its own generation seeds), or [the whole set]."""
-    if s.replicates is None:
-        return [synthetic]
-    m = s.block_size(n1)
-    if len(synthetic) < m * s.replicates:
-        raise ValueError(f"{s.replicates} replicate blocks of {m} images need {m * s.replicates}, the set has "
-                         f"{len(synthetic)}")
-    return [synthetic.rows(r * m, m) for r in range(s.replicates)]
-
-
-def pack_predictions(per: list[list]) -> str:
-    """[scale][seed] npz of test decisions -> one base64 npz: expression (S, R, N) int8 (-1: no recognizer) and au
-    (S, R, N, ceil(K/8)) uint8 packed bits, for paired tests over seeds and test items."""
-    buf = io.BytesIO()
-    np.savez_compressed(buf, expression=np.stack([np.stack([z["expression"] for z in row]) for row in per]),
-                        au=np.stack([np.stack([z["au"] for z in row]) for row in per]))
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def unpack_predictions(blob: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(expression (S, R, N) int, au (S, R, N, k) bool) from `pack_predictions` output."""
-    z = np.load(io.BytesIO(base64.b64decode(blob)))
-    return z["expression"].astype(np.int64), np.unpackbits(z["au"], axis=-1, count=k).astype(bool)
-
-
 def area_under_log_curve(scales: list[float], values: list[float]) -> float:
     """Trapezoid area of values over log2(scale), divided by the log2 range: the curve's mean height (a single
     scale: its value). NaN if any value is."""
@@ -496,7 +471,7 @@ def _path(args: tuple, device: str = "cpu") -> Path:
 
 def _run_jobs(jobs: list[tuple], workers: int | None, progress, labels: list[str],
               device: str = "cpu", ddp=None) -> list[dict[str, float]]:
-    workers = workers or _default_workers()
+    workers = workers or min(4, os.cpu_count() or 1)
     jobs = [(*a[:5], a[5] or cache_dir(), *a[6:]) for a in jobs]  # resolved here: a kept-alive worker's env may
     #                                                                  be stale
     if ddp is not None:
@@ -512,7 +487,7 @@ def _run_jobs(jobs: list[tuple], workers: int | None, progress, labels: list[str
             out.append(_run(a, device) if device != "cpu" else _single_threaded(a))
         return out
     out: list = [None] * len(jobs)
-    pool = _pool(workers)
+    pool = spawned_pool(workers)
     futs = {i: pool.submit(_single_threaded, jobs[i]) for i in todo}
     try:
         for i, a in enumerate(jobs):
@@ -539,25 +514,6 @@ def _run_jobs_ddp(jobs: list[tuple], progress, labels: list[str], device: str, d
         run_one(data, test, s, seed, threshold, cache, device, rest[0] if rest else None, ddp)
     ddp.wait_for_everyone()
     return [json.loads(_path(a, label).read_text()) for a in jobs]
-
-
-def _default_workers() -> int:
-    return min(4, os.cpu_count() or 1)
-
-
-_POOL: dict[int, object] = {}  # workers -> ProcessPoolExecutor, kept for the process (shut down at exit)
-
-
-def _pool(workers: int):
-    """A spawned pool kept alive across calls, so scoring several submissions in one process pays the workers'
-    start-up (importing torch) once; a pool broken by a killed worker is replaced."""
-    import concurrent.futures as cf
-    import multiprocessing as mp
-
-    pool = _POOL.get(workers)
-    if pool is None or getattr(pool, "_broken", False):
-        pool = _POOL[workers] = cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
-    return pool
 
 
 def downstream_metrics(raw: dict, s: DownstreamSettings, family: str = "downstream") -> dict[str, dict]:

@@ -14,7 +14,8 @@ import numpy as np
 
 from bench.core.protocol import Protocol
 from bench.data.aus import AU_INDEX, N_EXPRESSIONS, subset
-from bench.downstream.harness import area_under_log_curve, unpack_predictions
+from bench.downstream.data import unpack_predictions
+from bench.downstream.harness import area_under_log_curve
 
 
 def test_truth(proto: Protocol) -> tuple[np.ndarray, np.ndarray]:
