@@ -19,6 +19,7 @@ RESULTS = "leaderboards/results"
 REPORT_RESULTS = "reports/results"
 BENCH_JSON = "reports/bench.json"
 TIMING = "reports/bench_timing.json"
+REFERENCES_TIMING = "reports/references_timing.json"  # `tox -e references` (bench.devtools.timed --file)
 PROBE = "reports/world_difficulty.json"
 VAE_CEILING = "reports/maugen_tiny_vae_ceiling.json"
 REFERENCE_WEIGHTS = "reference/weights"
