@@ -86,15 +86,6 @@ def occurrence(intensity: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> n
     return out
 
 
-def check_intensity(value: float, where: str) -> float:
-    """Validate one intensity (NaN allowed = unlabelled); raise ValueError naming `where` otherwise."""
-    if math.isnan(value):
-        return value
-    if not (INTENSITY_MIN <= value <= INTENSITY_MAX):
-        raise ValueError(f"{where}: AU intensity {value!r} outside {INTENSITY_MIN:g}-{INTENSITY_MAX:g}")
-    return value
-
-
 def vector_from_mapping(values: dict[int, float], allow_unknown: bool = False) -> np.ndarray:
     """Canonical (17,) float32 vector from {AU number: intensity}; missing AUs are NaN."""
     vec = empty_intensities()

@@ -39,17 +39,6 @@ class Generator(Protocol):
         ...
 
 
-def available() -> list[str]:
-    """Every generator name: the controls and the installed entry points."""
-    return GENERATORS.names()
-
-
-def generator_class(name: str):
-    """The registered factory for `name` (only that entry point is loaded: loading every plugin would import
-    diffusers and each reference for a control)."""
-    return GENERATORS.get(name)
-
-
 HARNESS_SUPPLIED = ("world",)  # needs the harness fills in itself; "device" and "weights" are the user's options
 
 

@@ -33,11 +33,6 @@ def to_unit(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """float (B, 3, H, W) in [-1, 1] -> uint8 (B, H, W, 3)."""
-    return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-
-
 def world_batch(cfg: WorldConfig, step: int, batch: int, split: str = "train", reference_size: int = 0,
                 offset: int = 0) -> WorldBatch:
     idx = np.arange(offset + step * batch, offset + (step + 1) * batch)

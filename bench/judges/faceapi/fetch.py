@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench.core.errors import DataError, MissingWeights
 from bench.core.paths import cache_root
-from bench.core.pinned import install_members, pinned_dir, sha256_file, still_valid, verify_files
+from bench.core.pinned import install_members, pinned_dir, still_valid, verify_files
 
 FETCH_COMMAND = "augen weights fetch face-api"
 
@@ -77,9 +77,6 @@ def _how_to_get(folder: Path) -> str:
             f"take these {len(PINS['files'])} files from the folder `package/` of {PINS['package']}@"
             f"{PINS['version']} ({_tarball_url()}, {PINS['integrity']}) and put them, keeping their sub-folders, "
             f"into {folder}: {files}")
-
-
-_sha256 = sha256_file  # the old private name
 
 
 def verify_folder(folder: Path, files: dict[str, str] | None = None) -> None:
