@@ -36,7 +36,7 @@ from bench.core.errors import DataError, UsageError
 from bench.core.paths import cache_root, results_root
 from bench.core.protocol import DEFAULT_PROTOCOL, Protocol
 from bench.core.results import write_results
-from bench.generation import runner
+from bench.pipeline import runner
 from bench.publish.judgecheck import board_taus, portable
 from bench.publish.leaderboard import headline, load_filed, rank_by_training_value
 from bench.scoring.protocols import current_hash, load_protocol

@@ -43,8 +43,8 @@ from bench.core.errors import AugenError, MissingWeights, UsageError
 from bench.core.paths import cache_root, results_root, workspace
 from bench.core.protocol import FAMILIES, Protocol
 from bench.core.results import write_results
-from bench.generation import runner
 from bench.generation.faults import FAULTS, VARIANTS, FaultGenerator, variant_name
+from bench.pipeline import runner
 from bench.publish import metaeval_checks as checks
 from bench.publish.judgecheck import second_judge_protocol
 from bench.publish.leaderboard import headline
