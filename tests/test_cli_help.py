@@ -96,3 +96,28 @@ def test_every_option_of_every_registered_generator_says_what_it_means():
              for o in describe_options(GENERATORS.get(name), tuple(GENERATORS.entry(name).needs & {"world"}))
              if not o["meaning"] or o["type"] == "any"]
     assert blank == [], "options without a meaning or type: " + ", ".join(blank)
+
+
+def test_augen_study_lists_every_study_and_each_parses_its_help(capsys):
+    from bench.cli.study import STUDIES
+
+    with pytest.raises(SystemExit) as e:
+        main(["study", "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert {"metaeval", "stability", "judgecheck", "ablation", "copyrate", "blockcoverage", "faces",
+            "facesdemo"} <= set(STUDIES)
+    assert all(name in out for name in STUDIES), out
+    for name in STUDIES:
+        with pytest.raises(SystemExit) as e:
+            main(["study", name, "--help"])
+        assert e.value.code == 0 and f"usage: augen study {name}" in capsys.readouterr().out
+
+
+def test_every_study_module_runs_its_parsed_arguments():
+    import importlib
+
+    from bench.cli.study import STUDIES
+
+    assert all(callable(getattr(importlib.import_module(module), "run_study", None)) for module, _, _ in
+               STUDIES.values())

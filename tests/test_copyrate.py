@@ -1,4 +1,4 @@
-"""Copy rates (bench.metrics.alignment.copy_rates, bench.publish.copyrate): hand-computed cases, intervals, and the
+"""Copy rates (bench.metrics.alignment.copy_rates, bench.studies.copyrate): hand-computed cases, intervals, and the
 filed world-v2 board read back through the protocol's own occurrence rules and row -> condition mapping."""
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.cli import main as augen
 from bench.metrics import alignment as A
 from bench.metrics.alignment import copy_rates
-from bench.publish import copyrate
 from bench.publish.frame import samples_frame
 from bench.scoring.alignment import judge_occurrence
 from bench.scoring.protocols import load_protocol
+from bench.studies import copyrate
 from bench.world.conditions import suite_conditions
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,7 +114,7 @@ def test_filed_alignment_and_control_reproduced(world_v2, entry):
 
 def test_command_on_filed_board(tmp_path):
     out, js = tmp_path / "copy_rate.md", tmp_path / "copy_rate.json"
-    assert copyrate.main(["--protocol", "world-v2", "--out", str(out), "--json", str(js),
+    assert augen(["study", "copyrate", "--protocol", "world-v2", "--out", str(out), "--json", str(js),
                           "--results-dir", str(RESULTS)]) == 0
     data = json.loads(js.read_text())
     stems = sorted(p.stem for p in FILED.glob("*.json") if not p.name.endswith(".timing.json"))

@@ -1,4 +1,4 @@
-"""The face-judge report (bench/publish/faces.py) on the shipped photos, without the Node parity run (the parity
+"""The face-judge report (bench/judges/faceapi/parity.py) on the shipped photos, without the Node parity run (the parity
 tests hold that, tests/test_faceapi_pipeline.py):
 
     detection  one row per annotated photo; found equals the judge's own count; extra / missed follow from found and
@@ -16,12 +16,13 @@ import json
 import numpy as np
 from PIL import Image
 
+from bench.cli import main as augen
 from bench.data.hostile import HOSTILE
-from bench.publish import faces
+from bench.judges.faceapi import parity
 
 
 def test_faces_report(shipped_photos, tmp_path):
-    assert faces.main(["--out", str(tmp_path / "out"), "--json", str(tmp_path / "judges.json"), "--no-node"]) == 0
+    assert augen(["study", "faces", "--out", str(tmp_path / "out"), "--json", str(tmp_path / "judges.json"), "--no-node"]) == 0
     results = json.loads((tmp_path / "judges.json").read_text())
     assert [p["photo"] for p in results["photos"]] == [p.name for p in shipped_photos]
     for row, photo in zip(results["photos"], shipped_photos):
@@ -45,5 +46,5 @@ def test_faces_report(shipped_photos, tmp_path):
     assert "Not run (`--no-node`)" in md
     sheet = np.asarray(Image.open(tmp_path / "out" / "contact_sheet.png"))
     n_faces = sum(p["found"] for p in results["photos"])
-    rows = -(-n_faces // faces.COLS)
-    assert sheet.shape[0] % rows == 0 and sheet.shape[1] == faces.COLS * faces.TILE
+    rows = -(-n_faces // parity.COLS)
+    assert sheet.shape[0] % rows == 0 and sheet.shape[1] == parity.COLS * parity.TILE

@@ -1,5 +1,5 @@
 """Scoring photographs (bench/scoring/faces.py) under the faces protocols, on the shipped photos imported in two
-halves by the demo (bench/publish/facesdemo.py):
+halves by the demo (bench/studies/facesdemo.py):
 
     protocol    faces-v1 and faces-demo load; a faces protocol naming a world or a reference is refused
     families    realism on the identity descriptor, diversity, expression alignment with its ceiling, face yield;
@@ -23,15 +23,16 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
+from bench.cli import main as augen
 from bench.core.errors import DataError
 from bench.data.aus import EXPRESSIONS, subset
 from bench.data.sampleset import SampleSet
 from bench.judges import build_judge
-from bench.publish import facesdemo
 from bench.scoring import diversity
 from bench.scoring.context import ScoreInputs
 from bench.scoring.faces import score_faces
 from bench.scoring.protocols import load_protocol
+from bench.studies import facesdemo
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +114,7 @@ def test_cli_needs_a_reference_and_scores_with_one(demo, tmp_path, capsys):
 
 
 def test_demo_report(demo, tmp_path):
-    assert facesdemo.main(["--out", str(tmp_path / "out"), "--json", str(tmp_path / "r.json")]) == 0
+    assert augen(["study", "facesdemo", "--out", str(tmp_path / "out"), "--json", str(tmp_path / "r.json")]) == 0
     res = json.loads((tmp_path / "r.json").read_text())
     md = (tmp_path / "out" / "report.md").read_text()
     assert f"| alignment | expression_kappa | {res['metrics']['expression_kappa']['value']:.4g} |" in md

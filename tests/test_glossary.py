@@ -1,4 +1,4 @@
-"""The metric glossary and the leaderboard guide (bench.publish.glossary): every metric documents every field, a
+"""The metric glossary and the leaderboard guide (bench.devtools.glossary): every metric documents every field, a
 metric without them is refused at registration, the committed docs/metrics.md and docs/leaderboard.md are what
 the registry renders (so they cannot drift), and the guide names every column of the boards it explains."""
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.core.registry import DOC_FIELDS, METRICS, metric_spec, register_metric
-from bench.publish import glossary as G
+from bench.devtools import glossary as G
 from bench.publish.leaderboard import headline
 from bench.scoring.protocols import known_protocols, load_protocol
 

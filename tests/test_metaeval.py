@@ -1,4 +1,4 @@
-"""The meta-evaluation driver (bench.publish.metaeval) on a tiny protocol: the report's correlations are scipy's
+"""The meta-evaluation driver (bench.studies.metaeval) on a tiny protocol: the report's correlations are scipy's
 (computed here independently from the filed results), every bootstrap interval holds its estimate, a rerun
 scores nothing new (and rescoring only a stale file), --report-only rewrites the report byte for byte, and the
 stability re-runs are filed and compared."""
@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from bench.cli import main as augen
 from bench.core.errors import UsageError
 from bench.core.protocol import JudgeRef, protocol_hash
 from bench.generation.faults import VARIANTS, variant_name
-from bench.publish import metaeval
 from bench.scoring.protocols import load_protocol
+from bench.studies import metaeval
 
 PROTO = str(Path(__file__).resolve().parent / "fixtures" / "world-metaeval-tiny.yaml")
 UTILITY = "expression_accuracy"  # a cheap stand-in: the tiny protocol has no downstream section
@@ -44,7 +45,7 @@ def run(tmp_path_factory):
             "--stability", "seed,judge,conditions", "--quiet"]
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(metaeval, "second_judge_protocol", same_judge_protocol)
-        assert metaeval.main(args) == 0
+        assert augen(["study", "metaeval", *args]) == 0
         yield root, args, mp
 
 
@@ -110,12 +111,12 @@ def test_rerun_scores_nothing_new_and_rescores_a_stale_file(run):
     real_score = metaeval.score_variant
     mp.setattr(metaeval, "score_variant", lambda cfg, proto, f, lv, kind: scored.append((f, lv, kind))
                or real_score(cfg, proto, f, lv, kind))
-    assert metaeval.main(args) == 0
+    assert augen(["study", "metaeval", *args]) == 0
     assert scored == []
     stale = root / "res" / "fault-blur-1.00.json"
     r = json.loads(stale.read_text())
     stale.write_text(json.dumps({**r, "protocol": {**r["protocol"], "hash": "0" * 64}}))
-    assert metaeval.main(args) == 0
+    assert augen(["study", "metaeval", *args]) == 0
     assert scored == [("blur", 1.0, "base")]
 
 
@@ -123,7 +124,7 @@ def test_report_only_is_byte_identical(run):
     root, args, _ = run
     md, png = (root / "rep" / "metaeval.md").read_bytes(), (root / "rep" / "metaeval.png").read_bytes()
     (root / "rep" / "metaeval.md").unlink()
-    assert metaeval.main([*args, "--report-only"]) == 0
+    assert augen(["study", "metaeval", *args, "--report-only"]) == 0
     assert (root / "rep" / "metaeval.md").read_bytes() == md
     assert (root / "rep" / "metaeval.png").read_bytes() == png
 
@@ -131,9 +132,9 @@ def test_report_only_is_byte_identical(run):
 def test_unknown_utility_is_one_line(run, capsys):
     _, args, _ = run
     bad = [a if a != UTILITY else "downstream_training_value" for a in args]
-    assert metaeval.main([*bad, "--report-only"]) == 2
+    assert augen(["study", "metaeval", *bad, "--report-only"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("metaeval: error: --utility 'downstream_training_value' is not in every results file; "
+    assert err.startswith("augen: error: --utility 'downstream_training_value' is not in every results file; "
                           "known: ") and err.count("\n") == 1
     with pytest.raises(UsageError, match="unknown re-run"):
         metaeval.parse_stability("judge,seeds")

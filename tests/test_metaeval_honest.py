@@ -1,4 +1,4 @@
-"""The meta-evaluation's honesty checks (bench.publish.metaeval_checks), on small synthetic results and on the
+"""The meta-evaluation's honesty checks (bench.studies.metaeval_checks), on small synthetic results and on the
 filed world-v2 results: every downstream scale's tau is scipy's (computed here independently), leaving one fault
 out drops exactly that fault's variants, the board's real generators get their own taus (controls and faults
 kept out), train copies topping the board is said, and the committed report is the one --report-only writes
@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from bench.publish import metaeval
-from bench.publish import metaeval_checks as checks
+from bench.cli import main as augen
 from bench.publish.report import render_md
+from bench.studies import metaeval
+from bench.studies import metaeval_checks as checks
 
 REPO = Path(__file__).resolve().parent.parent
 UTILITY = "downstream_training_value"
@@ -170,7 +171,7 @@ def test_filed_world_v2_report_is_current_and_honest(tmp_path, monkeypatch):
     out = tmp_path / "metaeval"
     args = ["--protocol", "world-v2", "--results", "reports/results/world-v2/metaeval", "--out", str(out),
             "--utility", UTILITY, "--report-only", "--quiet"]
-    assert metaeval.main(args) == 0
+    assert augen(["study", "metaeval", *args]) == 0
     md = (out.with_suffix(".md")).read_text()
     committed = (REPO / "reports" / "metaeval.md").read_text()
 
@@ -188,5 +189,5 @@ def test_filed_world_v2_report_is_current_and_honest(tmp_path, monkeypatch):
     assert "`fault-train-copies-1.00`" in md and "world-v3" in md
     (out.with_suffix(".md")).unlink()
     png = out.with_suffix(".png").read_bytes()
-    assert metaeval.main(args) == 0  # --report-only again: the same bytes
+    assert augen(["study", "metaeval", *args]) == 0  # --report-only again: the same bytes
     assert out.with_suffix(".md").read_text() == md and out.with_suffix(".png").read_bytes() == png

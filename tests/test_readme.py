@@ -1,4 +1,4 @@
-"""README.md's generated blocks (bench.publish.readme) and the timing wrapper (bench.devtools.timed): each block
+"""README.md's generated blocks (bench.devtools.readme) and the timing wrapper (bench.devtools.timed): each block
 from small inputs, the marker rewrite, `--check` on the real README, and no loose number outside the blocks."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from bench.core.errors import DataError
+from bench.devtools import readme as R
 from bench.devtools import timed
-from bench.publish import readme as R
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -260,7 +260,7 @@ def test_maugen_block():
 def test_fidelity_block():
     """Each pair's two rows from their results and copy rates; an entry not filed says so; real's miss rates are
     the judge's floor."""
-    from bench.publish.readme_references import FIDELITY_METRICS, FIDELITY_PAIRS
+    from bench.devtools.readme_references import FIDELITY_METRICS, FIDELITY_PAIRS
 
     def rates(c, n):
         return {"copy_on_miss": c, "n_miss": n, "miss_rate": 0.02, "ci95": {"copy_on_miss": [c - 0.01, c]}}
@@ -290,7 +290,7 @@ def test_ablation_block():
         return r
 
     assert R.ablation_block({}) == (
-        "The ablation has not been run (`python -m bench.publish.ablation` files its rows under "
+        "The ablation has not been run (`augen study ablation` files its rows under "
         "`reports/results/<protocol>/synfer-ablation/`).")
     runs = {"world-v1": [("base", row(0.1, 829.4)), ("+ semantic guidance", row(0.6, 607.7, 2.0)),
                          ("+ pseudo-labels", row(0.6, 607.7, 2.0, 128)), ("+ more", None)]}
@@ -314,7 +314,7 @@ def test_rank_stability_block_reads_both_reports():
     stab = ("| re-run | what | tau | entries |\n|---|---|---:|---:|\n"
             "| redrawn conditions | board order (gate, then training value) | 0.905 | 7 |\n"
             "| other generation seed | board order (gate, then training value) | 1.000 | 7 |\n")
-    got = R.stability_block("world-v2", [("judge retraining", 1.0, 7)], ["`python -m bench.publish.stability` (`x`)"])
+    got = R.stability_block("world-v2", [("judge retraining", 1.0, 7)], ["`augen study stability` (`x`)"])
     assert got.startswith("Rank stability: Kendall tau-b") and "judge retraining 1.000" in got and "Not run yet" in got
     found = [(m["axis"], m["tau"]) for m in R.BOARD_TAU.finditer(stab)]
     assert found == [("redrawn conditions", "0.905"), ("other generation seed", "1.000")]
@@ -421,7 +421,7 @@ def test_write_is_atomic_and_check_names_stale_blocks(tmp_path, capsys, monkeypa
 
 
 def test_readme_is_not_stale(capsys):
-    """README.md is what `python -m bench.publish.readme` writes from the repository's files as they are now; when
+    """README.md is what `python -m bench.devtools.readme` writes from the repository's files as they are now; when
     this fails, run that command (never edit a generated block by hand)."""
     assert R.main(["--root", str(ROOT), "--check"]) == 0, capsys.readouterr().err
 

@@ -1,6 +1,6 @@
-"""The board read again: rank stability (bench.publish.stability: the re-run protocols change exactly one thing,
+"""The board read again: rank stability (bench.studies.stability: the re-run protocols change exactly one thing,
 the re-runs regenerate and rescore every entry, refuse a generator that differs from the filed one, resume, and the
-report is a pure function of the filed results) and judge independence (bench.publish.judgecheck)."""
+report is a pure function of the filed results) and judge independence (bench.studies.judgecheck)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.cli import main as augen
 from bench.core.errors import DataError
 from bench.core.results import write_results
-from bench.generation import runner
-from bench.publish import stability as S
+from bench.pipeline import runner
 from bench.scoring.protocols import current_hash, load_protocol
+from bench.studies import stability as S
 from bench.world.conditions import world_conditions
 
 TINY = Path(__file__).parent / "fixtures" / "world-v2-tiny.yaml"
@@ -56,7 +57,7 @@ def file_board(tmp_path: Path, monkeypatch) -> Path:
 
 
 def test_judgecheck_rereads_the_board_with_the_second_judge(tmp_path, monkeypatch):
-    from bench.publish import judgecheck as J
+    from bench.studies import judgecheck as J
 
     file_board(tmp_path, monkeypatch)
     proto = load_protocol(TINY)
@@ -69,7 +70,7 @@ def test_judgecheck_rereads_the_board_with_the_second_judge(tmp_path, monkeypatc
         assert a["metrics"]["downstream_training_value"] == r["metrics"]["downstream_training_value"]
         assert a["metrics"]["fd_world"]["value"] != r["metrics"]["fd_world"]["value"]  # other features
     out = tmp_path / "judge.md"
-    assert J.main(["--protocol", str(TINY), "--out", str(out)]) == 0
+    assert augen(["study", "judgecheck", "--protocol", str(TINY), "--out", str(out)]) == 0
     text = out.read_text()
     assert "board order (gate, then training value) | 1.000 | 2 |" in text and "| noise |" in text
 
@@ -78,7 +79,7 @@ def test_reruns_file_a_board_per_axis_and_resume(tmp_path, monkeypatch):
     filed = file_board(tmp_path, monkeypatch)
     proto = load_protocol(TINY)
     cfg = S.StabilityConfig(str(TINY), tmp_path / "stability.md", tmp_path / "stab", entries=ENTRIES, workers=1,
-                            progress=False, command="python -m bench.publish.stability ...")
+                            progress=False, command="augen study stability ...")
     S.run_axes(cfg, proto)
     for axis in S.AXES:
         p = load_protocol(cfg.results / axis / "protocol.yaml")
@@ -112,8 +113,8 @@ def test_reruns_file_a_board_per_axis_and_resume(tmp_path, monkeypatch):
 
 
 def test_world_v3_report_counts_reruns_inside_the_filed_intervals_and_sets_unchanged_ones_apart(tmp_path):
-    from bench.publish.stability import StabilityConfig, task_report
     from bench.scoring.protocols import load_protocol
+    from bench.studies.stability import StabilityConfig, task_report
 
     proto = load_protocol("world-v3")
     rows = [{"entry": "a", "task": "expression", "axis": "conditions", "filed": 0.3, "ci": [0.2, 0.4],

@@ -170,9 +170,9 @@ def test_the_board_states_its_rule_and_shows_coverage_and_equivalents(mini_board
 
 
 def test_block_coverage_counts_what_the_intervals_resample():
-    """bench.devtools.blockcoverage's count: independent blocks cover the leave-one-out truth about 95% of the time;
+    """bench.studies.blockcoverage's count: independent blocks cover the leave-one-out truth about 95% of the time;
     seed-only replicates that share one draw's effect (world-v2's interval) cover far less."""
-    from bench.devtools.blockcoverage import coverage
+    from bench.studies.blockcoverage import coverage
 
     rng = np.random.default_rng(1)
     runs = 2000

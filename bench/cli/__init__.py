@@ -6,7 +6,8 @@
   imports    augen import (a generator's photographs + claimed labels -> an aligned SampleSet)
   score      augen score, table, validate, downstream
   publish    augen submit, leaderboard, report, reproduce
-  registry   augen list generators|judges|metrics|recognizers|readers|trainers|protocols
+  study      augen study metaeval|stability|judgecheck|ablation|copyrate|blockcoverage|faces|facesdemo
+  registry   augen list generators|judges|metrics|recognizers|readers|trainers|protocols|packages
   weights    augen weights fetch face-api|photos (the one command that downloads: pinned, hash-checked)
 
 Only the project's own errors (bench.core.errors.AugenError: bad input, a wrong name or option) are printed as
@@ -18,10 +19,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.cli import conditions, generate, imports, publish, registry, score, weights, world
+from bench.cli import conditions, generate, imports, publish, registry, score, study, weights, world
 from bench.core.errors import AugenError
 
-GROUPS = (world, conditions, generate, imports, score, publish, registry, weights)
+GROUPS = (world, conditions, generate, imports, score, publish, study, registry, weights)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -210,7 +210,7 @@ TRAINERS = Registry("trainer", entry_point_group="augen.trainers")
 
 
 #: What every metric must say about itself (`register_metric` refuses a metric without any of them; docs/metrics.md
-#: is rendered from them by bench.publish.glossary): what it measures (one sentence), its formula, units, interval
+#: is rendered from them by bench.devtools.glossary): what it measures (one sentence), its formula, units, interval
 #: (method, what it resamples) and what its value is sensitive to beyond the generator's quality.
 DOC_FIELDS = ("what", "formula", "units", "interval", "sensitive")
 

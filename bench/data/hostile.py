@@ -1,5 +1,5 @@
 """Hostile photographs, made on the spot from one real face photo: the inputs every photo reader must handle (used by
-tests/test_photo_input.py and the face-judge report, bench/publish/faces.py). Nothing here is shipped data.
+tests/test_photo_input.py and the face-judge report, bench/judges/faceapi/parity.py). Nothing here is shipped data.
 
 `write_hostile(folder, face, crowd)` writes, for a uint8 RGB `face` photo (one face) and a `crowd` image (many faces):
 

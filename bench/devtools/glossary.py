@@ -1,8 +1,8 @@
 """The metric glossary (docs/metrics.md) and the leaderboard guide (docs/leaderboard.md), rendered from the metric
 registry, the shipped protocols and the board code, so neither can drift from what is scored and ranked.
 
-    python -m bench.publish.glossary            # write both files under the repository (default: the workspace)
-    python -m bench.publish.glossary --check    # write nothing; exit 1 naming the stale files
+    python -m bench.devtools.glossary            # write both files under the repository (default: the workspace)
+    python -m bench.devtools.glossary --check    # write nothing; exit 1 naming the stale files
 
 Every metric documents itself where it is declared (`bench.core.registry.register_metric`: `DOC_FIELDS`, all
 required); the glossary lays those fields out, family by family, with the protocols that list each metric. The guide
@@ -25,7 +25,7 @@ from bench.scoring.protocols import known_protocols, load_protocol
 
 GLOSSARY = "docs/metrics.md"
 GUIDE = "docs/leaderboard.md"
-COMMAND = "python -m bench.publish.glossary"
+COMMAND = "python -m bench.devtools.glossary"
 #: The boards the guide explains, in order (the default board first).
 BOARDS = ("world-v2", "faces-v1", "world-v1")
 #: How a documentation field is introduced in the glossary.

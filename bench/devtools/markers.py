@@ -1,7 +1,7 @@
 """Generated blocks in a markdown file: the `<!-- augen:NAME -->` ... `<!-- /augen:NAME -->` marker pairs, their
 rewrite (each block's text from a render function, prose wrapped to the file's width) and the check that no number
 stands outside a block. Generic machinery; which blocks README.md holds and what writes them is
-bench.publish.readme."""
+bench.devtools.readme."""
 
 from __future__ import annotations
 

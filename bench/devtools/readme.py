@@ -1,7 +1,7 @@
 """README.md's numbers, written by code from files in the repository.
 
-    python -m bench.publish.readme            # rewrite every generated block of README.md
-    python -m bench.publish.readme --check    # exit 1 naming the stale blocks if README.md differs from that
+    python -m bench.devtools.readme            # rewrite every generated block of README.md
+    python -m bench.devtools.readme --check    # exit 1 naming the stale blocks if README.md differs from that
 
 README.md holds marker pairs, each on a line of its own:
 
@@ -34,10 +34,10 @@ from bench.core.atomic import atomic_write_text
 from bench.core.errors import AugenError, DataError
 from bench.core.paths import workspace
 from bench.core.protocol import DEFAULT_PROTOCOL, FAMILIES, Protocol
-from bench.publish import markers
-from bench.publish.markers import README, WIDTH, loose_numbers, wrap_markdown  # noqa: F401  (tests read them here)
-from bench.publish.readme_references import ablation_block, fidelity_block, maugen_block  # noqa: F401  (registers)
-from bench.publish.readme_sources import (  # noqa: F401  (the blocks' machinery; tests read it here)
+from bench.devtools import markers
+from bench.devtools.markers import README, WIDTH, loose_numbers, wrap_markdown  # noqa: F401  (tests read them here)
+from bench.devtools.readme_references import ablation_block, fidelity_block, maugen_block  # noqa: F401  (registers)
+from bench.devtools.readme_sources import (  # noqa: F401  (the blocks' machinery; tests read it here)
     BENCH_JSON,
     BLOCK_COVERAGE,
     BLOCKS,
@@ -47,10 +47,10 @@ from bench.publish.readme_sources import (  # noqa: F401  (the blocks' machinery
     LOADERS,
     PROBE,
     REFERENCE_WEIGHTS,
+    REFERENCES_TIMING,
     REPORT_RESULTS,
     RESULTS,
     SENTENCE_END,
-    REFERENCES_TIMING,
     TIMING,
     TITLE,
     VAE_CEILING,
@@ -307,8 +307,8 @@ BOARD_TAU = re.compile(r"^\| (?:(?P<axis>[^|]+?) \| )?board order \(gate, then t
 def _load_stability(src: Sources) -> dict:
     pid = board(src)["id"]
     taus, missing = [], []
-    for rel, writer, axis in ((JUDGECHECK, "python -m bench.publish.judgecheck", "judge retraining"),
-                              (f"reports/{pid}/stability.md", "python -m bench.publish.stability", None)):
+    for rel, writer, axis in ((JUDGECHECK, "augen study judgecheck", "judge retraining"),
+                              (f"reports/{pid}/stability.md", "augen study stability", None)):
         if not src.path(rel).is_file():
             missing.append(f"`{writer}` (`{rel}`)")
             continue
@@ -334,7 +334,7 @@ def stability_block(pid: str, taus: list[tuple[str, float, int]], missing: list[
     if inside is not None:
         k, n = inside
         return (f"Re-runs: every entry generated and scored again with redrawn conditions and with another generation "
-                f"seed (`python -m bench.publish.stability`, `reports/{pid}/stability.md`): {k} of {n} re-run task "
+                f"seed (`augen study stability`, `reports/{pid}/stability.md`): {k} of {n} re-run task "
                 f"values that changed fall inside the filed 95% intervals ({k / n:.0%}).")
     out = ""
     if taus:
@@ -351,7 +351,7 @@ def stability_block(pid: str, taus: list[tuple[str, float, int]], missing: list[
 def _load_block_coverage(src: Sources) -> dict:
     if not src.path(BLOCK_COVERAGE).is_file():
         return {"m": None}
-    return {"m": src.json(BLOCK_COVERAGE, "python -m bench.devtools.blockcoverage")}
+    return {"m": src.json(BLOCK_COVERAGE, "augen study blockcoverage")}
 
 
 @block("interval-coverage", _load_block_coverage)
@@ -361,7 +361,7 @@ def block_coverage_block(m: dict | None) -> str:
 
     if m is None:
         return ("The coverage of world-v3's block intervals has not been measured yet "
-                "(`python -m bench.devtools.blockcoverage`, docs/intervals.md).")
+                "(`augen study blockcoverage`, docs/intervals.md).")
     import numpy as np
 
     parts = []
@@ -458,7 +458,7 @@ def real_protocols() -> list[Protocol]:
 
 
 def rewrite(text: str, render: Callable[[str], str], path: str | Path = README) -> tuple[str, list[str]]:
-    """`bench.publish.markers.rewrite` over README's blocks (`BLOCKS`)."""
+    """`bench.devtools.markers.rewrite` over README's blocks (`BLOCKS`)."""
     return markers.rewrite(text, render, path, BLOCKS)
 
 
@@ -478,7 +478,7 @@ def generate(readme: Path, root: Path) -> tuple[str, str, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.publish.readme", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m bench.devtools.readme", description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="write nothing; exit 1 naming the stale blocks")
     ap.add_argument("--root", type=Path, default=None, help="the repository (default: the workspace)")
     ap.add_argument("--readme", type=Path, default=None, help="the file to rewrite (default: ROOT/README.md)")
@@ -495,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.check:
         if stale:
             print(f"{readme} is stale: block(s) {', '.join(stale)} differ from what their sources give; run "
-                  f"`python -m bench.publish.readme`", file=sys.stderr)
+                  f"`python -m bench.devtools.readme`", file=sys.stderr)
             return 1
         print(f"{readme}: every generated block is up to date")
         return 0

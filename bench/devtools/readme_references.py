@@ -1,13 +1,12 @@
 """README.md blocks about the reference generators: the tiny MAUGen (`maugen`), SynFER's ablation
 (`synfer-ablation`) and the fidelity pairs, each reference's earlier reading beside the published one, with their
-copy rates (`fidelity`). Registered in `BLOCKS` on import (bench.publish.readme imports this module); each block is
+copy rates (`fidelity`). Registered in `BLOCKS` on import (bench.devtools.readme imports this module); each block is
 a pure function of what its loader reads (readme_sources.Sources)."""
 
 from __future__ import annotations
 
 from bench.core.errors import DataError
-from bench.publish.readme_sources import (
-    COPY_RATE,
+from bench.devtools.readme_sources import (
     REFERENCE_WEIGHTS,
     REPORT_RESULTS,
     VAE_CEILING,
@@ -27,11 +26,13 @@ FIDELITY_PAIRS = (("MAUGen", "maugen-tiny-v1", "maugen-tiny"), ("SynFER", "synfe
 FIDELITY_METRICS = (("fd_world", "FD ↓", 0), ("au_kappa", "AU kappa claimed ↑", 3),
                     ("expression_kappa", "expr. kappa claimed ↑", 3), ("au_f1_condition", "AU F1 request ↑", 3),
                     ("expression_accuracy_condition", "expr. request ↑", 3))
-COPY_WRITER = "python -m bench.publish.copyrate --protocol {pid} --out reports/{pid}/copy_rate.md"
+COPY_WRITER = "augen study copyrate --protocol {pid} --out reports/{pid}/copy_rate.md"
 
 
 def _copy_rates(src: Sources, pid: str, board_hash: str) -> dict:
     """Per entry {"au": ..., "expression": ...} copy rates filed for the board's protocol and hash ({} if none)."""
+    from bench.studies.copyrate import COPY_RATE
+
     rel = COPY_RATE.format(pid=pid)
     if not src.path(rel).is_file():
         return {}
@@ -148,8 +149,8 @@ def fidelity_block(pid: str, rank_by: str, results: dict[str, dict | None], copy
 
 
 def _load_ablation(src: Sources) -> dict:
-    from bench.publish.ablation import ROWS, slug
     from bench.publish.leaderboard import load_filed
+    from bench.studies.ablation import ROWS, slug
 
     runs = {}
     for folder in sorted(src.path(REPORT_RESULTS).glob("*/synfer-ablation")):
@@ -162,7 +163,7 @@ def _load_ablation(src: Sources) -> dict:
 def ablation_block(runs: dict[str, list[tuple[str, dict | None]]]) -> str:
     """SynFER's ablation, one table per protocol it was run on, from reports/results/<protocol>/synfer-ablation/."""
     if not runs:
-        return ("The ablation has not been run (`python -m bench.publish.ablation` files its rows under "
+        return ("The ablation has not been run (`augen study ablation` files its rows under "
                 "`reports/results/<protocol>/synfer-ablation/`).")
     parts = []
     cols = (("expression_accuracy_condition", 3), ("au_f1_condition", 3), ("fd_world", 0),

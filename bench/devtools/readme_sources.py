@@ -1,4 +1,4 @@
-"""The machinery under README.md's generated blocks (bench.publish.readme): the repository's files read once
+"""The machinery under README.md's generated blocks (bench.devtools.readme): the repository's files read once
 each (`Sources`), the block registry (`block`, `BLOCKS`, `LOADERS`), the formatting every block shares, and the
 board the blocks read results through (LEADERBOARD.md's protocol and hash)."""
 
@@ -25,9 +25,7 @@ VAE_CEILING = "reports/maugen_tiny_vae_ceiling.json"
 REFERENCE_WEIGHTS = "reference/weights"
 JUDGE_WEIGHTS = "bench/judges/weights"
 JUDGECHECK = "reports/judge_independence.md"
-BLOCK_COVERAGE = "reports/block_coverage.json"  # bench.devtools.blockcoverage's measurements
-# bench.publish.copyrate's numbers (a subfolder: reports/results/<pid>/*.json are results files)
-COPY_RATE = "reports/results/{pid}/copy-rate/copy_rate.json"
+BLOCK_COVERAGE = "reports/block_coverage.json"  # bench.studies.blockcoverage's measurements
 
 
 # -- sources -----------------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ runs CMD (its stdin, stdout and stderr are this process's), exits with its exit 
 records its wall time in seconds as `{LABEL: seconds}` in `reports/bench_timing.json` under the workspace
 (`--file` names another file). The file is read, updated and written back atomically under a lock on its folder,
 so other labels already recorded stay. A failed command records nothing: a partial run's time is not the time
-of the command. `python -m bench.publish.readme` turns the file into README's timing line.
+of the command. `python -m bench.devtools.readme` turns the file into README's timing line.
 """
 
 from __future__ import annotations

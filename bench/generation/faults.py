@@ -1,5 +1,5 @@
 """Fault variants: the `real` control with one graded fault, the generators of the metric meta-evaluation
-(bench.publish.metaeval, docs/metaeval.md).
+(bench.studies.metaeval, docs/metaeval.md).
 
     augen submit generator:world-fault --option fault=blur --option level=0.5
 

@@ -1,6 +1,6 @@
 """Throughput rows of a pytest-benchmark JSON: items per second of each benchmark and its speed against the baselines
 measured in the same run. The one rule both reports/BENCH.md (bench.devtools.benchreport) and the README's
-throughput block (bench.publish.readme) use.
+throughput block (bench.devtools.readme) use.
 
 A benchmark records in `extra_info`: `items` per round and their `unit`; `baseline`, one benchmark name or a list
 (speed is reported against each, the first is the headline); `target_images_per_s` or `target_ratio` (against the

@@ -1,7 +1,7 @@
 """SynFER's ablation on a protocol: each component switched on in turn, every row generated and scored by the
 same harness, then one report with SynFER's published ablation beside ours.
 
-    python -m bench.publish.ablation --runs runs/synfer-ablation --out reports/synfer_ablation.md
+    augen study ablation --runs runs/synfer-ablation --out reports/synfer_ablation.md
 
 Every row is a registered generator (`synfer-tiny` with the row's options; the pseudo-label row is
 `synfer-tiny-relabel` replaying the semantic-guidance row's images through SynFER's label rectification), so this
@@ -14,7 +14,6 @@ an interrupted run resumes; sets are written atomically by the SampleSet writer.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import numpy as np
 
 from bench import judges
 from bench.core.atomic import atomic_write_text
-from bench.core.protocol import DEFAULT_PROTOCOL
+from bench.core.errors import UsageError
 from bench.core.results import write_results
 from bench.generation.base import get_generator, write_generated
 from bench.publish.papers import load_table
@@ -95,23 +94,12 @@ def sweep_sg(scales: list[float], start: int, n: int = 256, steps: int = 25, wor
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", required=True, help="folder for the generated sets and their results")
-    ap.add_argument("--out", required=True, help="markdown report")
-    ap.add_argument("--protocol", default=DEFAULT_PROTOCOL)
-    ap.add_argument("--n", type=int, default=None, help="first n conditions (default: the protocol's)")
-    ap.add_argument("--steps", type=int, default=25, help="DDIM steps")
-    ap.add_argument("--sg-scale", type=float, default=0.1, help="semantic guidance step lambda_g")
-    ap.add_argument("--sg-start", type=int, default=10, help="first step index with semantic guidance")
-    ap.add_argument("--sweep", type=float, nargs="*", default=[],
-                    help="lambda_g values to try on train-split conditions first; the best replaces --sg-scale "
-                         "(recorded in the report)")
-    ap.add_argument("--results", help="also copy each row's results JSON here as <row>.json (for augen reproduce)")
-    ap.add_argument("--rows", nargs="*", default=None, choices=[slug(r) for r in ROWS],
-                    help="only these rows (no report): e.g. semantic-guidance pseudo-labels for the leaderboard entry")
-    ap.add_argument("--quiet", action="store_true")
-    a = ap.parse_args(argv)
+def run_study(a) -> int:
+    """`augen study ablation` (its arguments: bench.cli.study): generate and score the rows, then the report (none
+    with --rows)."""
+    bad = [r for r in a.rows or () if r not in [slug(r) for r in ROWS]]
+    if bad:
+        raise UsageError(f"--rows: unknown {', '.join(bad)} (known: {', '.join(slug(r) for r in ROWS)})")
     runs = Path(a.runs)
     runs.mkdir(parents=True, exist_ok=True)
     sweep = {}
@@ -138,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     published = paper_rows()
     paper = ["| row | FER acc | AU acc |", "|---|---:|---:|"] + [
         f"| {r} | " + " | ".join("—" if v is None else f"{v:.2f}" for v in published[r]) + " |" for r in ROWS]
-    cmd = (f"python -m bench.publish.ablation --runs {a.runs} --out {a.out} --protocol {a.protocol} "
+    cmd = (f"augen study ablation --runs {a.runs} --out {a.out} --protocol {a.protocol} "
            f"--steps {a.steps} --sg-start {a.sg_start}" + (f" --n {a.n}" if a.n else "")
            + (f" --sweep {' '.join(map(str, a.sweep))}" if a.sweep else f" --sg-scale {a.sg_scale}")
            + (f" --results {a.results}" if a.results else ""))
@@ -157,7 +145,3 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_text(out, "\n".join(lines))
     print("\n".join(lines))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

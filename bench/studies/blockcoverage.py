@@ -1,6 +1,6 @@
 """Coverage of world-v3's replicate-block intervals where the truth is known (issue: intervals that survive a re-run).
 
-    python -m bench.devtools.blockcoverage --protocol world-v3 --runs 300 --out reports/block_coverage [--workers 2]
+    augen study blockcoverage --protocol world-v3 --runs 300 --out reports/block_coverage [--workers 2]
 
 A world-v3 task value comes with a Student t interval over its replicate blocks (bench.downstream.tasks). Here the
 `real` control (the world's own faces of the conditions, with their true labels: a control whose draws are cheap)
@@ -17,10 +17,8 @@ block's 1x run; the task value at a single scale is that scale's score), with ev
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -115,19 +113,11 @@ def report(m: dict, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--protocol", default="world-v3")
-    ap.add_argument("--runs", type=int, default=300)
-    ap.add_argument("--scale", type=float, default=1.0)
-    ap.add_argument("--seed-only-runs", type=int, default=100)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--out", required=True, help="report path without suffix (writes .md and .json)")
-    ap.add_argument("--report-only", action="store_true", help="rewrite the report from <out>.json")
-    ap.add_argument("--quiet", action="store_true")
-    a = ap.parse_args(argv)
+def run_study(a) -> int:
+    """`augen study blockcoverage` (its arguments: bench.cli.study): measure (unless --report-only), then write
+    <out>.md and <out>.json."""
     out = Path(a.out)
-    command = (f"python -m bench.devtools.blockcoverage --protocol {a.protocol} --runs {a.runs} --scale {a.scale:g} "
+    command = (f"augen study blockcoverage --protocol {a.protocol} --runs {a.runs} --scale {a.scale:g} "
                f"--seed-only-runs {a.seed_only_runs} --out {a.out}")
     if a.report_only:
         m = json.loads(out.with_suffix(".json").read_text())
@@ -138,7 +128,3 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_text(out.with_suffix(".md"), report(m, command))
     print(f"wrote {out.with_suffix('.md')}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """Copy rate: does a set's claimed label copy the *request* even where its image misses the request?
 
-    python -m bench.publish.copyrate --protocol world-v2 --out reports/world-v2/copy_rate.md \
+    augen study copyrate --protocol world-v2 --out reports/world-v2/copy_rate.md \
         [--results-dir leaderboards/results] [--json reports/results/world-v2/copy-rate/copy_rate.json]
 
 Row i of a filed per-sample table answers condition i of the protocol's suite (`suite_conditions`), so every cell
@@ -13,7 +13,6 @@ and a JSON of the same numbers (for README blocks) are written by code from the 
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import shlex
@@ -25,18 +24,20 @@ import numpy as np
 from bench.core.atomic import atomic_write_text
 from bench.core.errors import DataError, UsageError
 from bench.core.paths import results_root, workspace
-from bench.core.protocol import DEFAULT_PROTOCOL, Protocol
+from bench.core.protocol import Protocol
 from bench.core.results import load_results, samples_path
 from bench.data.aus import AU_COLUMNS, AU_INDEX, EXPRESSIONS, subset
 from bench.metrics.alignment import copy_rates
 from bench.metrics.stats import bootstrap_ci
 from bench.publish.frame import samples_frame
-from bench.publish.judgecheck import portable
-from bench.publish.readme_sources import COPY_RATE
 from bench.scoring.alignment import judge_occurrence, occurrence_at
 from bench.scoring.protocols import load_protocol
+from bench.studies.judgecheck import portable
 from bench.world.conditions import suite_conditions
 
+#: Where the numbers are filed, under the workspace (a subfolder: reports/results/<pid>/*.json are results files);
+#: README blocks read them here (bench.devtools.readme_references)
+COPY_RATE = "reports/results/{pid}/copy-rate/copy_rate.json"
 KINDS = ("au", "expression")
 SHARES = ("miss_rate", "copy_on_miss", "judge_on_miss", "agree_on_hit", "copy_on_miss_on", "copy_on_miss_off")
 
@@ -241,23 +242,18 @@ def _plain(v):
 
 
 def default_json(protocol_id: str) -> Path:
-    """Where the numbers are filed (readme_sources.COPY_RATE, which README blocks read)."""
+    """Where the numbers are filed (`COPY_RATE`, which README blocks read)."""
     return workspace() / COPY_RATE.format(pid=protocol_id)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--protocol", default=DEFAULT_PROTOCOL)
-    ap.add_argument("--out", required=True, help="markdown report")
-    ap.add_argument("--results-dir", help="filed results, <dir>/<protocol>/*.json (default leaderboards/results)")
-    ap.add_argument("--json", help="numbers as JSON (default reports/results/<protocol>/copy-rate/copy_rate.json)")
-    a = ap.parse_args(argv)
+def run_study(a) -> int:
+    """`augen study copyrate` (its arguments: bench.cli.study): the report and the JSON of its numbers."""
     proto = load_protocol(a.protocol)
     results_dir = Path(a.results_dir) if a.results_dir else results_root()
     json_path = Path(a.json) if a.json else default_json(proto.id)
     args = ["--protocol", a.protocol, "--out", a.out]
     args += (["--results-dir", a.results_dir] if a.results_dir else []) + (["--json", a.json] if a.json else [])
-    command = "python -m bench.publish.copyrate " + " ".join(shlex.quote(portable(x)) for x in args)
+    command = "augen study copyrate " + " ".join(shlex.quote(portable(x)) for x in args)
     data = analyse(proto, results_dir)
     atomic_write_text(json_path, json.dumps(_plain({**data, "command": command}), indent=1, sort_keys=True) + "\n")
     atomic_write_text(a.out, render(data, command))
@@ -265,7 +261,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped {stem}: {why}", file=sys.stderr)
     print(f"wrote {a.out} and {json_path}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,8 +1,8 @@
 """The metric meta-evaluation: how well does each metric rank generators by what their data is worth for training?
 
-    python -m bench.publish.metaeval --protocol world-v2 --out reports/metaeval \\
+    augen study metaeval --protocol world-v2 --out reports/metaeval \\
         --results reports/results/world-v2/metaeval [--variants N] [--workers W] [--stability judge,conditions,seed]
-    python -m bench.publish.metaeval --protocol world-v2 --report-only      (the report again, nothing scored)
+    augen study metaeval --protocol world-v2 --report-only      (the report again, nothing scored)
 
 On the world the truth is known, so generators of known, graded faults can be built (`world-fault`,
 bench.generation.faults). Each variant of `VARIANTS` is generated and scored with downstream by the runner
@@ -14,7 +14,7 @@ metric ranks the variants as their training value does), each with a percentile 
 The report (`<out>.md`, `<out>.png`) is a pure function of the results files: `--report-only` rewrites it
 byte for byte. Beside the table: every downstream kind at every scale, the main metrics' taus with each fault
 left out in turn, and the board's real generators (the protocol's filed leaderboard results) apart from the faults,
-with the tau among them alone (bench.publish.metaeval_checks).
+with the tau among them alone (bench.studies.metaeval_checks).
 
 Rank stability (optional, each multiplies the cost): the variants are scored again (a) under the second world
 judge (`bench.judges.world.SECOND_JUDGE`; the same sets, so downstream comes from its cache), (b) on a redrawn
@@ -25,11 +25,9 @@ board of each re-run and the first one, ranked by training value and by each fam
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,19 +37,19 @@ import numpy as np
 from scipy import stats
 
 from bench.core.atomic import atomic_write_text
-from bench.core.errors import AugenError, MissingWeights, UsageError
+from bench.core.errors import MissingWeights, UsageError
 from bench.core.paths import cache_root, results_root, workspace
 from bench.core.protocol import FAMILIES, Protocol
 from bench.core.results import write_results
 from bench.generation.faults import FAULTS, VARIANTS, FaultGenerator, variant_name
 from bench.pipeline import runner
-from bench.publish import metaeval_checks as checks
-from bench.publish.judgecheck import second_judge_protocol
 from bench.publish.leaderboard import headline
-from bench.publish.metaeval_checks import signed
 from bench.publish.report import render_md
 from bench.scoring.protocols import current_hash, load_protocol
 from bench.scoring.score import score_sampleset
+from bench.studies import metaeval_checks as checks
+from bench.studies.judgecheck import second_judge_protocol
+from bench.studies.metaeval_checks import signed
 
 GENERATOR = "world-fault"
 STABILITY = ("judge", "conditions", "seed")  # the re-runs --stability may ask for, in report order
@@ -422,7 +420,7 @@ def report_blocks(cfg: MetaevalConfig, proto: Protocol, board: dict[str, dict], 
     default_board = results_root() / proto.id
     board_opt = ("" if cfg.board is None or Path(cfg.board).resolve() == default_board.resolve()
                  else f" --board {_display(cfg.board)}")
-    cmd = (f"python -m bench.publish.metaeval --protocol {where} --results {_display(cfg.results)} --out "
+    cmd = (f"augen study metaeval --protocol {where} --results {_display(cfg.results)} --out "
            f"{_display(cfg.out)} --utility {cfg.utility}{board_opt} --report-only")
     utility_family = first["metrics"][cfg.utility]["family"]
     value = ("what recognizers trained on its claimed labels score on real world test faces"
@@ -538,39 +536,17 @@ def config_from_args(a, proto: Protocol) -> MetaevalConfig:
                           parse_stability(a.stability), a.bootstrap, progress=not a.quiet, board=board)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.publish.metaeval", description=__doc__.splitlines()[0])
-    ap.add_argument("--protocol", default="world-v2", help="world protocol id or YAML path")
-    ap.add_argument("--out", default="reports/metaeval", help="report stem: <out>.md and <out>.png")
-    ap.add_argument("--results", help="folder of the filed results (default reports/results/<protocol>/metaeval)")
-    ap.add_argument("--work", help="run folders (default $AUGEN_CACHE/runs/<protocol>/metaeval)")
-    ap.add_argument("--board", help="the protocol's filed leaderboard results, whose real generators the report "
-                                    "sets apart from the faults (default leaderboards/results/<protocol>)")
-    ap.add_argument("--utility", default="downstream_training_value", help="the training-value metric")
-    ap.add_argument("--variants", type=int, help=f"score the first N of the {len(VARIANTS)} variants")
-    ap.add_argument("--workers", type=int, default=1, help="generation processes per run")
-    ap.add_argument("--stability", default="", help="re-runs: any of judge,conditions,seed (each multiplies the "
-                                                    "cost)")
-    ap.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of the variants")
-    ap.add_argument("--report-only", action="store_true", help="rewrite the report from the filed results")
-    ap.add_argument("--quiet", action="store_true")
-    a = ap.parse_args(argv)
-    try:
-        proto = load_protocol(a.protocol)
-        cfg = config_from_args(a, proto)
-        if not a.report_only:
-            run_variants(cfg, proto)
-            if len(load_board(cfg.results, current_hash(proto))[0]) < 3:
-                print(f"fewer than 3 variants filed under {_display(cfg.results)}: no report yet")
-                return 0
-        md = write_report(cfg, proto)
-    except AugenError as e:
-        print(f"metaeval: error: {e}", file=sys.stderr)
-        return 2
+def run_study(a) -> int:
+    """`augen study metaeval` (its arguments: bench.cli.study): score the variants (unless --report-only), then
+    write the report."""
+    proto = load_protocol(a.protocol)
+    cfg = config_from_args(a, proto)
+    if not a.report_only:
+        run_variants(cfg, proto)
+        if len(load_board(cfg.results, current_hash(proto))[0]) < 3:
+            print(f"fewer than 3 variants filed under {_display(cfg.results)}: no report yet")
+            return 0
+    md = write_report(cfg, proto)
     if not a.quiet:
         print(f"report: {_display(md)}, {_display(cfg.out.with_suffix('.png'))}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,4 +1,4 @@
-"""Honesty checks of the meta-evaluation (bench.publish.metaeval), each a pure function of filed results:
+"""Honesty checks of the meta-evaluation (bench.studies.metaeval), each a pure function of filed results:
 
 - every scale of each downstream kind side by side (0.5x, 1x, 2x, 5x, mixed, slope): the scales do not repeat
   one another, so none is left out of the correlations;

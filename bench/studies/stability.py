@@ -1,9 +1,9 @@
 """Rank stability of a protocol's board: its generators run again on a redrawn condition suite and with other
 generation seeds, and Kendall tau between each re-run's board and the filed one.
 
-    python -m bench.publish.stability --protocol world-v2 --out reports/world-v2/stability.md \\
+    augen study stability --protocol world-v2 --out reports/world-v2/stability.md \\
         --results reports/results/world-v2/stability [--axes conditions,seed] [--workers 2]
-    python -m bench.publish.stability --protocol world-v2 --out ... --results ... --report-only
+    augen study stability --protocol world-v2 --out ... --results ... --report-only
 
 A re-run is the protocol with one change (`axis_protocol`): `conditions` asks for world val samples n..2n-1
 instead of 0..n-1 (other labels, prompts and identities); `seed` asks for the same conditions with generation seed
@@ -18,12 +18,11 @@ The report is a pure function of the filed results (`--report-only` rewrites it 
 role, gate and training value on the filed board and under each axis, then Kendall tau-b between the filed board
 and each re-run's (the order of every row: gate, then training value), and between their readings of each
 headline metric across entries. The judge axis (the same sets read by the second world judge) is
-bench.publish.judgecheck's report.
+bench.studies.judgecheck's report.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from dataclasses import dataclass, field
@@ -34,12 +33,12 @@ import yaml
 from bench.core.atomic import atomic_write_text
 from bench.core.errors import DataError, UsageError
 from bench.core.paths import cache_root, results_root
-from bench.core.protocol import DEFAULT_PROTOCOL, Protocol
+from bench.core.protocol import Protocol
 from bench.core.results import write_results
 from bench.pipeline import runner
-from bench.publish.judgecheck import board_taus, portable
 from bench.publish.leaderboard import headline, load_filed, rank_by_training_value
 from bench.scoring.protocols import current_hash, load_protocol
+from bench.studies.judgecheck import board_taus, portable
 
 AXES = ("conditions", "seed")  # the re-runs, in report order
 AXIS_TITLES = {"conditions": "redrawn conditions", "seed": "other generation seed"}
@@ -99,9 +98,13 @@ def axis_protocol(proto: Protocol, axis: str) -> dict:
         c["seed_offset"] = (c.get("seed_offset") or 0) + SEED_OFFSET
     else:
         raise UsageError(f"unknown axis {axis!r} (known: {', '.join(AXES)})")
-    return {**proto.raw, "id": f"{proto.id}-{axis}", "conditions": c,
-            "description": f"{proto.id} re-run with {AXIS_TITLES[axis]} (bench.publish.stability). "
-                           + str(proto.raw.get("description", ""))}
+    raw = {**proto.raw, "id": f"{proto.id}-{axis}", "conditions": c,
+           "description": f"{proto.id} re-run with {AXIS_TITLES[axis]} (bench.studies.stability). "
+                          + str(proto.raw.get("description", ""))}
+    if "hashed_description" in proto.raw:  # the text hashed when the re-runs were filed (module name of then)
+        raw["hashed_description"] = (f"{proto.id} re-run with {AXIS_TITLES[axis]} (bench.publish.stability). "
+                                     + str(proto.raw["hashed_description"]))
+    return raw
 
 
 def write_axis_protocol(cfg: StabilityConfig, proto: Protocol, axis: str) -> Path:
@@ -131,7 +134,7 @@ def rerun_entry(cfg: StabilityConfig, axis_path: Path, want_hash: str, entry: st
     res = json.loads(runner.run(rcfg, work, progress=False, workers=cfg.workers).read_text())
     if filed is not None and generator_record(res) != generator_record(filed):
         raise DataError(out, f"{entry}: the re-run's generator {generator_record(res)} differs from the filed "
-                             f"entry's {generator_record(filed)}; fix ENTRIES (bench.publish.stability)")
+                             f"entry's {generator_record(filed)}; fix ENTRIES (bench.studies.stability)")
     write_results(out, res)
     return True
 
@@ -166,7 +169,7 @@ def boards(cfg: StabilityConfig, proto: Protocol) -> tuple[list[dict], dict[str,
         axis_rows, stale = rank_by_training_value(got, current_hash(p), p, heads)
         if stale:
             raise DataError(cfg.results / axis, f"stale results ({', '.join(n for n, _ in stale)}): re-run "
-                                                "python -m bench.publish.stability")
+                                                "augen study stability")
         before, after = dict(filed), dict(got)
         for row in axis_rows:  # a re-run scoring exactly as filed (a control that does not depend on what the
             name = row["name"]  # re-run changes) measures nothing new: marked in the report
@@ -296,22 +299,14 @@ def write_report(cfg: StabilityConfig, proto: Protocol) -> Path:
     return cfg.out
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--protocol", default=DEFAULT_PROTOCOL)
-    ap.add_argument("--out", required=True, help="markdown report")
-    ap.add_argument("--results", required=True, help="folder of the re-runs' results")
-    ap.add_argument("--axes", default=",".join(AXES), help=f"any of {','.join(AXES)}")
-    ap.add_argument("--only", default="", help="entries to re-run (comma-separated; default all)")
-    ap.add_argument("--workers", type=int, default=2, help="generation processes per entry")
-    ap.add_argument("--report-only", action="store_true", help="write the report from the filed results")
-    ap.add_argument("--quiet", action="store_true")
-    a = ap.parse_args(argv)
-    axes = tuple(x for x in a.axes.split(",") if x)
+def run_study(a) -> int:
+    """`augen study stability` (its arguments: bench.cli.study): re-run the entries along each axis (unless
+    --report-only), then write the report."""
+    axes = tuple(x for x in (a.axes or ",".join(AXES)).split(",") if x)
     bad = [x for x in axes if x not in AXES]
     if bad:
         raise UsageError(f"--axes: unknown {', '.join(bad)} (known: {', '.join(AXES)})")
-    command = (f"python -m bench.publish.stability --protocol {portable(a.protocol)} --out {portable(a.out)} "
+    command = (f"augen study stability --protocol {portable(a.protocol)} --out {portable(a.out)} "
                f"--results {portable(a.results)} --axes {','.join(axes)}")
     proto = load_protocol(a.protocol)
     tasks = proto.headline is not None and proto.headline.rank_by == "tasks"
@@ -322,7 +317,3 @@ def main(argv: list[str] | None = None) -> int:
         run_axes(cfg, proto)
     print(f"wrote {write_report(cfg, proto)}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -14,6 +14,8 @@
     pipeline    the whole chain (detect, landmarks, expressions, age/gender, descriptor) with face-api's crop rules
     judge       the `faceapi` judge kind: per image the best face's readings (expression_prob in AffectNet order, ...)
     node        face-api itself in Node (`tools/faceapi-node/`), the reference every port is checked against
+    parity      the face judges' report on the shipped photos (`augen study faces`): detection, parity with
+                face-api in Node, readings, posed expressions, hostile inputs
 
 Parity with face-api in Node is what the tests check (tests/test_faceapi_*.py); docs/faceapi.md has the details.
 """

@@ -106,7 +106,7 @@ def run_pipeline(weights_dir: str | Path, images: dict[str, str | Path], out: st
 
 #: The outputs compared between our chain and face-api's (report order) and the largest |ours - face-api's| each may
 #: show (pixels for boxes and points, years for age, probabilities otherwise): tests/test_faceapi_pipeline.py and the
-#: face-judge report (bench/publish/faces.py) both hold the port to these.
+#: face-judge report (bench/judges/faceapi/parity.py) both hold the port to these.
 CHAIN_TOLERANCES = {"box": 2e-3, "score": 1e-5, "landmarks": 2e-3, "aligned_box": 2e-3, "descriptor": 5e-6,
                     "age": 5e-4, "gender_probability": 1e-5, "expressions": 1e-5}
 CHAIN_OUTPUTS = tuple(CHAIN_TOLERANCES)
