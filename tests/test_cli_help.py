@@ -105,7 +105,7 @@ def test_augen_study_lists_every_study_and_each_parses_its_help(capsys):
         main(["study", "--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
-    assert {"metaeval", "stability", "judgecheck", "ablation", "copyrate", "blockcoverage", "faces",
+    assert {"metaeval", "stability", "judgecheck", "ablation", "copyrate", "blockcoverage", "coverage", "faces",
             "facesdemo"} <= set(STUDIES)
     assert all(name in out for name in STUDIES), out
     for name in STUDIES:

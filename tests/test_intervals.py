@@ -4,7 +4,7 @@ intervals the scorer reports (FD, KID, claimed-vs-judge kappa) over many indepen
 Coverage tests: DRAWS = 500 independent data sets per check, fixed seeds (deterministic). The binomial standard
 error of a coverage of 0.95 over 500 draws is sqrt(0.95 * 0.05 / 500) = 0.0097, so the accepted band
 0.93-0.97 is about +-2 SE around the nominal 0.95. The full study (more settings, world judge features, every
-method): `python -m bench.devtools.coverage`, reports/coverage.md.
+method): `augen study coverage`, reports/coverage.md.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from bench.devtools.coverage import _mean_kernel, draw_labels, gaussian_kid, gaussian_setting, population_kappa
 from bench.metrics import alignment as A
 from bench.metrics import realism as R
 from bench.metrics import stats as S
+from bench.studies.coverage import _mean_kernel, draw_labels, gaussian_kid, gaussian_setting, population_kappa
 
 DRAWS = 500
 BOOT = {"n_boot": 200, "seed": 0, "alpha": 0.05}  # the protocol's bootstrap settings (world-v1.yaml)
@@ -168,7 +168,7 @@ def test_kappa_row_bootstrap_covers_the_population_kappa():
 
 def test_kid_only_world_setting_skips_fd():
     """The KID-only setting (many draws in the coverage study) computes no FD truth or interval."""
-    from bench.devtools.coverage import pool_setting, set_pair_coverage
+    from bench.studies.coverage import pool_setting, set_pair_coverage
 
     rng = np.random.default_rng(0)
     s = pool_setting("pools", rng.normal(size=(200, 4)), rng.normal(0.3, 1, size=(200, 4)), 50, 0, fd=False)

@@ -8,6 +8,7 @@ runs its parsed arguments in `run_study(args) -> int`.
   ablation       SynFER's ablation, one generator row at a time
   copyrate       how often a set's claimed label copies the request where its image misses it
   blockcoverage  coverage of world-v3's replicate-block intervals where the truth is known
+  coverage       coverage of every interval method where the truth is known (docs/intervals.md)
   faces          the face judges on shipped photos: detection, parity with face-api, hostile inputs
   facesdemo      the photograph path end to end on shipped photos
 """
@@ -92,6 +93,19 @@ def _blockcoverage(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true")
 
 
+def _coverage(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="reports/coverage", help="writes OUT.md and OUT.png")
+    p.add_argument("--draws", type=int, default=500, help="draws per Gaussian / simulated-label setting")
+    p.add_argument("--world-draws", type=int, default=300, help="draws per world setting")
+    p.add_argument("--kid-draws", type=int, default=2000, help="draws of the KID-only world setting (other "
+                   "samples than the full world setting's)")
+    p.add_argument("--world-n", type=int, default=1000, help="rows of each world set (FD, KID)")
+    p.add_argument("--pool", type=int, default=20000, help="world images per pool (real, blurred)")
+    p.add_argument("--blur", type=float, default=1.0, help="Gaussian blur (px) of the degraded pool")
+    p.add_argument("--truth-draws", type=int, default=1000, help="redraws that estimate E[FD_n]")
+    p.add_argument("--jobs", type=int, default=1, help="settings run in this many processes")
+
+
 def _faces(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="reports/faces", help="folder for judges.md and contact_sheet.png")
     p.add_argument("--json", default="reports/results/faces/judges.json", help="the results file written")
@@ -115,6 +129,8 @@ STUDIES = {
                  _copyrate),
     "blockcoverage": ("bench.studies.blockcoverage", "coverage of world-v3's replicate-block intervals where the "
                       "truth is known", _blockcoverage),
+    "coverage": ("bench.studies.coverage", "coverage of the intervals where the truth is known: Gaussians, "
+                 "simulated labels, world judge features", _coverage),
     "faces": ("bench.judges.faceapi.parity", "the face judges on shipped photos: detection, parity with face-api, "
               "readings, hostile inputs", _faces),
     "facesdemo": ("bench.studies.facesdemo", "the photograph path end to end on shipped photos: import, score, "

@@ -166,7 +166,7 @@ def fd_weighted(f1: np.ndarray, f2: np.ndarray, w1: np.ndarray, w2: np.ndarray) 
     return out
 
 
-# Interval methods chosen by the coverage check (bench.devtools.coverage, docs/intervals.md), not by taste.
+# Interval methods chosen by the coverage check (bench.studies.coverage, docs/intervals.md), not by taste.
 FD_CI_METHOD = "basic"  # covers the population FD; percentile and BCa do not (FD's O(1/n) upward bias)
 KID_CI_METHOD = "percentile"
 

@@ -9,6 +9,8 @@ declares the arguments; each module runs them in `run_study(args)`) and each wri
   ablation         SynFER's ablation, each row a registered generator scored by the harness
   copyrate         how often a set's claimed label copies the request where its image misses it
   blockcoverage    coverage of world-v3's replicate-block intervals where the truth is known
+  coverage         coverage of every interval method where the truth is known (Gaussians, simulated labels,
+                   world judge features; docs/intervals.md)
   facesdemo        the photograph path end to end on the shipped photos: import, score, report
 
 The face judges' report on the shipped photos (`augen study faces`) lives beside the judges it checks

@@ -27,7 +27,7 @@ from bench.generation.base import get_generator, write_generated
 from bench.publish.papers import load_table
 from bench.publish.refreport import ABLATION_COLUMNS, load, results_table, sample_grid
 from bench.scoring.protocols import load_protocol
-from bench.scoring.score import score_sampleset
+from bench.scoring.score import score
 from bench.world.conditions import suite_conditions, world_conditions
 
 # name -> synfer-tiny options; semantic guidance settings are filled from the command line
@@ -72,7 +72,7 @@ def run_row(row: str, runs: Path, protocol: str, n: int | None, sg_scale: float,
         else:
             gen = get_generator("synfer-tiny", opts)
         write_generated(gen, conds, folder, protocol=proto.id, progress=progress, overwrite=True)
-    write_results(out, score_sampleset(folder, protocol, progress=progress, downstream=True))
+    write_results(out, score(folder, protocol, progress=progress, downstream=True))
     return out
 
 
@@ -97,9 +97,10 @@ def sweep_sg(scales: list[float], start: int, n: int = 256, steps: int = 25, wor
 def run_study(a) -> int:
     """`augen study ablation` (its arguments: bench.cli.study): generate and score the rows, then the report (none
     with --rows)."""
-    bad = [r for r in a.rows or () if r not in [slug(r) for r in ROWS]]
+    known = [slug(r) for r in ROWS]
+    bad = [x for x in a.rows or () if x not in known]
     if bad:
-        raise UsageError(f"--rows: unknown {', '.join(bad)} (known: {', '.join(slug(r) for r in ROWS)})")
+        raise UsageError(f"--rows: unknown {', '.join(bad)} (known: {', '.join(known)})")
     runs = Path(a.runs)
     runs.mkdir(parents=True, exist_ok=True)
     sweep = {}

@@ -1,6 +1,6 @@
 """Coverage of the benchmark's intervals where the truth is known (docs/intervals.md).
 
-    python -m bench.devtools.coverage --out reports/coverage [--draws 500] [--world-draws 300] [--world-n 1000]
+    augen study coverage --out reports/coverage [--draws 500] [--world-draws 300] [--world-n 1000]
 
 Many pairs of sets are drawn from distributions whose population values are known; each pair gets its intervals
 computed as the scorer computes them (the protocol's bootstrap settings: 200 resamples, alpha 0.05, here seeded
@@ -25,8 +25,6 @@ Writes <out>.md (the table) and <out>.png (the figure).
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -440,7 +438,7 @@ def run(out: Path, draws: int, world_draws: int, world_n: int, pool_size: int, b
     seconds = time.perf_counter() - t0
     header = [
         "# Interval coverage", "",
-        f"Written by `python -m bench.devtools.coverage --out {out.as_posix()} --draws {draws} --world-draws "
+        f"Written by `augen study coverage --out {out.as_posix()} --draws {draws} --world-draws "
         f"{world_draws} --kid-draws {kid_draws} --world-n {world_n} --pool {pool_size} --blur {blur:g} "
         f"--jobs {jobs}` in "
         f"{seconds / 60:.1f} min ({jobs} processes). What each interval resamples and targets: "
@@ -460,23 +458,8 @@ def run(out: Path, draws: int, world_draws: int, world_n: int, pool_size: int, b
     return tallies
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.devtools.coverage", description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default="reports/coverage", help="writes OUT.md and OUT.png")
-    ap.add_argument("--draws", type=int, default=500, help="draws per Gaussian / simulated-label setting")
-    ap.add_argument("--world-draws", type=int, default=300, help="draws per world setting")
-    ap.add_argument("--kid-draws", type=int, default=2000, help="draws of the KID-only world setting (other "
-                    "samples than the full world setting's)")
-    ap.add_argument("--world-n", type=int, default=1000, help="rows of each world set (FD, KID)")
-    ap.add_argument("--pool", type=int, default=20000, help="world images per pool (real, blurred)")
-    ap.add_argument("--blur", type=float, default=1.0, help="Gaussian blur (px) of the degraded pool")
-    ap.add_argument("--truth-draws", type=int, default=1000, help="redraws that estimate E[FD_n]")
-    ap.add_argument("--jobs", type=int, default=1, help="settings run in this many processes")
-    a = ap.parse_args(argv)
+def run_study(a) -> int:
+    """`augen study coverage` (its arguments: bench.cli.study): every setting's draws, then <out>.md and <out>.png."""
     run(Path(a.out), a.draws, a.world_draws, a.world_n, a.pool, a.blur, a.truth_draws, a.jobs,
         kid_draws=a.kid_draws)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
