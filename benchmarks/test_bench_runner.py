@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from bench.generation.base import get_generator, write_generated
-from bench.generation.runner import RunConfig, run
+from bench.pipeline.runner import RunConfig, run
 from bench.scoring.protocols import load_protocol
 from bench.scoring.score import score_sampleset
 from bench.world.conditions import world_conditions

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.generation.runner import RunConfig, run
+from bench.pipeline.runner import RunConfig, run
 
 N, SHARD = 128, 32  # images per round (every benchmark here): 4 shards, two per process with 2 workers
 OPTIONS = {"steps": 10}  # fewer steps than the variant's 30: the same work per step, a shorter benchmark

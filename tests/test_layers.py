@@ -1,7 +1,8 @@
-"""Imports go one way (docs/architecture.md): cli -> publish -> generation -> scoring -> downstream -> judges ->
-world | metrics -> data -> core. Any import that goes up a layer, sideways between world and metrics, into
-devtools or reference from the library, or that closes a cycle fails here, whether at module level or inside a
-function. `reference` may import only core, data and world."""
+"""Imports go one way, by the layers of the one package map (bench.core.packages.PACKAGES; docs/architecture.md
+shows it). Any import that goes up a layer, sideways between world and metrics, into devtools or reference from
+the library, or that closes a cycle fails here, whether at module level or inside a function. `reference` may
+import only REFERENCE_MAY_IMPORT. The map itself must name every package on disk, and the docs' block and
+`augen list packages` must show it."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.core.packages import PACKAGES, REFERENCE_MAY_IMPORT, layers
+
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = {"core": 0, "data": 1, "world": 2, "metrics": 2, "judges": 3, "downstream": 4, "scoring": 5,
-          "generation": 6, "publish": 7, "cli": 8}
-REFERENCE_MAY_IMPORT = {"core", "data", "world"}
+LAYERS = layers()
 
 
 def modules(root: Path, packages=("bench", "reference")) -> dict[str, Path]:
@@ -131,3 +132,22 @@ def _tree(tmp: Path, files: dict[str, str]) -> Path:
 def test_the_layer_check_catches_each_kind_of_violation(tmp_path, files, expected):
     found = violations(_tree(tmp_path, files))
     assert any(expected in v for v in found), found
+
+
+def test_the_package_map_names_every_package_on_disk():
+    on_disk = {p.parent.name for p in (ROOT / "bench").glob("*/__init__.py")}
+    assert on_disk == {p.name for p in PACKAGES}
+
+
+def test_docs_and_the_cli_show_the_package_map(capsys):
+    from bench.cli import main
+    from bench.devtools.markers import blocks_in
+    from bench.devtools.packagemap import BLOCK, DOC, rendered
+
+    text = (ROOT / DOC).read_text(encoding="utf-8")
+    assert [b[0] for b in blocks_in(text, DOC, known=(BLOCK,))] == [BLOCK]
+    assert rendered(text)[1] is False, "run `python -m bench.devtools.packagemap`"
+    assert main(["list", "packages"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[1] for line in out] == [p.name for p in sorted(PACKAGES, key=lambda p: (p.layer is None,
+                                                                                                 p.layer or 0))]

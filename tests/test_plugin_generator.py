@@ -35,7 +35,7 @@ def installed(tmp_path, monkeypatch) -> Path:
 
 
 def test_a_plugin_generator_runs_through_the_harness(installed, tmp_path, monkeypatch):
-    from bench.generation.runner import RunConfig, run
+    from bench.pipeline.runner import RunConfig, run
     from tests.helpers.protocols import mini_protocol
 
     assert "example-flat" in GENERATORS.names()

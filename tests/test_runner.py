@@ -15,7 +15,7 @@ import pytest
 
 from bench.core.errors import DataError
 from bench.data.sampleset import SampleSet
-from bench.generation.runner import RunConfig, generate_shards, merge, parse_shard, run
+from bench.pipeline.runner import RunConfig, generate_shards, merge, parse_shard, run
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # `tests.helpers` importable under any pytest rootdir/import mode
@@ -76,7 +76,7 @@ def test_accelerate_launch_two_cpu_processes(tmp_path):
     proto = mini_protocol(tmp_path)
     # accelerate's torchrun launcher (--multi_gpu) is the one that starts N processes; it runs on CPU as well
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-           "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "bench.generation.runner", "real", "--work",
+           "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "bench.pipeline.runner", "real", "--work",
            str(tmp_path / "w"), "--protocol", proto, "--shard-size", "20", "--no-downstream"]
     r = subprocess.run(cmd, env=_env(tmp_path / "cache"), cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -104,7 +104,7 @@ def test_workers_split_generation_into_processes_with_the_same_results(tmp_path,
 def test_helper_processes_rebuild_the_exact_config(tmp_path):
     import argparse
 
-    from bench.generation.runner import add_arguments, config_from_args, helper_args
+    from bench.pipeline.runner import add_arguments, config_from_args, helper_args
 
     for cfg in (RunConfig("slow", "world-v1", {"pause": 1e-05, "name": "2026-01-01", "on": True}, 20, False, 7),
                 RunConfig("real")):

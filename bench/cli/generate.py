@@ -78,7 +78,7 @@ def cmd_train(args) -> int:
 
 def cmd_run(args) -> int:
     from bench.core.errors import UsageError
-    from bench.generation import runner
+    from bench.pipeline import runner
 
     if args.list_options:
         return print_generator_options(args.generator)
@@ -89,8 +89,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_merge(args) -> int:
-    from bench.generation import runner
     from bench.generation.options import parse_options
+    from bench.pipeline import runner
 
     cfg = runner.RunConfig(args.generator, args.protocol, parse_options(args.option), args.shard_size, n=args.n)
     proto, conds = runner.conditions_for(cfg)
@@ -101,7 +101,7 @@ def cmd_merge(args) -> int:
 
 
 def add_commands(sub) -> None:
-    from bench.generation.runopts import add_arguments
+    from bench.pipeline.runopts import add_arguments
 
     gen = sub.add_parser("generate", help="run a registered generator on a protocol's conditions -> SampleSet")
     gen.add_argument("generator", help="registered name (controls: real, shuffled, collapsed, noise; see augen list "

@@ -26,7 +26,7 @@ def protocol_help(what: str = "", default: str | None = DEFAULT_PROTOCOL) -> str
     return text + (f" (default: {default})" if default else "")
 
 
-COMMON = {  # dest -> help, for arguments declared where a help text cannot be given (bench.generation.runopts)
+COMMON = {  # dest -> help, for arguments declared where a help text cannot be given (bench.pipeline.runopts)
     "protocol": protocol_help(),
     "shard_size": "conditions per generation shard (default 250; part of the run's key: changing it regenerates)",
     "no_downstream": "skip the protocol's downstream family (recognizers trained on the set)",

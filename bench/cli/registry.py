@@ -1,12 +1,23 @@
-"""`augen list generators|judges|metrics|recognizers|readers|trainers|protocols`: what is registered, with what
-each entry needs (the world, a device, local weights) and, for metrics, family and direction."""
+"""`augen list generators|judges|metrics|recognizers|readers|trainers|protocols|packages`: what is registered, with
+what each entry needs (the world, a device, local weights) and, for metrics, family and direction; `packages`: the
+package map (bench.core.packages), bottom layer first."""
 
 from __future__ import annotations
 
-KINDS = ("generators", "judges", "metrics", "recognizers", "readers", "trainers", "protocols")
+KINDS = ("generators", "judges", "metrics", "recognizers", "readers", "trainers", "protocols", "packages")
+
+
+def list_packages() -> None:
+    from bench.core.packages import PACKAGES
+
+    for p in sorted(PACKAGES, key=lambda p: (p.layer is None, p.layer or 0)):
+        print(f"{'apart' if p.layer is None else p.layer:>5}  {p.name:<11} {p.purpose}")
 
 
 def cmd_list(args) -> int:
+    if args.kind == "packages":
+        list_packages()
+        return 0
     from bench.core import registry as R
     from bench.generation import base  # noqa: F401  (registers the controls)
     from bench.scoring.protocols import known_protocols
@@ -32,6 +43,6 @@ def cmd_list(args) -> int:
 
 def add_commands(sub) -> None:
     ls = sub.add_parser("list", help="what is registered: generators, judges, metrics, recognizers, readers, "
-                                     "trainers, protocols")
+                                     "trainers, protocols; and the package map (packages)")
     ls.add_argument("kind", choices=KINDS, help="what to list: " + ", ".join(KINDS))
     ls.set_defaults(func=cmd_list)

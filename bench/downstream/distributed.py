@@ -10,7 +10,7 @@ one-process run; gradients are averaged by DDP; batch-norm statistics are per pr
 differ from a one-process run's by that much, and results and their cache entries record the process count. The
 first process decodes the pixel files while the others wait, evaluates each training and writes the cache and the
 results; the others train only. Without `accelerate launch` (no WORLD_SIZE > 1) nothing here is used. Generation
-under `accelerate launch` (bench.generation.runner) never turns this on: only `augen downstream` asks for it.
+under `accelerate launch` (bench.pipeline.runner) never turns this on: only `augen downstream` asks for it.
 """
 
 from __future__ import annotations

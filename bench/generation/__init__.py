@@ -1,7 +1,10 @@
-"""Generation: the Generator interface and what runs generators.
+"""Generation: the Generator interface, the controls and faults, the photograph importer.
 
   base      Generator protocol, registry lookups (get_generator checks options), SampleSetGenerator, write_generated
   controls  real, shuffled, collapsed, noise: the generators that bound every metric on the world
   options   --option KEY=VALUE parsing
-  runner    protocol x generator -> sharded, resumable generation -> judge -> score -> results.json
+  faults    the graded faults of the meta-evaluation
+  importer  `augen import`: photographs + claimed labels -> an aligned SampleSet
+
+The runner (generate -> judge -> score) is bench.pipeline, above scoring: nothing here scores.
 """

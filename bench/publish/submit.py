@@ -38,8 +38,8 @@ from bench.core.paths import cache_root, results_root
 from bench.core.protocol import DEFAULT_PROTOCOL
 from bench.core.results import write_results, write_samples
 from bench.data.sampleset import SampleSet, validate
-from bench.generation import runner
 from bench.generation.controls import CONTROL_NAMES
+from bench.pipeline import runner
 from bench.scoring.protocols import load_protocol
 from bench.scoring.samples import sample_table, score_with_samples
 

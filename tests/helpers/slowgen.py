@@ -26,6 +26,6 @@ class SlowControl(RealControl):
 
 
 if __name__ == "__main__":
-    from bench.generation.runner import main
+    from bench.pipeline.runner import main
 
     sys.exit(main(sys.argv[1:]))

@@ -2,7 +2,7 @@
 results JSON, every stage cached by content and resumable.
 
     augen run maugen-tiny --protocol world-v1 --work runs/maugen-tiny [--option k=v] [--shard i/N]
-    accelerate launch --multi_gpu --num_processes 2 -m bench.generation.runner maugen-tiny --work runs/maugen-tiny
+    accelerate launch --multi_gpu --num_processes 2 -m bench.pipeline.runner maugen-tiny --work runs/maugen-tiny
 
 (`--multi_gpu` selects accelerate's torchrun launcher, which starts the N processes on CPU too; its `--cpu`
 launcher starts one process unless MPI is installed.)
@@ -46,8 +46,8 @@ from bench.core.threads import capped_env, thread_share
 from bench.data.sampleset import Manifest, SampleSet, finalize_shards
 from bench.generation.base import check_generator_options, get_generator, write_generated
 from bench.generation.options import parse_options
-from bench.generation.runopts import add_arguments, launcher_shard, parse_shard
 from bench.judges.cache import judge_sampleset
+from bench.pipeline.runopts import add_arguments, launcher_shard, parse_shard
 from bench.scoring.protocols import current_hash, load_protocol
 from bench.scoring.score import score_sampleset
 from bench.world.conditions import suite_conditions
@@ -216,7 +216,7 @@ def _generate_in_processes(cfg: RunConfig, work: Path, workers: int, progress: b
     import torch
 
     threads = thread_share(workers)
-    cmd = [sys.executable, "-m", "bench.generation.runner", *helper_args(cfg, work)]
+    cmd = [sys.executable, "-m", "bench.pipeline.runner", *helper_args(cfg, work)]
     env = capped_env(threads)
     env.pop("RANK", None), env.pop("WORLD_SIZE", None)
     work.mkdir(parents=True, exist_ok=True)
@@ -241,7 +241,7 @@ def _generate_in_processes(cfg: RunConfig, work: Path, workers: int, progress: b
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m bench.generation.runner ARGS` = `augen run ARGS` (how --workers starts its helpers)."""
+    """`python -m bench.pipeline.runner ARGS` = `augen run ARGS` (how --workers starts its helpers)."""
     ap = argparse.ArgumentParser(prog="augen run", description=__doc__.splitlines()[0])
     add_arguments(ap)
     return run_from_args(ap.parse_args(argv))
