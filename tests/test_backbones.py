@@ -126,14 +126,15 @@ def test_add_checks_the_hash_and_a_training_starts_from_the_weights(known, tmp_p
 def test_a_protocol_names_a_backbone_that_fits_its_recognizer(known):
     from bench.core.protocol import DownstreamSettings, section
     from bench.downstream import harness as DS
+    from bench.downstream import spec
     from tests.test_downstream import FAST_D
 
     ok = {**FAST_D, "recognizer": "resnet18", "width": 64, "pretrained": "test-resnet18"}
-    DS.check_settings(section(DownstreamSettings, ok, Path("p"), "downstream"), "p")
+    spec.check_settings(section(DownstreamSettings, ok, Path("p"), "downstream"), "p")
     for bad, msg in (({"pretrained": "imagenet"}, "unknown"), ({"width": 32}, "at width 64, not resnet18 at 32"),
                      ({"recognizer": "resnet50"}, "initialises recognizer resnet18")):
         with pytest.raises(DataError, match=msg):
-            DS.check_settings(section(DownstreamSettings, {**ok, **bad}, Path("p"), "downstream"), "p")
+            spec.check_settings(section(DownstreamSettings, {**ok, **bad}, Path("p"), "downstream"), "p")
     path, state = known
     B.add_backbone(path)
     s = section(DownstreamSettings, {**ok, "steps": 1, "input_size": 32, "batch_size": 4}, Path("p"), "downstream")

@@ -15,6 +15,7 @@ import torch
 from bench.core.errors import DataError
 from bench.core.protocol import DownstreamSettings, section
 from bench.downstream import harness as DS
+from bench.downstream import spec
 from bench.downstream.recognizers import ResNet18, SmallCNN
 from bench.scoring.protocols import load_protocol
 
@@ -102,7 +103,7 @@ def test_run_downstream_and_metrics(tmp_path):
     raw = DS.run_downstream(syn, real, test, s, cache=tmp_path)
     assert set(raw) == {"real", "synthetic", "mixed", "trivial"} and set(raw["synthetic"]) == {"0.25x", "2x"}
     m = DS.downstream_metrics(raw, s)
-    assert set(m) == set(DS.metric_names(s))
+    assert set(m) == set(spec.metric_names(s))
     acc = [m[f"downstream_expression_accuracy_{c}"]["value"] for c in ("0.25x", "2x")]
     assert acc[1] > acc[0]  # 4x the data, same steps: better
     e = m["downstream_expression_accuracy_2x"]

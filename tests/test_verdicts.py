@@ -14,6 +14,7 @@ from sklearn.metrics import cohen_kappa_score, f1_score
 
 from bench.core.protocol import DownstreamSettings, section
 from bench.downstream import harness as DS
+from bench.downstream import spec
 from bench.metrics import alignment as A
 from bench.publish import leaderboard as LB
 from bench.publish import significance as SIG
@@ -102,7 +103,7 @@ def tiny_runs(tmp_path_factory):
 def test_v2_downstream_metrics(tiny_runs):
     s, out = tiny_runs
     raw, m = out["true"]
-    assert set(m) == set(DS.metric_names(s))
+    assert set(m) == set(spec.metric_names(s))
     tv = m["downstream_training_value"]
     want = np.mean([DS.area_under_log_curve([0.5, 2], [raw["synthetic"][c]["utility"][i] for c in ("0.5x", "2x")])
                     for i in range(2)])

@@ -9,6 +9,11 @@ subsets) are checked by `bench.scoring.protocols.load_protocol`, which sees the 
 settings as parsed, each metric expanded to its family and direction, plus what the scores also depend on (the
 judge's weights, an external AU tool, a real dataset's label files). Two results are comparable only when their
 hashes match.
+
+A protocol's `description` is prose, outside the hash: correcting it never turns filed results stale (as
+lm-evaluation-harness keeps a task's metadata.version apart from its text). Protocols filed while the description
+was still hashed keep that text verbatim as `hashed_description`, which the hash reads in its place, so their
+hashes stay what they were (docs/architecture.md, "A protocol").
 """
 
 from __future__ import annotations
@@ -217,7 +222,9 @@ class Protocol:
     path: Path  # where it was read from
     raw: dict = field(repr=False)  # the file's settings as parsed (hashed)
     kind: str = "world"  # one of KINDS
-    description: str = ""  # what it measures, in words
+    description: str = ""  # what it measures, in words; free prose, not hashed
+    hashed_description: str | None = None  # protocols filed before descriptions left the hash: their description
+    #                                        of then, verbatim, hashed in its place (never edit it)
     world: WorldSettings | None = None
     conditions: SplitRef | None = None  # what generators are asked for (labels of these world samples)
     reference: SplitRef | None = None  # real images realism is measured against
@@ -326,7 +333,10 @@ def protocol_hash(proto: Protocol, judge_sha256: str = "") -> str:
     `|<tool id>` for external AU readings, or `data:<label files' sha256>` for a real dataset)."""
     if not proto.metric_info or set(proto.metrics) - proto.metric_info.keys():
         raise ValueError(f"{proto.id}: metrics not expanded; load protocols with bench.scoring.protocols")
-    settings = {**proto.raw, "metrics": proto.metric_info}
+    settings = {k: v for k, v in proto.raw.items() if k not in ("description", "hashed_description")}
+    if "hashed_description" in proto.raw:  # filed before descriptions left the hash: the text of then, verbatim
+        settings["description"] = proto.raw["hashed_description"]
+    settings["metrics"] = proto.metric_info
     if proto.versions:  # world-v3 on: results of another harness version are another protocol hash
         settings["versions"] = proto.versions
     blob = json.dumps({"settings": settings, "judge_sha256": judge_sha256}, sort_keys=True)

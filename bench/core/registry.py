@@ -8,9 +8,10 @@ an unknown name is a `UsageError` listing the known ones.
     JUDGES       kind -> factory(config: dict, **harness) of a Judge (bench.judges)
     AU_READINGS  kind -> reader(sampleset, where) -> (AU readings aligned to the set's rows, tool id) of an external
                  AU tool's output (bench.judges.external)
-    METRICS      name -> function computing it (bench.scoring families, bench.downstream.harness kinds)
-    RECOGNIZERS  name -> nn.Module class the downstream harness trains (bench.downstream.recognizers)
-    READERS      name -> real-dataset split reader (bench.downstream.realdata)
+    METRICS      name -> function computing it (bench.scoring families; bench.downstream.kinds, by "module:attr")
+    RECOGNIZERS  name -> nn.Module class the downstream harness trains (bench.downstream.recognizers; registered as
+                 "module:Class" in bench/downstream/__init__.py)
+    READERS      name -> real-dataset split reader (bench.downstream.realdata; registered likewise)
     TRAINERS     name -> train(config, options, progress) of a reference model (`augen.trainers` entry points)
 
 Modules register into these when imported; the module that needs a registry complete imports its providers

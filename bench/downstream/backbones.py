@@ -21,11 +21,13 @@ import shutil
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from bench.core.errors import DataError, MissingWeights, UsageError
 from bench.core.pinned import sha256_file
+
+if TYPE_CHECKING:  # torch is imported where weights load: BACKBONES is read when a protocol loads
+    import torch
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision's ImageNet normalisation
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -115,6 +117,8 @@ def backbone_file(name: str) -> tuple[Path, str]:
 def load_backbone(net: torch.nn.Module, name: str) -> str:
     """Load a backbone's weights into a recognizer (strict, the file's non-trunk layers dropped, heads left as
     built) and switch on its input normalisation; the file's sha256."""
+    import torch
+
     b = get(name)
     path, sha = backbone_file(name)
     try:

@@ -54,12 +54,11 @@ import torch
 import torch.nn.functional as F
 
 from bench.core.atomic import atomic_write_bytes, atomic_write_text
-from bench.core.errors import DataError, UsageError
+from bench.core.errors import UsageError
 from bench.core.protocol import DownstreamSettings
-from bench.core.registry import RECOGNIZERS
 from bench.core.threads import spawned_pool
 from bench.data.aus import AU_INDEX, subset
-from bench.downstream.backbones import BACKBONES, load_backbone
+from bench.downstream.backbones import load_backbone
 from bench.downstream.data import (  # noqa: F401  (re-exported: harness users read data from here)
     LabelledImages,
     WorldSlice,
@@ -71,26 +70,8 @@ from bench.downstream.data import (  # noqa: F401  (re-exported: harness users r
 )
 from bench.downstream.distributed import device_label, is_main
 from bench.downstream.recognizers import N_EXPRESSIONS, build_recognizer
+from bench.downstream.spec import TASK_FIELDS, VERSION, kinds, scale_name
 from bench.metrics import alignment as A
-
-VERSION = "5"  # bump when training or evaluation changes results (3: validation thresholds, kappa kinds, decisions;
-#               4: per-AU kappa and ICC, claimed-only scoring for protocols with tasks; 5: the tasks' per-AU ICC is
-#               ICC(A,1), absolute agreement). Enters world-v3+ hashes.
-# What each trained recognizer is tested on. Metric names: downstream_<kind>_<scale>x (seed mean at one size), _mixed
-# (real 1x + synthetic), _slope (gain per doubling of a log2-linear fit); each kind is registered as a suffixed metric,
-# with its labels and documentation, in bench.downstream.kinds.
-BASE_KINDS = ("expression_accuracy", "expression_mca", "au_f1", "au_icc")
-# world-v3 on, what each training also records for the tasks (bench.downstream.tasks): per-AU kappa and ICC (17,
-# NaN where the set labels no such AU) and which labels it trained on
-TASK_FIELDS = ("au_kappa_by_au", "au_icc_by_au", "trained_aus", "trained_expression")
-CHANCE_KINDS = ("expression_kappa", "au_kappa", "utility")
-KINDS = BASE_KINDS + CHANCE_KINDS
-
-
-def kinds(s: DownstreamSettings) -> tuple[str, ...]:
-    """The kinds a protocol's settings produce: chance-corrected ones need a validation split (thresholds)."""
-    return KINDS if s.val is not None else BASE_KINDS
-
 
 # -- training and testing ----------------------------------------------------------------------------------
 
@@ -345,22 +326,6 @@ def loglinear_fit(scales: list[float], values: list[list[float]]) -> dict[str, f
     return {"slope_per_doubling": float(b), "at_1x": float(a), "r2": float(1 - (res ** 2).sum() / tot) if tot else 1.0}
 
 
-def scale_name(scale: float) -> str:
-    return f"{scale:g}x"
-
-
-def suffixes(s: DownstreamSettings) -> list[str]:
-    """The metric name suffixes a protocol's downstream settings produce, in order: each scale, mixed, slope."""
-    return [scale_name(c) for c in s.scales] + ["mixed", "slope"]
-
-
-def metric_names(s: DownstreamSettings) -> list[str]:
-    """Every downstream metric a protocol's settings produce."""
-    names = [f"downstream_{k}_{sfx}" for sfx in suffixes(s) for k in kinds(s)]
-    # with tasks (world-v3 on) the verdicts are the task metrics (bench.downstream.tasks), not one mixed value
-    return names + (["downstream_training_value"] if s.val is not None and s.tasks is None else [])
-
-
 def run_downstream(synthetic: LabelledImages | None, real_train: LabelledImages, test: LabelledImages,
                    s: DownstreamSettings,
                    threshold: float = 1.0, cache: Path | None = None,
@@ -559,32 +524,3 @@ def downstream_metrics(raw: dict, s: DownstreamSettings, family: str = "downstre
                 raw["synthetic"][largest]["utility"])[0], real_baselines=bars,
             **({"test_predictions": raw["predictions"]} if "predictions" in raw else {}))
     return out
-
-
-def check_settings(s: DownstreamSettings, where: str | os.PathLike) -> None:
-    """What the harness relies on beyond types: a registered recognizer, positive scales, distinct seeds, named AU
-    subsets (one clear error otherwise)."""
-    from bench.data.aus import SUBSETS
-
-    if s.recognizer not in RECOGNIZERS:
-        raise DataError(where, f"downstream recognizer {s.recognizer!r} unknown ({', '.join(RECOGNIZERS.names())})")
-    if s.pretrained is not None:
-        if s.pretrained not in BACKBONES:
-            raise DataError(where, f"downstream pretrained {s.pretrained!r} unknown ({', '.join(sorted(BACKBONES))})")
-        if (BACKBONES[s.pretrained].recognizer, 64) != (s.recognizer, s.width):
-            raise DataError(where, f"downstream pretrained {s.pretrained} initialises recognizer "
-                                   f"{BACKBONES[s.pretrained].recognizer} at width 64, not {s.recognizer} at {s.width}")
-    if not s.scales or any(c <= 0 for c in s.scales) or s.mixed_scale <= 0:
-        raise DataError(where, "downstream scales must be positive numbers")
-    if s.real_train.n is not None and any(round(c * s.real_train.n) < 1 for c in (*s.scales, s.mixed_scale)):
-        raise DataError(where, f"downstream scales {list(s.scales)} of {s.real_train.n} real images leave a run empty")
-    if (s.steps is None) == (s.epochs is None):
-        raise DataError(where, "downstream needs exactly one of steps (fixed) or epochs (passes over the data)")
-    if (s.steps is not None and s.steps < 1) or (s.epochs is not None and s.epochs <= 0) or (
-            s.max_steps is not None and (s.max_steps < 1 or s.epochs is None)):
-        raise DataError(where, "downstream steps/epochs must be positive; max_steps (positive) goes with epochs")
-    if not s.seeds or len(set(s.seeds)) != len(s.seeds):
-        raise DataError(where, "downstream seeds must be distinct and at least one")
-    for k in ("au_f1", "au_icc"):
-        if getattr(s, k) not in SUBSETS:
-            raise DataError(where, f"downstream {k} {getattr(s, k)!r} is not a named AU subset")

@@ -1,13 +1,17 @@
 """The downstream metric kinds in the metric registry: each kind of bench.downstream.harness (`downstream_<kind>`,
 suffixed by scale, `mixed`, `slope`) and the training value, with their board labels, report titles and
 documentation (bench.core.registry.DOC_FIELDS). Imported by the package, so they are registered whenever
-bench.downstream is."""
+bench.downstream is; the functions computing them are named as "module:function" and loaded on first use, so
+registering them (and loading a protocol) imports neither torch nor the harness."""
 
 from __future__ import annotations
 
 from bench.core.registry import register_metric
-from bench.downstream.harness import downstream_metrics
-from bench.downstream.tasks import TASK_KINDS, task_metrics
+from bench.downstream.spec import TASK_KINDS
+
+# The functions that compute them, resolved on first use (as entry points are): registering reads no torch.
+downstream_metrics = "bench.downstream.harness:downstream_metrics"
+task_metrics = "bench.downstream.tasks:task_metrics"
 
 #: kind -> (headline labels by suffix, report titles by suffix)
 KIND_LABELS: dict[str, tuple[dict[str, str], dict[str, str]]] = {

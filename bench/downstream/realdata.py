@@ -54,16 +54,6 @@ from bench.downstream.harness import LabelledImages, resize_uint8
 from bench.downstream.pixels import store
 
 
-def check_data_settings(d: DataSettings, where) -> None:
-    """What the readers rely on beyond types: BP4D's and DISFA's subject-exclusive split, a positive frame stride."""
-    if d.reader in ("bp4d", "disfa"):
-        sp = d.split
-        if sp is None or sp.folds < 2 or not 0 <= sp.test_fold < sp.folds:
-            raise DataError(where, "data.split needs folds >= 2 and 0 <= test_fold < folds (subject-exclusive)")
-    if d.frame_stride < 1:
-        raise DataError(where, f"data.frame_stride must be an integer >= 1, not {d.frame_stride!r}")
-
-
 def _under(root: Path, rel: str, what: str) -> Path:
     """`rel` inside `root` (no absolute paths, `..` or symlinks on the way), existing."""
     p = contained_path(root, str(rel), f"protocol data.{what}")
@@ -111,7 +101,6 @@ def check_memory(s: DownstreamSettings, n_train: int, n_test: int, where) -> Non
     _check_images_fit(n_train + n_test + s.largest_synthetic(n_train), s.input_size, where)
 
 
-@READERS.register("affectnet")
 def affectnet_rows(labels: Path, images: Path, d: DataSettings, sel: Selection, test: bool) -> list:
     """AffectNet rows (codes 0-7): the first `per_class` of each class, and/or `n` drawn with `seed`."""
     from bench.data.datasets import read_affectnet
@@ -135,7 +124,6 @@ def _classes_drawn(rows: list, sel: Selection, labels: Path, classes, what: str)
     return rows
 
 
-@READERS.register("rafdb")
 def rafdb_rows(labels: Path, images: Path, d: DataSettings, sel: Selection, test: bool) -> list:
     """RAF-DB basic rows of the list file's train or test part (its 7 classes as AffectNet codes 0-6, aligned
     images), picked as AffectNet's are."""
@@ -150,7 +138,6 @@ def bp4d_fold(subjects: list[str], folds: int) -> dict[str, int]:
     return {s: i % folds for i, s in enumerate(sorted(set(subjects)))}
 
 
-@READERS.register("bp4d")
 def bp4d_rows(labels: Path, images: Path, d: DataSettings, sel: Selection, test: bool) -> list:
     """BP4D frames of the train or test subjects (subject-exclusive folds), every `frame_stride`-th, `n` drawn."""
     from bench.data.datasets import read_bp4d
@@ -172,7 +159,6 @@ def _subject_frames(rows: list, d: DataSettings, sel: Selection, labels: Path, t
     return keep
 
 
-@READERS.register("disfa")
 def disfa_rows(labels: Path, images: Path, d: DataSettings, sel: Selection, test: bool) -> list:
     """DISFA frames (intensities 0-5 of its 12 AUs) of the train or test subjects, as BP4D's are picked."""
     from bench.data.datasets import read_disfa

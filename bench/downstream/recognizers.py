@@ -139,11 +139,5 @@ class IR50(_Normalized, nn.Module):
         return torch.flatten(F.adaptive_avg_pool2d(self.feature_map(x), 1), 1)
 
 
-RECOGNIZERS.add("small-cnn", SmallCNN)
-RECOGNIZERS.add("resnet18", ResNet18)
-RECOGNIZERS.add("resnet50", ResNet50)
-RECOGNIZERS.add("ir50", IR50)
-
-
 def build_recognizer(kind: str, **kw) -> nn.Module:
     return RECOGNIZERS.get(kind)(**kw)

@@ -17,72 +17,25 @@ absolute agreement, of the recognizer's intensity head). Rules (docs/verdicts.md
   training at each size, averaged over seeds, made monotone), with the interval of the value mapped through it;
   "< n" / "> n" where it leaves the measured range. The curve's own seed spread is not in that interval.
 
-Everything here is a pure function of `run_downstream` output or of the stored results entries.
+Everything here is a pure function of `run_downstream` output or of the stored results entries. The task kinds
+(`TASK_KINDS`) and the check of a protocol's tasks are bench.downstream.spec's (the protocol loader reads them
+without torch).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from bench.core.protocol import DownstreamSettings, TaskSpec
 from bench.data.aus import AU_COLUMNS, AU_INDEX, subset
-from bench.downstream.harness import area_under_log_curve, scale_name
+from bench.downstream.harness import area_under_log_curve
 from bench.downstream.harness import seed_ci as t_interval  # mean and Student t interval of independent values
+from bench.downstream.spec import TASK_KINDS, scale_name
 from bench.metrics.stats import clopper_pearson
 
-
-@dataclass(frozen=True)
-class TaskKind:
-    metric: str  # the results metric of the task
-    gate: str  # the claimed-vs-judge metric whose lower 95% bound gates an entry in this task
-    field: str  # what each training records for it (bench.downstream.harness.evaluate): a number or (17,) per AU
-    title: str  # the board's heading
-    score: str  # the score, in words
-
-
-TASK_KINDS: dict[str, TaskKind] = {
-    "expression": TaskKind("task_expression", "expression_kappa", "expression_kappa", "Expression recognition",
-                           "Cohen's kappa of the recognizer's expression predictions"),
-    "au_occurrence": TaskKind("task_au_occurrence", "au_kappa", "au_kappa_by_au", "AU occurrence",
-                              "per-AU Cohen's kappa of the recognizer's AU decisions"),
-    "au_intensity": TaskKind("task_au_intensity", "au_kappa", "au_icc_by_au", "AU intensity",
-                             "per-AU ICC(A,1) (absolute agreement) of the recognizer's intensity head"),
-}
 EXPRESSION = "expression"  # the one column of the expression task
-
-
-def metric_names(s: DownstreamSettings) -> list[str]:
-    """The task metrics a protocol's downstream settings produce."""
-    return [TASK_KINDS[t.kind].metric for t in s.tasks or ()]
-
-
-def check_tasks(s: DownstreamSettings, where) -> None:
-    """Tasks need replicates (their intervals), a validation split (AU thresholds), one task per kind, known kinds
-    and, for AU tasks, a named AU subset; replicates need one seed per block."""
-    from bench.core.errors import DataError
-    from bench.data.aus import SUBSETS
-
-    if s.replicates is not None and (s.replicates < 2 or len(s.seeds) != s.replicates):
-        raise DataError(where, f"downstream replicates ({s.replicates}) must be at least 2 and match the seeds "
-                               f"({len(s.seeds)}): block r trains with seeds[r]")
-    if s.tasks is None:
-        return
-    if s.replicates is None or s.val is None or not s.real_curve:
-        raise DataError(where, "downstream tasks need replicates, a validation split (val) and a real_curve")
-    if sorted(s.real_curve) != list(s.real_curve) or s.real_curve[0] < 1:
-        raise DataError(where, "downstream real_curve must list positive sizes in increasing order")
-    kinds = [t.kind for t in s.tasks]
-    for t in s.tasks:
-        if t.kind not in TASK_KINDS:
-            raise DataError(where, f"task kind {t.kind!r} unknown ({', '.join(TASK_KINDS)})")
-        if (t.kind == "expression") != (t.aus is None) or (t.aus is not None and t.aus not in SUBSETS):
-            raise DataError(where, f"task {t.kind}: AU tasks name a subset of {', '.join(SUBSETS)}; the "
-                                   "expression task names none")
-    if len(set(kinds)) != len(kinds):
-        raise DataError(where, "downstream tasks: one task of each kind")
 
 
 def columns(task: TaskSpec) -> list[str]:

@@ -31,7 +31,7 @@ from bench.core.errors import DataError, UsageError
 from bench.core.paths import results_root, workspace
 from bench.core.protocol import DEFAULT_PROTOCOL, FAMILIES, Headline, Protocol
 from bench.core.registry import METRICS
-from bench.downstream.harness import suffixes
+from bench.downstream.spec import suffixes
 from bench.generation.controls import CONTROL_NAMES
 from bench.scoring.protocols import current_hash as current_protocol_hash
 from bench.scoring.protocols import load_protocol

@@ -7,6 +7,10 @@ against the registries, and the hash results scored now under it carry.
 Refused with one `DataError` naming the file: missing/unknown settings or wrong types (bench.core.protocol), an
 unknown metric (the error lists the known ones), a judge kind, recognizer, dataset reader or AU subset that is not
 registered, a metric the protocol's judge cannot read, and a file name that differs from its id.
+
+Loading checks names, never builds what they name: registries hold "module:attr" entries resolved on first use
+and the downstream settings are checked by bench.downstream.spec, so loading a protocol imports neither the
+downstream harness nor torch's recognizers (tests/test_protocol_hashes.py checks it in a fresh process).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from bench.core.paths import PROTOCOLS
 from bench.core.protocol import Protocol, parse_protocol, protocol_hash
 from bench.core.registry import AU_READINGS, JUDGES, READERS, metric_spec
 from bench.data.aus import SUBSETS
-from bench.downstream import harness, realdata, tasks
+from bench.downstream import spec as downstream_spec
 from bench.scoring import alignment, control, diversity, memorization, realism  # noqa: F401  (register metrics)
 
 
@@ -63,7 +67,7 @@ def load_protocol(name: str | os.PathLike | Protocol) -> Protocol:
     if proto.data is not None:
         if proto.data.reader not in READERS:
             raise DataError(path, f"data.reader {proto.data.reader!r} is not registered ({', '.join(READERS.names())})")
-        realdata.check_data_settings(proto.data, path)
+        downstream_spec.check_data_settings(proto.data, path)
     names = list(proto.metrics)
     if proto.kind == "world" and not names:
         raise DataError(path, "metrics lists no metric")
@@ -72,15 +76,15 @@ def load_protocol(name: str | os.PathLike | Protocol) -> Protocol:
         raise DataError(path, f"{', '.join(listed_downstream)}: downstream metrics are not listed; they come from the "
                               "downstream section (one per scale, mixed, slope)")
     if proto.downstream is not None:
-        harness.check_settings(proto.downstream, path)
-        tasks.check_tasks(proto.downstream, path)
+        downstream_spec.check_settings(proto.downstream, path)
+        downstream_spec.check_tasks(proto.downstream, path)
         s = proto.downstream
         if s.replicates is not None:  # blocks of the scored set: a world protocol's suite must hold them all
             need = s.replicates * s.block_size(s.real_train.n or 0)
             if proto.kind != "world" or proto.conditions is None or proto.conditions.n < need:
                 raise DataError(path, f"downstream replicates need a world protocol whose conditions hold "
                                       f"{s.replicates} blocks of {s.block_size(s.real_train.n or 0)} ({need})")
-        names += list(harness.metric_names(proto.downstream)) + tasks.metric_names(proto.downstream)
+        names += downstream_spec.metric_names(proto.downstream) + downstream_spec.task_metric_names(proto.downstream)
     info = {}
     readings = getattr(JUDGES.get(proto.judge.kind), "readings", None) if proto.judge else None
     if readings is not None and proto.au_readings is not None:  # an AU tool's output supplies the AU readings
@@ -108,7 +112,7 @@ def load_protocol(name: str | os.PathLike | Protocol) -> Protocol:
         if h.rank_by == "tasks":  # world-v3 on: one ranking per task, each gated by its kind's kappa
             if proto.downstream is None or proto.downstream.tasks is None:
                 raise DataError(path, "headline.rank_by: tasks needs downstream.tasks")
-            missing = {tasks.TASK_KINDS[t.kind].gate for t in proto.downstream.tasks} - set(h.gate)
+            missing = {downstream_spec.TASK_KINDS[t.kind].gate for t in proto.downstream.tasks} - set(h.gate)
             if missing:
                 raise DataError(path, f"headline.gate must list the tasks' gates: {', '.join(sorted(missing))}")
             if h.copy_max_share is None or "real_copy_share" not in info or proto.real_budget is None:
@@ -122,7 +126,7 @@ def load_protocol(name: str | os.PathLike | Protocol) -> Protocol:
             raise DataError(path, f"headline.gate must name listed metrics; not listed: {', '.join(bad) or '(none)'}")
     if proto.real_budget is not None and proto.real_budget.max_images < 0:
         raise DataError(path, "real_budget.max_images must be >= 0")
-    versions = {"downstream_harness": harness.VERSION} if proto.downstream and proto.downstream.tasks else {}
+    versions = {"downstream_harness": downstream_spec.VERSION} if proto.downstream and proto.downstream.tasks else {}
     return dataclasses.replace(proto, metric_info=info, versions=versions)
 
 
@@ -145,6 +149,8 @@ def current_hash(proto: Protocol, data_root: str | os.PathLike | None = None) ->
         if data_root is None:
             raise UsageError(f"{proto.id} is a real-data protocol: pass --data-root (its hash includes the label "
                              "files)")
+        from bench.downstream import realdata  # the dataset's label files: only for a real protocol's hash
+
         return protocol_hash(proto, realdata.hash_input(proto, data_root))
     judge = judges.build_judge(proto.judge.kind, proto.judge.config, train_if_missing=False)
     return protocol_hash(proto, judge.sha256)
