@@ -27,7 +27,8 @@ PACKAGES: tuple[Package, ...] = (
     Package("metrics", 2, "pure metric functions on arrays (realism, diversity, alignment, memorization, face "
                           "yield, statistics)"),
     Package("judges", 3, "networks that read images: the world judge; Inception, DINOv2, CLIP, FairFace; face-api "
-                         "in torch; LibreFace; AU tool readings; the feature cache"),
+                         "in torch and its parity report on the shipped photos; LibreFace; AU tool readings; the "
+                         "feature cache"),
     Package("downstream", 4, "recognizers trained on a set's claimed labels: the training harness, its data and "
                              "pixels, the downstream metric kinds, world-v3's tasks, real-dataset splits"),
     Package("generation", 5, "the Generator interface and registry lookups, the controls, the graded faults, "
@@ -38,8 +39,9 @@ PACKAGES: tuple[Package, ...] = (
                            "-> results"),
     Package("publish", 8, "submit, leaderboard, significance, task boards, report, paper tables, results as "
                           "pandas, throughput"),
-    Package("studies", 9, "studies of the board: meta-evaluation, stability, judge independence, ablation, copy "
-                          "rate, interval coverage, the faces demo"),
+    Package("studies", 9, "studies of the board, each run as `augen study NAME`: meta-evaluation, stability, "
+                          "judge independence, ablation, copy rate, interval coverage (block and metric intervals), "
+                          "the faces demo"),
     Package("cli", 10, "the `augen` command line, one module per group of commands"),
     Package("devtools", None, "developer tools apart from the layers (it may import anything, nothing imports "
                               "it): envcheck, browsercheck, benchreport, README and doc writers"),
