@@ -11,6 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from bench.downstream import data as DD
 from bench.downstream import harness as DS
 from bench.downstream.recognizers import build_recognizer
 from bench.scoring.protocols import load_protocol
@@ -21,7 +22,7 @@ STEPS = 200
 @pytest.fixture(scope="module")
 def setup():
     s = dataclasses.replace(load_protocol("world-v1").downstream, steps=STEPS)
-    data = DS.from_world({"seed": 0, "image_size": 64}, "train", 2000, s.input_size)
+    data = DD.from_world({"seed": 0, "image_size": 64}, "train", 2000, s.input_size)
     return s, data
 
 
@@ -39,7 +40,7 @@ def test_downstream_training_streamed(benchmark, setup, tmp_path_factory):
     s, data = setup
     f, _ = store(data.key, len(data), s.input_size, lambda start: iter(data.x[start:].contiguous().split(512)),
                  tmp_path_factory.mktemp("pixels"))
-    streamed = DS.LabelledImages(f, data.aus, data.expression, data.key)
+    streamed = DD.LabelledImages(f, data.aus, data.expression, data.key)
     benchmark.extra_info.update(items=STEPS * s.batch_size, unit="img",
                                 baseline="test_bare_training_loop")
     benchmark.pedantic(lambda: DS.train(streamed, s, 0), rounds=2, warmup_rounds=0)

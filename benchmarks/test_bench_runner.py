@@ -12,7 +12,7 @@ import yaml
 from bench.generation.base import get_generator, write_generated
 from bench.pipeline.runner import RunConfig, run
 from bench.scoring.protocols import load_protocol
-from bench.scoring.score import score_sampleset
+from bench.scoring.score import score
 from bench.world.conditions import world_conditions
 
 N = 500  # two 250-condition shards
@@ -50,6 +50,6 @@ def test_stages_called_directly(benchmark, proto, monkeypatch):
         d = _fresh(monkeypatch)
         conds = world_conditions(p.world.as_dict(), "val", N)
         write_generated(get_generator("real", world=p.world.as_dict()), conds, d / "set", protocol=p.id)
-        score_sampleset(d / "set", p)
+        score(d / "set", p)
 
     benchmark.pedantic(direct, rounds=1, warmup_rounds=0)

@@ -28,6 +28,15 @@ def write_world(root, n: int = 6, cfg: WorldConfig = SMALL, split: str = "train"
     return root
 
 
+@pytest.fixture(autouse=True)
+def fresh_judges():
+    """Each test builds its own judges (bench.judges keeps built ones per process; tests change weights on disk)."""
+    from bench.judges import forget_built_judges
+
+    forget_built_judges()
+    yield
+
+
 @pytest.fixture
 def world_set(tmp_path):
     return write_world(tmp_path / "set")

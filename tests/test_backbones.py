@@ -125,6 +125,7 @@ def test_add_checks_the_hash_and_a_training_starts_from_the_weights(known, tmp_p
 
 def test_a_protocol_names_a_backbone_that_fits_its_recognizer(known):
     from bench.core.protocol import DownstreamSettings, section
+    from bench.downstream import data as DD
     from bench.downstream import harness as DS
     from bench.downstream import spec
     from tests.test_downstream import FAST_D
@@ -138,7 +139,7 @@ def test_a_protocol_names_a_backbone_that_fits_its_recognizer(known):
     path, state = known
     B.add_backbone(path)
     s = section(DownstreamSettings, {**ok, "steps": 1, "input_size": 32, "batch_size": 4}, Path("p"), "downstream")
-    data = DS.from_world({"seed": 0, "image_size": 64}, "train", 8, 32)
+    data = DD.from_world({"seed": 0, "image_size": 64}, "train", 8, 32)
     net = DS.train(data, s, seed=0)  # one step from the loaded weights: close to them, not equal
     assert net.normalize and not torch.equal(net.conv1.weight, state["conv1.weight"])
     assert (net.conv1.weight - state["conv1.weight"]).abs().max() < 0.01

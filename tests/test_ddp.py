@@ -11,6 +11,8 @@ import socket
 import subprocess
 import sys
 
+import pytest
+
 from bench.generation.base import get_generator, write_generated
 from bench.world.conditions import world_conditions
 from tests.helpers.realdata import affectnet_folder, tiny_real_protocol
@@ -22,6 +24,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.multiprocess
 def test_two_processes_train_each_recognizer_and_the_first_writes(tmp_path):
     root = affectnet_folder(tmp_path / "affectnet", n_train=120, per_class=4)
     syn = write_generated(get_generator("real", world={"seed": 0, "image_size": 64}),
@@ -56,10 +59,11 @@ def test_a_batch_the_processes_cannot_share_evenly_is_refused():
     import torch
 
     from bench.core.errors import UsageError
+    from bench.downstream import data as DD
     from bench.downstream import harness as DS
     from tests.test_downstream import FAST_D, WORLD, ds
 
-    data = DS.from_world(WORLD, "train", 16, 32)
+    data = DD.from_world(WORLD, "train", 16, 32)
     three = SimpleNamespace(process_index=0, num_processes=3, device=torch.device("cpu"))  # 16 rows / 3 processes
     with pytest.raises(UsageError, match="batch size 16 is not a multiple of the 3 processes"):
         DS.train(data, ds({**FAST_D, "steps": 1}), seed=0, ddp=three)

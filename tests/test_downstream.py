@@ -14,6 +14,7 @@ import torch
 
 from bench.core.errors import DataError
 from bench.core.protocol import DownstreamSettings, section
+from bench.downstream import data as DD
 from bench.downstream import harness as DS
 from bench.downstream import spec
 from bench.downstream.recognizers import ResNet18, SmallCNN
@@ -51,13 +52,13 @@ def test_area_resize_is_the_block_mean():
     rng = np.random.default_rng(0)
     img = rng.integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
     want = img.reshape(3, 32, 2, 32, 2, 3).astype(np.float64).mean((2, 4))
-    got = DS.resize_uint8(img, 32).permute(0, 2, 3, 1).numpy()
+    got = DD.resize_uint8(img, 32).permute(0, 2, 3, 1).numpy()
     assert np.abs(got.astype(np.float64) - want).max() <= 0.5 + 1e-9
-    assert torch.equal(DS.resize_uint8(img, 64), torch.from_numpy(img).permute(0, 3, 1, 2))
+    assert torch.equal(DD.resize_uint8(img, 64), torch.from_numpy(img).permute(0, 3, 1, 2))
 
 
 def test_evaluate_known_values():
-    test = DS.from_world(WORLD, "test", 300, 32)
+    test = DD.from_world(WORLD, "test", 300, 32)
     occ = (test.aus.numpy() >= 1.0)
     perfect = {"au_logit": np.where(occ, 5.0, -5.0), "au_int": test.aus.numpy(),
                "expression": np.eye(8)[test.expression.numpy()]}
@@ -78,14 +79,14 @@ def test_recognizers_shapes():
     assert {"conv1.weight", "layer1.0.conv1.weight", "layer4.1.bn2.bias", "layer2.0.downsample.0.weight"} <= names
 
 
-def _shuffled(d: DS.LabelledImages, seed: int = 0) -> DS.LabelledImages:
+def _shuffled(d: DD.LabelledImages, seed: int = 0) -> DD.LabelledImages:
     p = torch.randperm(len(d), generator=torch.Generator().manual_seed(seed))
-    return DS.LabelledImages(d.x, d.aus[p], d.expression[p], d.key + ":shuffled")
+    return DD.LabelledImages(d.x, d.aus[p], d.expression[p], d.key + ":shuffled")
 
 
 def test_true_labels_beat_shuffled_labels_and_trainings_are_cached_and_deterministic(tmp_path):
-    real = DS.from_world(WORLD, "train", 400, 32)
-    test = DS.from_world(WORLD, "test", 600, 32)
+    real = DD.from_world(WORLD, "train", 400, 32)
+    test = DD.from_world(WORLD, "test", 600, 32)
     good = DS.run_one(real, test, FAST, 0, cache=tmp_path)
     bad = DS.run_one(_shuffled(real), test, FAST, 0, cache=tmp_path)
     assert good["expression_accuracy"] > bad["expression_accuracy"] + 0.1
@@ -97,9 +98,9 @@ def test_true_labels_beat_shuffled_labels_and_trainings_are_cached_and_determini
 
 def test_run_downstream_and_metrics(tmp_path):
     s = ds({**FAST_D, "width": 8, "steps": 100, "scales": [0.25, 2]})
-    syn = DS.from_world(WORLD, "val", 400, 32)
-    real = DS.from_world(WORLD, "train", 200, 32)
-    test = DS.from_world(WORLD, "test", 600, 32)
+    syn = DD.from_world(WORLD, "val", 400, 32)
+    real = DD.from_world(WORLD, "train", 200, 32)
+    test = DD.from_world(WORLD, "test", 600, 32)
     raw = DS.run_downstream(syn, real, test, s, cache=tmp_path)
     assert set(raw) == {"real", "synthetic", "mixed", "trivial"} and set(raw["synthetic"]) == {"0.25x", "2x"}
     m = DS.downstream_metrics(raw, s)
@@ -116,8 +117,8 @@ def test_accelerator_path_runs_in_process_and_caches_apart(tmp_path):
     """A `device` other than "cpu" trains one job after another in this process, with this process's threads
     (the path a GPU takes; "cpu:0" stands in), and caches apart from the single-threaded CPU trainings."""
     s = ds({**FAST_D, "width": 8, "steps": 30, "seeds": [0]})
-    real = DS.from_world(WORLD, "train", 64, 32)
-    test = DS.from_world(WORLD, "test", 64, 32)
+    real = DD.from_world(WORLD, "train", 64, 32)
+    test = DD.from_world(WORLD, "test", 64, 32)
     DS._run_jobs([(real, test, s, 0, 1.0, tmp_path)], 1, None, ["a"])
     dev = DS._run_jobs([(real, test, s, 0, 1.0, tmp_path)], 1, None, ["a"], device="cpu:0")
     direct = DS.run_one(real, test, s, 0, 1.0, tmp_path / "direct")  # same process, same threads
@@ -154,7 +155,7 @@ def test_world_slices_render_the_same_faces_in_any_chunks_and_only_when_a_traini
                                                                                                monkeypatch):
     """A WorldSlice keys the cache like the rendered faces; its pixels do not depend on chunking; a baseline whose
     trainings are cached is never rendered."""
-    ws = DS.WorldSlice(WORLD, "train", 300, 32, start=50)
+    ws = DD.WorldSlice(WORLD, "train", 300, 32, start=50)
     one = ws.load()
     from bench.downstream import data as D
 
@@ -163,13 +164,13 @@ def test_world_slices_render_the_same_faces_in_any_chunks_and_only_when_a_traini
     assert one.key == pooled.key == ws.key and len(ws) == 300
     assert torch.equal(one.x, pooled.x) and torch.equal(one.aus, pooled.aus)
     assert torch.equal(one.expression, pooled.expression)
-    ref = DS.from_world(WORLD, "train", 350, 32)  # the same samples, rendered from index 0
+    ref = DD.from_world(WORLD, "train", 350, 32)  # the same samples, rendered from index 0
     assert torch.equal(ref.x[50:], one.x) and torch.equal(ref.aus[50:], one.aus)
 
     s = ds({**FAST_D, "width": 8, "steps": 20, "seeds": [0]})
-    real, test = DS.from_world(WORLD, "train", 32, 32), DS.from_world(WORLD, "test", 64, 32)
+    real, test = DD.from_world(WORLD, "train", 32, 32), DD.from_world(WORLD, "test", 64, 32)
     first = DS.run_downstream(None, real, test, s, cache=tmp_path, workers=1, baselines={"big": ws})
-    monkeypatch.setattr(DS.WorldSlice, "load", lambda self: pytest.fail("rendered a cached baseline"))
+    monkeypatch.setattr(DD.WorldSlice, "load", lambda self: pytest.fail("rendered a cached baseline"))
     again = DS.run_downstream(None, real, test, s, cache=tmp_path, workers=1, baselines={"big": ws})
     assert json.dumps(first, sort_keys=True) == json.dumps(again, sort_keys=True) and first["baselines"]["big"][
         "n"] == 300

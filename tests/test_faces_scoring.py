@@ -30,8 +30,8 @@ from bench.data.sampleset import SampleSet
 from bench.judges import build_judge
 from bench.scoring import diversity
 from bench.scoring.context import ScoreInputs
-from bench.scoring.faces import score_faces
 from bench.scoring.protocols import load_protocol
+from bench.scoring.score import score
 from bench.studies import facesdemo
 
 
@@ -86,13 +86,13 @@ def test_au_readings_shipped_in_the_set_and_training_set(demo, tmp_path):
     lines += [s.file + "," + ",".join(f"{s.intensity[8]:.1f}" if a == 12 else "0.0" for a in subset("DISFA12"))
               for s in rows]  # a tool that reads back the claimed AU12 (column 8 of the 17 is AU12)
     (au_set / "libreface.csv").write_text("\n".join(lines) + "\n")
-    out = score_faces(au_set, "faces-demo", reference, train=reference, cache=work / "cache")
+    out = score(au_set, "faces-demo", reference=reference, train=reference, cache=work / "cache")
     assert out["au_judge"]["id"].startswith("libreface-csv-")
     assert out["metrics"]["au_f1"]["value"] == pytest.approx(1.0)  # AU12 claimed = read; the others unlabelled
     assert out["metrics"]["nn_distance_to_train"]["value"] > 0
-    same = score_faces(scored, "faces-demo", reference, train=scored, cache=work / "cache")
+    same = score(scored, "faces-demo", reference=reference, train=scored, cache=work / "cache")
     assert same["metrics"]["nn_distance_to_train"]["value"] == pytest.approx(0, abs=1e-6)
-    other = score_faces(scored, "faces-demo", scored, cache=work / "cache")  # another reference
+    other = score(scored, "faces-demo", reference=scored, cache=work / "cache")  # another reference
     assert other["protocol"]["hash"] != res["protocol"]["hash"]
 
 
@@ -198,7 +198,7 @@ def test_feature_judges_add_fd_and_clip_score(demo, hf_folders, tmp_path):
 
     res, scored, reference, work = demo
     judges_ = parse_feature_judges([f"dinov2={hf_folders / 'dino'}", f"clip={hf_folders / 'clip'}"])
-    out = score_faces(scored, "faces-demo", reference, cache=work / "cache", feature_judges=judges_)
+    out = score(scored, "faces-demo", reference=reference, cache=work / "cache", feature_judges=judges_)
     m = out["metrics"]
     clip = CLIPJudge(hf_folders / "clip")
     ims = {k: np.stack([s.image for s in SampleSet(p)]) for k, p in (("gen", scored), ("ref", reference))}
@@ -216,7 +216,6 @@ def test_headline_trains_on_the_real_dataset_and_ranks(demo, tmp_path):
     import yaml
 
     from bench.core.results import write_results
-    from bench.downstream.realdata import score_real_downstream
     from bench.publish import facesboard
     from tests.helpers.realdata import affectnet_folder, tiny_real_protocol
 
@@ -229,25 +228,25 @@ def test_headline_trains_on_the_real_dataset_and_ranks(demo, tmp_path):
                                        "gate_min": 0.0, "downstream": real})
     (tmp_path / "faces-h.yaml").write_text(yaml.safe_dump(raw))
     proto = load_protocol(tmp_path / "faces-h.yaml")
-    run = score_faces(scored, proto, reference, data_root=data, cache=work / "cache")
+    run = score(scored, proto, reference=reference, data_root=data, cache=work / "cache")
     tv = run["metrics"]["downstream_training_value"]
     assert np.isfinite(tv["value"]) and run["downstream"]["protocol"]["id"] == "affectnet-v1"
     assert run["metrics"]["downstream_au_kappa_1x"]["value"] is None  # AffectNet labels no AUs
-    filed = score_real_downstream(scored, load_protocol(real), data, cache=tmp_path / "downstream")
+    filed = score(scored, load_protocol(real), data_root=data, cache=tmp_path / "downstream")
     write_results(tmp_path / "down.json", filed)
-    folded = score_faces(scored, proto, reference, downstream_results=tmp_path / "down.json", cache=work / "cache")
+    folded = score(scored, proto, reference=reference, downstream_results=tmp_path / "down.json", cache=work / "cache")
     assert folded["metrics"]["downstream_training_value"]["value"] == tv["value"]
     assert folded["protocol"]["hash"] == run["protocol"]["hash"] and folded["downstream"]["from"] == "results file"
-    bare = score_faces(scored, proto, reference, cache=work / "cache")
+    bare = score(scored, proto, reference=reference, cache=work / "cache")
     assert "--data-root" in bare["not_applicable"]["downstream_training_value"]
     assert bare["protocol"]["hash"] != run["protocol"]["hash"]  # never ranked beside trained entries
     other = dict(filed, sampleset={**filed["sampleset"], "content_hash": "0" * 64})
     write_results(tmp_path / "other.json", other)
     with pytest.raises(DataError, match="scored another set"):
-        score_faces(scored, proto, reference, downstream_results=tmp_path / "other.json", cache=work / "cache")
+        score(scored, proto, reference=reference, downstream_results=tmp_path / "other.json", cache=work / "cache")
     with pytest.raises(DataError, match="holds world-v2 results"):
         write_results(tmp_path / "w.json", dict(filed, protocol={"id": "world-v2", "hash": "h"}))
-        score_faces(scored, proto, reference, downstream_results=tmp_path / "w.json", cache=work / "cache")
+        score(scored, proto, reference=reference, downstream_results=tmp_path / "w.json", cache=work / "cache")
     # the board: ranked by training value behind the gate; a set whose labels fail it, and one untrained, listed
     better = json.loads(json.dumps(run))
     better["metrics"]["downstream_training_value"]["value"] = tv["value"] + 1.0

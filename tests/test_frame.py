@@ -33,7 +33,7 @@ from bench.publish.frame import COLUMNS, frame_csv, results_frame, samples_frame
 from bench.publish.leaderboard import load_filed
 from bench.publish.submit import submit
 from bench.scoring.samples import per_sample_table
-from bench.scoring.score import score_sampleset
+from bench.scoring.score import score
 from bench.world.conditions import world_conditions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -72,7 +72,7 @@ def test_sidecar_holds_claims_and_readings(env, scored):
     side = scored["real"].parent / "real.samples.csv.gz"
     assert res["samples"] == {"file": side.name, "sha256": hashlib.sha256(side.read_bytes()).hexdigest(), "rows": N}
     per_image: dict = {}
-    score_sampleset(sets["real"], proto, per_image=per_image)  # the readings the metrics read (from the cache)
+    score(sets["real"], proto, per_image=per_image)  # the readings the metrics read (from the cache)
     r = per_image["readings"]
     df = samples_frame(scored["real"])
     assert len(df) == N and df["row"].tolist() == list(range(N))

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from bench.downstream import data as DD
 from bench.downstream import harness as DS
 from bench.downstream.pixels import PixelConcat, PixelFile, concat, head, store
 from tests.test_downstream import FAST_D, WORLD, ds
@@ -104,9 +105,9 @@ def test_a_killed_decode_resumes_where_it_stopped_with_the_same_file(tmp_path):
 
 def test_training_from_a_pixel_file_equals_training_from_memory(tmp_path):
     s = ds({**FAST_D, "steps": 30})
-    mem = DS.from_world(WORLD, "train", 150, 32)
+    mem = DD.from_world(WORLD, "train", 150, 32)
     mem.x = mem.x.contiguous()  # resizing leaves channels-last strides (other conv kernels); files read NCHW rows
-    disk = DS.LabelledImages(_stored(mem.x, tmp_path, chunk=64), mem.aus, mem.expression, mem.key)
+    disk = DD.LabelledImages(_stored(mem.x, tmp_path, chunk=64), mem.aus, mem.expression, mem.key)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the harness trains
     try:
@@ -115,7 +116,7 @@ def test_training_from_a_pixel_file_equals_training_from_memory(tmp_path):
         torch.set_num_threads(threads)
     for (k, p), q in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.equal(p, q), k
-    test = DS.from_world(WORLD, "test", 64, 32)
+    test = DD.from_world(WORLD, "test", 64, 32)
     test.x = test.x.contiguous()
     assert DS.predict(a, test.x)["expression"].tolist() == DS.predict(b, _stored(test.x, tmp_path, "t"))[
         "expression"].tolist()

@@ -17,13 +17,15 @@ import torch
 import yaml
 from PIL import Image
 
-from bench.core.errors import DataError
+from bench.core.errors import DataError, UsageError
 from bench.core.protocol import Selection
 from bench.data.aus import AU_INDEX, subset
-from bench.downstream.harness import LabelledImages, evaluate
-from bench.downstream.realdata import bp4d_fold, load_split, score_real_downstream, split_rows
+from bench.downstream.data import LabelledImages
+from bench.downstream.harness import evaluate
+from bench.downstream.realdata import bp4d_fold, load_split, split_rows
 from bench.generation.base import get_generator, write_generated
 from bench.scoring.protocols import load_protocol
+from bench.scoring.score import score
 from bench.world.conditions import world_conditions
 from bench.world.params import sample_params
 from bench.world.render import render
@@ -123,7 +125,7 @@ def test_occurrence_truth_skips_unknown_frames():
 def test_affectnet_downstream_end_to_end(synthetic, affectnet, tmp_path, monkeypatch):
     monkeypatch.setenv("AUGEN_CACHE", str(tmp_path / "cache"))
     proto = tiny_real_protocol(tmp_path, "affectnet-v1", real_train={"n": 100, "seed": 0}, test={"per_class": 6})
-    res = score_real_downstream(synthetic, load_protocol(proto), affectnet)
+    res = score(synthetic, load_protocol(proto), data_root=affectnet)
     m = res["metrics"]
     for k in ("downstream_expression_accuracy_0.5x", "downstream_expression_accuracy_1x",
               "downstream_expression_accuracy_mixed"):
@@ -132,7 +134,7 @@ def test_affectnet_downstream_end_to_end(synthetic, affectnet, tmp_path, monkeyp
     assert {k: res["data"][k] for k in ("reader", "train_n", "test_n")} == {"reader": "affectnet", "train_n": 100,
                                                                           "test_n": 48}
     assert ":px" in res["data"]["test_key"]  # the pixels' hash is recorded
-    again = score_real_downstream(synthetic, load_protocol(proto), affectnet)  # cached trainings: same numbers
+    again = score(synthetic, load_protocol(proto), data_root=affectnet)  # cached trainings: same numbers
     assert json.dumps(again["metrics"], sort_keys=True) == json.dumps(m, sort_keys=True)  # NaN per-seed values
     assert again["protocol"]["hash"] == res["protocol"]["hash"]
     # filed like any result: the leaderboard (given the data root) ranks it, the paper table reads it
@@ -153,7 +155,7 @@ def test_affectnet_downstream_end_to_end(synthetic, affectnet, tmp_path, monkeyp
     lines = (other / "validation.csv").read_text().splitlines()
     lines[1] = lines[1].replace(",0.1,0.2", ",0.15,0.2")
     (other / "validation.csv").write_text("\n".join(lines) + "\n")
-    assert score_real_downstream(synthetic, load_protocol(proto), other)["protocol"]["hash"] != res["protocol"]["hash"]
+    assert score(synthetic, load_protocol(proto), data_root=other)["protocol"]["hash"] != res["protocol"]["hash"]
 
 
 def test_affectnet_validation_split_gives_the_training_value(synthetic, affectnet, tmp_path, monkeypatch):
@@ -165,7 +167,7 @@ def test_affectnet_validation_split_gives_the_training_value(synthetic, affectne
     s, d = p.downstream, p.data
     train, val = split_rows(d, s, affectnet, "train")[0], split_rows(d, s, affectnet, "val")[0]
     assert len(val) == 40 and not {r.file for r in train} & {r.file for r in val}
-    res = score_real_downstream(synthetic, p, affectnet)
+    res = score(synthetic, p, data_root=affectnet)
     m = res["metrics"]
     assert res["data"]["val_n"] == 40
     for sfx in ("0.5x", "1x"):
@@ -264,7 +266,7 @@ def test_bad_protocol_data_settings_are_refused(affectnet, tmp_path, monkeypatch
     p = load_protocol(tiny_real_protocol(tmp_path, "affectnet-v1", real_train={"n": 100, "seed": 0}, test={"per_class": 6}))
     assert len(load_split(p.data, p.downstream, affectnet, "test")) == 48
     with pytest.raises(DataError, match="GiB of decoded pixels on disk"):
-        score_real_downstream(tmp_path / "unused", p, affectnet)
+        score(tmp_path / "unused", p, data_root=affectnet)
 
 
 def test_split_key_follows_the_pixels(affectnet, tmp_path):
@@ -277,9 +279,9 @@ def test_split_key_follows_the_pixels(affectnet, tmp_path):
 def test_missing_root_and_wrong_kind_are_refused(synthetic, tmp_path):
     proto = tiny_real_protocol(tmp_path, "affectnet-v1")
     with pytest.raises(DataError, match="missing"):
-        score_real_downstream(synthetic, load_protocol(proto), tmp_path / "nowhere")
-    with pytest.raises(DataError, match="not a real-data protocol"):
-        score_real_downstream(synthetic, load_protocol("world-v1"), tmp_path)
+        score(synthetic, load_protocol(proto), data_root=tmp_path / "nowhere")
+    with pytest.raises(UsageError, match="world-v1 is a world protocol: data_root does not apply"):
+        score(synthetic, load_protocol("world-v1"), data_root=tmp_path)
     bad = yaml.safe_load(Path(proto).read_text())
     bad["data"]["reader"] = "fer2013"
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))

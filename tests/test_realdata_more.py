@@ -12,9 +12,10 @@ import torch
 
 from bench.core.errors import DataError
 from bench.data.aus import AU_INDEX, subset
-from bench.downstream.realdata import bp4d_fold, load_split, score_real_downstream, split_rows
+from bench.downstream.realdata import bp4d_fold, load_split, split_rows
 from bench.generation.base import get_generator, write_generated
 from bench.scoring.protocols import load_protocol
+from bench.scoring.score import score
 from bench.world.conditions import world_conditions
 from tests.helpers.realdata import disfa_folder, rafdb_folder, tiny_real_protocol, world_faces
 
@@ -58,7 +59,7 @@ def test_rafdb_splits_hold_the_seven_classes_as_affectnet_codes(rafdb, tmp_path)
 def test_rafdb_downstream_end_to_end(synthetic, rafdb, tmp_path, monkeypatch):
     monkeypatch.setenv("AUGEN_CACHE", str(tmp_path / "cache"))
     p = load_protocol(tiny_real_protocol(tmp_path, "rafdb-v1", real_train={"n": 60, "seed": 0}, val={"n": 30}))
-    m = score_real_downstream(synthetic, p, rafdb)["metrics"]
+    m = score(synthetic, p, data_root=rafdb)["metrics"]
     assert 0 <= m["downstream_expression_accuracy_1x"]["value"] <= 1
     assert m["downstream_au_kappa_1x"]["value"] is None  # no AU labels: left out of utility
     assert m["downstream_utility_1x"]["value"] == pytest.approx(m["downstream_expression_kappa_1x"]["value"])
@@ -84,7 +85,7 @@ def test_disfa_split_is_subject_exclusive_with_intensities(disfa, tmp_path):
 def test_disfa_downstream_end_to_end(synthetic, disfa, tmp_path, monkeypatch):
     monkeypatch.setenv("AUGEN_CACHE", str(tmp_path / "cache"))
     p = load_protocol(tiny_real_protocol(tmp_path, "disfa-v1", real_train={"n": 100, "seed": 0}, val={"n": 40}))
-    res = score_real_downstream(synthetic, p, disfa)
+    res = score(synthetic, p, data_root=disfa)
     m = res["metrics"]
     assert 0 <= m["downstream_au_f1_1x"]["value"] <= 1 and np.isfinite(m["downstream_au_icc_1x"]["value"])
     assert m["downstream_expression_kappa_1x"]["value"] is None  # no expression labels
@@ -96,7 +97,7 @@ def test_disfa_downstream_end_to_end(synthetic, disfa, tmp_path, monkeypatch):
     lines = f.read_text().splitlines()
     lines[0] = "0," + ("4" if lines[0] == "0,5" else "5")
     f.write_text("\n".join(lines) + "\n")
-    assert score_real_downstream(synthetic, p, other)["protocol"]["hash"] != res["protocol"]["hash"]
+    assert score(synthetic, p, data_root=other)["protocol"]["hash"] != res["protocol"]["hash"]
 
 
 def _edit(path, old: str, new: str) -> None:

@@ -14,7 +14,7 @@ from bench.core.errors import DataError
 from bench.core.paths import PROTOCOLS as PROTOCOL_DIR
 from bench.generation.base import get_generator, write_generated
 from bench.scoring.protocols import load_protocol
-from bench.scoring.score import score_sampleset
+from bench.scoring.score import score
 from bench.world.conditions import world_conditions
 
 N = 60
@@ -44,7 +44,7 @@ def _strip(res: dict) -> dict:
 
 def test_score_results_schema_determinism_and_cache(tiny):
     proto, sets, tmp = tiny
-    res = score_sampleset(sets["real"], proto)
+    res = score(sets["real"], proto)
     assert res["schema_version"] == "1" and res["protocol"]["id"] == "tiny-v1" and len(res["protocol"]["hash"]) == 64
     assert set(res["metrics"]) == {k for k, v in proto.metric_info.items() if v["family"] != "downstream"}  # not asked
     for name, m in res["metrics"].items():
@@ -56,13 +56,13 @@ def test_score_results_schema_determinism_and_cache(tiny):
     assert len(judge["sha256"]) == 64 and "au_mean_f1" in judge["ceiling"]
     cached = list((tmp / "cache" / "features").rglob("*.npz"))
     assert len(cached) == 3  # the set, the reference, the train reference
-    again = score_sampleset(sets["real"], proto)
+    again = score(sets["real"], proto)
     assert _strip(again) == _strip(res)  # same inputs, same numbers (second time from the cache)
 
 
 def test_noise_is_far_from_real(tiny):
     proto, sets, _ = tiny
-    real, noise = score_sampleset(sets["real"], proto), score_sampleset(sets["noise"], proto)
+    real, noise = score(sets["real"], proto), score(sets["noise"], proto)
     assert noise["metrics"]["fd_world"]["value"] > 5 * real["metrics"]["fd_world"]["value"]
     assert noise["metrics"]["precision"]["value"] < real["metrics"]["precision"]["value"]
 
@@ -71,7 +71,7 @@ def test_score_refuses_wrong_size_and_tiny_sets(tiny, tmp_path):
     from conftest import write_world
     proto, _, _ = tiny
     with pytest.raises(DataError, match=r"images are \(32, 32\), protocol tiny-v1 scores \(64, 64\)"):
-        score_sampleset(write_world(tmp_path / "small", n=30), proto)
+        score(write_world(tmp_path / "small", n=30), proto)
 
 
 def test_cli_generate_and_score(tiny, tmp_path):
@@ -98,7 +98,7 @@ def test_table_refuses_mixed_protocol_hashes(tiny, tmp_path):
     paths = []
     for name in ("real", "noise"):
         paths.append(tmp_path / f"{name}.json")
-        write_results(paths[-1], score_sampleset(sets[name], proto))
+        write_results(paths[-1], score(sets[name], proto))
     text = markdown_table(load_results(paths))
     assert "| real | noise |" in text and "| realism | fd_world ↓ |" in text
     other = load_results(paths[:1])[0]
@@ -131,14 +131,14 @@ def test_score_with_external_au_readings(tiny, tmp_path):
     for s in rows:  # a perfect tool: reads back the claimed DISFA12 intensities
         lines.append(s.file + "," + ",".join(f"{s.intensity[AU_INDEX[a]]:.2f}" for a in inten))
     (tmp_path / "lf.csv").write_text("\n".join(lines) + "\n")
-    res = score_sampleset(sets["real"], proto, au_readings=f"libreface:{tmp_path / 'lf.csv'}")
+    res = score(sets["real"], proto, au_readings=f"libreface:{tmp_path / 'lf.csv'}")
     assert res["au_judge"]["id"].startswith("libreface-csv-")
     per = res["metrics"]["au_f1"]["per_au"]
     assert per["AU12"] in (1.0, None)  # perfect reader on the AUs it reads (None: no positives in this sample)
     assert per["AU07"] is None  # LibreFace reads no AU7 intensity: left out, not counted as wrong
     assert res["metrics"]["au_f1"]["value"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="--au-readings must be"):
-        score_sampleset(sets["real"], proto, au_readings="opencv:x")
+        score(sets["real"], proto, au_readings="opencv:x")
 
     # the same tool named by a protocol, its output shipped inside the set's folder: the same scores
     import shutil
@@ -153,13 +153,13 @@ def test_score_with_external_au_readings(tiny, tmp_path):
                      ("bad-kind", {"kind": "opencv", "path": "x.csv"}),
                      ("escapes", {"kind": "libreface", "path": "../lf.csv"})):
         (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump({**raw, "id": name, "au_readings": au}))
-    by_proto = score_sampleset(sets["real"], tmp_path / "lf.yaml")
+    by_proto = score(sets["real"], tmp_path / "lf.yaml")
     assert by_proto["au_judge"] == res["au_judge"]
     assert by_proto["metrics"]["au_f1"]["value"] == res["metrics"]["au_f1"]["value"]
     with pytest.raises(DataError, match="au_readings kind 'opencv' is not registered"):
         load_protocol(tmp_path / "bad-kind.yaml")
     with pytest.raises(DataError, match="escapes its folder"):
-        score_sampleset(sets["real"], tmp_path / "escapes.yaml")
+        score(sets["real"], tmp_path / "escapes.yaml")
 
 
 def test_shuffled_control_claims_permuted_labels_of_real_images():
@@ -182,14 +182,14 @@ def test_control_family_reads_images_against_the_request(tiny):
     world = proto.world.as_dict()
     s = write_generated(get_generator("shuffled", world=world), world_conditions(world, "val", N), tmp / "shuffled",
                         protocol=proto.id)
-    real, shuf = score_sampleset(sets["real"], proto), score_sampleset(s, proto)
+    real, shuf = score(sets["real"], proto), score(s, proto)
     rm, sm = real["metrics"], shuf["metrics"]
     assert sm["au_f1_condition"]["value"] == rm["au_f1_condition"]["value"]
     assert sm["expression_accuracy_condition"]["value"] == rm["expression_accuracy_condition"]["value"]
     assert shuf["sampleset"]["labels_sha256"] != real["sampleset"]["labels_sha256"]  # ... with other claims
     other = write_generated(get_generator("real", world=world), world_conditions(world, "val", N), tmp / "unbound",
                             protocol=None)
-    unbound = score_sampleset(other, proto)
+    unbound = score(other, proto)
     assert "au_f1_condition" not in unbound["metrics"]
     assert set(unbound["not_applicable"]) == {"au_f1_condition", "au_pearson_condition", "expression_accuracy_condition"}
     assert "not_applicable" not in real  # a set answering the suite gets every listed metric
@@ -214,7 +214,7 @@ def test_partial_label_sets_score_only_what_they_label(tiny):
                 yield dataclasses.replace(s, intensity=inten, expression=-1)
 
     root = write_generated(Partial(), world_conditions(proto.world.as_dict(), "val", N), tmp / "partial", protocol=proto.id)
-    m = score_sampleset(root, proto)["metrics"]
+    m = score(root, proto)["metrics"]
     per = m["au_f1"]["per_au"]
     assert all((per[f"AU{a:02d}"] is None) == (a not in disfa) for a in AUS)
     assert m["expression_accuracy"]["value"] is None and m["au_f1"]["value"] is not None

@@ -14,6 +14,7 @@ from scipy import stats
 
 from bench.core.protocol import protocol_hash
 from bench.data.aus import AU_COLUMNS
+from bench.downstream import data as DD
 from bench.downstream import harness as DS
 from bench.downstream import tasks as T
 from bench.publish import taskboard as TB
@@ -77,7 +78,7 @@ def test_evaluate_never_scores_an_unclaimed_label():
     rng = np.random.default_rng(0)
     n = 300
     aus = torch.tensor(rng.integers(0, 4, (n, 17)), dtype=torch.float32)
-    test = DS.LabelledImages(torch.zeros(n, 3, 4, 4, dtype=torch.uint8), aus,
+    test = DD.LabelledImages(torch.zeros(n, 3, 4, 4, dtype=torch.uint8), aus,
                              torch.tensor(rng.integers(0, 8, n)), "t")
     pred = {"au_logit": rng.normal(size=(n, 17)), "au_int": rng.uniform(0, 5, (n, 17)),
             "expression": rng.normal(size=(n, 8))}
@@ -114,7 +115,7 @@ def mini_board(tmp_path_factory):
     the real images with labels shuffled across rows, and a "strong" entry: the real control's scores under a
     generator name with no copies (the board reads only results)."""
     from bench.generation.base import get_generator, write_generated
-    from bench.scoring.score import score_sampleset
+    from bench.scoring.score import score
     from bench.world.conditions import world_conditions
 
     d = tmp_path_factory.mktemp("mini3")
@@ -126,7 +127,7 @@ def mini_board(tmp_path_factory):
                             ("relabelled", "world-fault", {"fault": "label_noise", "level": 0.6}),
                             ("shuffled", "shuffled", {})):
         root = write_generated(get_generator(gen, opts, world=MINI_WORLD), conds, d / name, protocol="world-mini3")
-        out[name] = score_sampleset(root, proto, downstream=True)
+        out[name] = score(root, proto, downstream=True)
     strong = copy.deepcopy(out["real"])
     strong["generator"]["name"] = "strong"
     strong["metrics"]["real_copy_share"]["value"] = 0.0
@@ -192,7 +193,7 @@ def test_replicate_blocks_train_with_their_own_seed_and_identical_trainings_run_
     m = s.block_size(4)  # 8 rows per block
 
     def images(n, key):
-        return DS.LabelledImages(torch.arange(n, dtype=torch.uint8).view(n, 1, 1, 1).expand(n, 3, 2, 2).clone(),
+        return DD.LabelledImages(torch.arange(n, dtype=torch.uint8).view(n, 1, 1, 1).expand(n, 3, 2, 2).clone(),
                                  torch.zeros(n, 17), torch.zeros(n, dtype=torch.int64), key)
     syn, real, test = images(3 * m, "syn"), images(4, "real"), images(10, "test")
     seen = []

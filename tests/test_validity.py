@@ -128,7 +128,7 @@ def test_real_control_scores_best_on_every_family(tmp_path, monkeypatch):
     from bench.core.paths import PROTOCOLS as PROTOCOL_DIR
     from bench.generation.base import get_generator, write_generated
     from bench.scoring.protocols import load_protocol
-    from bench.scoring.score import score_sampleset
+    from bench.scoring.score import score
     from bench.world.conditions import world_conditions
 
     monkeypatch.setenv("AUGEN_CACHE", str(tmp_path / "cache"))
@@ -141,7 +141,7 @@ def test_real_control_scores_best_on_every_family(tmp_path, monkeypatch):
     res = {}
     for name in ("real", "shuffled", "collapsed", "noise"):
         root = write_generated(get_generator(name, world=s["world"]), conds, tmp_path / name, protocol=proto.id)
-        res[name] = score_sampleset(root, proto)["metrics"]
+        res[name] = score(root, proto)["metrics"]
     # per family, the metric that family is about (precision is left out: a one-identity set can be precise)
     families = {"realism": ["fd_world", "kid_world", "coverage", "recall"],
                 "diversity": ["vendi", "identity_similarity", "skin_tone_entropy"],

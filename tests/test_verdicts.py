@@ -13,6 +13,7 @@ import pytest
 from sklearn.metrics import cohen_kappa_score, f1_score
 
 from bench.core.protocol import DownstreamSettings, section
+from bench.downstream import data as DD
 from bench.downstream import harness as DS
 from bench.downstream import spec
 from bench.metrics import alignment as A
@@ -59,7 +60,7 @@ def test_trivial_baselines_and_kappa_match_independent_computations():
 
 
 def test_validation_thresholds_maximise_f1_on_the_validation_split():
-    val = DS.from_world(WORLD, "val", 300, 32, start=900000)
+    val = DD.from_world(WORLD, "val", 300, 32, start=900000)
     rng = np.random.default_rng(1)
     truth = val.occurrence(1.0).numpy()
     logits = truth * 2.0 + rng.normal(0, 1.0, truth.shape) - 1.5  # informative but shifted: 0 is a bad cut
@@ -85,14 +86,14 @@ def tiny_runs(tmp_path_factory):
     """True and shuffled labels through the v2 harness: synthetic scales, mixed, real-only bars, decisions."""
     cache = tmp_path_factory.mktemp("ds")
     s = ds()
-    real = DS.from_world(WORLD, "train", 120, 32)
-    test = DS.from_world(WORLD, "test", 300, 32)
-    val = DS.from_world(WORLD, "val", 200, 32, start=900000)
-    syn = DS.from_world(WORLD, "val", 240, 32)
+    real = DD.from_world(WORLD, "train", 120, 32)
+    test = DD.from_world(WORLD, "test", 300, 32)
+    val = DD.from_world(WORLD, "val", 200, 32, start=900000)
+    syn = DD.from_world(WORLD, "val", 240, 32)
     bad = copy.copy(syn)
     perm = np.random.default_rng(0).permutation(len(syn))
-    bad = DS.LabelledImages(syn.x, syn.aus[perm], syn.expression[perm], syn.key + ":shuffled")
-    base = {"same_size": DS.from_world(WORLD, "train", 240, 32)}
+    bad = DD.LabelledImages(syn.x, syn.aus[perm], syn.expression[perm], syn.key + ":shuffled")
+    base = {"same_size": DD.from_world(WORLD, "train", 240, 32)}
     out = {}
     for name, data in (("true", syn), ("shuffled", bad)):
         raw = DS.run_downstream(data, real, test, s, cache=cache, val=val, baselines=base, workers=1)
@@ -191,7 +192,7 @@ def test_declared_real_budget_travels_to_the_results_and_trains_its_bar(tmp_path
     """A generator's `real_data` goes into the set's manifest and the results; the downstream family trains the
     real-only bar on that many real images, capped at max_steps * batch_size (here 160)."""
     from bench.generation.base import get_generator, write_generated
-    from bench.scoring.score import score_sampleset
+    from bench.scoring.score import score
     from bench.world.conditions import world_conditions
 
     proto = load_protocol(str(Path(__file__).parent / "fixtures" / "world-v2-tiny.yaml"))
@@ -199,7 +200,7 @@ def test_declared_real_budget_travels_to_the_results_and_trains_its_bar(tmp_path
     gen.real_data = {"labelled_images": 1000, "split": "train"}
     folder = write_generated(gen, world_conditions(proto.world.as_dict(), "val", 60), tmp_path / "set",
                              protocol=proto.id)
-    res = score_sampleset(folder, proto, cache=tmp_path / "cache", downstream=True)
+    res = score(folder, proto, cache=tmp_path / "cache", downstream=True)
     assert res["generator"]["real_data"] == {"labelled_images": 1000, "split": "train"}
     tv = res["metrics"]["downstream_training_value"]
     assert tv["real_baselines"]["real_budget"]["n"] == proto.downstream.image_cap() == 160

@@ -27,7 +27,7 @@ def cmd_score(args) -> int:
 
     proto = load_protocol(args.protocol)
     if proto.kind == "faces":
-        return _score_faces(args)
+        return _score_faces(args, proto)
     if proto.kind == "real":
         raise UsageError(f"{proto.id} is a real-data protocol (recognizers trained on the set, tested on a real "
                          f"dataset): use `augen downstream {args.sampleset} --protocol {args.protocol} --data-root "
@@ -36,7 +36,7 @@ def cmd_score(args) -> int:
         raise UsageError("--reference, --train-set, --feature-judge, --data-root and --downstream-results belong to "
                          "photograph (kind: faces) protocols")
 
-    res, samples = score_with_samples(args.sampleset, args.protocol, progress=not args.quiet,
+    res, samples = score_with_samples(args.sampleset, proto, progress=not args.quiet,
                                       au_readings=args.au_readings, downstream=args.downstream)
     out = Path(args.out) if args.out else Path(args.sampleset) / f"results-{res['protocol']['id']}.json"
     res["samples"] = write_samples(out, samples)  # first, so the results never name a missing table
@@ -48,10 +48,10 @@ def cmd_score(args) -> int:
     return 0
 
 
-def _score_faces(args) -> int:
+def _score_faces(args, proto) -> int:
     from bench.core.errors import UsageError
     from bench.core.results import format_table, write_results
-    from bench.scoring.faces import score_faces
+    from bench.scoring.score import score
 
     if not args.reference:
         raise UsageError(f"{args.protocol} scores photographs against a real face set: pass --reference REF (a set "
@@ -59,8 +59,8 @@ def _score_faces(args) -> int:
     if args.downstream:
         raise UsageError(f"{args.protocol} trains on a real dataset: pass --data-root DIR (or --downstream-results "
                          "FILE) instead of --downstream")
-    res = score_faces(args.sampleset, args.protocol, args.reference, au_readings=args.au_readings,
-                      progress=not args.quiet, **faces_options(args))
+    res = score(args.sampleset, proto, reference=args.reference, au_readings=args.au_readings,
+                progress=not args.quiet, **faces_options(args))
     out = Path(args.out) if args.out else Path(args.sampleset) / f"results-{res['protocol']['id']}.json"
     write_results(out, res)
     print(format_table(res))
@@ -98,13 +98,17 @@ def cmd_validate(args) -> int:
 
 
 def cmd_downstream(args) -> int:
+    from bench.core.errors import UsageError
     from bench.core.results import format_table, write_results
     from bench.downstream.distributed import ddp_or_none, is_main
-    from bench.downstream.realdata import score_real_downstream
     from bench.scoring.protocols import load_protocol
+    from bench.scoring.score import score
 
-    res = score_real_downstream(args.sampleset, load_protocol(args.protocol), args.data_root, progress=not args.quiet,
-                                device=args.device)
+    proto = load_protocol(args.protocol)
+    if proto.kind != "real":
+        raise UsageError(f"{proto.id} is not a real-data protocol (kind: real); score sets under it with "
+                         "`augen score`")
+    res = score(args.sampleset, proto, data_root=args.data_root, progress=not args.quiet, device=args.device)
     if not is_main(ddp_or_none()):  # under accelerate launch the first process writes and prints
         return 0
     if args.out:
@@ -131,7 +135,7 @@ def add_faces_arguments(parser) -> None:
 
 
 def faces_options(args) -> dict:
-    """score_faces' keyword arguments from the faces arguments (add_faces_arguments)."""
+    """score()'s faces keyword arguments from the faces arguments (add_faces_arguments)."""
     from bench.scoring.faces import parse_feature_judges
 
     return {"train": args.train_set, "feature_judges": parse_feature_judges(args.feature_judge),

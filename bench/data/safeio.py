@@ -8,6 +8,7 @@ Every reader in `bench.data` funnels user-supplied paths and images through here
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import warnings
@@ -83,13 +84,14 @@ def _check_file(path: Path, fail, max_bytes: int) -> None:
 
 @contextlib.contextmanager
 def _opened(path: Path, fail, formats: tuple[str, ...], max_pixels: int,
-            expected_size: tuple[int, int] | None = None) -> Iterator[Image.Image]:
-    """The one way an image file is opened: format, size and pixel count checked from the header before anything is
-    decoded; bombs, corrupt and truncated files (also while the caller decodes) become `fail(message)`."""
+            expected_size: tuple[int, int] | None = None, data: bytes | None = None) -> Iterator[Image.Image]:
+    """The one way an image file is opened (from its bytes when `data` is given): format, size and pixel count
+    checked from the header before anything is decoded; bombs, corrupt and truncated files (also while the caller
+    decodes) become `fail(message)`."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            with Image.open(path if data is None else io.BytesIO(data)) as im:
                 if im.format not in formats:
                     raise fail(f"image format {im.format} is not one of {', '.join(formats)}")
                 w, h = im.size
@@ -106,6 +108,21 @@ def _opened(path: Path, fail, formats: tuple[str, ...], max_pixels: int,
         raise fail(f"corrupt or truncated image ({str(e).replace(str(path), path.name)})") from None
 
 
+def read_image_bytes(path: str | os.PathLike, *, where: str | os.PathLike | None = None,
+                     row: int | None = None) -> bytes:
+    """The bytes of one image file after the checks `read_image` makes before opening it (exists, a regular file,
+    no symlink, at most MAX_IMAGE_BYTES): hash them and hand them to `read_image(..., data=...)` from one read."""
+    path = Path(path)
+    where = path if where is None else where
+
+    def fail(msg: str) -> DataError:
+        return DataError(where, f"{path.name}: {msg}", row)
+
+    _check_file(path, fail, MAX_IMAGE_BYTES)
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def read_image(
     path: str | os.PathLike,
     expected_size: tuple[int, int] | None = None,
@@ -114,12 +131,14 @@ def read_image(
     row: int | None = None,
     require_rgb: bool = True,
     formats: tuple[str, ...] = ("PNG",),
+    data: bytes | None = None,
 ) -> np.ndarray:
     """Decode one image to (H, W, 3) uint8 after checking file size, format, mode and pixel count.
 
     `expected_size` is (height, width); it is checked from the header *before* decoding, so a
     decompression bomb never gets decoded. Without it the pixel count is capped at MAX_IMAGE_PIXELS.
     With `require_rgb=False`, grayscale/palette/RGBA images are converted to RGB (real datasets).
+    `data`: the file's bytes, already read by the caller (decoded from memory; `path` names it in errors).
     """
     path = Path(path)
     where = path if where is None else where
@@ -127,8 +146,11 @@ def read_image(
     def fail(msg: str) -> DataError:
         return DataError(where, f"{path.name}: {msg}", row)
 
-    _check_file(path, fail, MAX_IMAGE_BYTES)
-    with _opened(path, fail, formats, MAX_IMAGE_PIXELS, expected_size) as im:
+    if data is None:
+        _check_file(path, fail, MAX_IMAGE_BYTES)
+    elif len(data) > MAX_IMAGE_BYTES:
+        raise fail(f"image file is {len(data)} bytes, over the {MAX_IMAGE_BYTES} byte limit")
+    with _opened(path, fail, formats, MAX_IMAGE_PIXELS, expected_size, data) as im:
         if im.mode != "RGB":
             if require_rgb:
                 raise fail(f"image mode is {im.mode}, expected RGB")

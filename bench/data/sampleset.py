@@ -22,7 +22,7 @@ import datetime as _dt
 import hashlib
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from PIL import Image
 from bench.core.atomic import atomic_dir, atomic_write_text
 from bench.core.errors import DataError
 from bench.data.aus import AU_COLUMNS, AU_INDEX, AU_P_COLUMNS, AUS, N_AUS, N_EXPRESSIONS
-from bench.data.safeio import check_bare_name, read_image, sha256_file
+from bench.data.safeio import check_bare_name, read_image, read_image_bytes, sha256_file
 
 FORMAT = "augen-sampleset/1"
 #: Optional demographic columns and the number of classes each may take (integer codes 0..n-1).
@@ -59,6 +59,48 @@ class Sample:
     attributes: dict[str, int] = field(default_factory=dict)  # demographic codes, see DEMOGRAPHIC_COLUMNS
     file: str = ""  # file name inside images/ (or a dataset-relative path)
     meta: dict[str, Any] = field(default_factory=dict)  # reader-specific extras, never written
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What every row of a SampleSet claims, as arrays: parsed (and validated) once per opened set."""
+
+    files: tuple[str, ...]  # (N,) file names inside images/, in row order
+    intensity: np.ndarray  # (N, 17) float32 AU intensities 0-5, NaN = not labelled
+    expression: np.ndarray  # (N,) int64 expression codes, -1 = not labelled
+    part: np.ndarray  # (N,) int index into the set's `parts` (the shard folder holding the row; 0 unsharded)
+    row: np.ndarray  # (N,) int the row's data-row number in its labels.csv (1 = the first row after the header)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    @staticmethod
+    def join(parts: list[Claims]) -> Claims:
+        """The claims of a sharded set: its parts' claims in order, each row pointing at its part."""
+        if not parts:
+            return _claims_from([], 0)
+        return Claims(tuple(f for c in parts for f in c.files), np.concatenate([c.intensity for c in parts]),
+                      np.concatenate([c.expression for c in parts]),
+                      np.concatenate([np.full(len(c), k, np.int64) for k, c in enumerate(parts)]),
+                      np.concatenate([c.row for c in parts]))
+
+
+def _claims_from(samples: Iterable[Sample], part: int, capacity: int = 0) -> Claims:
+    """Claims of a stream of rows, filled row by row into compact arrays (no Sample is kept: about 130 bytes a row,
+    against the ~1 KB a row of judge readings that scoring holds anyway)."""
+    files: list[str] = []
+    inten = np.empty((max(capacity, 16), N_AUS), np.float32)
+    expr = np.empty(len(inten), np.int64)
+    rows = np.empty(len(inten), np.int64)
+    for i, s in enumerate(samples):
+        if i == len(inten):  # more rows than expected: grow (the caller reports the count mismatch)
+            inten, expr, rows = (np.concatenate([a, np.empty_like(a)]) for a in (inten, expr, rows))
+        files.append(s.file)
+        inten[i], expr[i], rows[i] = s.intensity, s.expression, s.meta["row"]
+    n = len(files)
+    if n < len(inten):  # fewer rows than the capacity: keep only theirs
+        inten, expr, rows = inten[:n].copy(), expr[:n].copy(), rows[:n].copy()
+    return Claims(tuple(files), inten, expr, np.full(n, part, np.int64), rows)
 
 
 @dataclass(frozen=True)
@@ -332,18 +374,42 @@ def finalize_shards(root: str | os.PathLike, *, name: str, generator: dict, prot
 # ------------------------------------------------------------------------------------------ reader
 
 
+#: sha256 of image files this process has read, by (path, inode, size, mtime): a file that the runner's shard judge
+#: or `verify_images` hashed is not read again when another opened set (the merged set, its parts) asks for it.
+_DIGESTS: dict[tuple, bytes] = {}
+_DIGESTS_MAX = 500_000  # entries kept (about 100 MB); the memo starts over beyond
+
+
+def _stat_key(path: Path) -> tuple:
+    st = os.stat(path)
+    return str(path), st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _remember(path: Path, digest: bytes) -> None:
+    if len(_DIGESTS) >= _DIGESTS_MAX:
+        _DIGESTS.clear()
+    _DIGESTS[_stat_key(path)] = digest
+
+
 class SampleSet:
     """Read a SampleSet: manifest checked on open, rows and images streamed and validated.
 
     `SampleSet(root)` verifies the manifest, the labels.csv hash(es), row counts and the number of
     files in images/; `rows()` yields label-only Samples, iteration yields Samples with images,
     `batches(n)` yields stacked (n, H, W, 3) uint8 arrays with their label arrays.
+
+    An opened set is the object every stage is handed (bench.scoring): what it computes once it keeps, so labels.csv
+    is parsed once (`claims()`), every image is read once for its hash (`image_digests()`, `content_hash()`; a
+    sharded set's parts share theirs), and `verify_images()` hashes and decodes each image from one read.
     """
 
     def __init__(self, root: str | os.PathLike, check: bool = True):
         self.root = Path(root)
         if self.root.is_symlink() or not self.root.is_dir():
             raise DataError(self.root, "SampleSet folder is missing, not a folder, or a symlink")
+        self._claims: Claims | None = None  # computed once (claims())
+        self._digests: list[bytes] | None = None  # sha256 of every image's bytes, row order (image_digests())
+        self._content_hash: str | None = None
         self.manifest = Manifest.load(self.root / "manifest.yaml")
         if self.manifest.shards:
             self.parts = [SampleSet(self._shard_dir(s), check=check) for s in self.manifest.shards]
@@ -383,7 +449,7 @@ class SampleSet:
         if digest != m.labels_sha256:
             raise DataError(mpath, f"labels_sha256 {m.labels_sha256[:12]}... does not match labels.csv "
                                    f"({digest[:12]}...)")
-        n = sum(1 for _ in self._parse_rows())
+        n = len(self.claims())
         if n != m.count:
             raise DataError(mpath, f"count is {m.count} but labels.csv has {n} rows")
         images = self.root / "images"
@@ -397,26 +463,83 @@ class SampleSet:
     def __len__(self) -> int:
         return self.manifest.count
 
+    def claims(self) -> Claims:
+        """Every row's file name and claimed labels as arrays (labels.csv parsed and validated on first call)."""
+        if self._claims is None:
+            if self.manifest.shards:
+                self._claims = Claims.join([p.claims() for p in self.parts])
+            else:
+                self._claims = _claims_from(self._parse_rows(), 0, self.manifest.count)
+        return self._claims
+
+    def image_path(self, i: int) -> tuple[Path, Path, int]:
+        """(image file, the labels.csv that lists it, its row there) of row i."""
+        c = self.claims()
+        part = self.parts[int(c.part[i])].root
+        return part / "images" / c.files[i], part / "labels.csv", int(c.row[i])
+
+    def image_digests(self) -> list[bytes]:
+        """sha256 of every image file's bytes, in row order: each file read once per opened set (a sharded set's
+        parts compute theirs, and the set joins them); a PNG of another size is a DataError naming file and row."""
+        if self._digests is None:
+            if self.manifest.shards:
+                self._digests = [d for p in self.parts for d in p.image_digests()]
+            else:
+                self._digests = [self._known_digest(i) for i in range(len(self.claims()))]
+        return self._digests
+
+    def _read(self, i: int) -> bytes:
+        path, where, row = self.image_path(i)
+        return read_image_bytes(path, where=where, row=row)
+
+    def _digest(self, i: int, data: bytes) -> bytes:
+        self._check_png_size(data, i)
+        digest = hashlib.sha256(data).digest()
+        _remember(self.image_path(i)[0], digest)
+        return digest
+
+    def _known_digest(self, i: int) -> bytes:
+        """Row i's digest from this process's memo when its file is unchanged since hashed, else read and hashed."""
+        try:
+            known = _DIGESTS.get(_stat_key(self.image_path(i)[0]))
+        except OSError:  # missing or unreadable: _read names it
+            known = None
+        return known if known is not None else self._digest(i, self._read(i))
+
     def content_hash(self) -> str:
         """sha256 over the labels hash and every image's bytes, in row order: the key for cached features."""
-        h = hashlib.sha256(self.manifest.labels_sha256.encode())
-        for s in self.rows():
-            path = Path(s.meta["dir"]) / "images" / s.file
-            with open(path, "rb") as f:
-                data = f.read()
-            self._check_png_size(data, s)
-            h.update(s.file.encode() + b"\0" + hashlib.sha256(data).digest())
-        return h.hexdigest()
+        if self._content_hash is None:
+            h = hashlib.sha256(self.manifest.labels_sha256.encode())
+            for file, digest in zip(self.claims().files, self.image_digests()):
+                h.update(file.encode() + b"\0" + digest)
+            self._content_hash = h.hexdigest()
+        return self._content_hash
 
-    def _check_png_size(self, data: bytes, s: Sample) -> None:
+    def verify_images(self) -> None:
+        """Decode and check every image (the strict half of `validate`), each from the one read that also records
+        its hash for `content_hash`."""
+        if self.manifest.shards:
+            for p in self.parts:
+                p.verify_images()
+            self._digests = None  # joined again from the parts' (now recorded) digests
+            return
+        digests = []
+        for i in range(len(self.claims())):
+            data = self._read(i)
+            path, where, row = self.image_path(i)
+            read_image(path, self.image_size, where=where, row=row, data=data)  # its messages, as validate gave
+            digests.append(self._digest(i, data))
+        self._digests = digests
+
+    def _check_png_size(self, data: bytes, i: int) -> None:
         """A PNG whose header size is not the set's is one DataError naming the file and row here, in the calling
         process (decoding happens later in loader workers, whose errors reach the user as a long traceback)."""
         if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR" and len(data) >= 24:
             w, h = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
             if (h, w) != tuple(self.image_size):
-                raise DataError(Path(s.meta["dir"]) / "labels.csv", f"{s.file}: image is {h}x{w}, the set's "
-                                f"image_size is {self.image_size[0]}x{self.image_size[1]} (one size per set)",
-                                s.meta.get("row"))
+                path, where, row = self.image_path(i)
+                raise DataError(where, f"{path.name}: image is {h}x{w}, the set's image_size is "
+                                f"{self.image_size[0]}x{self.image_size[1]} (one size per set)", row)
 
     @property
     def image_size(self) -> tuple[int, int]:
@@ -569,8 +692,18 @@ def _int_field(text: str, lo: int, hi: int, col: str, file: str, path: Path, row
 
 def validate(root: str | os.PathLike) -> Manifest:
     """Strict full check: manifest, hashes, every row and every image decoded. Returns the manifest."""
+    return open_checked(root).manifest
+
+
+def opened(source: SampleSet | str | os.PathLike) -> SampleSet:
+    """`source` itself when it is an opened set, else the set at that folder, opened (and checked) now."""
+    return source if isinstance(source, SampleSet) else SampleSet(source)
+
+
+def open_checked(root: str | os.PathLike) -> SampleSet:
+    """The opened set after the strict full check (`validate`), its content hash already known from the same
+    reads: hand it on to scoring instead of opening the folder again."""
     ss = SampleSet(root)
-    for _ in ss:
-        pass
-    return ss.manifest
+    ss.verify_images()
+    return ss
 

@@ -59,6 +59,7 @@ def _one(path: str, n: int, steps: int, mode: str) -> dict:
     """Train once in this process (a fresh one per measurement): from the file, or from memory."""
     import torch
 
+    from bench.downstream import data as DD
     from bench.downstream import harness as DS
     from bench.downstream.pixels import PixelFile
 
@@ -70,7 +71,7 @@ def _one(path: str, n: int, steps: int, mode: str) -> dict:
         x = torch.empty(n, 3, SIZE, SIZE, dtype=torch.uint8)
         for lo in range(0, n, 4096):
             x[lo:lo + 4096] = f[lo:min(n, lo + 4096)]
-    data = DS.LabelledImages(x, labels["aus"], labels["expression"], f"world-file:{n}")
+    data = DD.LabelledImages(x, labels["aus"], labels["expression"], f"world-file:{n}")
     s = _settings(steps)
     t = time.perf_counter()
     DS.train(data, s, seed=0)

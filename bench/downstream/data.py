@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -124,23 +123,28 @@ def from_world(world: dict, split: str, n: int, size: int, start: int = 0) -> La
     return WorldSlice(world, split, n, size, start).load()
 
 
-def from_sampleset(root: str | os.PathLike, n: int, size: int, content_hash: str | None = None,
+def from_sampleset(source, n: int, size: int, content_hash: str | None = None,
                    stream: bool = False) -> LabelledImages:
-    """The first n samples of a SampleSet with the labels it claims (validated while read); `stream`: the pixels
-    go to a pixel file (decoded once per set content, n and size) instead of memory."""
-    from bench.data.sampleset import SampleSet
+    """The first n samples of a SampleSet (opened, or its folder) with the labels it claims (validated while read);
+    `stream`: the pixels go to a pixel file (decoded once per set content, n and size) instead of memory."""
+    from bench.data.safeio import read_image
+    from bench.data.sampleset import opened
 
-    ss = SampleSet(root)
+    ss = opened(source)
     if len(ss) < n:
-        raise DataError(root, f"holds {len(ss)} samples; the downstream protocol needs {n}")
+        raise DataError(ss.root, f"holds {len(ss)} samples; the downstream protocol needs {n}")
     key = f"set:{content_hash or ss.content_hash()}:{n}:{size}"
-    rows = [r for _, r in zip(range(n), ss.rows())]  # label-only, validated
-    aus = torch.from_numpy(np.stack([r.intensity for r in rows]).astype(np.float32))  # (n, 17)
-    ex = torch.tensor([int(r.expression) for r in rows], dtype=torch.int64)  # (n,)
+    c = ss.claims()
+    aus = torch.from_numpy(c.intensity[:n].astype(np.float32))  # (n, 17)
+    ex = torch.from_numpy(c.expression[:n].astype(np.int64))  # (n,)
+
+    def decode(i: int) -> np.ndarray:
+        path, where, row = ss.image_path(i)
+        return read_image(path, ss.image_size, where=where, row=row)
 
     def chunks(start: int = 0, k: int = 512):  # (k, 3, S, S) uint8 from row `start` on
         for lo in range(start, n, k):
-            yield resize_uint8(np.stack([ss.load_image(r) for r in rows[lo:lo + k]]), size)
+            yield resize_uint8(np.stack([decode(i) for i in range(lo, min(n, lo + k))]), size)
 
     if not stream:
         return LabelledImages(torch.cat(list(chunks())), aus, ex, key)

@@ -59,15 +59,7 @@ from bench.core.protocol import DownstreamSettings
 from bench.core.threads import spawned_pool
 from bench.data.aus import AU_INDEX, subset
 from bench.downstream.backbones import load_backbone
-from bench.downstream.data import (  # noqa: F401  (re-exported: harness users read data from here)
-    LabelledImages,
-    WorldSlice,
-    from_sampleset,
-    from_world,
-    pack_predictions,
-    replicate_blocks,
-    resize_uint8,
-)
+from bench.downstream.data import LabelledImages, WorldSlice, pack_predictions, replicate_blocks
 from bench.downstream.distributed import device_label, is_main
 from bench.downstream.recognizers import N_EXPRESSIONS, build_recognizer
 from bench.downstream.spec import TASK_FIELDS, VERSION, kinds, scale_name

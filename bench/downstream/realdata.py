@@ -1,5 +1,6 @@
-"""Real-data downstream protocols (`kind: real`: affectnet-v1, rafdb-v1, bp4d-v1, disfa-v1): the downstream harness on
-local datasets.
+"""Real-data downstream protocols (`kind: real`: affectnet-v1, rafdb-v1, bp4d-v1, disfa-v1): the rows, pixels and
+fingerprint of local datasets that the downstream harness trains and tests on (the recipe that scores a set under
+such a protocol is bench.scoring.realdata's `RealScore`, reached through `bench.scoring.score.score`).
 
 A real protocol names no world and no judge. It trains the protocol's recognizer (a ResNet-18) on a SampleSet's
 claimed labels at each size, and on the dataset's own training split (real only; real + synthetic), and tests
@@ -44,13 +45,11 @@ import numpy as np
 import torch
 
 from bench.core.errors import DataError, UsageError
-from bench.core.protocol import DataSettings, DownstreamSettings, Protocol, Selection, plain, protocol_hash
+from bench.core.hashparts import HashPart
+from bench.core.protocol import DataSettings, DownstreamSettings, Selection, plain
 from bench.core.registry import READERS
-from bench.core.results import environment, new_results
 from bench.data.safeio import contained_path, sha256_file
-from bench.downstream import harness as DS
-from bench.downstream.distributed import ddp_or_none, device_label, main_first
-from bench.downstream.harness import LabelledImages, resize_uint8
+from bench.downstream.data import LabelledImages, resize_uint8
 from bench.downstream.pixels import store
 
 
@@ -255,59 +254,13 @@ def data_fingerprint(proto, root: str | os.PathLike) -> str:
                                    for p in ("train", "test")).encode()).hexdigest()
 
 
-def hash_input(proto, data_root: str | os.PathLike, backbone_sha: str | None = None,
-               fingerprint: str | None = None) -> str:
+def hash_parts(proto, data_root: str | os.PathLike, backbone_sha: str | None = None,
+               fingerprint: str | None = None) -> list[HashPart]:
     """What a real protocol's hash adds to its settings: the label files' sha256 under `data_root` (`fingerprint`
     when already computed) and, with a pretrained backbone, its file's sha256 (`backbone_sha`, else the cache's)."""
-    text = "data:" + (fingerprint or data_fingerprint(proto, data_root))
+    parts = [HashPart("data", fingerprint or data_fingerprint(proto, data_root))]
     if proto.downstream.pretrained:
         from bench.downstream.backbones import backbone_file
 
-        text += "|backbone:" + (backbone_sha or backbone_file(proto.downstream.pretrained)[1])
-    return text
-
-
-def score_real_downstream(set_root: str | os.PathLike, proto: Protocol, data_root: str | os.PathLike,
-                          progress: bool = False, device: str = "cpu", cache: Path | None = None) -> dict:
-    """Results JSON (downstream family only) of one SampleSet under a real protocol (loaded by
-    bench.scoring.protocols.load_protocol)."""
-    from bench.data.sampleset import SampleSet
-
-    if proto.kind != "real":
-        raise DataError(proto.path, "is not a real-data protocol (kind: real); use augen score --downstream")
-    s, d = proto.downstream, proto.data
-    backbone = None
-    if s.pretrained:  # before anything is decoded: a missing or different file is named now
-        from bench.downstream.backbones import backbone_file
-
-        backbone = {"name": s.pretrained, "sha256": backbone_file(s.pretrained)[1]}
-    rows_train, rows_test = split_rows(d, s, data_root, "train"), split_rows(d, s, data_root, "test")
-    fingerprint = data_fingerprint(proto, data_root)  # after split_rows, which names every missing path at once
-    rows_val = split_rows(d, s, data_root, "val") if s.val is not None else None
-    check_memory(s, len(rows_train[0]), len(rows_test[0]) + (len(rows_val[0]) if rows_val else 0), proto.path)
-    ddp = ddp_or_none()  # several processes under `accelerate launch` (bench.downstream.distributed)
-    ss = SampleSet(set_root)
-    content = ss.content_hash()
-    with main_first(ddp):  # the first process decodes the pixel files; the others then find them
-        real = load_split(d, s, data_root, "train", rows_train)
-        test = load_split(d, s, data_root, "test", rows_test)
-        val = load_split(d, s, data_root, "val", rows_val) if rows_val else None
-        syn = DS.from_sampleset(set_root, s.largest_synthetic(len(real)), s.input_size, content, stream=True)
-    log = (lambda m: print(m, flush=True)) if progress else None
-    raw = DS.run_downstream(syn, real, test, s, proto.occurrence_threshold, cache=cache,
-                            progress=log, device=device, val=val, ddp=ddp)
-    m = ss.manifest
-    return new_results(
-        protocol={"id": proto.id, "hash": protocol_hash(proto, hash_input(
-            proto, data_root, backbone and backbone["sha256"], fingerprint))},
-        generator={k: m.generator[k] for k in ("name", "version", "config", "stats") if k in m.generator},
-        sampleset={"folder": Path(set_root).resolve().name, "content_hash": content, "n": len(ss),
-                   "labels_sha256": m.labels_sha256},
-        metrics=DS.downstream_metrics(raw, s),
-        data={"reader": d.reader, "fingerprint": fingerprint, "train_n": len(real), "test_n": len(test),
-              "train_key": real.key, "test_key": test.key,
-              **({"val_n": len(val), "val_key": val.key} if val is not None else {}),
-              **({"backbone": backbone} if backbone else {}),
-              "processes": 1 if ddp is None else ddp.num_processes, "training_device": device_label(device, ddp)},
-        **environment(),
-    )
+        parts.append(HashPart("backbone", backbone_sha or backbone_file(proto.downstream.pretrained)[1]))
+    return parts

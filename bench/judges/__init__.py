@@ -24,7 +24,10 @@ AU readings made elsewhere by an external tool are read by kind from `bench.core
     openface   OpenFace's folder of per-image `<stem>.csv`
 
 Adding a judge: a class with those attributes and one `JUDGES.add` line here (docs/architecture.md).
+`build_judge` builds each (kind, config, device) once per process.
 """
+
+import json
 
 from bench.core.registry import AU_READINGS, JUDGES, accepted_options, check_options
 
@@ -43,10 +46,23 @@ AU_READINGS.add("libreface", "bench.judges.external:libreface_readings")
 AU_READINGS.add("openface", "bench.judges.external:openface_readings")
 
 
+#: Judges built in this process, by (kind, config, device): one scoring run (generate, judge shards, score, table)
+#: builds each once. `train_if_missing` and `progress` only say how a missing judge is obtained: not in the key.
+_BUILT: dict[tuple, object] = {}
+
+
 def build_judge(kind: str, config: dict | None = None, **harness):
     """A judge of a registered kind, built from a protocol's `config` (its keys checked against the factory's
-    arguments) and what the harness supplies (device, train_if_missing, progress)."""
+    arguments) and what the harness supplies (device, train_if_missing, progress); once per process and key."""
     options = dict(config or {})
     check_options(JUDGES, kind, options, supplied=harness)
-    ok = accepted_options(JUDGES.get(kind))
-    return JUDGES.get(kind)(**options, **{k: v for k, v in harness.items() if ok is None or k in ok})
+    key = (kind, json.dumps(options, sort_keys=True, default=str), str(harness.get("device", "")))
+    if key not in _BUILT:
+        ok = accepted_options(JUDGES.get(kind))
+        _BUILT[key] = JUDGES.get(kind)(**options, **{k: v for k, v in harness.items() if ok is None or k in ok})
+    return _BUILT[key]
+
+
+def forget_built_judges() -> None:
+    """Drop the judges built so far (tests that change weights on disk between builds)."""
+    _BUILT.clear()

@@ -16,22 +16,24 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from bench.core.atomic import atomic_write_bytes
 from bench.core.paths import cache_root
-from bench.data.sampleset import SampleSet
+from bench.data.safeio import read_image
+from bench.data.sampleset import SampleSet, opened
 
 
 class SampleSetImages(IterableDataset):
-    """Yields (row index, image uint8 (H, W, 3)) of a SampleSet; rows are split between DataLoader workers."""
+    """Yields (row index, image uint8 (H, W, 3)) of an opened SampleSet's rows; rows are split between DataLoader
+    workers, which only decode (the set's files were listed and checked once, by the caller)."""
 
-    def __init__(self, root: str | Path):
-        self.root = Path(root)
+    def __init__(self, ss: SampleSet):
+        self.items = [ss.image_path(i) for i in range(len(ss))]  # (image file, its labels.csv, row)
+        self.size = ss.image_size
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
         info = get_worker_info()
         k, n = (info.id, info.num_workers) if info else (0, 1)
-        ss = SampleSet(self.root, check=False)  # checked once by the caller
-        for i, s in enumerate(ss.rows()):
-            if i % n == k:
-                yield i, ss.load_image(s)
+        for i in range(k, len(self.items), n):
+            path, where, row = self.items[i]
+            yield i, read_image(path, self.size, where=where, row=row)
 
 
 def _as_list(items: list) -> list:
@@ -40,9 +42,10 @@ def _as_list(items: list) -> list:
     return items
 
 
-def stream_batches(root: str | Path, batch_size: int = 256, workers: int = 1) -> Iterator[np.ndarray]:
-    """uint8 image batches (B, H, W, 3) of a SampleSet in row order."""
-    dl = DataLoader(SampleSetImages(root), batch_size=batch_size, num_workers=workers, collate_fn=_as_list)
+def stream_batches(source: SampleSet | str | Path, batch_size: int = 256, workers: int = 1) -> Iterator[np.ndarray]:
+    """uint8 image batches (B, H, W, 3) of a SampleSet (opened, or its folder) in row order."""
+    dl = DataLoader(SampleSetImages(opened(source)), batch_size=batch_size, num_workers=workers,
+                    collate_fn=_as_list)
     pending: dict[int, np.ndarray] = {}
     nxt = 0
     for items in dl:
@@ -72,15 +75,16 @@ def cached(key: str, judge_id: str, compute: Callable[[], dict[str, np.ndarray]]
     return out
 
 
-def judge_sampleset(root: str | Path, judge: Callable[[np.ndarray], dict[str, np.ndarray]], judge_id: str,
-                    batch_size: int = 256, workers: int = 1, folder: Path | None = None,
+def judge_sampleset(source: SampleSet | str | Path, judge: Callable[[np.ndarray], dict[str, np.ndarray]],
+                    judge_id: str, batch_size: int = 256, workers: int = 1, folder: Path | None = None,
                     content_hash: str | None = None) -> dict[str, np.ndarray]:
-    """Judge every image of a SampleSet (streamed), cached by its content hash (computed unless given)."""
-    key = content_hash or SampleSet(root).content_hash()
+    """Judge every image of a SampleSet (streamed), cached by its content hash (the opened set's, unless given)."""
+    ss = opened(source)
+    key = content_hash or ss.content_hash()
 
     def compute() -> dict[str, np.ndarray]:
         parts: dict[str, list[np.ndarray]] = {}
-        for batch in stream_batches(root, batch_size, workers):
+        for batch in stream_batches(ss, batch_size, workers):
             for k, v in judge(batch).items():
                 parts.setdefault(k, []).append(v)
         return {k: np.concatenate(v) for k, v in parts.items()}
@@ -88,13 +92,13 @@ def judge_sampleset(root: str | Path, judge: Callable[[np.ndarray], dict[str, np
     return cached(key, judge_id, compute, folder)
 
 
-def judge_sharded(root: str | Path, judge: Callable[[np.ndarray], dict[str, np.ndarray]], judge_id: str,
-                  folder: Path | None = None, content_hash: str | None = None) -> dict[str, np.ndarray]:
+def judge_sharded(source: SampleSet | str | Path, judge: Callable[[np.ndarray], dict[str, np.ndarray]],
+                  judge_id: str, folder: Path | None = None, content_hash: str | None = None) -> dict[str, np.ndarray]:
     """Like `judge_sampleset`, but a sharded set is judged shard by shard (each cached under its own content
-    hash), so processes that generated shards can judge them in parallel and the merged set reuses that work."""
-    ss = SampleSet(root, check=False)
+    hash, from the digests the opened set already holds), so processes that generated shards can judge them in
+    parallel and the merged set reuses that work."""
+    ss = opened(source)
     if not ss.manifest.shards:
-        return judge_sampleset(root, judge, judge_id, folder=folder, content_hash=content_hash)
-    parts = [judge_sampleset(p.root, judge, judge_id, folder=folder) for p in ss.parts]
+        return judge_sampleset(ss, judge, judge_id, folder=folder, content_hash=content_hash)
+    parts = [judge_sampleset(p, judge, judge_id, folder=folder) for p in ss.parts]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-

@@ -115,7 +115,8 @@ def weighted_stats(feats: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.nda
     if sw < 2:
         raise ValueError("need a total weight of at least 2 for a covariance")
     mu = w @ x / sw
-    y = (x - mu) * np.sqrt(w)[:, None]
+    used = w != 0  # a bootstrap leaves about 37% of rows out: they add exact zeros, so skip their rows
+    y = (x[used] - mu) * np.sqrt(w[used])[:, None]
     return mu, y.T @ y / (sw - 1.0)
 
 

@@ -39,17 +39,17 @@ from pathlib import Path
 from bench import judges
 from bench.core.atomic import atomic_write_text
 from bench.core.errors import DataError, UsageError
-from bench.core.protocol import DEFAULT_PROTOCOL, protocol_hash
+from bench.core.protocol import DEFAULT_PROTOCOL, Protocol, protocol_hash
 from bench.core.registry import GENERATORS
 from bench.core.results import write_results
 from bench.core.threads import capped_env, thread_share
-from bench.data.sampleset import Manifest, SampleSet, finalize_shards
+from bench.data.sampleset import Manifest, SampleSet, finalize_shards, opened
 from bench.generation.base import check_generator_options, get_generator, write_generated
 from bench.generation.options import parse_options
 from bench.judges.cache import judge_sampleset
 from bench.pipeline.runopts import add_arguments, launcher_shard, parse_shard
 from bench.scoring.protocols import current_hash, load_protocol
-from bench.scoring.score import score_sampleset
+from bench.scoring.score import score as score_set
 from bench.world.conditions import suite_conditions
 
 VOLATILE = ("created", "stage_seconds", "throughput_images_per_s")  # moved to results.timing.json
@@ -67,9 +67,9 @@ class RunConfig:
     n: int | None = None  # first n conditions only (default: the protocol's)
 
 
-def conditions_for(cfg: RunConfig):
-    """The protocol and the conditions of its suite this run answers."""
-    proto = load_protocol(cfg.protocol)
+def conditions_for(cfg: RunConfig, proto: Protocol | None = None):
+    """The protocol (parsed now unless given) and the conditions of its suite this run answers."""
+    proto = load_protocol(cfg.protocol) if proto is None else proto
     return proto, suite_conditions(proto, cfg.n)
 
 
@@ -97,9 +97,10 @@ def generator_version(cfg: RunConfig) -> str:
     return str(getattr(GENERATORS.get(cfg.generator), "version", "0"))
 
 
-def generate_shards(cfg: RunConfig, work: Path, rank: int = 0, world: int = 1, progress: bool = True) -> Path:
+def generate_shards(cfg: RunConfig, work: Path, rank: int = 0, world: int = 1, progress: bool = True,
+                    proto: Protocol | None = None) -> Path:
     """Write this process's missing shards; returns the set folder."""
-    proto, conds = conditions_for(cfg)
+    proto, conds = conditions_for(cfg, proto)
     folder = Path(work) / f"set-{set_key(cfg, proto, conds, generator_version(cfg))}"
     folder.mkdir(parents=True, exist_ok=True)
     n_shards = -(-len(conds) // cfg.shard_size)
@@ -128,12 +129,12 @@ def judge_shards(shards: list[Path], proto) -> None:
         judge_sampleset(d, judge, judge.id)
 
 
-def merge(folder: Path, cfg: RunConfig, wait_s: float = 0.0) -> Path:
+def merge(folder: Path, cfg: RunConfig, wait_s: float = 0.0, proto: Protocol | None = None) -> Path:
     """Join the shards into one set (waiting up to `wait_s` for other processes' shards); idempotent."""
     folder = Path(folder)
     if (folder / "manifest.yaml").is_file():
         return folder
-    proto, conds = conditions_for(cfg)
+    proto, conds = conditions_for(cfg, proto)
     n_shards = -(-len(conds) // cfg.shard_size)
     want = [folder / f"shard-{j:05d}" / "manifest.yaml" for j in range(n_shards)]
     deadline = time.monotonic() + wait_s
@@ -152,17 +153,20 @@ def merge(folder: Path, cfg: RunConfig, wait_s: float = 0.0) -> Path:
     return folder
 
 
-def score(folder: Path, cfg: RunConfig, work: Path, progress: bool = True) -> Path:
-    """Score the merged set (judge features and downstream trainings cached) and write results.json."""
+def score(source: SampleSet | Path, cfg: RunConfig, work: Path, progress: bool = True,
+          proto: Protocol | None = None) -> Path:
+    """Score the merged set (opened, or its folder; judge features and downstream trainings cached) and write
+    results.json."""
     out = Path(work) / "results.json"
-    content = SampleSet(folder).content_hash()
-    proto = load_protocol(cfg.protocol)
+    ss = opened(source)
+    content = ss.content_hash()
+    proto = load_protocol(cfg.protocol) if proto is None else proto
     if out.is_file():  # the same set scored under the same protocol hash: kept (a changed hash scores again)
         old = json.loads(out.read_text())
         if (old.get("sampleset", {}).get("content_hash") == content and old.get("downstream_run") == cfg.downstream
                 and old.get("protocol", {}).get("hash") == current_hash(proto)):
             return out
-    res = score_sampleset(folder, proto, progress=progress, downstream=cfg.downstream)
+    res = score_set(ss, proto, progress=progress, downstream=cfg.downstream)
     res["downstream_run"] = cfg.downstream
     timing = {k: res.pop(k) for k in VOLATILE if k in res}
     atomic_write_text(Path(work) / "results.timing.json", json.dumps(timing, indent=1, sort_keys=True) + "\n")
@@ -172,22 +176,25 @@ def score(folder: Path, cfg: RunConfig, work: Path, progress: bool = True) -> Pa
 
 def run(cfg: RunConfig, work: str | Path, rank: int = 0, world: int = 1, progress: bool = True,
         wait_s: float = 3600.0, generate_only: bool = False, workers: int = 1,
-        check: Callable[[Path], None] | None = None) -> Path | None:
+        check: Callable[[SampleSet], None] | None = None, proto: Protocol | None = None) -> Path | None:
     """The whole pipeline for one process; returns results.json on rank 0 (None elsewhere, or with
     `generate_only`). Rank 0 waits up to `wait_s` for the other processes' shards. `workers` > 1 (only without
     a launcher) starts workers - 1 `--shard i/N` processes here, all sharing the CPU's threads evenly. `check` is
-    called with the merged set before it is scored (e.g. submit's one-set-one-entry rule); it raises to stop."""
+    called with the merged set (opened once, then scored) before it is scored (e.g. submit's one-set-one-entry
+    rule); it raises to stop. `proto`: `cfg.protocol` already parsed (else parsed here, once)."""
     work = Path(work)
+    proto = load_protocol(cfg.protocol) if proto is None else proto
     if workers > 1 and world == 1:
-        folder = _generate_in_processes(cfg, work, workers, progress)
+        folder = _generate_in_processes(cfg, work, workers, progress, proto)
     else:
-        folder = generate_shards(cfg, work, rank, world, progress)
+        folder = generate_shards(cfg, work, rank, world, progress, proto)
     if rank != 0 or generate_only:
         return None
-    merge(folder, cfg, wait_s if world > 1 else 0.0)
+    merge(folder, cfg, wait_s if world > 1 else 0.0, proto)
+    ss = SampleSet(folder)
     if check is not None:
-        check(folder)
-    return score(folder, cfg, work, progress)
+        check(ss)
+    return score(ss, cfg, work, progress, proto)
 
 
 def helper_args(cfg: RunConfig, work: Path) -> list[str]:
@@ -205,7 +212,8 @@ def config_from_args(a) -> RunConfig:
     return RunConfig(a.generator, a.protocol, options, a.shard_size, not a.no_downstream, a.n)
 
 
-def _generate_in_processes(cfg: RunConfig, work: Path, workers: int, progress: bool) -> Path:
+def _generate_in_processes(cfg: RunConfig, work: Path, workers: int, progress: bool,
+                           proto: Protocol | None = None) -> Path:
     """Shards j % workers == i in process i (0 is this one). On a small CPU, diffusion sampling of tiny models
     gains ~13% from 2 single-threaded processes over one 2-thread process (intra-op threads scale poorly on
     small convolutions). Pixels can differ in the last bit between thread counts, so the set key, hence any
@@ -229,7 +237,7 @@ def _generate_in_processes(cfg: RunConfig, work: Path, workers: int, progress: b
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        folder = generate_shards(cfg, work, 0, workers, progress)
+        folder = generate_shards(cfg, work, 0, workers, progress, proto)
     finally:
         torch.set_num_threads(before)
         codes = [p.wait() for p in helpers]

@@ -37,7 +37,7 @@ from bench.core.errors import AlreadyExists, DataError
 from bench.core.paths import cache_root, results_root
 from bench.core.protocol import DEFAULT_PROTOCOL
 from bench.core.results import write_results, write_samples
-from bench.data.sampleset import SampleSet, validate
+from bench.data.sampleset import SampleSet, open_checked
 from bench.generation.controls import CONTROL_NAMES
 from bench.pipeline import runner
 from bench.scoring.protocols import load_protocol
@@ -116,10 +116,12 @@ def extract_tar(path: Path, into: Path) -> Path:
     return roots[0]
 
 
-def check_submission(root: Path, proto, where: Path | None = None):
-    """The set answers `proto`'s condition suite and validates; returns its Manifest."""
+def check_submission(root: Path, proto, where: Path | None = None) -> SampleSet:
+    """The set answers `proto`'s condition suite and validates (every row and image, hashed from the same reads);
+    returns the opened set, to be scored without opening it again."""
     where = where or root
-    m = validate(root)
+    ss = open_checked(root)
+    m = ss.manifest
     c = proto.conditions
     size = (proto.world.image_size,) * 2
     if m.protocol != proto.id:
@@ -129,11 +131,11 @@ def check_submission(root: Path, proto, where: Path | None = None):
     if m.count != c.n:
         raise DataError(where / "manifest.yaml", f"holds {m.count} samples; {proto.id} asks for {c.n}")
     start = c.start or 0
-    for i, s in enumerate(SampleSet(root).rows()):
-        if s.file != f"{start + i:08d}.png":
-            raise DataError(where / "labels.csv", f"file {s.file!r} should be {start + i:08d}.png (sample i answers "
+    for i, file in enumerate(ss.claims().files):
+        if file != f"{start + i:08d}.png":
+            raise DataError(where / "labels.csv", f"file {file!r} should be {start + i:08d}.png (sample i answers "
                                                   f"condition {start} + i)", i + 1)
-    return m
+    return ss
 
 
 def submit(source: str, protocol: str = DEFAULT_PROTOCOL, name: str | None = None, results_dir: Path | None = None,
@@ -153,11 +155,17 @@ def submit(source: str, protocol: str = DEFAULT_PROTOCOL, name: str | None = Non
             raise AlreadyExists(f"{out} exists (pass --replace to rescore)")
         work = Path(work or cache_root() / "runs" / proto.id / name)  # resumable like any run
         cfg = runner.RunConfig(gen, protocol, options=dict(options or {}), downstream=downstream)
-        ran = runner.run(cfg, work, progress=progress, workers=workers, check=lambda folder: check_not_filed(
-            results_dir, SampleSet(folder).content_hash(), name, replace, source))  # before scoring
+        merged: list[SampleSet] = []
+
+        def check(ss: SampleSet) -> None:  # before scoring
+            merged.append(ss)
+            check_not_filed(results_dir, ss.content_hash(), name, replace, source)
+
+        ran = runner.run(cfg, work, progress=progress, workers=workers, check=check, proto=proto)
         res = json.loads(ran.read_text())
         res["submission"] = {"name": name, "source": "generator"}
-        res["samples"] = write_samples(out, sample_table(ran.parent / res["sampleset"]["folder"], proto))
+        table = sample_table(merged[0] if merged else ran.parent / res["sampleset"]["folder"], proto)
+        res["samples"] = write_samples(out, table)
         write_results(out, res)
         return out
     src = Path(source)
@@ -172,8 +180,8 @@ def submit(source: str, protocol: str = DEFAULT_PROTOCOL, name: str | None = Non
         else:
             root = src
         where = src if src.is_dir() else root
-        m = check_submission(root, proto, where)
-        content = SampleSet(root).content_hash()
+        ss = check_submission(root, proto, where)
+        m, content = ss.manifest, ss.content_hash()
         if name is None:
             name = check_name(str(m.generator.get("name", "")).lower())
             check_control_name(results_dir, name, content, src / "manifest.yaml" if src.is_dir() else src)
@@ -182,7 +190,7 @@ def submit(source: str, protocol: str = DEFAULT_PROTOCOL, name: str | None = Non
         if out.exists() and not replace:
             raise AlreadyExists(f"{out} exists (pass --replace to rescore)")
         check_not_filed(results_dir, content, name, replace, src)
-        res, samples = score_with_samples(root, proto, progress=progress, downstream=downstream)
+        res, samples = score_with_samples(ss, proto, progress=progress, downstream=downstream)
         res["submission"] = {"name": name, "source": "sampleset"}
         res["samples"] = write_samples(out, samples)
         write_results(out, res)
@@ -197,10 +205,10 @@ def submit_photographs(images: str | Path, labels: str | Path, protocol: str, re
                        work: Path | None = None, **faces) -> Path:
     """A generator's photographs (folder or tar) with the labels it claims: imported (`augen import`, every input
     checked before anything is written; resumable under the cache), scored under a `kind: faces` protocol against
-    `reference` and filed as `<results_dir>/<protocol>/<name>.json`; `faces` are score_faces' options
+    `reference` and filed as `<results_dir>/<protocol>/<name>.json`; `faces` are score()'s faces options
     (feature_judges, data_root, downstream_results, device)."""
     from bench.generation.importer import ImportConfig, import_images
-    from bench.scoring.faces import score_faces
+    from bench.scoring.score import score
 
     proto = load_protocol(protocol)
     if proto.kind != "faces":
@@ -213,9 +221,9 @@ def submit_photographs(images: str | Path, labels: str | Path, protocol: str, re
     root = Path(work or cache_root() / "imports" / proto.id / name)
     import_images(images, labels, root, ImportConfig(generator=name), workers=workers, progress=progress,
                   overwrite=True)
-    check_not_filed(out.parent, SampleSet(root).content_hash(), name, replace, images,  # one set per reference
-                    SampleSet(reference).content_hash())
-    res = score_faces(root, proto, reference, train=train, progress=progress, **faces)
+    ss, ref = SampleSet(root), SampleSet(reference)  # opened once: their hashes serve the check and the score
+    check_not_filed(out.parent, ss.content_hash(), name, replace, images, ref.content_hash())  # one per reference
+    res = score(ss, proto, reference=ref, train=train, progress=progress, **faces)
     res["submission"] = {"name": name, "source": "photographs", "labels": Path(labels).name}
     write_results(out, res)
     return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.core.protocol import Protocol
+from bench.downstream import data as DD
 from bench.downstream import harness as DS
 from bench.downstream import tasks
 
@@ -38,21 +39,21 @@ def run_protocol_downstream(proto: Protocol, root: str | Path, content_hash: str
     set's manifest record, read for its declared real budget)."""
     s, world = proto.downstream, proto.world.as_dict()
     n1 = s.real_train.n
-    syn = DS.from_sampleset(root, s.largest_synthetic(n1), s.input_size, content_hash)
+    syn = DD.from_sampleset(root, s.largest_synthetic(n1), s.input_size, content_hash)
     split, start = s.real_train.split, s.real_train.start or 0
-    real = DS.from_world(world, split, n1, s.input_size, start)
-    test = DS.from_world(world, s.test.split, s.test.n, s.input_size, s.test.start or 0)
+    real = DD.from_world(world, split, n1, s.input_size, start)
+    test = DD.from_world(world, s.test.split, s.test.n, s.input_size, s.test.start or 0)
     val, baselines = None, {}
     if s.val is not None:
-        val = DS.from_world(world, s.val.split, s.val.n, s.input_size, s.val.start or 0)
-        baselines["same_size"] = DS.WorldSlice(world, split, n1 + int(round(s.mixed_scale * n1)), s.input_size,
+        val = DD.from_world(world, s.val.split, s.val.n, s.input_size, s.val.start or 0)
+        baselines["same_size"] = DD.WorldSlice(world, split, n1 + int(round(s.mixed_scale * n1)), s.input_size,
                                                start)
         nb = budget_images(proto, declared_budget(generator or {}))
         if nb:
-            baselines["real_budget"] = DS.WorldSlice(world, proto.real_budget.split if proto.real_budget else split,
+            baselines["real_budget"] = DD.WorldSlice(world, proto.real_budget.split if proto.real_budget else split,
                                                      nb, s.input_size, start)
         for n in s.real_curve or ():  # real-only at each size: what a set's data is worth in real images
-            baselines[f"curve:{n}"] = DS.WorldSlice(world, split, n, s.input_size, start)
+            baselines[f"curve:{n}"] = DD.WorldSlice(world, split, n, s.input_size, start)
     log = (lambda m: print(m, flush=True)) if progress else None
     raw = DS.run_downstream(syn, real, test, s, proto.occurrence_threshold,
                             cache=None if cache is None else Path(cache) / "downstream", progress=log, val=val,

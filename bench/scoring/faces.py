@@ -2,6 +2,7 @@
 against a real face set the user imported the same way.
 
     augen score SET --protocol faces-v1 --reference REF [--train-set TRAIN] [--au-readings KIND:WHERE]
+    score(SET, "faces-v1", reference=REF, ...)        (bench.scoring.score; this module's recipe, FacesScore)
 
 The protocol's judge (`faces`: face-api's chain + ITA, bench.judges.faceapi.judge.FacesJudge) reads both sets under
 the world judge's reading names, so the realism (FD, KID, precision/recall, density/coverage on the identity
@@ -37,14 +38,15 @@ import numpy as np
 
 from bench import judges
 from bench.core.errors import DataError, UsageError
-from bench.core.protocol import Protocol, protocol_hash
-from bench.core.registry import AU_READINGS
-from bench.core.results import environment, new_results
-from bench.data.sampleset import SampleSet
+from bench.core.hashparts import HashPart, au_tool_part, judge_part
+from bench.core.protocol import Protocol
+from bench.data.sampleset import SampleSet, opened
 from bench.judges.cache import judge_sharded
 from bench.scoring.context import ScoreInputs
 from bench.scoring.protocols import load_protocol
-from bench.scoring.score import Stages, au_tool, compute_metrics
+from bench.scoring.realdata import RealScore
+from bench.scoring.record import build_results
+from bench.scoring.stages import Recipe, ScoreOptions, Stages, au_tool, compute_metrics, read_au_tool
 
 MIN_SET = 5  # fewer faces than this and no statistic means anything
 #: Realism on local real-data weights beside the identity descriptor (`--feature-judge KIND=WHERE`): judge kind ->
@@ -67,17 +69,17 @@ def parse_feature_judges(specs: list[str] | None) -> dict[str, str]:
     return out
 
 
-def _feature_realism(kind: str, where: str, sets: tuple, proto: Protocol, cache: Path | None) -> tuple[dict, dict]:
+def _feature_realism(kind: str, where: str, ss: SampleSet, ref_ss: SampleSet, proto: Protocol,
+                     cache: Path | None) -> tuple[dict, dict]:
     """FD (and for CLIP the CLIP score) of the scored set against the reference in a local judge's features;
     (metric entries, {judge id: {sha256, config}})."""
     from bench.core.results import metric
     from bench.metrics import realism as R
 
-    (root, ss, gen_hash), (reference, _, ref_hash) = sets
     key, name = FEATURE_JUDGES[kind]
     judge = judges.build_judge(kind, {key: where})
-    fg = judge_sharded(root, judge, judge.id, folder=cache, content_hash=gen_hash)["features"]
-    fr = judge_sharded(reference, judge, judge.id, folder=cache, content_hash=ref_hash)["features"]
+    fg = judge_sharded(ss, judge, judge.id, folder=cache)["features"]
+    fr = judge_sharded(ref_ss, judge, judge.id, folder=cache)["features"]
     b = proto.bootstrap
     corrected, ci = R.fd_summary(fr.astype(np.float64), fg.astype(np.float64), b.n, b.seed, b.alpha)
     out = {name: metric(R.fd_from_features(fr, fg), len(fg), False, "realism", ci, n_reference=len(fr),
@@ -113,14 +115,12 @@ def face_counts(root: Path) -> np.ndarray | None:
         raise DataError(path, f"face_count column missing or not an integer ({e})") from None
 
 
-def downstream_family(proto: Protocol, root: Path, content_hash: str, *, data_root: str | Path | None = None,
+def downstream_family(proto: Protocol, root: SampleSet, content_hash: str, *, data_root: str | Path | None = None,
                       results: str | Path | None = None, device: str = "cpu", cache: Path | None = None,
                       progress: bool = False) -> tuple[dict, dict | None, str | None]:
     """(downstream metric entries, record of where they come from, the reason when skipped) of the faces protocol's
     headline: its real-data protocol run on the set `root` with the dataset at `data_root`, or read from that
     protocol's `results` file for this set (its sampleset content hash must be `content_hash`)."""
-    from bench.downstream.realdata import score_real_downstream
-
     h = proto.headline
     if h is None:
         if data_root is not None or results is not None:
@@ -149,15 +149,10 @@ def downstream_family(proto: Protocol, root: Path, content_hash: str, *, data_ro
         if any(m.get("family") != "downstream" for m in metrics.values()):
             raise DataError(path, "holds metrics outside the downstream family")
     else:
-        res = score_real_downstream(root, real, data_root, progress=progress, device=device,
-                                    cache=None if cache is None else Path(cache) / "downstream")
+        res = RealScore(real, root, ScoreOptions(data_root=data_root, progress=progress, device=device,
+                                                 cache=None if cache is None else Path(cache) / "downstream"))()
     record = {"protocol": res["protocol"], "data": res.get("data"), "from": "results file" if results else "run"}
     return res["metrics"], record, None
-
-
-def _claims(ss: SampleSet) -> tuple[np.ndarray, np.ndarray]:
-    rows = list(ss.rows())
-    return np.stack([s.intensity for s in rows]), np.array([s.expression for s in rows], dtype=np.int64)
 
 
 def _keep(readings: dict[str, np.ndarray], *claims: np.ndarray) -> tuple[dict, list[np.ndarray], int]:
@@ -167,91 +162,126 @@ def _keep(readings: dict[str, np.ndarray], *claims: np.ndarray) -> tuple[dict, l
     return {k: v[ok] for k, v in readings.items()}, [c[ok] for c in claims], int((~ok).sum())
 
 
-def score_faces(root: str | Path, protocol: str | Protocol, reference: str | Path, *, train: str | Path | None = None,
-                au_readings: str | None = None, cache: Path | None = None, progress: bool = False,
-                feature_judges: dict[str, str] | None = None, data_root: str | Path | None = None,
-                downstream_results: str | Path | None = None, device: str = "cpu") -> dict:
-    """Score the aligned face set `root` under a faces protocol against the real face set `reference`;
-    `feature_judges` ({kind: local weights}, FEATURE_JUDGES) adds FD in those judges' features (their hashes enter the
-    protocol hash, since they add metrics); `data_root` (the headline's dataset) or `downstream_results` adds the
-    downstream family (`downstream_family`)."""
-    st = Stages()
-    proto = load_protocol(protocol)
-    if proto.kind != "faces":
-        raise DataError(proto.path, f"is a {proto.kind} protocol; score_faces scores `kind: faces` protocols")
-    root, reference = Path(root), Path(reference)
-    with st("validate"):
-        ss, ref_ss = SampleSet(root), SampleSet(reference)
-        tr_ss = SampleSet(train) if train is not None else None
-        for s, what in ((ss, root), (ref_ss, reference)):
-            if len(s) < MIN_SET:
-                raise DataError(what, f"{len(s)} faces; at least {MIN_SET} are needed to score")
-    with st("load_judge"):
-        judge = judges.build_judge(proto.judge.kind, proto.judge.config, progress=progress)
-    with st("judge_generated"):
-        gen_hash, ref_hash = ss.content_hash(), ref_ss.content_hash()  # each reads every image: once
-        gen = judge_sharded(root, judge, judge.id, folder=cache, content_hash=gen_hash)
-    with st("judge_reference"):
-        ref = judge_sharded(reference, judge, judge.id, folder=cache, content_hash=ref_hash)
-        trn = (judge_sharded(train, judge, judge.id, folder=cache, content_hash=tr_ss.content_hash())
-               if tr_ss is not None else {})
-    au_judge = {"id": judge.id, "sha256": judge.sha256}
-    tool = au_tool(au_readings, proto, root, must_exist=False)
-    if tool is not None:
-        ext, ext_id = AU_READINGS.get(tool[0])(ss, tool[1], **tool[2])
-        gen = {**gen, **ext}
-        au_judge = {"id": ext_id, "sha256": ext_id.rsplit("-", 1)[-1]}
-        ref_tool = au_tool(None, proto, reference, must_exist=False) if au_readings is None else None
+class FacesScore(Recipe):
+    """The aligned face set under a faces protocol against the real face set `reference` (module docstring);
+    `feature_judges` ({kind: local weights}, FEATURE_JUDGES) add FD in those judges' features (their hashes enter
+    the protocol hash, since they add metrics); `data_root` (the headline's dataset) or `downstream_results` adds
+    the downstream family (`downstream_family`)."""
+
+    def __call__(self) -> dict:
+        self.validate()
+        self.load_judge()
+        self.judge_generated()
+        self.judge_reference()
+        self.read_au_tool()
+        self.compute_metrics()
+        self.compute_ceilings()
+        self.run_downstream()
+        self.run_feature_judges()
+        return self.results()
+
+    def validate(self) -> None:
+        o = self.opts
+        if o.reference is None:
+            raise UsageError(f"{self.proto.id} scores photographs against a real face set: give a reference (a set "
+                             "made by `augen import`)")
+        with self.st("validate"):
+            self.ref_ss = opened(o.reference)
+            self.tr_ss = opened(o.train) if o.train is not None else None
+            for s in (self.ss, self.ref_ss):
+                if len(s) < MIN_SET:
+                    raise DataError(s.root, f"{len(s)} faces; at least {MIN_SET} are needed to score")
+
+    def load_judge(self) -> None:
+        with self.st("load_judge"):
+            self.judge = judges.build_judge(self.proto.judge.kind, self.proto.judge.config,
+                                            progress=self.opts.progress)
+        self.au_judge = {"id": self.judge.id, "sha256": self.judge.sha256}
+        self.judged = {self.judge.id: {"sha256": self.judge.sha256, "config": self.judge.config}}
+
+    def judge_generated(self) -> None:
+        with self.st("judge_generated"):
+            self.ss.content_hash(), self.ref_ss.content_hash()  # each reads every image: once
+            self.gen = judge_sharded(self.ss, self.judge, self.judge.id, folder=self.opts.cache)
+
+    def judge_reference(self) -> None:
+        cache = self.opts.cache
+        with self.st("judge_reference"):
+            self.ref = judge_sharded(self.ref_ss, self.judge, self.judge.id, folder=cache)
+            self.trn = (judge_sharded(self.tr_ss, self.judge, self.judge.id, folder=cache)
+                        if self.tr_ss is not None else {})
+
+    def read_au_tool(self) -> None:
+        self.tool = au_tool(self.opts.au_readings, self.proto, self.ss.root, must_exist=False)
+        if self.tool is None:
+            return
+        ext, ext_id = read_au_tool(self.tool, self.ss)
+        self.gen = {**self.gen, **ext}
+        self.au_judge = {"id": ext_id, "sha256": ext_id.rsplit("-", 1)[-1]}
+        ref_tool = au_tool(None, self.proto, self.ref_ss.root, must_exist=False) if not self.opts.au_readings \
+            else None
         if ref_tool is not None:
-            ref = {**ref, **AU_READINGS.get(ref_tool[0])(ref_ss, ref_tool[1], **ref_tool[2])[0]}
-    claimed_int, claimed_expr = _claims(ss)
-    gen, (claimed_int, claimed_expr), no_face = _keep(gen, claimed_int, claimed_expr)
-    ref_int, ref_expr = _claims(ref_ss)
-    ref, (ref_int, ref_expr), ref_no_face = _keep(ref, ref_int, ref_expr)
-    counts = face_counts(root)
-    facts = {} if counts is None else {"face_counts": counts}
-    x = ScoreInputs(proto, gen, ref, trn, claimed_int, claimed_expr, None, au_judge["id"], facts=facts)
-    out, skipped = compute_metrics(x, st)
-    with st("ceilings"):
-        alignment = tuple(n for n in proto.metrics if proto.metric_info[n]["family"] == "alignment")
-        ref_x = ScoreInputs(dataclasses.replace(proto, metrics=alignment), ref, ref, {}, ref_int, ref_expr, None,
-                            au_judge["id"])
-        ceilings, _ = compute_metrics(ref_x, Stages())
-        for name, entry in out.items():
-            if name in ceilings:
-                entry["ceiling"] = {"value": ceilings[name]["value"], "ci95": ceilings[name].get("ci95"),
-                                    "n": ceilings[name]["n"], "what": "the reference set's own labels vs this judge"}
-    with st("downstream"):
-        down, down_record, down_skip = downstream_family(proto, root, gen_hash, data_root=data_root,
-                                                         results=downstream_results, device=device, cache=cache,
-                                                         progress=progress)
-    out.update(down)
-    if down_skip:
-        skipped[proto.headline.rank_by] = down_skip
-    extra = {"not_applicable": skipped} if skipped else {}
-    if down_record:
-        extra["downstream"] = down_record
-    judged = {judge.id: {"sha256": judge.sha256, "config": judge.config}}
-    for kind, where in sorted((feature_judges or {}).items()):
-        with st(f"realism_{kind}"):
-            sets = ((root, ss, gen_hash), (reference, ref_ss, ref_hash))
-            entries, ids = _feature_realism(kind, where, sets, proto, cache)
-        out.update(entries)
-        judged.update(ids)
-    m = ss.manifest
-    extra_hash = "".join(f"|{k}:{v['sha256']}" for k, v in sorted(judged.items()) if k != judge.id)
-    if down_record:
-        extra_hash += "|downstream:" + down_record["protocol"]["hash"]
-    return new_results(
-        protocol={"id": proto.id, "hash": protocol_hash(proto, judge.sha256 + "|ref:" + ref_hash
-                                                        + ("|" + au_judge["id"] if tool else "") + extra_hash)},
-        generator={k: m.generator[k] for k in ("name", "version", "config", "stats") if k in m.generator},
-        sampleset={"folder": root.resolve().name, "content_hash": gen_hash, "n": len(ss),
-                   "labels_sha256": m.labels_sha256, "no_face_rows": no_face},
-        reference={"folder": reference.resolve().name, "content_hash": ref_hash, "n": len(ref_ss),
-                   "no_face_rows": ref_no_face},
-        metrics=out, au_judge=au_judge,
-        judges=judged,
-        seeds={"bootstrap": proto.bootstrap.seed},
-        stage_seconds={k: round(v, 3) for k, v in st.seconds.items()},
-        **extra, **environment())
+            self.ref = {**self.ref, **read_au_tool(ref_tool, self.ref_ss)[0]}
+
+    def compute_metrics(self) -> None:
+        c, r = self.ss.claims(), self.ref_ss.claims()
+        self.gen, (claimed_int, claimed_expr), self.no_face = _keep(self.gen, c.intensity, c.expression)
+        self.ref, (self.ref_int, self.ref_expr), self.ref_no_face = _keep(self.ref, r.intensity, r.expression)
+        counts = face_counts(self.ss.root)
+        facts = {} if counts is None else {"face_counts": counts}
+        x = ScoreInputs(self.proto, self.gen, self.ref, self.trn, claimed_int, claimed_expr, None,
+                        self.au_judge["id"], facts=facts)
+        self.metrics, self.skipped = compute_metrics(x, self.st)
+
+    def compute_ceilings(self) -> None:
+        """Each alignment metric on the reference set (its own labels vs the same judge), beside the set's."""
+        p = self.proto
+        with self.st("ceilings"):
+            alignment = tuple(n for n in p.metrics if p.metric_info[n]["family"] == "alignment")
+            ref_x = ScoreInputs(dataclasses.replace(p, metrics=alignment), self.ref, self.ref, {}, self.ref_int,
+                                self.ref_expr, None, self.au_judge["id"])
+            ceilings, _ = compute_metrics(ref_x, Stages())
+            for name, entry in self.metrics.items():
+                if name in ceilings:
+                    c = ceilings[name]
+                    entry["ceiling"] = {"value": c["value"], "ci95": c.get("ci95"), "n": c["n"],
+                                        "what": "the reference set's own labels vs this judge"}
+
+    def run_downstream(self) -> None:
+        o = self.opts
+        with self.st("downstream"):
+            down, self.down_record, skip = downstream_family(
+                self.proto, self.ss, self.ss.content_hash(), data_root=o.data_root, results=o.downstream_results,
+                device=o.device, cache=o.cache, progress=o.progress)
+        self.metrics.update(down)
+        if skip:
+            self.skipped[self.proto.headline.rank_by] = skip
+
+    def run_feature_judges(self) -> None:
+        for kind, where in sorted((self.opts.feature_judges or {}).items()):
+            with self.st(f"realism_{kind}"):
+                entries, ids = _feature_realism(kind, where, self.ss, self.ref_ss, self.proto, self.opts.cache)
+            self.metrics.update(entries)
+            self.judged.update(ids)
+
+    def hash_parts(self) -> list[HashPart]:
+        """The judge, the reference's content, an AU tool, extra feature judges, the headline's protocol."""
+        parts = [judge_part(self.judge.sha256), HashPart("ref", self.ref_ss.content_hash())]
+        if self.tool:
+            parts.append(au_tool_part(self.au_judge["id"]))
+        parts += [HashPart(k, v["sha256"]) for k, v in sorted(self.judged.items()) if k != self.judge.id]
+        if self.down_record:
+            parts.append(HashPart("downstream", self.down_record["protocol"]["hash"]))
+        return parts
+
+    def results(self) -> dict:
+        extra = self.extra()
+        if self.down_record:
+            extra["downstream"] = self.down_record
+        ref = self.ref_ss
+        return build_results(
+            self.proto, self.hash_parts(), self.ss, self.metrics, stage_seconds=self.st.seconds,
+            sampleset_extra={"no_face_rows": self.no_face},
+            reference={"folder": Path(ref.root).resolve().name, "content_hash": ref.content_hash(), "n": len(ref),
+                       "no_face_rows": self.ref_no_face},
+            au_judge=self.au_judge, judges=self.judged, seeds={"bootstrap": self.proto.bootstrap.seed}, **extra)

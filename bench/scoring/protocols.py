@@ -23,6 +23,7 @@ import yaml
 
 from bench import judges
 from bench.core.errors import DataError, UsageError
+from bench.core.hashparts import hash_text
 from bench.core.paths import PROTOCOLS
 from bench.core.protocol import Protocol, parse_protocol, protocol_hash
 from bench.core.registry import AU_READINGS, JUDGES, READERS, metric_spec
@@ -103,7 +104,7 @@ def load_protocol(name: str | os.PathLike | Protocol) -> Protocol:
         if (h.downstream is not None) != (proto.kind == "faces"):
             raise DataError(path, "headline.downstream (the real-data protocol whose training value ranks) belongs to "
                                   "faces protocols, and a faces protocol's headline needs one")
-        if h.downstream is not None:  # the downstream metrics come from that protocol (score_faces)
+        if h.downstream is not None:  # the downstream metrics come from that protocol (bench.scoring.faces)
             real = load_protocol(h.downstream)
             if real.kind != "real":
                 raise DataError(path, f"headline.downstream {h.downstream!r} is a {real.kind} protocol, not a "
@@ -151,6 +152,6 @@ def current_hash(proto: Protocol, data_root: str | os.PathLike | None = None) ->
                              "files)")
         from bench.downstream import realdata  # the dataset's label files: only for a real protocol's hash
 
-        return protocol_hash(proto, realdata.hash_input(proto, data_root))
+        return protocol_hash(proto, hash_text(realdata.hash_parts(proto, data_root)))
     judge = judges.build_judge(proto.judge.kind, proto.judge.config, train_if_missing=False)
     return protocol_hash(proto, judge.sha256)

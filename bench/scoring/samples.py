@@ -26,10 +26,10 @@ import numpy as np
 from bench import judges
 from bench.core.protocol import DEFAULT_PROTOCOL, Protocol
 from bench.data.aus import AU_COLUMNS, EXPRESSIONS, N_AUS
-from bench.data.sampleset import SampleSet
+from bench.data.sampleset import SampleSet, opened
 from bench.judges.cache import judge_sharded
 from bench.scoring.protocols import load_protocol
-from bench.scoring.score import score_sampleset
+from bench.scoring.score import score
 
 DECIMALS = 4
 AU_READINGS = {"au_intensity": "judge_{}", "au_prob": "judge_{}_p"}  # reading -> column pattern per AU
@@ -91,30 +91,23 @@ def per_sample_table(files: list[str], claimed_aus: np.ndarray, claimed_expressi
     return cols
 
 
-def _claimed(ss: SampleSet) -> tuple[list[str], np.ndarray, np.ndarray]:
-    rows = list(ss.rows())
-    if not rows:
-        return [], np.zeros((0, N_AUS), np.float32), np.zeros(0, np.int64)
-    return ([s.file for s in rows], np.stack([s.intensity for s in rows]),
-            np.array([s.expression for s in rows], np.int64))
-
-
-def score_with_samples(root: str | Path, protocol: str | Protocol = DEFAULT_PROTOCOL, **kw
+def score_with_samples(source: SampleSet | str | Path, protocol: str | Protocol = DEFAULT_PROTOCOL, **kw
                        ) -> tuple[dict, dict[str, list]]:
-    """`score_sampleset(root, protocol, **kw)` and the per-sample table of the readings its metrics read."""
+    """`score(source, protocol, **kw)` (a world protocol) and the per-sample table of the readings its metrics
+    read."""
     per_image: dict = {}
-    res = score_sampleset(root, protocol, per_image=per_image, **kw)
+    res = score(source, protocol, per_image=per_image, **kw)
     return res, per_sample_table(per_image["files"], per_image["claimed_intensity"], per_image["claimed_expression"],
                                  per_image["readings"])
 
 
-def sample_table(root: str | Path, protocol: str | Protocol = DEFAULT_PROTOCOL, cache: Path | None = None
-                 ) -> dict[str, list]:
+def sample_table(source: SampleSet | str | Path, protocol: str | Protocol = DEFAULT_PROTOCOL,
+                 cache: Path | None = None) -> dict[str, list]:
     """The per-sample table of a set scored before under `protocol` (the judge's readings come from the feature
     cache, or are computed and cached if absent). Without --au-readings: the protocol's own judge."""
     proto = load_protocol(protocol)
     judge = judges.build_judge(proto.judge.kind, proto.judge.config)
-    ss = SampleSet(root)
-    gen = judge_sharded(root, judge, judge.id, folder=cache)
-    files, claimed_aus, claimed_expression = _claimed(ss)
-    return per_sample_table(files, claimed_aus, claimed_expression, gen)
+    ss = opened(source)
+    gen = judge_sharded(ss, judge, judge.id, folder=cache)
+    c = ss.claims()
+    return per_sample_table(list(c.files), c.intensity, c.expression, gen)

@@ -1,47 +1,54 @@
-"""`augen score`: a SampleSet x a protocol -> the results JSON (bench.core.results).
+"""`score()`: one SampleSet x one protocol -> the results JSON (bench.core.results), for every protocol kind.
 
-Stages (each timed): validate -> build the protocol's judge (bench.judges registry) -> judge the set (streamed,
-cached by content hash) -> judge the protocol's reference and train-reference images (cached) -> every metric the
-protocol lists, family by family (each metric is declared once in its family module with `register_metric`)
--> downstream, when asked for.
+    score(SET, "world-v3", downstream=True)                       the world: judge, metric families, recognizers
+    score(SET, "faces-v1", reference=REF, data_root=AFFECTNET)    photographs against a real face set
+    score(SET, "affectnet-v1", data_root=AFFECTNET)               recognizers on a real dataset
+
+The set is opened once (`bench.data.sampleset.SampleSet`, or pass an opened one) and handed to every stage; the
+protocol is parsed once (pass a `Protocol` or an id); judges are built once per process (bench.judges.build_judge).
+Each kind is a recipe of timed stages (`WorldScore` here, `FacesScore` in bench.scoring.faces, `RealScore` in
+bench.scoring.realdata); every recipe files its results through one builder (bench.scoring.record).
+
+World stages: validate -> load_judge -> judge_generated (streamed, cached by content hash) -> judge_reference (the
+protocol's reference and train-reference splits, cached) -> every metric the protocol lists, family by family (each
+declared once in its family module with `register_metric`) -> downstream, when asked for.
 """
 
 from __future__ import annotations
 
-import contextlib
-import time
 from pathlib import Path
 
 import numpy as np
 
 from bench import judges
-from bench.core.errors import DataError, UsageError
-from bench.core.protocol import DEFAULT_PROTOCOL, FAMILIES, Protocol, protocol_hash
-from bench.core.registry import AU_READINGS, METRICS
-from bench.core.results import environment, metric, new_results
-from bench.data.safeio import contained_path
+from bench.core.errors import DataError
+from bench.core.hashparts import au_tool_part, judge_part
+from bench.core.protocol import DEFAULT_PROTOCOL, Protocol
 from bench.data.sampleset import SampleSet
 from bench.judges.cache import cached, judge_sharded
-from bench.scoring.context import NotApplicable, ScoreInputs
+from bench.scoring.context import ScoreInputs
 from bench.scoring.downstream import run_protocol_downstream
+from bench.scoring.faces import FacesScore
 from bench.scoring.protocols import load_protocol
+from bench.scoring.realdata import RealScore
+from bench.scoring.record import build_results
+from bench.scoring.stages import Recipe, ScoreOptions, au_tool, check_options, compute_metrics, read_au_tool
 from bench.world.conditions import suite_conditions
 from bench.world.make import WORLD_VERSION
 from bench.world.params import WorldConfig, sample_params
 from bench.world.render import render
 
+MIN_WORLD_SET = 20  # fewer samples than this and no world statistic means anything
 
-class Stages:
-    """Wall time per stage."""
 
-    def __init__(self):
-        self.seconds: dict[str, float] = {}
-
-    @contextlib.contextmanager
-    def __call__(self, name: str):
-        t = time.perf_counter()
-        yield
-        self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t
+def score(source: SampleSet | str | Path, protocol: str | Protocol = DEFAULT_PROTOCOL, **options) -> dict:
+    """Score one set under one protocol of any kind; `options` are `ScoreOptions` fields (one the protocol's kind
+    does not read is a UsageError)."""
+    proto = load_protocol(protocol)
+    opts = ScoreOptions(**options)
+    check_options(proto, opts)
+    recipe = {"world": WorldScore, "faces": FacesScore, "real": RealScore}[proto.kind]
+    return recipe(proto, source, opts)()
 
 
 def judge_world_split(judge, world: dict, split: str, n: int, folder: Path | None = None, start: int = 0) -> dict:
@@ -60,139 +67,97 @@ def judge_world_split(judge, world: dict, split: str, n: int, folder: Path | Non
     return cached(key, judge.id, compute, folder)
 
 
-def _claimed(ss: SampleSet) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    inten, expr, files = [], [], []
-    for s in ss.rows():
-        inten.append(s.intensity)
-        expr.append(s.expression)
-        files.append(s.file)
-    return np.stack(inten), np.array(expr), files
-
-
-def _requested(proto: Protocol, ss: SampleSet, files: list[str]) -> list | None:
+def requested_conditions(proto: Protocol, ss: SampleSet) -> list | None:
     """The conditions behind each row, when the set answers this protocol's suite (row i = `{start + i:08d}.png`)."""
     c = proto.conditions
+    files = ss.claims().files
     n, start = len(files), c.start or 0
-    if ss.manifest.protocol != proto.id or n > c.n or files != [f"{start + i:08d}.png" for i in range(n)]:
+    if ss.manifest.protocol != proto.id or n > c.n or list(files) != [f"{start + i:08d}.png" for i in range(n)]:
         return None
     return suite_conditions(proto, n)
 
 
-def compute_metrics(x: ScoreInputs, st: Stages) -> tuple[dict[str, dict], dict[str, str]]:
-    """Every metric the protocol lists but downstream, family by family (a stage each): (results entries, reasons
-    of the metrics that do not apply to this set)."""
-    out: dict[str, dict] = {}
-    skipped: dict[str, str] = {}
-    listed = set(x.proto.metrics)
-    for family in FAMILIES:
-        entries = [e for e in METRICS.entries() if e.name in listed and e.meta["family"] == family]
-        if not entries:
-            continue
-        with st(family):
-            for e in entries:
-                try:
-                    v = e.target(x)
-                except NotApplicable as why:
-                    skipped[e.name] = str(why)
-                    continue
-                out[e.name] = metric(v.value, v.n, e.meta["higher_is_better"], family, v.ci, **v.extra)
-    return out, skipped
+class WorldScore(Recipe):
+    """A SampleSet under a world protocol (module docstring)."""
 
+    def __call__(self) -> dict:
+        self.validate()
+        self.load_judge()
+        self.judge_generated()
+        self.judge_reference()
+        self.read_au_tool()
+        self.compute_metrics()
+        self.run_downstream()
+        return self.results()
 
-def au_tool(au_readings: str | None, proto: Protocol, root: str | Path,
-            must_exist: bool = True) -> tuple[str, Path, dict] | None:
-    """(AU_READINGS kind, where, the reader's keyword arguments) from `--au-readings KIND:WHERE` (a LibreFace CSV
-    whose key column is not `file`: `libreface:FILE.csv:KEYCOLUMN`), else from the protocol's `au_readings`
-    (resolved inside the set's folder; with `must_exist` false, None when the set holds no such file), else None."""
-    if au_readings:
-        kind, _, where = au_readings.partition(":")
-        if kind not in AU_READINGS or not where:
-            raise UsageError(f"--au-readings must be KIND:WHERE with KIND one of {', '.join(AU_READINGS.names())} "
-                             f"(libreface:FILE.csv[:KEYCOLUMN], openface:FOLDER), not {au_readings!r}")
-        head, sep, key = where.rpartition(":")
-        if kind == "libreface" and sep and head and key and not key.lower().endswith(".csv") and "/" not in key:
-            return kind, Path(head), {"key_column": key}
-        return kind, Path(where), {}
-    if proto.au_readings is None:
-        return None
-    path = contained_path(root, proto.au_readings.path, proto.path)
-    return (proto.au_readings.kind, path, {}) if must_exist or path.exists() else None
+    def validate(self) -> None:
+        with self.st("validate"):
+            p, ss = self.proto, self.ss
+            size = (p.world.image_size, p.world.image_size)
+            if ss.image_size != size:
+                raise DataError(ss.root, f"images are {ss.image_size}, protocol {p.id} scores {size}")
+            if len(ss) < MIN_WORLD_SET:
+                raise DataError(ss.root, f"{len(ss)} samples; at least {MIN_WORLD_SET} are needed to score")
 
+    def load_judge(self) -> None:
+        with self.st("load_judge"):
+            self.judge = judges.build_judge(self.proto.judge.kind, self.proto.judge.config,
+                                            progress=self.opts.progress)
+        self.au_judge = {"id": self.judge.id, "sha256": self.judge.sha256}
+        self.parts = [judge_part(self.judge.sha256)]
 
-def score_sampleset(root: str | Path, protocol: str | Protocol = DEFAULT_PROTOCOL, *, cache: Path | None = None,
-                    progress: bool = False, au_readings: str | None = None, downstream: bool = False,
-                    per_image: dict | None = None) -> dict:
-    """Score a SampleSet under a world protocol; returns the results dict (see bench.core.results).
+    def judge_generated(self) -> None:
+        with self.st("judge_generated"):
+            self.ss.content_hash()  # timed here, as before: the first full read of an unverified set
+            self.gen = judge_sharded(self.ss, self.judge, self.judge.id, folder=self.opts.cache)
 
-    `au_readings` ('libreface:FILE.csv' or 'openface:FOLDER', a `bench.core.registry.AU_READINGS` kind) replaces
-    the judge's AU readings in the alignment family by an external tool's (NaN where the tool reads nothing); without
-    it, the protocol's `au_readings` (a path inside the set's folder) does, when the protocol names one.
-    `downstream` also trains the protocol's recognizers on the set (bench.downstream; minutes, cached per training).
-    A `per_image` dict is filled with what the metrics read per image: files, claimed_intensity,
-    claimed_expression, readings (the judge's, after `au_readings`); bench.scoring.samples turns it into the
-    per-sample table.
-    """
-    st = Stages()
-    proto = load_protocol(protocol)
-    if proto.kind != "world":
-        raise DataError(proto.path, f"is a {proto.kind}-data protocol; score sets under it with `augen downstream`")
-    world = proto.world.as_dict()
-    with st("validate"):
-        ss = SampleSet(root)
-        size = (proto.world.image_size, proto.world.image_size)
-        if ss.image_size != size:
-            raise DataError(root, f"images are {ss.image_size}, protocol {proto.id} scores {size}")
-        if len(ss) < 20:
-            raise DataError(root, f"{len(ss)} samples; at least 20 are needed to score")
-    with st("load_judge"):
-        judge = judges.build_judge(proto.judge.kind, proto.judge.config, progress=progress)
-    with st("judge_generated"):
-        content_hash = ss.content_hash()
-        gen = judge_sharded(root, judge, judge.id, folder=cache, content_hash=content_hash)
-    with st("judge_reference"):
-        ref = judge_world_split(judge, world, proto.reference.split, proto.reference.n, cache)
-        trn = judge_world_split(judge, world, proto.train_reference.split, proto.train_reference.n, cache)
-        facts = {}
-        if "real_copy_share" in proto.metrics:  # the real images of the conditions themselves: a copy pool
-            c = proto.conditions
-            facts["conditions_real"] = judge_world_split(judge, world, c.split, c.n, cache, c.start or 0)
-    au_judge = {"id": judge.id, "sha256": judge.sha256}
-    tool = au_tool(au_readings, proto, root)
-    if tool is not None:
-        ext, ext_id = AU_READINGS.get(tool[0])(ss, tool[1], **tool[2])
-        gen = {**gen, **ext}
-        au_judge = {"id": ext_id, "sha256": ext_id.rsplit("-", 1)[-1]}
-    claimed_int, claimed_expr, files = _claimed(ss)
-    x = ScoreInputs(proto, gen, ref, trn, claimed_int, claimed_expr, _requested(proto, ss, files), au_judge["id"],
-                    facts=facts)
-    if per_image is not None:
-        per_image.update(files=files, claimed_intensity=claimed_int, claimed_expression=claimed_expr,
-                         readings=gen)
-    out, skipped = compute_metrics(x, st)
-    if downstream and proto.downstream is not None:
-        with st("downstream"):
-            out.update(run_protocol_downstream(proto, root, content_hash, cache, progress, ss.manifest.generator))
-    missing = [k for k, info in proto.metric_info.items()
-               if k not in out and k not in skipped and (downstream or info["family"] != "downstream")]
-    if missing:  # every listed name has registered code, so this is a bug, not bad input
-        raise RuntimeError(f"{proto.id}: listed metrics not produced: {', '.join(missing)}")
-    extra = {"not_applicable": skipped} if skipped else {}  # e.g. the control family of a set outside the suite
-    m = ss.manifest
-    judged = st.seconds.get("judge_generated", 0.0)
-    n = len(ss)
-    return new_results(  # an external AU judge makes the scores a different (unrankable-together) set
-        protocol={"id": proto.id, "hash": protocol_hash(proto, judge.sha256 + ("|" + au_judge["id"] if tool
-                                                                               else ""))},
-        generator={k: m.generator[k] for k in ("name", "version", "config", "stats", "real_data")
-                   if k in m.generator},
-        sampleset={"folder": Path(root).resolve().name, "content_hash": content_hash, "n": n,  # no machine paths
-                   "labels_sha256": m.labels_sha256},
-        metrics=out,
-        au_judge=au_judge,
-        judges={judge.id: {"sha256": judge.sha256, "ceiling": getattr(judge, "ceiling", {}), "config": judge.config}},
-        seeds={"bootstrap": proto.bootstrap.seed, "world": proto.world.seed},
-        stage_seconds={k: round(v, 3) for k, v in st.seconds.items()},
-        throughput_images_per_s=round(n / judged, 1) if judged > 0 else None,
-        **extra,
-        **environment(),
-    )
+    def judge_reference(self) -> None:
+        p, cache, world = self.proto, self.opts.cache, self.proto.world.as_dict()
+        with self.st("judge_reference"):
+            self.ref = judge_world_split(self.judge, world, p.reference.split, p.reference.n, cache)
+            self.trn = judge_world_split(self.judge, world, p.train_reference.split, p.train_reference.n, cache)
+            self.facts = {}
+            if "real_copy_share" in p.metrics:  # the real images of the conditions themselves: a copy pool
+                c = p.conditions
+                self.facts["conditions_real"] = judge_world_split(self.judge, world, c.split, c.n, cache,
+                                                                  c.start or 0)
+
+    def read_au_tool(self) -> None:
+        tool = au_tool(self.opts.au_readings, self.proto, self.ss.root)
+        if tool is not None:
+            ext, ext_id = read_au_tool(tool, self.ss)
+            self.gen = {**self.gen, **ext}
+            self.au_judge = {"id": ext_id, "sha256": ext_id.rsplit("-", 1)[-1]}
+            self.parts.append(au_tool_part(ext_id))  # scores by another AU reader never rank with the judge's
+
+    def compute_metrics(self) -> None:
+        c = self.ss.claims()
+        x = ScoreInputs(self.proto, self.gen, self.ref, self.trn, c.intensity, c.expression,
+                        requested_conditions(self.proto, self.ss), self.au_judge["id"], facts=self.facts)
+        if self.opts.per_image is not None:
+            self.opts.per_image.update(files=list(c.files), claimed_intensity=c.intensity,
+                                       claimed_expression=c.expression, readings=self.gen)
+        self.metrics, self.skipped = compute_metrics(x, self.st)
+
+    def run_downstream(self) -> None:
+        p, o = self.proto, self.opts
+        if o.downstream and p.downstream is not None:
+            with self.st("downstream"):
+                self.metrics.update(run_protocol_downstream(p, self.ss, self.ss.content_hash(), o.cache, o.progress,
+                                                            self.ss.manifest.generator))
+        missing = [k for k, info in p.metric_info.items() if k not in self.metrics and k not in self.skipped
+                   and (o.downstream or info["family"] != "downstream")]
+        if missing:  # every listed name has registered code, so this is a bug, not bad input
+            raise RuntimeError(f"{p.id}: listed metrics not produced: {', '.join(missing)}")
+
+    def results(self) -> dict:
+        j = self.judge
+        judged = self.st.seconds.get("judge_generated", 0.0)
+        n = len(self.ss)
+        return build_results(
+            self.proto, self.parts, self.ss, self.metrics, stage_seconds=self.st.seconds,
+            au_judge=self.au_judge,
+            judges={j.id: {"sha256": j.sha256, "ceiling": getattr(j, "ceiling", {}), "config": j.config}},
+            seeds={"bootstrap": self.proto.bootstrap.seed, "world": self.proto.world.seed},
+            throughput_images_per_s=round(n / judged, 1) if judged > 0 else None,
+            **self.extra())

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.core.atomic import atomic_write_text
+from bench.downstream import data as DD
 from bench.downstream import harness as DS
 from bench.downstream.tasks import TASK_KINDS, columns
 from bench.downstream.tasks import interval_coverage as coverage
@@ -44,7 +45,7 @@ def task_value(result: dict, task, cols: list[str]) -> float:
     return float(np.mean([result[f][AU_INDEX[int(c[2:])]] for c in cols]))  # the control labels every AU
 
 
-def own(d: DS.LabelledImages) -> DS.LabelledImages:
+def own(d: DD.LabelledImages) -> DD.LabelledImages:
     """A copy of a view that owns its storage."""
     return dataclasses.replace(d, x=d.x.clone(), aus=d.aus.clone(), expression=d.expression.clone())
 
@@ -56,12 +57,12 @@ def measure(proto_id: str, runs: int, scale: float, seed_only_runs: int, workers
     s = dataclasses.replace(s0, scales=(scale,))
     world, n1 = proto.world.as_dict(), s.real_train.n
     b = int(round(scale * n1))
-    test = DS.from_world(world, s.test.split, s.test.n, s.input_size, s.test.start or 0)
-    val = DS.from_world(world, s.val.split, s.val.n, s.input_size, s.val.start or 0)
+    test = DD.from_world(world, s.test.split, s.test.n, s.input_size, s.test.start or 0)
+    val = DD.from_world(world, s.val.split, s.val.n, s.input_size, s.val.start or 0)
     k = len(s.seeds)
     jobs, where = [], []
     for m in range(runs):
-        draw = DS.from_world(world, "val", k * b, s.input_size, START + m * k * b)
+        draw = DD.from_world(world, "val", k * b, s.input_size, START + m * k * b)
         blocks = [own(draw.rows(j * b, b)) for j in range(k)]  # own storage: a job pickles only its block
         for j in range(k):
             jobs.append((blocks[j], test, s, s.seeds[j], proto.occurrence_threshold, None, val))

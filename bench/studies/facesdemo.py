@@ -30,8 +30,8 @@ from bench.generation.importer import ImportConfig, import_images
 from bench.judges import build_judge
 from bench.judges.cache import judge_sharded
 from bench.judges.faceapi import skintone
-from bench.scoring.faces import score_faces
 from bench.scoring.protocols import load_protocol
+from bench.scoring.score import score
 
 PROTOCOL = "faces-demo"
 SIZE = 128
@@ -72,7 +72,7 @@ def run(work: Path) -> tuple[dict, Path]:
         images, labels = _half(shipped, which, work / f"{role}-source")
         sets[role] = work / role
         stats[role] = import_images(images, labels, sets[role], ImportConfig(size=SIZE, generator=f"demo-{role}"))
-    res = score_faces(sets["scored"], PROTOCOL, sets["reference"], cache=work / "cache")
+    res = score(sets["scored"], PROTOCOL, reference=sets["reference"], cache=work / "cache")
     res["demo"] = {"import": stats, "expressions": "by eye (bench.studies.facesdemo.DEMO_EXPRESSIONS)"}
     return res, sets["scored"]
 

@@ -24,7 +24,7 @@ from bench.core.protocol import Protocol
 from bench.judges.world import second_judge_config
 from bench.publish.leaderboard import headline, load_filed, rank_by_training_value
 from bench.scoring.protocols import current_hash, load_protocol, with_judge
-from bench.scoring.score import score_sampleset
+from bench.scoring.score import score
 
 
 def second_judge_protocol(proto: Protocol) -> Protocol:
@@ -55,7 +55,7 @@ def rescore(proto: Protocol, filed: list[tuple[str, dict]], sets: dict[str, Path
         if folder is None:
             missing.append(name)
             continue
-        r2 = score_sampleset(folder, p2, downstream=False)
+        r2 = score(folder, p2, downstream=False)
         r2["metrics"].update({k: v for k, v in r["metrics"].items() if v.get("family") == "downstream"})
         r2["generator"] = r["generator"]
         out.append((name, r2))

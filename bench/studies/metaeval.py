@@ -46,7 +46,7 @@ from bench.pipeline import runner
 from bench.publish.leaderboard import headline
 from bench.publish.report import render_md
 from bench.scoring.protocols import current_hash, load_protocol
-from bench.scoring.score import score_sampleset
+from bench.scoring.score import score
 from bench.studies import metaeval_checks as checks
 from bench.studies.judgecheck import second_judge_protocol
 from bench.studies.metaeval_checks import signed
@@ -121,7 +121,7 @@ def score_variant(cfg: MetaevalConfig, proto: Protocol, fault: str, level: float
     out = results_path(cfg, kind, name)
     if kind == "judge":
         folder = runner.merge(runner.generate_shards(rcfg, work, progress=False), rcfg)
-        res = score_sampleset(folder, second_judge_protocol(proto), downstream=True)
+        res = score(folder, second_judge_protocol(proto), downstream=True)
         for k in runner.VOLATILE:
             res.pop(k, None)
     else:
