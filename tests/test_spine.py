@@ -113,3 +113,14 @@ def test_submit_counts(good, proto_path, tmp_path):
     filed = json.loads((tmp_path / "results" / "world-mini" / "counted.json").read_text())
     assert filed["sampleset"]["content_hash"] == SampleSet(good).content_hash()
     assert np.isfinite(filed["metrics"]["fd_world"]["value"])
+
+
+def test_count_report_pairs_before_and_after(tmp_path):
+    counts = {"exit": 0, "images": 2, "png_opens_per_image": 5.0, "decodes_per_image": 3.0,
+              "hash_reads_per_image": 2.0, "protocol_parses": 4, "judge_builds": 3}
+    (tmp_path / "before-x.json").write_text(json.dumps({**counts, "command": "augen submit a"}))
+    (tmp_path / "after-x.json").write_text(json.dumps({**counts, "command": "augen submit a", "judge_builds": 1}))
+    rows = [r for r in opencount.report(tmp_path).read_text().splitlines() if r.startswith("| `")]
+    assert rows == ["| `augen submit a` | before | 5.0 | 3.0 | 2.0 | 4 | 3 |",
+                    "| `augen submit a` | after | 5.0 | 3.0 | 2.0 | 4 | 1 |"]
+    assert opencount.public_command([str(tmp_path), "--name", "x"]) == f"augen {tmp_path.name} --name x"

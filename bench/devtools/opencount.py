@@ -1,6 +1,7 @@
 """Count what one `augen` command reads: PNG reads and decodes per image, protocol files parsed, judge weights loaded.
 
     python -m bench.devtools.opencount [--json FILE] -- augen submit SET --protocol world-v3 --name x
+    python -m bench.devtools.opencount --report FOLDER     FOLDER/counts.md from its before-*.json / after-*.json
 
 runs the `augen` command line in this process with Python's audit hook on `open` (inherited by forked loader
 workers; each event is appended as one line to a log file, so workers' reads count too) and a wrapper on PIL's
@@ -26,7 +27,35 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-USAGE = "usage: python -m bench.devtools.opencount [--json FILE] -- augen ARGS..."
+USAGE = ("usage: python -m bench.devtools.opencount [--json FILE] -- augen ARGS...\n"
+         "       python -m bench.devtools.opencount --report FOLDER")
+COLUMNS = ("png_opens_per_image", "decodes_per_image", "hash_reads_per_image", "protocol_parses", "judge_builds")
+
+
+def public_command(argv: list[str]) -> str:
+    """`augen ARGS` as recorded: an argument naming an existing file or folder keeps only its name (no machine
+    paths in filed counts)."""
+    return "augen " + " ".join(Path(a).name if len(a) > 1 and Path(a).exists() else a for a in argv)
+
+
+def report(folder: Path) -> Path:
+    """counts.md in `folder`: each `before-X.json` beside its `after-X.json` (the counts this tool wrote)."""
+    from bench.core.atomic import atomic_write_text
+
+    rows = ["| command | code | " + " | ".join(c.replace("_", " ") for c in COLUMNS) + " |",
+            "|---|---|" + "---:|" * len(COLUMNS)]
+    for before in sorted(folder.glob("before-*.json")):
+        for side, path in (("before", before), ("after", before.with_name("after-" + before.name[7:]))):
+            if path.is_file():
+                c = json.loads(path.read_text())
+                rows.append(f"| `{c['command']}` | {side} | " + " | ".join(str(c[k]) for k in COLUMNS) + " |")
+    text = ("# Reads per scored set: before and after the scoring spine\n\n"
+            "Written by `python -m bench.devtools.opencount --report` from the counts beside it (each made by "
+            "`python -m bench.devtools.opencount --json FILE -- augen ...`, images = 2,000; `before` ran the commit "
+            "before the spine, 587a4c1).\n\n" + "\n".join(rows) + "\n")
+    out = folder / "counts.md"
+    atomic_write_text(out, text)
+    return out
 
 
 def _install(log: Path) -> None:
@@ -103,6 +132,9 @@ def summarise(lines: list[str], protocol_file: str | None = None) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--report"] and len(argv) == 2:
+        print(f"wrote {report(Path(argv[1]))}")
+        return 0
     out = None
     if argv[:1] == ["--json"] and len(argv) > 1:
         out, argv = Path(argv[1]), argv[2:]
@@ -117,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         rc = augen(argv[2:])
         given = argv[argv.index("--protocol") + 1] if "--protocol" in argv[:-1] else None
         given = given if given and Path(given).is_file() else None
-        counts = {"command": "augen " + " ".join(argv[2:]), "exit": rc,
+        counts = {"command": public_command(argv[2:]), "exit": rc,
                   **summarise(log.read_text(errors="replace").splitlines(), given)}
     print(json.dumps(counts, indent=1))
     if out is not None:
