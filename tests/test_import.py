@@ -135,6 +135,7 @@ def test_face_yield_and_wilson():
         face_yield(np.array([1.0, 2.0]))
 
 
+@pytest.mark.multiprocess
 def test_resume_after_an_interruption_and_workers(photo_folder, tmp_path, monkeypatch):
     root, names = photo_folder
     (tmp_path / "r.json").write_text(json.dumps(_records(names)))

@@ -72,6 +72,7 @@ def test_shards_by_hand_then_merge_equal_one_process(tmp_path, monkeypatch):
     assert SampleSet(one).content_hash() == SampleSet(two).content_hash() and len(SampleSet(two)) == 60
 
 
+@pytest.mark.multiprocess
 def test_accelerate_launch_two_cpu_processes(tmp_path):
     proto = mini_protocol(tmp_path)
     # accelerate's torchrun launcher (--multi_gpu) is the one that starts N processes; it runs on CPU as well
@@ -86,6 +87,7 @@ def test_accelerate_launch_two_cpu_processes(tmp_path):
     assert "[0/2] generating shard 1/3" in logs and "[1/2] generating shard 2/3" in logs and "results:" in logs
 
 
+@pytest.mark.multiprocess
 def test_workers_split_generation_into_processes_with_the_same_results(tmp_path, monkeypatch):
     monkeypatch.setenv("AUGEN_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("PYTHONPATH", str(ROOT))

@@ -6,6 +6,8 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 
+import pytest
+
 from bench.core.threads import THREAD_VARS, cap_torch, capped_env, children_capped, thread_share
 
 
@@ -22,6 +24,7 @@ def test_share_splits_the_cores(monkeypatch):
     assert thread_share(4) == 1
 
 
+@pytest.mark.multiprocess
 def test_spawned_workers_see_their_share_and_the_parent_is_restored(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "7")
     monkeypatch.delenv("MKL_NUM_THREADS", raising=False)

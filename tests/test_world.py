@@ -181,6 +181,7 @@ def test_sharded_make_resumes_after_a_crash_with_identical_files(tmp_path, monke
     assert validate(tmp_path / "resumed").count == 50
 
 
+@pytest.mark.multiprocess
 def test_two_worker_processes_write_the_same_set(tmp_path):
     cfg = WorldConfig(image_size=32)
     one = world_make.make_world_set(tmp_path / "one", cfg, "val", 40, shard_size=20, progress=False)
