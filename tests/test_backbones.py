@@ -13,6 +13,7 @@ import torch
 from transformers import ResNetConfig, ResNetModel
 
 from bench.core.errors import DataError, MissingWeights
+from bench.core.hashparts import hash_text
 from bench.core.pinned import sha256_file
 from bench.downstream import backbones as B
 from bench.downstream.recognizers import ResNet18, ResNet50
@@ -220,7 +221,7 @@ def test_the_backbone_file_enters_a_real_protocols_hash(known, tmp_path):
     with pytest.raises(MissingWeights):  # no hash without the file it names
         current_hash(tuned, root)
     B.add_backbone(path)
-    text = realdata.hash_input(tuned, root)
-    assert text == realdata.hash_input(plain, root) + "|backbone:" + sha256_file(path)
+    text = hash_text(realdata.hash_parts(tuned, root))
+    assert text == hash_text(realdata.hash_parts(plain, root)) + "|backbone:" + sha256_file(path)
     assert current_hash(tuned, root) != current_hash(dataclasses.replace(
         tuned, downstream=dataclasses.replace(tuned.downstream, pretrained=None)), root)
