@@ -1,5 +1,5 @@
 """Runner overhead: `augen run` (shards, per-shard judging, merge, content hashes, results) on the `real` control
-against its stages called directly (write_generated + score_sampleset), both from empty caches, same run."""
+against its stages called directly (write_generated + score), both from empty caches, same run."""
 
 from __future__ import annotations
 
