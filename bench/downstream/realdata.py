@@ -213,7 +213,7 @@ def load_split(d: DataSettings, s: DownstreamSettings, root: str | os.PathLike, 
 
     rows, labels, images = rows or split_rows(d, s, root, part)
     sel, spec, size = _selection(s, part), (d.test if part == "test" else d.train), s.input_size
-    _check_images_fit(len(rows), size, labels)  # this split alone (RealScore checks the whole run: bench.scoring.realdata)
+    _check_images_fit(len(rows), size, labels)  # this split alone (RealScore checks the whole run)
     data = {k: v for k, v in plain(d).items() if k not in ("train", "test")}
     sel_key = json.dumps({"part": part, "sel": plain(sel), "data": data, "spec": plain(spec)}, sort_keys=True)
     head = f"{d.reader}:{_labels_sha(labels)}:{hashlib.sha256(sel_key.encode()).hexdigest()[:16]}:{len(rows)}:{size}"
