@@ -22,7 +22,7 @@ import datetime as _dt
 import hashlib
 import math
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from bench.core.atomic import atomic_dir, atomic_write_text
 from bench.core.errors import DataError
 from bench.data.aus import AU_COLUMNS, AU_INDEX, AU_P_COLUMNS, AUS, N_AUS, N_EXPRESSIONS
 from bench.data.safeio import check_bare_name, read_image, read_image_bytes, sha256_file
+from bench.data.setindex import _DIGESTS, Claims, _claims_from, _remember, _stat_key
 
 FORMAT = "augen-sampleset/1"
 #: Optional demographic columns and the number of classes each may take (integer codes 0..n-1).
@@ -59,48 +60,6 @@ class Sample:
     attributes: dict[str, int] = field(default_factory=dict)  # demographic codes, see DEMOGRAPHIC_COLUMNS
     file: str = ""  # file name inside images/ (or a dataset-relative path)
     meta: dict[str, Any] = field(default_factory=dict)  # reader-specific extras, never written
-
-
-@dataclass(frozen=True)
-class Claims:
-    """What every row of a SampleSet claims, as arrays: parsed (and validated) once per opened set."""
-
-    files: tuple[str, ...]  # (N,) file names inside images/, in row order
-    intensity: np.ndarray  # (N, 17) float32 AU intensities 0-5, NaN = not labelled
-    expression: np.ndarray  # (N,) int64 expression codes, -1 = not labelled
-    part: np.ndarray  # (N,) int index into the set's `parts` (the shard folder holding the row; 0 unsharded)
-    row: np.ndarray  # (N,) int the row's data-row number in its labels.csv (1 = the first row after the header)
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    @staticmethod
-    def join(parts: list[Claims]) -> Claims:
-        """The claims of a sharded set: its parts' claims in order, each row pointing at its part."""
-        if not parts:
-            return _claims_from([], 0)
-        return Claims(tuple(f for c in parts for f in c.files), np.concatenate([c.intensity for c in parts]),
-                      np.concatenate([c.expression for c in parts]),
-                      np.concatenate([np.full(len(c), k, np.int64) for k, c in enumerate(parts)]),
-                      np.concatenate([c.row for c in parts]))
-
-
-def _claims_from(samples: Iterable[Sample], part: int, capacity: int = 0) -> Claims:
-    """Claims of a stream of rows, filled row by row into compact arrays (no Sample is kept: about 130 bytes a row,
-    against the ~1 KB a row of judge readings that scoring holds anyway)."""
-    files: list[str] = []
-    inten = np.empty((max(capacity, 16), N_AUS), np.float32)
-    expr = np.empty(len(inten), np.int64)
-    rows = np.empty(len(inten), np.int64)
-    for i, s in enumerate(samples):
-        if i == len(inten):  # more rows than expected: grow (the caller reports the count mismatch)
-            inten, expr, rows = (np.concatenate([a, np.empty_like(a)]) for a in (inten, expr, rows))
-        files.append(s.file)
-        inten[i], expr[i], rows[i] = s.intensity, s.expression, s.meta["row"]
-    n = len(files)
-    if n < len(inten):  # fewer rows than the capacity: keep only theirs
-        inten, expr, rows = inten[:n].copy(), expr[:n].copy(), rows[:n].copy()
-    return Claims(tuple(files), inten, expr, np.full(n, part, np.int64), rows)
 
 
 @dataclass(frozen=True)
@@ -372,23 +331,6 @@ def finalize_shards(root: str | os.PathLike, *, name: str, generator: dict, prot
 
 
 # ------------------------------------------------------------------------------------------ reader
-
-
-#: sha256 of image files this process has read, by (path, inode, size, mtime): a file that the runner's shard judge
-#: or `verify_images` hashed is not read again when another opened set (the merged set, its parts) asks for it.
-_DIGESTS: dict[tuple, bytes] = {}
-_DIGESTS_MAX = 500_000  # entries kept (about 100 MB); the memo starts over beyond
-
-
-def _stat_key(path: Path) -> tuple:
-    st = os.stat(path)
-    return str(path), st.st_ino, st.st_size, st.st_mtime_ns
-
-
-def _remember(path: Path, digest: bytes) -> None:
-    if len(_DIGESTS) >= _DIGESTS_MAX:
-        _DIGESTS.clear()
-    _DIGESTS[_stat_key(path)] = digest
 
 
 class SampleSet:

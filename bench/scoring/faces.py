@@ -193,10 +193,7 @@ class FacesScore(Recipe):
                     raise DataError(s.root, f"{len(s)} faces; at least {MIN_SET} are needed to score")
 
     def load_judge(self) -> None:
-        with self.st("load_judge"):
-            self.judge = judges.build_judge(self.proto.judge.kind, self.proto.judge.config,
-                                            progress=self.opts.progress)
-        self.au_judge = {"id": self.judge.id, "sha256": self.judge.sha256}
+        super().load_judge()
         self.judged = {self.judge.id: {"sha256": self.judge.sha256, "config": self.judge.config}}
 
     def judge_generated(self) -> None:
@@ -215,9 +212,7 @@ class FacesScore(Recipe):
         self.tool = au_tool(self.opts.au_readings, self.proto, self.ss.root, must_exist=False)
         if self.tool is None:
             return
-        ext, ext_id = read_au_tool(self.tool, self.ss)
-        self.gen = {**self.gen, **ext}
-        self.au_judge = {"id": ext_id, "sha256": ext_id.rsplit("-", 1)[-1]}
+        self.use_au_tool(self.tool)
         ref_tool = au_tool(None, self.proto, self.ref_ss.root, must_exist=False) if not self.opts.au_readings \
             else None
         if ref_tool is not None:

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import judges
 from bench.core.errors import DataError
 from bench.core.hashparts import au_tool_part, judge_part
 from bench.core.protocol import DEFAULT_PROTOCOL, Protocol
@@ -32,7 +31,7 @@ from bench.scoring.faces import FacesScore
 from bench.scoring.protocols import load_protocol
 from bench.scoring.realdata import RealScore
 from bench.scoring.record import build_results
-from bench.scoring.stages import Recipe, ScoreOptions, au_tool, check_options, compute_metrics, read_au_tool
+from bench.scoring.stages import Recipe, ScoreOptions, au_tool, check_options, compute_metrics
 from bench.world.conditions import suite_conditions
 from bench.world.make import WORLD_VERSION
 from bench.world.params import WorldConfig, sample_params
@@ -100,10 +99,7 @@ class WorldScore(Recipe):
                 raise DataError(ss.root, f"{len(ss)} samples; at least {MIN_WORLD_SET} are needed to score")
 
     def load_judge(self) -> None:
-        with self.st("load_judge"):
-            self.judge = judges.build_judge(self.proto.judge.kind, self.proto.judge.config,
-                                            progress=self.opts.progress)
-        self.au_judge = {"id": self.judge.id, "sha256": self.judge.sha256}
+        super().load_judge()
         self.parts = [judge_part(self.judge.sha256)]
 
     def judge_generated(self) -> None:
@@ -124,11 +120,8 @@ class WorldScore(Recipe):
 
     def read_au_tool(self) -> None:
         tool = au_tool(self.opts.au_readings, self.proto, self.ss.root)
-        if tool is not None:
-            ext, ext_id = read_au_tool(tool, self.ss)
-            self.gen = {**self.gen, **ext}
-            self.au_judge = {"id": ext_id, "sha256": ext_id.rsplit("-", 1)[-1]}
-            self.parts.append(au_tool_part(ext_id))  # scores by another AU reader never rank with the judge's
+        if tool is not None:  # scores by another AU reader never rank with the judge's
+            self.parts.append(au_tool_part(self.use_au_tool(tool)))
 
     def compute_metrics(self) -> None:
         c = self.ss.claims()

@@ -87,6 +87,22 @@ class Recipe:
             self._ss = opened(self._source)
         return self._ss
 
+    def load_judge(self) -> None:
+        """The protocol's judge (built once per process), which reads the AUs until an AU tool replaces it."""
+        from bench import judges
+
+        with self.st("load_judge"):
+            self.judge = judges.build_judge(self.proto.judge.kind, self.proto.judge.config,
+                                            progress=self.opts.progress)
+        self.au_judge = {"id": self.judge.id, "sha256": self.judge.sha256}
+
+    def use_au_tool(self, tool: tuple[str, Path, dict]) -> str:
+        """An AU tool's readings of the set replace the judge's (`au_tool`'s answer); returns the tool's id."""
+        ext, ext_id = read_au_tool(tool, self.ss)
+        self.gen = {**self.gen, **ext}
+        self.au_judge = {"id": ext_id, "sha256": ext_id.rsplit("-", 1)[-1]}
+        return ext_id
+
     def extra(self) -> dict:
         """`not_applicable`: the reasons of the metrics that were skipped (none: absent)."""
         return {"not_applicable": self.skipped} if self.skipped else {}
