@@ -40,8 +40,8 @@ class Claims:
 
 
 def _claims_from(samples: Iterable[Any], part: int, capacity: int = 0) -> Claims:
-    """Claims of a stream of rows (bench.data.sampleset.Sample, label-only), filled row by row into compact arrays (no Sample is kept: about 130 bytes a row,
-    against the ~1 KB a row of judge readings that scoring holds anyway)."""
+    """Claims of a stream of label-only rows (bench.data.sampleset.Sample), filled row by row into compact arrays
+    (no Sample is kept: about 130 bytes a row, against the ~1 KB a row of judge readings scoring holds anyway)."""
     files: list[str] = []
     inten = np.empty((max(capacity, 16), N_AUS), np.float32)
     expr = np.empty(len(inten), np.int64)
