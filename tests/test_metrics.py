@@ -103,8 +103,14 @@ def test_kid_matches_cleanfid_with_the_same_subsets(rng, monkeypatch):
     theirs = fid.kernel_distance(a, b, num_subsets=10, max_subset_size=50)
     assert ours == pytest.approx(theirs, rel=1e-10)
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
-    assert R._kid_from_grams(a64, b64, subsets).mean() == pytest.approx(theirs, rel=1e-10)  # both paths
-    assert R._kid_subset_by_subset(a64, b64, subsets).mean() == pytest.approx(theirs, rel=1e-10)
+    assert R._kid_subset_by_subset(a64, b64, subsets).mean() == pytest.approx(theirs, rel=1e-10)  # both paths
+
+
+def test_kid_summary_is_kid_and_kid_interval_from_one_pass(rng):
+    a, b = _two_sets(rng, n=150, d=8)
+    mean, sd, ci = R.kid_summary(a, b, num_subsets=12, max_subset_size=60, n_boot=30, seed=4)
+    np.testing.assert_allclose((mean, sd), R.kid(a, b, 12, 60, seed=4), rtol=1e-10)
+    np.testing.assert_allclose(ci, R.kid_interval(a, b, n_boot=30, seed=4), rtol=1e-10)
 
 
 def test_kid_seeded_and_near_zero_for_same_distribution(rng):

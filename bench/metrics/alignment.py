@@ -22,28 +22,33 @@ def _columns(a: np.ndarray, b: np.ndarray):
         yield k, a2[ok, k], b2[ok, k]
 
 
+def _binary(true: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(t, p, ok (n, k) bool, n_ok (k,)): labels >= 0.5 and the rows where neither is NaN, every column at once
+    (bootstraps call these per resample; counts are integers, so the figures equal the per-column loop's)."""
+    a, b = np.asarray(true, np.float64), np.asarray(pred, np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"shape mismatch {a.shape} vs {b.shape}")
+    a, b = a.reshape(len(a), -1), b.reshape(len(b), -1)
+    ok = ~(np.isnan(a) | np.isnan(b))
+    return (a >= 0.5) & ok, (b >= 0.5) & ok, ok, ok.sum(0)
+
+
 def f1_per_column(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """F1 of binary labels per column (n, k); NaN where a column has no labelled rows or no positives at all."""
-    out = []
-    for _, t, p in _columns(true, pred):
-        t, p = t >= 0.5, p >= 0.5
-        denom = t.sum() + p.sum()
-        out.append(2.0 * (t & p).sum() / denom if denom > 0 else np.nan)
-    return np.array(out)
+    t, p, _, _ = _binary(true, pred)
+    denom = t.sum(0) + p.sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, 2.0 * (t & p).sum(0) / denom, np.nan)
 
 
 def kappa_per_column(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """Cohen's kappa of binary labels per column: (p_o - p_e) / (1 - p_e)."""
-    out = []
-    for _, t, p in _columns(true, pred):
-        t, p = t >= 0.5, p >= 0.5
-        if len(t) == 0:
-            out.append(np.nan)
-            continue
-        po = (t == p).mean()
-        pe = t.mean() * p.mean() + (1 - t.mean()) * (1 - p.mean())
-        out.append((po - pe) / (1 - pe) if pe < 1 else np.nan)
-    return np.array(out)
+    t, p, ok, n = _binary(true, pred)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        po = ((t == p) & ok).sum(0) / n
+        tm, pm = t.sum(0) / n, p.sum(0) / n
+        pe = tm * pm + (1 - tm) * (1 - pm)
+        return np.where((n > 0) & (pe < 1), (po - pe) / (1 - pe), np.nan)
 
 
 def roc_auc_per_column(true: np.ndarray, score: np.ndarray) -> np.ndarray:

@@ -220,40 +220,30 @@ def kid_subsets(n1: int, n2: int, num_subsets: int = 100, max_subset_size: int =
     return [(rng.choice(n1, m, replace=False), rng.choice(n2, m, replace=False)) for _ in range(num_subsets)]
 
 
-GRAM_MAX_ROWS = 4096  # KID may read its subsets off full kernel matrices up to this many rows per set (the three
-#                        n x n float64 kernels and their temporaries: ~0.6 GiB at 4096)
+def subset_weights(n1: int, n2: int, subsets: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """0/1 membership rows of each subset: (S, n1), (S, n2); with them `mmd2_weighted` gives each subset's
+    U-statistic (a row is never paired with itself), every kernel entry computed once for all S subsets."""
+    w1, w2 = np.zeros((len(subsets), n1)), np.zeros((len(subsets), n2))
+    for k, (i1, i2) in enumerate(subsets):
+        w1[k, i1], w2[k, i2] = 1.0, 1.0
+    return w1, w2
+
+
+def _distinct(subsets) -> bool:
+    """Every subset holds distinct rows (as `kid_subsets` draws them): membership weights then equal the subset."""
+    return all(len(i1) == len(np.unique(i1)) and len(i2) == len(np.unique(i2)) for i1, i2 in subsets)
 
 
 def kid_per_subset(f1: np.ndarray, f2: np.ndarray, subsets: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """Unbiased MMD^2 with kernel (x.y/d + 1)^3 for each subset (the values KID averages)."""
-    f1, f2 = np.asarray(f1, np.float64), np.asarray(f2, np.float64)
+    """Unbiased MMD^2 with kernel (x.y/d + 1)^3 for each subset (the values KID averages): f1 (n1, d), f2 (n2, d)
+    -> (S,). Subsets of distinct rows go through `mmd2_weighted` with membership weights (each kernel entry once,
+    half the symmetric blocks: ~2.5x faster than S separate m x m blocks for 100 subsets of 1000 of 10,000, equal
+    up to summation order, ~1e-15 relative); others block by block."""
     if not subsets:
         return np.empty(0)
-    (n1, d), n2 = f1.shape, len(f2)
-    gram_cost = (n1 * n1 + n2 * n2 + n1 * n2) * (d + len(subsets))  # multiply-adds: kernels once + W @ K ...
-    block_cost = sum(3 * len(i1) * len(i2) for i1, i2 in subsets) * d  # ... against three m x m blocks each
-    plain = all(len(i1) == len(i2) == len(np.unique(i1)) == len(np.unique(i2)) for i1, i2 in subsets)
-    if plain and max(n1, n2) <= GRAM_MAX_ROWS and gram_cost < block_cost:
-        return _kid_from_grams(f1, f2, subsets)
-    return _kid_subset_by_subset(f1, f2, subsets)
-
-
-def _kid_from_grams(f1: np.ndarray, f2: np.ndarray, subsets) -> np.ndarray:
-    """Each kernel entry once: a subset's block sum is w^T K v with 0/1 membership vectors w, v (S subsets at
-    once: ((W K) * V).sum(1)); ~7x faster than forming S blocks of m x m for 100 subsets of 1000 of 2000.
-    Subsets must hold distinct rows, as many of each set (`kid_subsets` draws them so). Equal to the
-    per-subset sums up to floating-point summation order (~1e-15 relative)."""
-    d = f1.shape[1]
-    w1 = np.zeros((len(subsets), len(f1)))  # (S, n1) membership of set-1 rows
-    w2 = np.zeros((len(subsets), len(f2)))  # (S, n2)
-    for k, (i1, i2) in enumerate(subsets):
-        w1[k, i1], w2[k, i2] = 1.0, 1.0
-    m = w1.sum(1)  # (S,) subset sizes
-    kyy = (f1 @ f1.T / d + 1.0) ** 3  # (n1, n1)
-    kxx = (f2 @ f2.T / d + 1.0) ** 3  # (n2, n2)
-    kxy = (f2 @ f1.T / d + 1.0) ** 3  # (n2, n1)
-    within = ((w2 @ kxx) * w2).sum(1) - w2 @ np.diag(kxx) + ((w1 @ kyy) * w1).sum(1) - w1 @ np.diag(kyy)
-    return within / (m * (m - 1)) - 2.0 * ((w2 @ kxy) * w1).sum(1) / (m * m)
+    if _distinct(subsets):
+        return mmd2_weighted(f1, f2, *subset_weights(len(f1), len(f2), subsets))
+    return _kid_subset_by_subset(np.asarray(f1, np.float64), np.asarray(f2, np.float64), subsets)
 
 
 def _kid_subset_by_subset(f1: np.ndarray, f2: np.ndarray, subsets) -> np.ndarray:
@@ -362,6 +352,22 @@ def kid(f1: np.ndarray, f2: np.ndarray, num_subsets: int = 100, max_subset_size:
     return float(per.mean()), float(per.std())
 
 
+def kid_summary(f1: np.ndarray, f2: np.ndarray, num_subsets: int = 100, max_subset_size: int = 1000,
+                n_boot: int = 200, seed: int = 0, alpha: float = 0.05, method: str = KID_CI_METHOD
+                ) -> tuple[float, float, tuple[float, float]]:
+    """(`kid`, its subset standard deviation, `kid_interval`) with one seed for the subsets and the bootstrap, from
+    one pass over the kernel: the subsets' membership rows, the all-ones row and the resamples' counts are
+    weighted together (`mmd2_weighted`), so scoring pays for the kernel once instead of twice."""
+    n1, n2 = len(f1), len(f2)
+    subsets = kid_subsets(n1, n2, num_subsets, max_subset_size, seed)
+    s1, s2 = subset_weights(n1, n2, subsets)
+    b1, b2 = two_sample_counts(n1, n2, n_boot, seed)
+    every = mmd2_weighted(f1, f2, np.vstack([s1, np.ones((1, n1)), b1]), np.vstack([s2, np.ones((1, n2)), b2]))
+    per, theta, reps = every[:len(subsets)], float(every[len(subsets)]), every[len(subsets) + 1:]
+    jack = kid_jackknife(f1, f2, seed=seed) if method == "bca" else ()
+    return float(per.mean()), float(per.std()), interval(method, theta, reps, jack, alpha)
+
+
 # -------------------------------------------------------------------------- k-NN manifold metrics
 
 
@@ -376,13 +382,21 @@ def pairwise_sq_dists(a: np.ndarray, b: np.ndarray, block: int = 2048) -> np.nda
     return out
 
 
-def knn_radii(feats: np.ndarray, k: int) -> np.ndarray:
-    """Distance from each point to its k-th nearest neighbour within the same set (itself excluded)."""
-    if len(feats) <= k:
-        raise ValueError(f"need more than k={k} points, got {len(feats)}")
-    d = pairwise_sq_dists(feats, feats)
-    np.fill_diagonal(d, np.inf)
-    return np.sqrt(np.partition(d, k - 1, axis=1)[:, k - 1])
+def knn_radii(feats: np.ndarray, k: int, block: int = 2048) -> np.ndarray:
+    """Distance from each point to its k-th nearest neighbour within the same set (itself excluded): (n, d) -> (n,).
+    Rows `block` at a time (the same blocks as `pairwise_sq_dists`, so the same arithmetic), partitioned in place:
+    memory block x n, never the n x n matrix."""
+    n = len(feats)
+    if n <= k:
+        raise ValueError(f"need more than k={k} points, got {n}")
+    x = np.asarray(feats, np.float64)
+    out = np.empty(n)
+    for lo in range(0, n, block):
+        d = pairwise_sq_dists(x[lo:lo + block], x, block)  # (b, n)
+        d[np.arange(len(d)), np.arange(lo, lo + len(d))] = np.inf
+        d.partition(k - 1, axis=1)
+        out[lo:lo + len(d)] = np.sqrt(d[:, k - 1])
+    return out
 
 
 def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[float, float]:

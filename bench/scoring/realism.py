@@ -64,11 +64,11 @@ def fd(x: ScoreInputs) -> Value:
                            "noisier at small n; the choice of subsets adds a little variance the interval omits")
 def kid(x: ScoreInputs) -> Value:
     """Unbiased polynomial-kernel MMD^2 over seeded subsets; interval for the population MMD^2 from a bootstrap of
-    the complete U-statistic over both sets (bench.metrics.realism.kid_interval, docs/intervals.md)."""
+    the complete U-statistic over both sets (bench.metrics.realism.kid_summary, docs/intervals.md)."""
     fr, fg = _features(x)
     rz = x.proto.realism
-    v, _ = R.kid(fr, fg, rz.kid_subsets, rz.kid_subset_size, seed=x.proto.bootstrap.seed)
-    return Value(v, x.n, R.kid_interval(fr, fg, **x.boot),
+    v, _, ci = R.kid_summary(fr, fg, rz.kid_subsets, rz.kid_subset_size, **x.boot)  # subsets: the bootstrap seed
+    return Value(v, x.n, ci,
                  {"n_reference": len(fr), "ci_method": _ci_method(R.KID_CI_METHOD, x.boot["n_boot"]) +
                   ", complete U-statistic", "ci_target": "population MMD^2"})
 
