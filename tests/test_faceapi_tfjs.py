@@ -83,6 +83,7 @@ def synthetic_groups() -> list[tuple[list[dict], list[bytes]]]:
     return [(specs0, [blob0[:100], blob0[100:]]), (specs1, [blob1])]  # group 0 split over two shards mid-tensor
 
 
+@pytest.mark.node  # runs tfjs in Node (tools/faceapi-node), without the fetched weights
 def test_synthetic_manifest_decodes_like_tfjs(tmp_path):
     path = write_model(tmp_path / "model", synthetic_groups())
     ref = tfjs_decode(tmp_path / "out", [path])[path.stem]

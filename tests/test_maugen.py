@@ -32,6 +32,7 @@ from reference.maugen.modules import (
 )
 from reference.maugen.pipeline_maugen import UpBlockTap
 from tests.helpers.maugen import assert_batch_consistent, inputs, tiny_pipe
+from tests.helpers.pins import assert_pinned
 
 
 @pytest.fixture(scope="module")
@@ -261,16 +262,9 @@ def test_label_branch_option(pipe):
 
 # -- fidelity: the v1 checkpoint is pinned (the published variant: test_maugen_published.py) ----------------
 
-# before the published variant existed; float kernels differ between CPU kinds, so one digest per kind the project's
-# machines have run on: AMD EPYC (AVX2) and Intel Xeon (AVX-512), each reproduced exactly on its own kind
-V1_PINS = ("f4fc46a8a28ac4dacd663b6bf20cc7f759aad6216b0d0b720301327fed4c71c6",
-           "b697c818fc69d1a29684d056c3a539912aa518c5688f5a467e2212d75df36de9")
-
-
 def test_v1_tiny_checkpoint_samples_as_before(one_thread):
-    """The committed checkpoint under `maugen-tiny variant=v1` (the filed `maugen-tiny-v1`): same key, recorded config, images and labels as before."""
-    import hashlib
-
+    """The committed checkpoint under `maugen-tiny variant=v1` (the filed `maugen-tiny-v1`): same key, recorded config,
+    and images and labels as pinned (tests/helpers/pins.py: within float kernels' drift between CPU kinds)."""
     from bench.world.conditions import world_conditions
     from reference.maugen.generator import MAUGenTiny
 
@@ -279,11 +273,7 @@ def test_v1_tiny_checkpoint_samples_as_before(one_thread):
     assert gen.pipe.variant == "v1" and gen.negative_prompt == "" and gen.version == "1"
     assert gen.config == {"weights": "maugen-tiny-229745619a", "steps": 25, "guidance_scale": 3.0,
                           "scheduler": "DDIMScheduler"}
-    h = hashlib.sha256()
-    for smp in gen.generate(world_conditions({"seed": 0, "image_size": 64}, "val", 4)):
-        h.update(np.ascontiguousarray(smp.image).tobytes())
-        h.update(np.nan_to_num(smp.intensity, nan=-1).astype(np.float32).tobytes())
-    assert h.hexdigest() in V1_PINS
+    assert_pinned(gen.generate(world_conditions({"seed": 0, "image_size": 64}, "val", 4)), "maugen-tiny-v1")
 
 
 V1_INIT = "accf1fbcc89d1215918a2f539a4dbcc68b75bd8a0616fd9c1a0a059e0584be33"  # build_tiny() before the variants

@@ -14,6 +14,7 @@ from reference.maugen import MAUGenPipeline
 from reference.maugen.config import MAUGenTinyConfig, build_tiny, from_sd15_folder
 from reference.maugen.generator import MAUGenGenerator
 from tests.helpers.maugen import assert_batch_consistent, inputs, tiny_pipe
+from tests.helpers.pins import assert_pinned
 from tests.helpers.sd15 import sd_like_folder
 
 AUTHORS_NEGATIVE_SHA256 = "ad3f21169b3d8fc0f9f319c8bd8f94e01196b8c3c9eba04d6cb939add5082d32"  # inference.py:41-57
@@ -229,14 +230,9 @@ def test_published_training_step_reaches_every_part():
 
 # -- the committed published tiny checkpoint (the board's `maugen-tiny`) --------------------------------------
 
-PUBLISHED_PIN = "6b00a12c8f1b24ece4971aa4a94e71aac6601d59dfb48423981615a109e85911"
-
-
 def test_published_tiny_checkpoint_is_the_generator_default(one_thread):
     """`maugen-tiny` with no options: the published checkpoint with the authors' 30 steps / CFG 7.5 and the ""
     null it was trained with, recorded as version 2 with its variant; images and labels pinned on 4 conditions."""
-    import hashlib
-
     from bench.core.errors import UsageError
     from bench.world.conditions import world_conditions
     from reference.maugen.config import MAUGenTinyConfig
@@ -248,11 +244,7 @@ def test_published_tiny_checkpoint_is_the_generator_default(one_thread):
     assert gen.config == {"weights": "maugen-tiny-b3910784d4", "steps": 30, "guidance_scale": 7.5,
                           "scheduler": "DDIMScheduler", "variant": "published"}
     assert gen.real_data["labelled_images"] == 2500 * 64
-    h = hashlib.sha256()
-    for smp in gen.generate(world_conditions({"seed": 0, "image_size": 64}, "val", 4)):
-        h.update(np.ascontiguousarray(smp.image).tobytes())
-        h.update(np.nan_to_num(smp.intensity, nan=-1).astype(np.float32).tobytes())
-    assert h.hexdigest() == PUBLISHED_PIN
+    assert_pinned(gen.generate(world_conditions({"seed": 0, "image_size": 64}, "val", 4)), "maugen-tiny-published")
     assert MAUGenTiny(train=False, steps=10).config["steps"] == 10
     with pytest.raises(UsageError, match="variant must be one of published, v1"):
         MAUGenTiny(variant="v2", train=False)

@@ -6,7 +6,6 @@ of every training stage, and pins of the committed tiny checkpoint's benchmark o
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import shutil
 
 import numpy as np
@@ -20,6 +19,7 @@ from reference.synfer import SynFERPipeline
 from reference.synfer.config import SynFERTinyConfig, build_tiny, from_sd15_folder
 from reference.synfer.generator import SynFERGenerator
 from reference.synfer.modules import cross_attention_layers
+from tests.helpers.pins import assert_pinned
 
 PROMPTS = ["a photo of a happy face", "a photo of a sad face", "a photo of a face"]
 
@@ -354,16 +354,6 @@ def test_relabel_generator_keeps_images_and_changes_only_expressions(pipe, tmp_p
 PIN_SG_PL = {"semantic_guidance_scale": 2.0, "pseudo_label": True}  # the board entry synfer-tiny-sg-pl
 
 
-def _digest(samples) -> str:
-    """sha256 over each sample's image bytes, AU intensities (float32) and expression code."""
-    h = hashlib.sha256()
-    for s in samples:
-        h.update(np.ascontiguousarray(s.image).tobytes())
-        h.update(np.asarray(s.intensity, np.float32).tobytes())
-        h.update(str(int(s.expression)).encode())
-    return h.hexdigest()
-
-
 @pytest.fixture(scope="module")
 def committed():
     from bench.core.errors import MissingWeights
@@ -376,19 +366,13 @@ def committed():
     return SynFERTiny
 
 
-# float kernels differ between CPU kinds: one digest per kind the project's machines have run on, AMD EPYC (AVX2)
-# first, Intel Xeon (AVX-512) second; each is reproduced exactly on its own kind
-@pytest.mark.parametrize("options, want", [
-    ({}, ("f2f152da7ff25c6dde5ec434f8977795e3a00b53a437d829a6d83eb4d0569c92",
-          "3effffd527e01489a3a894191a310e89589e18f71abd7caad03ac0a58fd8f809")),
-    (PIN_SG_PL, ("4686fcffa19ff935d3f1fe4f3c7db2e583fde0c14f4a80ece7d0f8baa19ecd6e",
-                 "e481a8a2a9bdee8479236d09f81c444422657cf8d56ca60cf9fd89616a8ae0c0")),
-])
-def test_committed_tiny_outputs_are_pinned(committed, options, want, one_thread):
+@pytest.mark.parametrize("options, name", [({}, "synfer-tiny"), (PIN_SG_PL, "synfer-tiny-sg-pl")])
+def test_committed_tiny_outputs_are_pinned(committed, options, name, one_thread):
+    """Images and labels as pinned (tests/helpers/pins.py: within float kernels' drift between CPU kinds)."""
     from bench.world.conditions import world_conditions
 
     conds = world_conditions({"seed": 0, "image_size": 64}, "val", 4)
-    assert _digest(committed(train=False, **options).generate(conds)) in want
+    assert_pinned(committed(train=False, **options).generate(conds), name)
 
 
 @pytest.mark.parametrize("options", [{}, PIN_SG_PL])
