@@ -10,8 +10,9 @@
   registry   augen list generators|judges|metrics|recognizers|readers|trainers|protocols|packages
   weights    augen weights fetch face-api|photos (the one command that downloads: pinned, hash-checked)
 
-Only the project's own errors (bench.core.errors.AugenError: bad input, a wrong name or option) are printed as
-one line (exit 2); anything else is a bug and keeps its traceback.
+Only the project's own errors (bench.core.errors.AugenError: bad input, a wrong name or option, an output that
+cannot be written) are printed as one line (exit 2); Ctrl-C prints one line saying what was kept and how to resume
+(exit 130); anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import argparse
 import sys
 
 from bench.cli import conditions, generate, imports, publish, registry, score, study, weights, world
-from bench.core.errors import AugenError
+from bench.core.errors import AugenError, interrupt_message
 
 GROUPS = (world, conditions, generate, imports, score, publish, study, registry, weights)
 
@@ -40,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     except AugenError as e:
         print(f"augen: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line saying what was kept (bench.core.errors.on_interrupt)
+        print(f"augen: interrupted: {interrupt_message()}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

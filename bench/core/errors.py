@@ -29,3 +29,59 @@ class AlreadyExists(AugenError, FileExistsError):
 
 class MissingWeights(AugenError, FileNotFoundError):
     """Model weights that are not where they should be; the message says what to put where (nothing downloads)."""
+
+
+class NotWritable(AugenError, PermissionError):
+    """An output folder the command cannot write to, found before any work starts."""
+
+
+def check_writable(path: str | os.PathLike, what: str = "output") -> None:
+    """Refuse (NotWritable, one line) when `path` cannot be created or written: its nearest existing folder must
+    allow writing (a read-only mount, a folder without write permission, a file where a folder is needed).
+    Called before a command's work, so that it never computes for minutes and fails at the write."""
+    p = os.path.abspath(os.fspath(path))
+    probe = p
+    while not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    if os.path.exists(probe) and not os.path.isdir(probe) and probe != p:
+        raise NotWritable(f"{path}: cannot write the {what}: {probe} is a file, not a folder")
+    folder = probe if os.path.isdir(probe) else os.path.dirname(probe)
+    if not os.access(folder, os.W_OK | os.X_OK) or _read_only_mount(folder):
+        raise NotWritable(f"{path}: cannot write the {what}: {folder} is not writable; choose another folder")
+
+
+def _read_only_mount(folder: str) -> bool:
+    """os.access says yes to root on a read-only mount; statvfs's ST_RDONLY flag says no."""
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+# ------------------------------------------------------------------------------ Ctrl-C: what was kept
+
+_ON_INTERRUPT: list[str] = []
+
+
+class on_interrupt:
+    """`with on_interrupt("kept: ...; rerun the same command to resume"):` — the line `augen` prints when Ctrl-C
+    stops the command inside the block (the innermost block's message wins)."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+    def __enter__(self):
+        _ON_INTERRUPT.append(self.message)
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        _ON_INTERRUPT.remove(self.message)
+        return False
+
+
+def interrupt_message() -> str:
+    """What the innermost running block said was kept (`on_interrupt`), else that nothing was written."""
+    return _ON_INTERRUPT[-1] if _ON_INTERRUPT else "nothing was written"
