@@ -4,6 +4,7 @@ bug and keeps its traceback."""
 from __future__ import annotations
 
 import os
+import sys
 
 
 class AugenError(Exception):
@@ -63,25 +64,33 @@ def _read_only_mount(folder: str) -> bool:
 
 # ------------------------------------------------------------------------------ Ctrl-C: what was kept
 
-_ON_INTERRUPT: list[str] = []
+_ON_INTERRUPT: list[on_interrupt] = []
 
 
 class on_interrupt:
     """`with on_interrupt("kept: ...; rerun the same command to resume"):` — the line `augen` prints when Ctrl-C
-    stops the command inside the block (the innermost block's message wins)."""
+    stops the command inside the block (the innermost block's message wins; a block may update `.message` as its
+    work progresses). The message travels on the KeyboardInterrupt itself, since the blocks have exited by the time
+    `augen` catches it."""
 
     def __init__(self, message: str):
         self.message = message
 
     def __enter__(self):
-        _ON_INTERRUPT.append(self.message)
+        _ON_INTERRUPT.append(self)
         return self
 
-    def __exit__(self, *exc) -> bool:
-        _ON_INTERRUPT.remove(self.message)
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        _ON_INTERRUPT.remove(self)
+        if isinstance(exc, KeyboardInterrupt) and not hasattr(exc, "augen_kept"):
+            exc.augen_kept = self.message
         return False
 
 
 def interrupt_message() -> str:
-    """What the innermost running block said was kept (`on_interrupt`), else that nothing was written."""
-    return _ON_INTERRUPT[-1] if _ON_INTERRUPT else "nothing was written"
+    """What the innermost block Ctrl-C stopped said was kept (`on_interrupt`; called where the KeyboardInterrupt is
+    handled), else that nothing was written."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, KeyboardInterrupt) and hasattr(exc, "augen_kept"):
+        return exc.augen_kept
+    return _ON_INTERRUPT[-1].message if _ON_INTERRUPT else "nothing was written"

@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from bench.core.errors import DataError
-from bench.core.paths import PACKAGE, PAPER_TABLES, result_roots, workspace
+from bench.core.paths import PACKAGE, PAPER_TABLES, find_workspace, result_roots
 from bench.core.protocol import DEFAULT_PROTOCOL, Protocol
 from bench.scoring.protocols import load_protocol
 
@@ -102,7 +102,9 @@ def our_setup(proto: Protocol) -> dict[str, str]:
 def unet_parameters(weights: str, roots: tuple[Path, ...] | None = None) -> int | None:
     """Parameters of a committed reference pipeline's UNet (`reference/weights/<weights>/unet/*.safetensors`),
     counted from the safetensors header (no weights loaded); None if the files are not here."""
-    for root in roots or (workspace() / "reference" / "weights", PACKAGE.parent / "reference" / "weights"):
+    here = find_workspace()  # the workspace's committed weights first, then the clone the package runs from
+    found = [here[0] / "reference" / "weights"] if here else []
+    for root in roots or (*found, PACKAGE.parent / "reference" / "weights"):
         files = sorted((Path(root) / weights / "unet").glob("*.safetensors"))
         if files:
             total = 0
