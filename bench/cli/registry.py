@@ -1,10 +1,26 @@
 """`augen list generators|judges|metrics|recognizers|readers|trainers|protocols|packages`: what is registered, with
-what each entry needs (the world, a device, local weights) and, for metrics, family and direction; `packages`: the
-package map (bench.core.packages), bottom layer first."""
+what each entry needs before it runs (the protocol's world settings, local weights) and where it runs (an entry
+declaring `device` takes a torch device and runs on the CPU unless told otherwise: a GPU is never needed) and, for
+metrics, family and direction; `packages`: the package map (bench.core.packages), bottom layer first."""
 
 from __future__ import annotations
 
 KINDS = ("generators", "judges", "metrics", "recognizers", "readers", "trainers", "protocols", "packages")
+#: What each declared need (bench.core.registry.NEEDS) asks of whoever runs the entry, by registry kind.
+NEED_WORDS = {"world": "world settings (the harness passes the protocol's)",
+              "weights": {"generators": "local weights (--option weights=DIR)",
+                          "judges": "local weight files (when missing, it names which and where)"}}
+#: `device` is not a need: every entry that declares it runs on the CPU by default.
+DEVICE_WORDS = {"generators": "CPU (a GPU with --option device=cuda)", "judges": "CPU (or the device it is given)"}
+
+
+def needs_text(kind: str, needs: frozenset[str] | set[str]) -> str:
+    """One entry's `needs: ...` (what must be there before it runs; '-' for nothing) and, for entries taking a torch
+    device, `runs on: ...`."""
+    words = [w if isinstance(w := NEED_WORDS[n], str) else w.get(kind, f"local {n}") for n in sorted(needs)
+             if n != "device"]
+    text = f"needs: {'; '.join(words) or '-'}"
+    return text + (f"; runs on: {DEVICE_WORDS.get(kind, 'CPU')}" if "device" in needs else "")
 
 
 def list_packages() -> None:
@@ -36,8 +52,7 @@ def cmd_list(args) -> int:
     reg = {"generators": R.GENERATORS, "judges": R.JUDGES, "recognizers": R.RECOGNIZERS, "readers": R.READERS,
            "trainers": R.TRAINERS}[args.kind]
     for name in reg.names():
-        needs = sorted(reg.entry(name).needs)
-        print(f"{name:<24} needs: {', '.join(needs) or '-'}")
+        print(f"{name:<24} {needs_text(args.kind, reg.entry(name).needs)}")
     return 0
 
 
