@@ -53,13 +53,13 @@ def test_affectnet_round_trip(tmp_path):
 
 
 @pytest.mark.parametrize("row, pattern", [
-    (_an_row(expr="11"), r"row 1: expression = 11 outside 0-10"),
-    (_an_row(expr="happy"), r"row 1: expression = 'happy' is not an integer"),
-    (_an_row(valence="1.5"), r"row 1: valence = 1.5 outside"),
-    (_an_row(arousal="-1.5"), r"row 1: arousal = -1.5 outside -1-1"),
-    (_an_row(path="../../etc/passwd"), r"row 1: path '../../etc/passwd' escapes its folder"),
-    (_an_row(path="/etc/passwd"), r"row 1: path '/etc/passwd' is absolute"),
-    (_an_row()[:-1], r"row 1: has 8 fields"),
+    (_an_row(expr="11"), r"row 2: expression = 11 outside 0-10"),
+    (_an_row(expr="happy"), r"row 2: expression = 'happy' is not an integer"),
+    (_an_row(valence="1.5"), r"row 2: valence = 1.5 outside"),
+    (_an_row(arousal="-1.5"), r"row 2: arousal = -1.5 outside -1-1"),
+    (_an_row(path="../../etc/passwd"), r"row 2: path '../../etc/passwd' escapes its folder"),
+    (_an_row(path="/etc/passwd"), r"row 2: path '/etc/passwd' is absolute"),
+    (_an_row()[:-1], r"row 2: has 8 fields"),
 ])
 def test_affectnet_bad_rows(tmp_path, row, pattern):
     with pytest.raises(DataError, match=pattern):
@@ -81,9 +81,9 @@ def test_dataset_images_stay_inside_the_root(tmp_path):
     a, link = read_affectnet(_affectnet(tmp_path, rows))
     img = load_dataset_image(root, a)
     assert img.shape == (30, 40, 3) and img.dtype == np.uint8  # grayscale JPEG converted to RGB
-    with pytest.raises(DataError, match="row 2: path '1/link.jpg' goes through a symlink"):
+    with pytest.raises(DataError, match="row 3: path '1/link.jpg' goes through a symlink"):
         load_dataset_image(root, link)
-    with pytest.raises(DataError, match="row 2: path '1/link.jpg' goes through a symlink"):
+    with pytest.raises(DataError, match="row 3: path '1/link.jpg' goes through a symlink"):
         list(read_affectnet(_affectnet(tmp_path, rows), image_root=root))
 
 
@@ -195,9 +195,9 @@ def test_bp4d_round_trip(tmp_path):
 
 
 @pytest.mark.parametrize("body, pattern", [
-    ("1," + ",".join(["2"] * 39) + "\n", r"F001_T1.csv: row 1: AU1 = '2'; BP4D occurrence must be 0, 1 or 9"),
-    ("1,0\n", r"row 1: has 2 fields, header has 40"),
-    ("1," + ",".join(["0"] * 39) + "\n1," + ",".join(["0"] * 39) + "\n", r"row 2: duplicate frame 1"),
+    ("1," + ",".join(["2"] * 39) + "\n", r"F001_T1.csv: row 2: AU1 = '2'; BP4D occurrence must be 0, 1 or 9"),
+    ("1,0\n", r"row 2: has 2 fields, header has 40"),
+    ("1," + ",".join(["0"] * 39) + "\n1," + ",".join(["0"] * 39) + "\n", r"row 3: duplicate frame 1"),
 ])
 def test_bp4d_bad_rows(tmp_path, body, pattern):
     with pytest.raises(DataError, match=pattern):
@@ -236,8 +236,8 @@ def test_openface_round_trip(tmp_path, spaced):
 
 
 @pytest.mark.parametrize("rows, extra, pattern", [
-    ([(1, 1, {12: 5.2}, {})], (), r"video.csv: row 1: AU12_r = 5.2 outside 0-5"),
-    ([(1, 1, {}, {6: 0.5})], (), r"row 1: AU06_c = 0.5; presence must be 0 or 1"),
+    ([(1, 1, {12: 5.2}, {})], (), r"video.csv: row 2: AU12_r = 5.2 outside 0-5"),
+    ([(1, 1, {}, {6: 0.5})], (), r"row 2: AU06_c = 0.5; presence must be 0 or 1"),
     ([(1, 1, {}, {})], ("AU99_r",), r"AU columns OpenFace does not write: AU99_r"),
 ])
 def test_openface_bad_input(tmp_path, rows, extra, pattern):
@@ -265,7 +265,7 @@ def test_dataset_root_bad_images(tmp_path):
     rows = [_an_row("1/ok.jpg"), _an_row("1/cut.jpg"), _an_row("1/bomb.png")]
     ok, cut, bomb = read_affectnet(_affectnet(tmp_path, rows))
     assert load_dataset_image(root, ok).shape == (64, 64, 3)
-    with pytest.raises(DataError, match=r"training.csv: row 2: cut.jpg: corrupt or truncated"):
+    with pytest.raises(DataError, match=r"training.csv: row 3: cut.jpg: corrupt or truncated"):
         load_dataset_image(root, cut)
-    with pytest.raises(DataError, match=r"training.csv: row 3: bomb.png: image is 6000x6000, over the .* pixel limit"):
+    with pytest.raises(DataError, match=r"training.csv: row 4: bomb.png: image is 6000x6000, over the .* pixel limit"):
         load_dataset_image(root, bomb)

@@ -36,26 +36,27 @@ OPENFACE_C = (*OPENFACE_R, 28)
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """(row number, fields) of a CSV file, header included as row 0, with CSV errors named."""
+    """(line number, fields) of each record of a CSV file, header included (line 1; a record spanning lines: the
+    line it starts on), with CSV errors named."""
     if not path.is_file() or path.is_symlink():
         raise DataError(path, "file is missing, not a regular file, or a symlink")
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f, strict=True)
-        row = -1
+        line = 1
         while True:
             try:
                 fields = next(reader)
             except StopIteration:
                 return
             except (csv.Error, UnicodeDecodeError) as e:
-                raise DataError(path, f"malformed CSV ({e})", row + 1) from None
-            row += 1
+                raise DataError(path, f"malformed CSV ({e})", reader.line_num) from None
             if fields:
-                yield row, fields
+                yield line, fields
+            line = reader.line_num + 1
 
 
 def _header_and_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
-    """(header with names stripped, iterator of (row number, fields) after it)."""
+    """(header with names stripped, iterator of (line number, fields) after it)."""
     rows = _csv_rows(path)
     try:
         _, header = next(rows)
@@ -90,7 +91,7 @@ def read_affectnet(csv_path: str | os.PathLike, image_root: str | os.PathLike | 
     path = Path(csv_path)
     header, rows = _header_and_rows(path)
     if sorted(header) != sorted(AFFECTNET_COLUMNS):
-        raise DataError(path, f"columns {header} are not AffectNet's {list(AFFECTNET_COLUMNS)}", 0)
+        raise DataError(path, f"columns {header} are not AffectNet's {list(AFFECTNET_COLUMNS)}", 1)
     for row, fields in rows:
         if len(fields) != len(header):
             raise DataError(path, f"has {len(fields)} fields, header has {len(header)}", row)
@@ -182,11 +183,11 @@ def read_disfa(label_root: str | os.PathLike, *, subjects: Sequence[str] | None 
             frames: dict[int, int] = {}
             for row, fields in _csv_rows(f):
                 if len(fields) != 2:
-                    raise DataError(f, f"expected 'frame,intensity', got {','.join(fields)!r}", row + 1)
-                frame = int(_num(fields[0].strip(), f, row + 1, "frame", 0, 10**7, integer=True))
+                    raise DataError(f, f"expected 'frame,intensity', got {','.join(fields)!r}", row)
+                frame = int(_num(fields[0].strip(), f, row, "frame", 0, 10**7, integer=True))
                 if frame in frames:
-                    raise DataError(f, f"duplicate frame {frame}", row + 1)
-                frames[frame] = int(_num(fields[1].strip(), f, row + 1, "intensity", 0, 5, integer=True))
+                    raise DataError(f, f"duplicate frame {frame}", row)
+                frames[frame] = int(_num(fields[1].strip(), f, row, "intensity", 0, 5, integer=True))
             per_au[au] = frames
         ref = per_au[aus[0]]
         for au in aus[1:]:
@@ -222,10 +223,10 @@ def read_bp4d(occ_root: str | os.PathLike, *, aus: str | Sequence[int] = "BP4D12
         try:
             cols = [int(h) for h in header]
         except ValueError:
-            raise DataError(f, "header must be AU numbers (column 0 = frame)", 0) from None
+            raise DataError(f, "header must be AU numbers (column 0 = frame)", 1) from None
         where = {au: cols.index(au) for au in wanted if au in cols}
         if missing := [au for au in wanted if au not in where]:
-            raise DataError(f, f"no column for AU {missing}", 0)
+            raise DataError(f, f"no column for AU {missing}", 1)
         seen: set[int] = set()
         for row, fields in rows:
             if len(fields) != len(cols):
@@ -257,14 +258,14 @@ def read_openface(csv_path: str | os.PathLike) -> Iterator[Sample]:
     path = Path(csv_path)
     header, rows = _header_and_rows(path)
     if "frame" not in header:
-        raise DataError(path, "no 'frame' column: not an OpenFace CSV", 0)
+        raise DataError(path, "no 'frame' column: not an OpenFace CSV", 1)
     r_cols = {a: header.index(f"AU{a:02d}_r") for a in OPENFACE_R if f"AU{a:02d}_r" in header}
     c_cols = {a: header.index(f"AU{a:02d}_c") for a in OPENFACE_C if f"AU{a:02d}_c" in header}
     if not r_cols and not c_cols:
-        raise DataError(path, "no AUxx_r / AUxx_c columns", 0)
+        raise DataError(path, "no AUxx_r / AUxx_c columns", 1)
     unknown = [h for h in header if re.match(r"^AU\d+_[rc]$", h) and int(h[2:-2]) not in OPENFACE_C]
     if unknown:
-        raise DataError(path, f"AU columns OpenFace does not write: {', '.join(unknown)}", 0)
+        raise DataError(path, f"AU columns OpenFace does not write: {', '.join(unknown)}", 1)
     success = header.index("success") if "success" in header else None
     for row, fields in rows:
         if len(fields) != len(header):
@@ -302,11 +303,11 @@ def read_libreface(csv_path: str | os.PathLike, key_column: str = "file") -> Ite
     path = Path(csv_path)
     header, rows = _header_and_rows(path)
     if key_column not in header:
-        raise DataError(path, f"no {key_column!r} column naming the image of each row", 0)
+        raise DataError(path, f"no {key_column!r} column naming the image of each row", 1)
     det = {a: header.index(f"au_{a}") for a in _LF_DETECT if f"au_{a}" in header}
     inten = {a: header.index(f"au_{a}_intensity") for a in _LF_INTENSITY if f"au_{a}_intensity" in header}
     if not det and not inten:
-        raise DataError(path, "no au_{k} / au_{k}_intensity columns: not a LibreFace CSV", 0)
+        raise DataError(path, "no au_{k} / au_{k}_intensity columns: not a LibreFace CSV", 1)
     expr_col = header.index("facial_expression") if "facial_expression" in header else None
     from bench.data.aus import expression_code
 
