@@ -15,6 +15,11 @@ images, each row keyed by the image's path relative to that folder.
 
 Every reader returns `LabelRow`s in file order; a row names its source file and line for errors. Which AUs a set
 labels is what its first row labels; every other row must label the same AUs (`labelled_aus`).
+
+Row numbers are the line numbers an editor shows: the header is row 1, the first data row row 2 (a quoted field that
+spans lines: the line its record starts on); a JSON list's record is the line it starts on. CSVs are read as
+spreadsheets export them: UTF-8 with or without a byte-order mark, CRLF or LF line ends, blank lines skipped, and
+`;` or tab separated when the header holds no comma (`_delimiter`).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from bench.data.aus import AU_INDEX, AUS, N_AUS, expression_code, subset
 from bench.data.datasets import read_affectnet, read_libreface, read_openface
 
 MAX_LABEL_BYTES = 256 * 1024 * 1024
+HEADER_ROW = 1  # the row (line) errors about a CSV's header name
 
 
 @dataclass
@@ -82,18 +88,50 @@ def _expression(value, path: Path, row: int) -> int:
         raise DataError(path, f"expression {value!r}: {e}", row) from None
 
 
-def _csv(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+def _delimiter(first_line: str) -> str:
+    """',' unless the header line holds no comma and a ';' or a tab (spreadsheets in comma-decimal locales)."""
+    if "," not in first_line:
+        for d in (";", "\t"):
+            if d in first_line:
+                return d
+    return ","
+
+
+def _check_size(path: Path) -> None:
     if path.stat().st_size > MAX_LABEL_BYTES:
         raise DataError(path, f"label file over {MAX_LABEL_BYTES} bytes")
+
+
+def _csv_lines(path: Path, header_only: bool = False) -> list[tuple[int, list[str]]]:
+    """(line number, fields) of each record of a label CSV, header first, blank lines left out."""
+    out = []
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        first = f.readline()
+        f.seek(0)
+        reader = csv.reader(f, delimiter=_delimiter(first))
+        line = 1
+        try:
+            for fields in reader:
+                if any(c.strip() for c in fields):
+                    out.append((line, fields))
+                    if header_only:
+                        break
+                line = reader.line_num + 1
+        except csv.Error as e:
+            raise DataError(path, f"not a readable CSV ({e})", reader.line_num) from None
+    return out
+
+
+def _csv(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    _check_size(path)
     try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
-    except (UnicodeDecodeError, csv.Error) as e:
+        rows = _csv_lines(path)
+    except UnicodeDecodeError as e:
         raise DataError(path, f"not a readable UTF-8 CSV ({e})") from None
     if not rows:
         raise DataError(path, "is empty")
-    header = [h.strip() for h in rows[0]]
-    body = [(i + 1, r) for i, r in enumerate(rows[1:], start=1) if any(c.strip() for c in r)]
+    header = [h.strip() for h in rows[0][1]]
+    body = rows[1:]
     for row, fields in body:
         if len(fields) != len(header):
             raise DataError(path, f"has {len(fields)} fields, header has {len(header)}", row)
@@ -108,9 +146,9 @@ def _au_columns(header: list[str], path: Path) -> dict[int, int]:
         if a is None:
             continue
         if a not in AU_INDEX:
-            raise DataError(path, f"column {h!r} is not a canonical AU ({', '.join(map(str, AUS))})", 0)
+            raise DataError(path, f"column {h!r} is not a canonical AU ({', '.join(map(str, AUS))})", HEADER_ROW)
         if a in cols:
-            raise DataError(path, f"AU {a} has two columns", 0)
+            raise DataError(path, f"AU {a} has two columns", HEADER_ROW)
         cols[a] = j
     return cols
 
@@ -118,7 +156,7 @@ def _au_columns(header: list[str], path: Path) -> dict[int, int]:
 def read_sampleset_csv(path: Path) -> list[LabelRow]:
     header, body = _csv(path)
     if "file" not in header:
-        raise DataError(path, "no 'file' column", 0)
+        raise DataError(path, "no 'file' column", HEADER_ROW)
     aus = _au_columns(header, path)
     p_cols = {a: header.index(f"AU{a:02d}_p") for a in AUS if f"AU{a:02d}_p" in header}
     idx = {h: header.index(h) for h in ("file", "expression", "prompt") if h in header}
@@ -143,7 +181,7 @@ def read_synfer_csv(path: Path) -> list[LabelRow]:
     missing = [c for c in ("file", "expression") if c not in header]
     if missing:
         raise DataError(path, f"no {', '.join(missing)} column (a SynFER-style CSV has file, expression, prompt, "
-                              f"AU columns)", 0)
+                              f"AU columns)", HEADER_ROW)
     aus = _au_columns(header, path)
     out = []
     for row, f in body:
@@ -158,18 +196,47 @@ def read_synfer_csv(path: Path) -> list[LabelRow]:
     return out
 
 
-def read_maugen_records(path: Path) -> list[LabelRow]:
-    if path.stat().st_size > MAX_LABEL_BYTES:
-        raise DataError(path, f"label file over {MAX_LABEL_BYTES} bytes")
-    text = path.read_text(encoding="utf-8")
+def _json_list(text: str) -> list[tuple[int, object]]:
+    """(line it starts on, record) of each element of a JSON list."""
+    dec, ws, out = json.JSONDecoder(), re.compile(r"[ \t\n\r]*"), []
+    i = ws.match(text, text.index("[") + 1).end()
+    line, seen = 1, 0
+    while i < len(text) and text[i] != "]":
+        line, seen = line + text.count("\n", seen, i), i
+        record, end = dec.raw_decode(text, i)
+        out.append((line, record))
+        i = ws.match(text, end).end()
+        if i < len(text) and text[i] == ",":
+            i = ws.match(text, i + 1).end()
+            if i < len(text) and text[i] == "]":
+                raise json.JSONDecodeError("a ',' before ']'", text, i)
+        elif i >= len(text) or text[i] != "]":
+            raise json.JSONDecodeError("expected ',' or ']' after a record", text, min(i, len(text)))
+    if i >= len(text) or text[i + 1:].strip():
+        raise json.JSONDecodeError("the list does not end with ']'", text, min(i, len(text)))
+    return out
+
+
+def _json_records(path: Path) -> list[tuple[int, object]]:
+    """(line, record) of a JSON list or of JSON lines (blank lines skipped)."""
+    _check_size(path)
     try:
-        records = json.loads(text) if text.lstrip().startswith("[") else [
-            json.loads(line) for line in text.splitlines() if line.strip()]
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise DataError(path, f"not UTF-8 text ({e})") from None
+    try:
+        if text.lstrip().startswith("["):
+            return _json_list(text)
+        return [(n, json.loads(line)) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
     except json.JSONDecodeError as e:
-        raise DataError(path, f"not JSON (a list of records) or JSON lines ({e})") from None
+        raise DataError(path, f"not JSON (a list of records) or JSON lines ({e.msg})", e.lineno) from None
+
+
+def read_maugen_records(path: Path) -> list[LabelRow]:
+    records = _json_records(path)
     disfa = subset("DISFA12")
     out = []
-    for i, rec in enumerate(records, start=1):
+    for i, rec in records:
         if not isinstance(rec, dict) or not isinstance(rec.get("image"), str) or "intensity" not in rec:
             raise DataError(path, "a record needs \"image\" (a path) and \"intensity\"", i)
         values = rec["intensity"]
@@ -239,8 +306,12 @@ def sniff_format(path: str | os.PathLike) -> str:
         return "openface"
     if path.suffix.lower() in (".json", ".jsonl"):
         return "maugen"
-    with open(path, newline="", encoding="utf-8", errors="replace") as f:
-        header = [h.strip() for h in next(csv.reader(f), [])]
+    _check_size(path)
+    try:
+        first = _csv_lines(path, header_only=True)
+    except (UnicodeDecodeError, DataError):
+        first = []
+    header = [h.strip() for h in first[0][1]] if first else []
     if "subDirectory_filePath" in header:
         return "affectnet"
     if any(re.fullmatch(r"au_\d+(_intensity)?", h) for h in header):
