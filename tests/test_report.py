@@ -73,3 +73,21 @@ def test_every_shipped_paper_table_loads_and_bad_ones_are_refused(tmp_path):
         load_table(str(tmp_path / "bad.yaml"))
     with pytest.raises(DataError, match="no such paper table"):
         load_table("nope")
+
+
+def test_pareto_figure_draws_every_role_without_a_matplotlib_warning(tmp_path):
+    """`augen report` leaked matplotlib's "edgecolor for an unfilled marker" UserWarning for a control failing the
+    gate (an x given an edge colour): each role's marker gets only the colours it has."""
+    import warnings
+
+    from bench.publish.report import figure_pareto
+
+    rows = [{"name": n, "role": role, "passes": ok, "training_value": tv, "fd_world": fd, "vendi": v}
+            for n, role, ok, tv, fd, v in (("real", "reference", True, 0.4, 60.0, 26.0),
+                                           ("shuffled", "reference", False, 0.0, 60.0, 26.0),
+                                           ("gen", "ranked", True, 0.2, 500.0, 15.0),
+                                           ("bad", "fails gate", False, 0.1, 700.0, 10.0))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = figure_pareto(rows, tmp_path / "pareto.png", "downstream_training_value")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -189,9 +189,10 @@ def figure_pareto(rows: list[dict], out: Path, rank_by: str) -> Path | None:
             if r.get(key) is None:
                 continue
             ref, ok = r["role"] == "reference", r["passes"]
-            ax.scatter(r[key], r["training_value"], marker="o" if ok else "x", s=50,
-                       facecolors="none" if ref and ok else None, edgecolors="C0" if ref else None,
-                       color="C1" if not ref else "C0")
+            # an x has no face, so only its colour is set (an edge colour on it is a matplotlib UserWarning)
+            style = ({"marker": "x", "color": "C0" if ref else "C1"} if not ok else
+                     {"marker": "o", "facecolors": "none", "edgecolors": "C0"} if ref else {"marker": "o", "color": "C1"})
+            ax.scatter(r[key], r["training_value"], s=50, **style)
             ax.annotate(r["name"], (r[key], r["training_value"]), fontsize=7, xytext=(4, 3),
                         textcoords="offset points")
         ax.set_xlabel(label)
