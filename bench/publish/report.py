@@ -190,8 +190,9 @@ def figure_pareto(rows: list[dict], out: Path, rank_by: str) -> Path | None:
                 continue
             ref, ok = r["role"] == "reference", r["passes"]
             # an x has no face, so only its colour is set (an edge colour on it is a matplotlib UserWarning)
-            style = ({"marker": "x", "color": "C0" if ref else "C1"} if not ok else
-                     {"marker": "o", "facecolors": "none", "edgecolors": "C0"} if ref else {"marker": "o", "color": "C1"})
+            style = ({"marker": "x", "color": "C0" if ref else "C1"} if not ok
+                     else {"marker": "o", "facecolors": "none", "edgecolors": "C0"} if ref
+                     else {"marker": "o", "color": "C1"})
             ax.scatter(r[key], r["training_value"], s=50, **style)
             ax.annotate(r["name"], (r[key], r["training_value"]), fontsize=7, xytext=(4, 3),
                         textcoords="offset points")
