@@ -47,11 +47,12 @@ def check_writable(path: str | os.PathLike, what: str = "output") -> None:
         if parent == probe:
             break
         probe = parent
+    shown = (lambda f: f) if os.path.isabs(os.fspath(path)) else os.path.relpath  # as the user gave `path`
     if os.path.exists(probe) and not os.path.isdir(probe) and probe != p:
-        raise NotWritable(f"{path}: cannot write the {what}: {probe} is a file, not a folder")
+        raise NotWritable(f"{path}: cannot write the {what}: {shown(probe)} is a file, not a folder")
     folder = probe if os.path.isdir(probe) else os.path.dirname(probe)
     if not os.access(folder, os.W_OK | os.X_OK) or _read_only_mount(folder):
-        raise NotWritable(f"{path}: cannot write the {what}: {folder} is not writable; choose another folder")
+        raise NotWritable(f"{path}: cannot write the {what}: {shown(folder)} is not writable; choose another folder")
 
 
 def _read_only_mount(folder: str) -> bool:
