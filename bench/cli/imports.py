@@ -3,7 +3,9 @@ SampleSet (bench.generation.importer)."""
 
 from __future__ import annotations
 
-from bench.generation.importer import FACE_POLICIES, ImportConfig, import_images
+import sys
+
+from bench.generation.importer import FACE_POLICIES, ImportConfig, import_images, summary
 
 
 def cmd_import(args) -> int:
@@ -11,16 +13,15 @@ def cmd_import(args) -> int:
                        shard_size=args.shard_size, fmt=args.format, name=args.name or "",
                        generator=args.generator)
     stats = import_images(args.images, args.labels, args.out, cfg, workers=args.workers, progress=not args.quiet,
-                          overwrite=args.overwrite)
-    print(f"{args.out}: {stats['kept']} of {stats['images']} images kept; {stats['one_face']} with one face, "
-          f"{stats['no_face']} with none, {stats['several_faces']} with several (policy {stats['policy']}); "
-          f"face yield {stats['face_yield']:.3f}")
+                          overwrite=args.overwrite, log=lambda line: print(line, file=sys.stderr))
+    print(summary(args.out, stats))
     return 0
 
 
 def add_commands(sub) -> None:
     im = sub.add_parser("import", help="images (folder or tar) + claimed labels -> an aligned SampleSet of faces")
-    im.add_argument("images", help="a folder of PNG/JPEG/WebP images (searched recursively) or a tar of them")
+    im.add_argument("images", help="a folder of PNG/JPEG/WebP images (searched recursively) or a tar of them; "
+                                   "other files are skipped and listed in the set's import_log.csv")
     im.add_argument("--labels", required=True, help="the claimed labels: a SampleSet CSV, MAUGen JSON records, a "
                                                     "SynFER-style CSV, AffectNet's CSV, a LibreFace CSV or an "
                                                     "OpenFace folder")

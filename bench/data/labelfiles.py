@@ -29,6 +29,7 @@ import json
 import math
 import os
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,39 +233,49 @@ def _json_records(path: Path) -> list[tuple[int, object]]:
         raise DataError(path, f"not JSON (a list of records) or JSON lines ({e.msg})", e.lineno) from None
 
 
+def _maugen_record(rec, path: Path, i: int, disfa: tuple[int, ...]) -> LabelRow:
+    """One MAUGen record (at line `i`) as a LabelRow."""
+    if not isinstance(rec, dict) or not isinstance(rec.get("image"), str) or "intensity" not in rec:
+        raise DataError(path, "a record needs \"image\" (a path) and \"intensity\"", i)
+    values = rec["intensity"]
+    inten = _empty()
+    if isinstance(values, list):
+        if len(values) != len(disfa):
+            raise DataError(path, f"intensity has {len(values)} values, MAUGen's are the 12 DISFA AUs "
+                                  f"({', '.join(map(str, disfa))})", i)
+        pairs = list(zip(disfa, values))
+    elif isinstance(values, dict):
+        pairs = [(_au_number(str(k)), v) for k, v in values.items()]
+        if bad := [k for (a, _), k in zip(pairs, values) if a not in disfa]:
+            raise DataError(path, f"intensity names {bad}, not DISFA12 AUs", i)
+        if len(pairs) != len(disfa):
+            raise DataError(path, f"intensity gives {len(pairs)} of the 12 DISFA AUs", i)
+    else:
+        raise DataError(path, "intensity must be a list of 12 numbers or a mapping AU -> number", i)
+    for a, v in pairs:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 5:
+            raise DataError(path, f"AU{a} intensity {v!r} is not a number in 0-5", i)
+        inten[AU_INDEX[a]] = v
+    prompt = rec.get("prompt", "")
+    if not isinstance(prompt, str):
+        raise DataError(path, "prompt must be a string", i)
+    return LabelRow(rec["image"], inten, _expression(rec.get("expression"), path, i), None, prompt,
+                        str(path), i)
+
+
 def read_maugen_records(path: Path) -> list[LabelRow]:
     records = _json_records(path)
     disfa = subset("DISFA12")
+    shared = {line for line, n in Counter(line for line, _ in records).items() if n > 1}
     out = []
-    for i, rec in records:
-        if not isinstance(rec, dict) or not isinstance(rec.get("image"), str) or "intensity" not in rec:
-            raise DataError(path, "a record needs \"image\" (a path) and \"intensity\"", i)
-        values = rec["intensity"]
-        inten = _empty()
-        if isinstance(values, list):
-            if len(values) != len(disfa):
-                raise DataError(path, f"intensity has {len(values)} values, MAUGen's are the 12 DISFA AUs "
-                                      f"({', '.join(map(str, disfa))})", i)
-            pairs = list(zip(disfa, values))
-        elif isinstance(values, dict):
-            pairs = [(_au_number(str(k)), v) for k, v in values.items()]
-            if bad := [k for (a, _), k in zip(pairs, values) if a not in disfa]:
-                raise DataError(path, f"intensity names {bad}, not DISFA12 AUs", i)
-            if len(pairs) != len(disfa):
-                raise DataError(path, f"intensity gives {len(pairs)} of the 12 DISFA AUs", i)
-        else:
-            raise DataError(path, "intensity must be a list of 12 numbers or a mapping AU -> number", i)
-        for a, v in pairs:
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 5:
-                raise DataError(path, f"AU{a} intensity {v!r} is not a number in 0-5", i)
-            inten[AU_INDEX[a]] = v
-        prompt = rec.get("prompt", "")
-        if not isinstance(prompt, str):
-            raise DataError(path, "prompt must be a string", i)
-        out.append(LabelRow(rec["image"], inten, _expression(rec.get("expression"), path, i), None, prompt,
-                            str(path), i))
+    for n, (i, rec) in enumerate(records, start=1):
+        try:
+            out.append(_maugen_record(rec, path, i, disfa))
+        except DataError as e:  # several records on its line (a minified list): say which
+            if i not in shared:
+                raise
+            raise DataError(path, f"record {n}: {e.reason}", i) from None
     return out
-
 
 def read_affectnet_csv(path: Path) -> list[LabelRow]:
     return [LabelRow(s.file, s.intensity, s.expression, None, "", str(path), s.meta["row"])

@@ -7,23 +7,29 @@ five-point template, `bench.judges.faceapi.align`).
                  [--min-confidence 0.5] [--shard-size 256] [--workers N] [--name NAME] [--generator NAME]
 
 Order of work:
-  1. check everything that can be checked without decoding (labels parsed and consistent, every label names an image
-     and every image has a label, no name twice, no path or tar member escaping its folder, no links); a failure is
-     one DataError naming the file and row, and nothing is written;
+  1. check everything that can be checked without decoding (`--out` writable, IMAGES a folder or a tar, labels
+     parsed and consistent, no name twice, no path or tar member escaping its folder, no links, the same bytes under
+     two names with other labels); a failure is one DataError naming the file and row, and nothing is written.
+     Files not read (unsupported formats, not images), labels naming no file, unlabelled images and duplicates with
+     the same labels are skipped and logged;
   2. plan: images in sorted order, output `{i:08d}.png` for source image i; the plan's hash covers the label file,
-     the image names and sizes, the settings and the detector, so a rerun with other inputs cannot resume this one;
+     the image names and contents, the settings and the detector, so a rerun with other inputs cannot resume this one;
   3. shards of `shard_size` source images are written in `<out's folder>/.<out name>.partial/` (each atomically), so
-     after a crash or an interruption a rerun of the same command resumes from the finished shards; a bad image
-     found while decoding (unreadable, truncated: named with its label file and row) or an image `--faces fail`
-     refuses removes the work folder, so again nothing is written; `--workers N` writes shards in N processes;
-  4. the set is joined (`finalize_shards`) and renamed to `out` in one step: `out` appears complete or not at all.
+     after a crash or Ctrl-C (one line: the shards kept) a rerun of the same command resumes from the finished shards
+     and says so; an unreadable image is refused by name (outcome `refused`), one under `min_side` px skipped as too
+     small; an image `--faces fail` refuses removes the work folder; `--workers N` writes shards in N processes;
+  4. the set is joined (`finalize_shards`) with `faces.csv`, `import_log.csv` (every input file: label row, outcome,
+     reason, detail, detection score, output file) and `import.json`, and renamed to `out` in one step; `summary` is
+     the one line `augen import` prints.
 
 Faces: each image is read upright (`read_photo`) and searched for faces (min confidence 0.5). An image with no face
 is skipped (`--faces fail`: an error); one with several faces keeps its largest face (`largest`, the default), is
-skipped (`skip`) or stops the import (`fail`). The set records, per source image, `faces.csv`: the source path, the
-output file ('' when skipped), face count, the kept face's score, box (x, y, w, h) and five points in source
+skipped (`skip`) or stops the import (`fail`). The set records, per examined image, `faces.csv`: the source path,
+the output file ('' when skipped), face count, the kept face's score, box (x, y, w, h) and five points in source
 pixels; `import.json` holds the settings, the plan hash and the counts, and the manifest's generator stats hold the
-counts with the face yield (`bench.metrics.faces.face_yield`: the share of images with exactly one face).
+counts with the face yield (`bench.metrics.faces.face_yield`: the share of examined images with exactly one face).
+The detector's score cannot tell a face from a non-face (a cat scores 0.93; docs/photographs.md): kept faces under
+`uncertain_below` are counted as uncertain, not skipped.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
@@ -43,18 +51,25 @@ from pathlib import Path
 import numpy as np
 
 from bench.core.atomic import atomic_write_text
-from bench.core.errors import DataError, UsageError
+from bench.core.errors import DataError, UsageError, check_writable, on_interrupt
 from bench.core.threads import cap_torch, children_capped, thread_share
-from bench.data.imagesource import extract_images, list_images, match_labels
+from bench.data.aus import AUS, EXPRESSIONS
+from bench.data.imagesource import Matched, Unread, match_labels, open_images
 from bench.data.labelfiles import STEM_KEYED, LabelRow, read_labels
 from bench.data.safeio import read_photo, sha256_file
 from bench.data.sampleset import Sample, SampleSetWriter, finalize_shards
 from bench.metrics.faces import face_yield
 
 FACE_POLICIES = ("largest", "skip", "fail")
-IMPORT_VERSION = 1  # of the import procedure; in the plan hash
+IMPORT_VERSION = 2  # of the import procedure; in the plan hash (2: per-file outcomes, duplicates, too small)
 RECORD_COLUMNS = ("source", "file", "face_count", "score", "box_x", "box_y", "box_w", "box_h",
                   *(f"p{k}_{c}" for k in range(5) for c in "xy"))
+#: import_log.csv: every input file (and every label naming no file) with what became of it
+LOG_COLUMNS = ("file", "label_row", "outcome", "reason", "detail", "score", "output")
+OUTCOMES = ("imported", "skipped", "refused")
+#: why a file is skipped, in the summary's order
+SKIP_REASONS = ("unsupported format", "not an image", "no label", "no image", "duplicate", "too small", "no face",
+                "several faces")
 
 
 @dataclass(frozen=True)
@@ -68,6 +83,15 @@ class ImportConfig:
     fmt: str = "auto"  # label format (bench.data.labelfiles.LABEL_FORMATS), auto = sniffed from the file
     name: str = ""  # the set's name (default: the output folder's name)
     generator: str = "imported"  # the generator name the set's manifest records
+    # an image whose shorter side is below this is skipped as "too small": face-api's landmark net reads a 112 px
+    # face crop and its SSD looks at the image at 512 px, so a face spanning under 32 px has too few pixels for
+    # 68 landmarks (its aligned crop would be upsampled noise)
+    min_side: int = 32
+    # faces kept with a detection score below this are counted as "uncertain" in the summary and the log, not
+    # skipped: the score cannot tell a face from a non-face (scikit-image's cat scores 0.93; on the shipped photos
+    # 4 of 34 real faces score under 0.8, the lowest 0.62), and face-api's other nets give no better rule
+    # (docs/photographs.md, "What the detector cannot tell")
+    uncertain_below: float = 0.8
 
     def check(self) -> None:
         if self.faces not in FACE_POLICIES:
@@ -78,6 +102,8 @@ class ImportConfig:
             raise UsageError(f"--min-confidence must be in (0, 1], not {self.min_confidence}")
         if self.shard_size < 1:
             raise UsageError(f"--shard-size must be positive, not {self.shard_size}")
+        if self.min_side < 1:
+            raise UsageError(f"min_side must be positive, not {self.min_side}")
 
 
 @dataclass
@@ -89,25 +115,82 @@ class _Plan:
     with_prob: bool
     fmt: str
     digest: str  # the plan hash
+    log: list[list]  # import_log rows of the files not examined (LOG_COLUMNS)
 
 
-def _plan(image_folder: Path, labels: Path, cfg: ImportConfig, detector_id: str) -> _Plan:
+def _log_row(file: str, label: LabelRow | None, outcome: str, reason: str = "", detail: str = "", score: str = "",
+             output: str = "") -> list:
+    return [file, label.row if label is not None else "", outcome, reason, detail, score, output]
+
+
+def _label_difference(a: LabelRow, b: LabelRow) -> str:
+    """'' when two rows claim the same labels (AU intensities, expression, AU probabilities), else the first
+    difference, e.g. 'expression surprise vs happy'."""
+    if a.expression != b.expression:
+        name = lambda e: EXPRESSIONS[e] if e >= 0 else "none"  # noqa: E731
+        return f"expression {name(a.expression)} vs {name(b.expression)}"
+    for what, x, y in (("", a.intensity, b.intensity), ("_p", a.prob, b.prob)):
+        if x is None or y is None:
+            continue
+        for k in np.flatnonzero(~((x == y) | (np.isnan(x) & np.isnan(y)))):
+            return f"AU{AUS[k]:02d}{what} {x[k]:g} vs {y[k]:g}"
+    return ""
+
+
+def _without_duplicates(folder: Path, pairs: list[tuple[LabelRow, str]]) -> tuple[list, list, dict[str, str]]:
+    """(the (label, image) pairs to examine, log rows of the duplicates left out, sha256 of each kept image).
+    The same bytes under two names: a later copy with the same labels is skipped as a duplicate; with other labels
+    the import is refused (one line naming both files and rows)."""
+    first: dict[str, tuple[LabelRow, str]] = {}
+    kept, log, digests = [], [], {}
+    for label, image in pairs:
+        digest = sha256_file(folder / image)
+        if digest in first:
+            label0, image0 = first[digest]
+            diff = _label_difference(label0, label)
+            if diff:
+                raise DataError(label.source, f"{image} is the same image as {image0} (row {label0.row}; same bytes) "
+                                              f"but labelled differently ({diff}); keep one of them", label.row)
+            log.append(_log_row(image, label, "skipped", "duplicate",
+                                f"same bytes and labels as {image0} (row {label0.row})"))
+            continue
+        first[digest] = (label, image)
+        kept.append((label, image))
+        digests[image] = digest
+    return kept, log, digests
+
+
+def _unmatched_log(rows: list[LabelRow], m: Matched, unread: list[Unread], folder: Path) -> list[list]:
+    """import_log rows of the files not read (named by a label or not), labels naming no file, unlabelled images."""
+    named = {u.file for u in m.unread.values()}
+    log = [_log_row(u.file, rows[i], "skipped", u.reason, u.detail) for i, u in m.unread.items()]
+    log += [_log_row(u.file, None, "skipped", u.reason, u.detail) for u in unread if u.file not in named]
+    log += [_log_row(rows[i].key, rows[i], "skipped", "no image", f"no such file in {folder}") for i in m.no_image]
+    log += [_log_row(im, None, "skipped", "no label", "no row of the label file names it") for im in m.unlabelled]
+    return log
+
+
+def _plan(image_folder: Path, found: list[str], unread: list[Unread], labels: Path, cfg: ImportConfig,
+          detector_id: str) -> _Plan:
     fmt, rows, labelled, has_expr = read_labels(labels, cfg.fmt)
-    images = list_images(image_folder)
-    matched = match_labels([(r.key, r.source, r.row) for r in rows], images, image_folder, fmt in STEM_KEYED)
-    order = sorted(range(len(rows)), key=lambda i: matched[i])
+    m = match_labels([(r.key, r.source, r.row) for r in rows], found, image_folder, fmt in STEM_KEYED, unread)
+    if not m.images:
+        first = rows[m.no_image[0]] if m.no_image else rows[0]
+        raise DataError(first.source, f"no label names an image in {image_folder} (this row names {first.key}; "
+                                      f"label keys are paths relative to IMAGES)", first.row)
+    pairs = sorted(((rows[i], im) for i, im in m.images.items()), key=lambda p: p[1])
+    kept, duplicates, digests = _without_duplicates(image_folder, pairs)
     h = hashlib.sha256()
     h.update(json.dumps({"version": IMPORT_VERSION, "format": fmt, "detector": detector_id,
                          "config": {k: v for k, v in asdict(cfg).items() if k not in ("name",)}},
                         sort_keys=True).encode())
     for f in [labels] if labels.is_file() else sorted(labels.glob("*.csv")):  # a file, or OpenFace's folder
         h.update(f"{f.name} {sha256_file(f)}".encode())
-    for i in order:
-        path = image_folder / matched[i]
-        h.update(f"\n{matched[i]} {path.stat().st_size}".encode())
+    for _, image in kept:
+        h.update(f"\n{image} {digests[image]}".encode())
     with_prob = any(r.prob is not None for r in rows)
-    return _Plan([matched[i] for i in order], [rows[i] for i in order], labelled, has_expr, with_prob, fmt,
-                 h.hexdigest())
+    return _Plan([im for _, im in kept], [lab for lab, _ in kept], labelled, has_expr, with_prob, fmt, h.hexdigest(),
+                 _unmatched_log(rows, m, unread, image_folder) + duplicates)
 
 
 def _choose(faces: list, policy: str, where: str, source: str, row: int):
@@ -121,8 +204,30 @@ def _choose(faces: list, policy: str, where: str, source: str, row: int):
     return max(faces, key=lambda f: f.box[2] * f.box[3])
 
 
+def _examine(pipeline, path: Path, source: str, label: LabelRow, cfg: ImportConfig):
+    """(pixels and the kept face, or None and the image's import_log row without its faces.csv part)."""
+    try:
+        pixels, _ = read_photo(path)
+    except DataError as e:
+        return None, _log_row(source, label, "refused", "unreadable", e.reason)
+    h, w = pixels.shape[:2]
+    if min(h, w) < cfg.min_side:
+        return None, _log_row(source, label, "skipped", "too small",
+                              f"{w}x{h} px; an image needs at least {cfg.min_side} px a side")
+    faces = pipeline.locate(pixels, cfg.min_confidence)[0]
+    face = _choose(faces, cfg.faces, label.source, source, label.row)
+    if face is None:
+        reason = "no face" if not faces else "several faces"
+        detail = (f"no face scores {cfg.min_confidence} or more" if not faces
+                  else f"{len(faces)} faces (--faces {cfg.faces})")
+        return (pixels, faces, None), _log_row(source, label, "skipped", reason, detail)
+    note = f"uncertain: score under {cfg.uncertain_below}" if face.score < cfg.uncertain_below else ""
+    return (pixels, faces, face), _log_row(source, label, "imported", "", note, f"{face.score:.4f}")
+
+
 def _shard(args: tuple) -> tuple[int, list[list]]:
-    """Write shard k of the plan into the work folder (atomically); its face records."""
+    """Write shard k of the plan into the work folder (atomically); its records (LOG_COLUMNS + RECORD_COLUMNS, the
+    latter empty for an image the detector did not see)."""
     k, work, image_folder, plan, cfg, start = args
     from bench.judges.faceapi import align
     from bench.judges.faceapi.pipeline import shared_pipeline
@@ -136,18 +241,21 @@ def _shard(args: tuple) -> tuple[int, list[list]]:
                          created="") as writer:
         for i in range(start, min(start + cfg.shard_size, len(plan.images))):
             source, label = plan.images[i], plan.labels[i]
-            pixels, _ = read_photo(Path(image_folder) / source, where=label.source, row=label.row)
-            faces = pipeline.locate(pixels, cfg.min_confidence)[0]
-            face = _choose(faces, cfg.faces, label.source, source, label.row)
+            seen, log = _examine(pipeline, Path(image_folder) / source, source, label, cfg)
+            if seen is None:
+                records.append(log + [""] * len(RECORD_COLUMNS))
+                continue
+            pixels, faces, face = seen
             if face is None:
-                records.append([source, "", len(faces), *[""] * (len(RECORD_COLUMNS) - 3)])
+                records.append(log + [source, "", len(faces), *[""] * (len(RECORD_COLUMNS) - 3)])
                 continue
             crop, _ = align.align(pixels, face.landmarks, cfg.size)
             pts = align.five_points(face.landmarks)
             file = writer.add(Sample(image=crop, intensity=label.intensity, expression=label.expression,
                                      prob=label.prob, prompt=label.prompt, file=f"{i:08d}.png"))
-            records.append([source, file, len(faces), f"{face.score:.4f}", *(f"{v:.2f}" for v in face.box),
-                            *(f"{v:.2f}" for v in pts.reshape(-1))])
+            log[LOG_COLUMNS.index("output")] = file
+            records.append(log + [source, file, len(faces), f"{face.score:.4f}", *(f"{v:.2f}" for v in face.box),
+                                  *(f"{v:.2f}" for v in pts.reshape(-1))])
     return k, records
 
 
@@ -155,19 +263,81 @@ def _records_path(work: Path, k: int) -> Path:
     return work / "records" / f"shard-{k:05d}.csv"
 
 
-def _write_records(work: Path, k: int, records: list[list]) -> None:
+def _csv_text(header: tuple[str, ...], rows: list[list]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(RECORD_COLUMNS)
-    w.writerows(records)
-    atomic_write_text(_records_path(work, k), buf.getvalue())
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def _write_records(work: Path, k: int, records: list[list]) -> None:
+    atomic_write_text(_records_path(work, k), _csv_text(LOG_COLUMNS + RECORD_COLUMNS, records))
+
+
+def _kept(done: int, total: int, work: Path) -> str:
+    return f"kept {done} of {total} shards in {work}; rerun the same command to resume"
+
+
+def _start_work(work: Path, plan: _Plan, n_shards: int, log: Callable[[str], None]) -> list[int]:
+    """The shards still to write; the work folder of another import is removed, a resumed one is said."""
+    state = work / "import.json"
+    if work.exists():
+        old = json.loads(state.read_text()) if state.is_file() else {}
+        if old.get("plan") != plan.digest:
+            log(f"augen import: {work} holds another import's work (other inputs or settings); starting afresh")
+            shutil.rmtree(work)
+    done = [k for k in range(n_shards)
+            if (work / f"shard-{k:05d}" / "manifest.yaml").is_file() and _records_path(work, k).is_file()]
+    if work.exists():
+        log(f"augen import: resuming in {work}: {len(done)} of {n_shards} shards already written")
+    for k in range(n_shards):  # a shard without its records (or a half-written one) is redone
+        if k not in done and (work / f"shard-{k:05d}").exists():
+            shutil.rmtree(work / f"shard-{k:05d}")
+    (work / "records").mkdir(parents=True, exist_ok=True)
+    return [k for k in range(n_shards) if k not in done]
+
+
+def _run_shards(jobs: list[tuple], workers: int) -> Iterator[tuple[int, list[list]]]:
+    if workers > 1 and len(jobs) > 1:
+        with children_capped(thread_share(workers)), ProcessPoolExecutor(
+                max_workers=workers, mp_context=get_context("spawn"), initializer=_worker_init,
+                initargs=(workers,)) as pool:
+            yield from pool.map(_shard, jobs)
+    else:
+        for job in jobs:
+            yield _shard(job)
+
+
+def _stats(plan_log: list[list], records: list[list], cfg: ImportConfig) -> dict:
+    """The counts of import.json and the summary line."""
+    log = plan_log + [r[:len(LOG_COLUMNS)] for r in records]
+    outcome = [r[2] for r in log]
+    skipped = Counter(r[3] for r in log if r[2] == "skipped")
+    counts = np.array([int(r[len(LOG_COLUMNS) + 2]) for r in records if r[len(LOG_COLUMNS) + 2] != ""])
+    return {"files": len(log), "imported": outcome.count("imported"),
+            "skipped": {k: skipped[k] for k in SKIP_REASONS if skipped[k]}, "refused": outcome.count("refused"),
+            "uncertain": sum(1 for r in log if r[4].startswith("uncertain")), "uncertain_below": cfg.uncertain_below,
+            "images": len(counts), "kept": outcome.count("imported"), "no_face": int((counts == 0).sum()),
+            "one_face": int((counts == 1).sum()), "several_faces": int((counts > 1).sum()),
+            "face_yield": face_yield(counts)["value"] if len(counts) else float("nan"), "policy": cfg.faces}
+
+
+def summary(out: str | os.PathLike, stats: dict) -> str:
+    """The one line `augen import` prints: what became of every input file, the face yield, the uncertain faces."""
+    n_skipped = sum(stats["skipped"].values())
+    why = ", ".join(f"{n} {reason}" for reason, n in stats["skipped"].items())
+    return (f"{out}: imported {stats['imported']}, skipped {n_skipped}{f' ({why})' if why else ''}, refused "
+            f"{stats['refused']}; face yield {stats['face_yield']:.3f} ({stats['one_face']} of {stats['images']} "
+            f"images with one face, policy {stats['policy']}); {stats['uncertain']} imported with a face score under "
+            f"{stats['uncertain_below']} (uncertain); per file: {Path(out) / 'import_log.csv'}")
 
 
 def import_images(images: str | os.PathLike, labels: str | os.PathLike, out: str | os.PathLike,
                   cfg: ImportConfig = ImportConfig(), workers: int = 1, progress: bool = False,
-                  overwrite: bool = False) -> dict:
+                  overwrite: bool = False, log: Callable[[str], None] = lambda _msg: None) -> dict:
     """Import a folder or tar of images with their label file into the SampleSet `out` (module docstring); returns
-    the counts written to import.json."""
+    the counts written to import.json. `log` gets the one-line notes a rerun prints (resuming, starting afresh)."""
     from bench.judges.faceapi.judge import pins_sha256
 
     cfg.check()
@@ -175,70 +345,55 @@ def import_images(images: str | os.PathLike, labels: str | os.PathLike, out: str
     cfg = ImportConfig(**{**asdict(cfg), "name": cfg.name or out.name})
     if out.exists() and not overwrite:
         raise UsageError(f"{out} exists; pass --overwrite to replace it")
+    check_writable(out, "imported set")
     work = out.parent / f".{out.name}.partial"
-    with tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None) as tmp:
-        folder = images
-        if images.is_file():  # a tar: checked member by member, images extracted into a temporary folder
-            folder = extract_images(images, Path(tmp) / "images")
-        plan = _plan(folder, labels, cfg, f"faceapi-{pins_sha256()[:12]}")
-        state = work / "import.json"
-        if work.exists():
-            old = json.loads(state.read_text()) if state.is_file() else {}
-            if old.get("plan") != plan.digest:
-                shutil.rmtree(work)  # another import's leftovers: start afresh
-        (work / "records").mkdir(parents=True, exist_ok=True)
+    with on_interrupt("nothing new was written (stopped while checking the inputs)"), \
+            tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None) as tmp:
+        folder, found, unread = open_images(images, tmp)
+        plan = _plan(folder, found, unread, labels, cfg, f"faceapi-{pins_sha256()[:12]}")
+        starts = list(range(0, len(plan.images), cfg.shard_size))
+        todo = _start_work(work, plan, len(starts), log)
         meta = {"plan": plan.digest, "format": plan.fmt, "config": asdict(cfg), "images": len(plan.images),
                 "labels": labels.name, "source": images.name}
-        atomic_write_text(state, json.dumps(meta, indent=1) + "\n")
-        starts = list(range(0, len(plan.images), cfg.shard_size))
-        todo = [(k, s) for k, s in enumerate(starts)
-                if not ((work / f"shard-{k:05d}" / "manifest.yaml").is_file() and _records_path(work, k).is_file())]
-        for k, _ in todo:  # a shard without its records (or a half-written one) is redone
-            if (work / f"shard-{k:05d}").exists():
-                shutil.rmtree(work / f"shard-{k:05d}")
-        jobs = [(k, str(work), str(folder), plan, cfg, s) for k, s in todo]
+        atomic_write_text(work / "import.json", json.dumps(meta, indent=1) + "\n")
+        jobs = [(k, str(work), str(folder), plan, cfg, starts[k]) for k in todo]
         from tqdm import tqdm
 
         bar = tqdm(total=len(plan.images), initial=len(plan.images) - sum(
-            min(cfg.shard_size, len(plan.images) - s) for _, s in todo), unit="img", desc="import",
+            min(cfg.shard_size, len(plan.images) - starts[k]) for k in todo), unit="img", desc="import",
             disable=not progress)
         try:
-            if workers > 1 and len(jobs) > 1:
-                with children_capped(thread_share(workers)), ProcessPoolExecutor(
-                        max_workers=workers, mp_context=get_context("spawn"), initializer=_worker_init,
-                        initargs=(workers,)) as pool:
-                    for k, records in pool.map(_shard, jobs):
-                        _write_records(work, k, records)
-                        bar.update(len(records))
-            else:
-                for job in jobs:
-                    k, records = _shard(job)
+            with on_interrupt(_kept(len(starts) - len(todo), len(starts), work)) as kept:
+                for n, (k, records) in enumerate(_run_shards(jobs, workers), start=len(starts) - len(todo) + 1):
                     _write_records(work, k, records)
+                    kept.message = _kept(n, len(starts), work)
                     bar.update(len(records))
-        except DataError:  # a bad input (unreadable image, --faces fail): nothing is kept, the error names it
+        except DataError:  # --faces fail refused an image: nothing is kept, the error names it
             shutil.rmtree(work, ignore_errors=True)
             raise
         finally:
             bar.close()
+        with on_interrupt(_kept(len(starts), len(starts), work)):
+            return _finish(work, out, images, plan, meta, cfg, len(starts))
 
+
+def _finish(work: Path, out: Path, images: Path, plan: _Plan, meta: dict, cfg: ImportConfig, n_shards: int) -> dict:
+    """Join the shards, write faces.csv, import_log.csv and import.json, and move the set into place."""
     records = []
-    for k in range(len(starts)):
+    for k in range(n_shards):
         with open(_records_path(work, k), newline="", encoding="utf-8") as f:
             records += list(csv.reader(f))[1:]
-    counts = np.array([int(r[2]) for r in records])
-    stats = {"images": len(records), "kept": sum(1 for r in records if r[1]), "no_face": int((counts == 0).sum()),
-             "one_face": int((counts == 1).sum()), "several_faces": int((counts > 1).sum()),
-             "face_yield": face_yield(counts)["value"], "policy": cfg.faces}
+    stats = _stats(plan.log, records, cfg)
     if not stats["kept"]:
         shutil.rmtree(work)
-        raise DataError(images, f"none of its {len(records)} images holds a face the detector finds (policy "
-                                f"{cfg.faces}); nothing imported")
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(RECORD_COLUMNS)
-    w.writerows(records)
-    atomic_write_text(work / "faces.csv", buf.getvalue())
-    atomic_write_text(state, json.dumps({**meta, "stats": stats}, indent=1) + "\n")
+        why = ", ".join(f"{n} {reason}" for reason, n in stats["skipped"].items())
+        raise DataError(images, f"no image imported: skipped {sum(stats['skipped'].values())} ({why}), refused "
+                                f"{stats['refused']}; nothing written")
+    faces = [r[len(LOG_COLUMNS):] for r in records if r[len(LOG_COLUMNS) + 2] != ""]
+    atomic_write_text(work / "faces.csv", _csv_text(RECORD_COLUMNS, faces))
+    log = sorted(plan.log + [r[:len(LOG_COLUMNS)] for r in records], key=lambda r: (r[0], str(r[1])))
+    atomic_write_text(work / "import_log.csv", _csv_text(LOG_COLUMNS, log))
+    atomic_write_text(work / "import.json", json.dumps({**meta, "stats": stats}, indent=1) + "\n")
     shutil.rmtree(work / "records")
     generator = {"name": cfg.generator, "version": str(IMPORT_VERSION),
                  "config": {"import": {k: v for k, v in asdict(cfg).items() if k not in ("name", "generator")},
