@@ -124,7 +124,7 @@ def markdown_table(results: list[dict], names: Sequence[str] | None = None) -> s
     n_text = (f"n = {sizes[0]} per generator" if len(set(sizes)) == 1
               else "n = " + ", ".join(f"{n} ({name})" for n, name in zip(sizes, names)))
     lines = [f"Protocol `{first['protocol']['id']}` (hash `{first['protocol']['hash'][:12]}`), "
-             f"{n_text}; judge ceiling (held-out world test): "
+             f"{n_text}; judge accuracy against the truth on held-out world test images: "
              + ", ".join(f"{k} {v:.3f}" for j in first["judges"].values() for k, v in j["ceiling"].items()
                          if isinstance(v, float)), "",
              "| family | metric | " + " | ".join(names) + " |", "|---|---|" + "---:|" * len(names)]

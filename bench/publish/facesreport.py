@@ -2,10 +2,11 @@
 per protocol hash (one reference set and one downstream dataset), built by `augen report --protocol faces-v1`.
 
 Each section holds the board (bench.publish.facesboard: ranked by training value where the protocol has a headline),
-every metric of every entry with its interval and, for label agreement, the judge's ceiling on the reference, what was
-not scored and why, and, for entries with a downstream result, the raw downstream scores beside the real test set's
-image-blind baselines and the scaling tables (bench.publish.report's tables and figure). `--sets NAME=SET` adds a
-sample grid of an imported set with its claimed labels.
+every metric of every entry with its interval and, for label agreement, the reference agreement (the reference set's
+own labels read by the same judge; not a bound), what was not scored and why, and, for entries with a downstream
+result, the raw downstream scores beside the real test set's image-blind baselines and the scaling tables
+(bench.publish.report's tables and figure). `--sets NAME=SET` adds a sample grid of an imported set with its claimed
+labels.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from bench.publish.report import figure_scaling, scaling_rows, trivial_rows, wri
 
 def metric_rows(entries: list[tuple[str, dict]], proto: Protocol) -> tuple[list[str], list[list[str]]]:
     """Every metric but the raw downstream ones (those have their own tables), in family order, one column per
-    entry: 'value [lo, hi] (ceiling)'; a metric an entry did not score reads 'n/a' (its reason is listed apart)."""
+    entry: 'value [lo, hi] (reference agreement)'; a metric an entry did not score reads 'n/a' (its reason is listed
+    apart)."""
     names = {k for _, r in entries for k in r["metrics"]} | {k for _, r in entries for k in r.get("not_applicable", {})}
     names = {n for n in names if not n.startswith("downstream_") or n == "downstream_training_value"}
 
@@ -59,9 +61,11 @@ def section(proto: Protocol, digest: str, entries: list[tuple[str, dict]], out_d
     ordered = [(r["name"], dict(entries)[r["name"]]) for r in rows]
     head, mrows = metric_rows(ordered, proto)
     blocks += [("h", "Every metric", 3),
-               ("p", "Value [95% interval] (the judge's ceiling: the reference set's own labels read by the same "
-                     "judge, the most a generator can reach with it). Intervals say what they resample "
-                     "(docs/intervals.md); the downstream training value's is over training seeds."),
+               ("p", "Value [95% interval] (reference agreement: the same metric on the reference set, its own "
+                     "labels against the same judge's readings, i.e. how well this judge reads the reference "
+                     "photographs' labels; a point of comparison, not a bound: a set can score above it). Intervals "
+                     "say what they resample (docs/intervals.md); the downstream training value's is over training "
+                     "seeds."),
                ("table", head, mrows)]
     skipped = [f"{name}: {m} ({why})" for name, r in ordered for m, why in sorted(r.get("not_applicable", {}).items())]
     if skipped:

@@ -68,7 +68,7 @@ def _claimed(x: ScoreInputs) -> tuple[np.ndarray, np.ndarray]:
                           "together), at the protocol's bootstrap level and count; conditional on the judge",
                  sensitive="AU base rates (raw F1 rewards claiming common AUs; au_kappa corrects for chance); the "
                            "occurrence threshold; the AU subset; the judge's own errors (on photographs the "
-                           "reference's value is reported as the ceiling)")
+                           "reference set's own value is reported beside, as the reference agreement)")
 def au_f1(x: ScoreInputs) -> Value:
     """Mean per-AU F1 of claimed vs judged occurrence; interval: percentile bootstrap over samples."""
     occ, jocc = _claimed(x)[1], judged(x)[2]
@@ -167,7 +167,8 @@ def judged_expression(x: ScoreInputs) -> np.ndarray:
                  interval="percentile bootstrap over samples (rows resampled with their claimed and judged labels "
                           "together), at the protocol's bootstrap level and count; conditional on the judge",
                  sensitive="the class balance of the claims (expression_kappa corrects for chance); the judge's "
-                           "accuracy (on photographs the reference's value is reported as the ceiling)")
+                           "accuracy (on photographs the reference set's own value is reported beside, as the "
+                           "reference agreement)")
 def expression_accuracy(x: ScoreInputs) -> Value:
     """Claimed vs judged expression over labelled rows; interval: percentile bootstrap over samples."""
     e, p = x.claimed_expression, judged_expression(x)

@@ -12,8 +12,10 @@ in the generator's declared training set) families run unchanged. Added for phot
 
     face_yield      (bench.scoring.realism) the share of the generator's source images holding exactly one face
                     (the import's counts), with its Wilson interval
-    ceilings        each alignment metric computed on the reference set (its own labels vs the same judge): the most
-                    a generator can reach with this judge, reported beside the generator's value
+    ceilings        the reference agreement: each alignment metric computed on the reference set (its own labels
+                    vs the same judge), i.e. how well this judge reads the reference photographs' labels, reported
+                    beside the generator's value (results key `ceiling`, kept for filed results); a comparison, not
+                    a bound: a generator's set can agree with the judge more than the reference does
 
 The headline (the protocol's `headline`, docs/verdicts.md) is training value on a real dataset: the downstream family
 of the real-data protocol it names (faces-v1: affectnet-v1), run on the scored set's claimed labels with the dataset

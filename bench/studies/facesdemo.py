@@ -118,7 +118,7 @@ def markdown(res: dict) -> str:
                      f"{s['several_faces']} | {s['face_yield']:.3f} |")
     lines += ["", f"Scored: n = {res['sampleset']['n']} against a reference of n = {res['reference']['n']} (protocol "
               f"hash `{res['protocol']['hash'][:12]}`, judge `{next(iter(res['judges']))}`).", "",
-              "| family | metric | value | 95% interval | ceiling (reference's own labels) | n |",
+              "| family | metric | value | 95% interval | reference agreement (its own labels) | n |",
               "|---|---|---:|---|---:|---:|"]
     order = {f: i for i, f in enumerate(FAMILIES)}
     for name, m in sorted(res["metrics"].items(), key=lambda kv: (order[kv[1]["family"]], kv[0])):
