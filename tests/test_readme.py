@@ -14,6 +14,7 @@ import pytest
 from bench.core.errors import DataError
 from bench.devtools import readme as R
 from bench.devtools import timed
+from bench.publish.leaderboard import HEADLINE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -123,8 +124,8 @@ def test_protocol_block():
     assert R.protocol_block(FACTS) == head + (
         "\n- downstream: a small-cnn trained on the labels a set claims at 0.5x, 1x and 5x the size of 400 real "
         "world faces (1x), and on real 1x + synthetic 1x, 3 seeds each, tested on 2,000 real world test faces\n\n"
-        "Its board ranks by `downstream_training_value` among the sets whose claimed labels pass the validity gate "
-        "(lower 95% bound of `au_kappa` above 0) and whose real training data fits the budget of 200,000 labelled "
+        f"Its board ranks by `downstream_training_value`, the headline, {HEADLINE}; it ranks the sets whose claimed "
+        "labels pass the validity gate (lower 95% bound of `au_kappa` above 0) and whose real training data fits the budget of 200,000 labelled "
         "images.")
     assert R.protocol_block({**FACTS, "downstream": None, "headline": None, "real_budget": None}) == head
 
@@ -429,7 +430,8 @@ def test_readme_is_not_stale(capsys):
 # numbers README.md may hold outside generated blocks: names and definitions, not results
 ALLOWED = {"0": "rank 0 (the process that merges)", "1": '"1x", 1/(t+1), O(1): definitions',
            "1.5": "Stable Diffusion 1.5 (a model's name)", "2.0": "OpenFace 2.0 (a tool's name)",
-           "0-5": "the FACS intensity scale", "0-7": "AffectNet's expression codes"}
+           "0-5": "the FACS intensity scale", "0-7": "AffectNet's expression codes",
+           "3.11": "Python 3.11, what the machine needs (Quick start)", "20": "Node 20, what the machine needs"}
 
 
 def test_readme_has_no_number_outside_generated_blocks():

@@ -21,6 +21,7 @@ from bench.core.atomic import atomic_write_text
 from bench.core.paths import workspace
 from bench.core.protocol import FAMILIES, Protocol
 from bench.core.registry import DOC_FIELDS, METRICS, Entry, metric_spec
+from bench.publish.leaderboard import HEADLINE
 from bench.scoring.protocols import known_protocols, load_protocol
 
 GLOSSARY = "docs/metrics.md"
@@ -189,7 +190,8 @@ def render_metrics(entries: list[Entry], protocols: dict[str, Protocol]) -> str:
              "scored set (and the protocol's reference images, judge and settings), never of other entries. "
              "Intervals are 95% unless a protocol's `bootstrap.alpha` says otherwise (table below); "
              "[intervals.md](intervals.md) says what each interval covers and how that was measured. "
-             "[leaderboard.md](leaderboard.md) says how the boards use these metrics.", "",
+             "[leaderboard.md](leaderboard.md) says how the boards use these metrics; the boards rank by the "
+             f"headline, {HEADLINE}.", "",
              "## Summary", "", *summary(entries, listed), "",
              "## Interval settings by protocol", "",
              "Bootstrap intervals use the protocol's `bootstrap` section; downstream intervals are Student t over "
@@ -323,7 +325,7 @@ def cell_examples() -> list[str]:
         ("a metric the entry has no value for", {"expression_kappa": None}, "expression_kappa"),
     ]
     rows = [[what, f"`{L.cell(row, key)}`"] for what, row, key in examples]
-    faces = [("faces board: value [95% interval] (ceiling: the reference's own labels vs the judge)",
+    faces = [("faces board: value [95% interval] (reference agreement: the reference's own labels vs the judge)",
               {"value": 0.5412, "ci95": [0.4987, 0.5833], "ceiling": {"value": 0.7021}}),
              ("faces board: no value", None)]
     rows += [[what, f"`{facesboard.cell(m)}`"] for what, m in faces]

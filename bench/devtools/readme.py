@@ -68,6 +68,7 @@ from bench.devtools.readme_sources import (  # noqa: F401  (the blocks' machiner
     render_block,
     scales_words,
 )
+from bench.publish.leaderboard import HEADLINE
 from bench.publish.throughput import baseline_names, ratio_text, rows
 
 CONTROLS = ("real", "shuffled", "collapsed", "noise")
@@ -249,8 +250,9 @@ def protocol_block(facts: dict) -> str:
                      f"world {d['test'][1]} faces")
     h = f["headline"]
     if h is not None:
-        lines += ["", f"Its board ranks by `{h['rank_by']}` among the sets whose claimed labels pass the validity "
-                      f"gate (lower 95% bound of " + " and ".join(f"`{g}`" for g in h["gate"])
+        gates = " and ".join(f"`{g}`" for g in h["gate"])
+        lines += ["", f"Its board ranks by `{h['rank_by']}`, the headline, {HEADLINE}; it ranks the sets whose "
+                      f"claimed labels pass the validity gate (lower 95% bound of {gates}"
                   + f" above {h['gate_min']:g})" + (f" and whose real training data fits the budget of "
                                                     f"{f['real_budget']:,} labelled images" if f["real_budget"]
                                                     else "") + "."]

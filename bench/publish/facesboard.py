@@ -7,7 +7,8 @@ docs/verdicts.md): by training value on the headline's real dataset (affectnet-v
 pass the gate (claimed-vs-judge kappa above chance) and that declare no more real data than allowed. Entries without
 a downstream result, or failing the gate, are listed below, unranked. A protocol without a headline (faces-demo: no
 real dataset ships) lists its entries by name. Realism, diversity and label agreement are diagnostics beside, with
-their intervals and, for label agreement, the judge's ceiling on the reference. (The paired significance test of the
+their intervals and, for label agreement, the reference agreement (the reference set's own labels against the
+same judge: a comparison, not a bound). (The paired significance test of the
 world boards needs the world's test truth; these tables have none.)
 
     augen leaderboard --protocol faces-v1        -> leaderboards/faces-v1.md
@@ -23,14 +24,15 @@ from bench.core.protocol import Protocol
 
 #: The columns, in order: metric, header.
 COLUMNS = (("face_yield", "face yield"), ("fd_identity", "FD id"), ("precision", "prec."), ("recall", "recall"),
-           ("vendi", "Vendi"), ("skin_tone_entropy", "ITA H"), ("expression_kappa", "expr. kappa (ceiling)"),
-           ("au_f1", "AU F1 (ceiling)"))
+           ("vendi", "Vendi"), ("skin_tone_entropy", "ITA H"), ("expression_kappa", "expr. kappa (ref. agreement)"),
+           ("au_f1", "AU F1 (ref. agreement)"))
 NO_HEADLINE = ("Not ranked: this protocol names no real dataset to train on (headline), and the project ranks by "
                "what the data trains (docs/verdicts.md); these are diagnostics, listed by name.")
 
 
 def cell(m: dict | None) -> str:
-    """A metric as 'value [lo, hi] (ceiling c)', or 'n/a'."""
+    """A metric as 'value [lo, hi] (r)', r its reference agreement (the reference set's own labels vs the judge),
+    or 'n/a'."""
     if not m or m.get("value") is None:
         return "n/a"
     text = f"{m['value']:.3g}"
@@ -46,10 +48,16 @@ def how_ranked(proto: Protocol) -> str:
     h = proto.headline
     if h is None:
         return NO_HEADLINE
-    return (f"Each table is ranked by training value: the area under the chance-corrected utility curve of "
-            f"recognizers trained on each set's claimed labels and tested on {h.downstream}'s real test set, among "
-            f"entries whose claimed labels agree with the judges beyond chance (lower 95% bound of kappa > "
-            f"{h.gate_min:g}). Entries without a downstream result (`--data-root` or `--downstream-results` when "
+    from bench.publish.leaderboard import training_value_words
+    from bench.scoring.protocols import load_protocol
+
+    s = load_protocol(h.downstream).downstream
+    words = training_value_words("chance-corrected score", f"{h.downstream}'s real test set",
+                                 f"training sizes of {min(s.scales):g}x-{max(s.scales):g}x of {s.real_train.n:,} "
+                                 f"images" if s is not None and s.real_train.n else "its training sizes")
+    return (f"Each table is ranked by {words}, among entries whose claimed labels agree with the judges beyond "
+            f"chance (lower 95% bound of kappa > {h.gate_min:g}). Entries without a downstream result (`--data-root` "
+            f"or `--downstream-results` when "
             f"scoring) or failing the gate are listed, not ranked. Each table holds one reference set and one "
             f"downstream dataset (one protocol hash).")
 

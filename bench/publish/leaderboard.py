@@ -37,6 +37,21 @@ from bench.scoring.protocols import current_hash as current_protocol_hash
 from bench.scoring.protocols import load_protocol
 
 
+def training_value_words(score: str = "chance-corrected score (kappa or ICC: 0 = chance, 1 = perfect)",
+                         test: str = "real test faces", sizes: str = "the protocol's training sizes") -> str:
+    """THE definition of the headline, what every board with a `headline` ranks by (world, tasks, faces), with a
+    board's own `score`, `test` set and training `sizes` filled in; its generic form is `HEADLINE`. The number itself
+    is computed by bench.downstream (harness: `downstream_training_value`; tasks: the task values), as the trapezoid
+    area of the score over log2(size) divided by the log2 range, then the mean over seeds or blocks."""
+    return (f"training value: the {score} of recognizers trained on a set's claimed labels and tested on {test}, "
+            f"averaged over {sizes} (the mean height of its curve over log2 size)")
+
+
+#: The headline in one sentence (what a board ranks by), used by every board (through `training_value_words`),
+#: README.md (bench.devtools.readme) and docs/metrics.md (bench.devtools.glossary).
+HEADLINE = training_value_words()
+
+
 def headline(proto: Protocol) -> list[tuple[str, str]]:
     """(metric, short header) of the protocol's headline metrics: those declared with a `label`, in family order
     (realism, diversity, alignment, control, memorization, downstream), then in the order their modules declare
@@ -213,9 +228,9 @@ def how_ranked(proto: Protocol) -> str:
     h, s = proto.headline, proto.downstream
     n1 = s.real_train.n
     lo, hi = min(s.scales), max(s.scales)
-    return (f"Ranked by training value: the mean chance-corrected score (Cohen's kappa of expression and of AUs, "
-            f"averaged) of recognizers trained on each set's claimed labels at {lo:g}x-{hi:g}x of {n1} images and "
-            f"tested on real world faces, among entries whose claimed labels agree with the judge beyond chance "
+    words = training_value_words("chance-corrected score (Cohen's kappa of expression and of AUs, averaged)",
+                                 "real world faces", f"training sizes of {lo:g}x-{hi:g}x of {n1} images")
+    return (f"Ranked by {words}, among entries whose claimed labels agree with the judge beyond chance "
             f"(lower 95% bound of kappa > {h.gate_min:g}) and whose real data fits the budget of "
             f"{proto.real_budget.max_images if proto.real_budget else 'any'} labelled images; controls are reference "
             f"rows (ref); ≈ marks a gap to the row above that a paired test over seeds and test items does not find "

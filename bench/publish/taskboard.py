@@ -154,11 +154,15 @@ def how_ranked(proto: Protocol) -> str:
     """The board's one sentence on how it ranks (tasks)."""
     s, h = proto.downstream, proto.headline
     tasks = "; ".join(TASK_KINDS[t.kind].title + (f" on {t.aus}" if t.aus else "") for t in s.tasks)
-    return (f"One verdict per task ({tasks}): each ranks the entries that claim its labels, by the mean height over "
-            f"{min(s.scales):g}x-{max(s.scales):g}x of {s.real_train.n} images of the task's chance-corrected score of "
-            f"recognizers trained on their claimed labels and tested on real world faces, on the labels every ranked "
-            f"entry claims (a label an entry does not claim is never scored; its coverage is shown), with a Student t "
-            f"interval over {s.replicates} replicate blocks (each its own condition draw, generation and training "
+    from bench.publish.leaderboard import training_value_words
+
+    words = training_value_words("task's chance-corrected score (Cohen's kappa; ICC for AU intensity)",
+                                 "real world faces",
+                                 f"training sizes of {min(s.scales):g}x-{max(s.scales):g}x of {s.real_train.n} images")
+    return (f"One verdict per task ({tasks}): each ranks the entries that claim its labels by {words}, on the labels "
+            f"every ranked entry claims (a label an entry does not claim is never scored; its coverage is shown), "
+            f"with a Student t interval over {s.replicates} replicate blocks (each its own condition draw, generation "
+            f"and training "
             f"seed), among entries whose claimed labels agree with the judge beyond chance (lower 95% bound of kappa "
             f"> {h.gate_min:g}), whose near-copy share of real data is at most {h.copy_max_share:g} and whose real "
             f"data fits the budget of {proto.real_budget.max_images} labelled images; controls are reference rows "
