@@ -94,7 +94,7 @@ IMPORT_MISTAKES = [
      "differently (expression surprise vs happy); keep one of them"),
     ("augen import photos --labels labels.csv --out results/set  # results is a file", _out_under_a_file,
      "a NotADirectoryError traceback",
-     "augen: error: results/set: cannot write the imported set: results is a file, not a folder"),
+     "augen: error: results/set: cannot write the --out output: results is a file, not a folder"),
     ("augen import photos --labels labels.csv --out set --format synfer  # no expression column",
      _no_expression_column,
      "augen: error: labels.csv: row 0: no expression column (a SynFER-style CSV has file, expression, prompt, AU "

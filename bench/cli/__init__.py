@@ -21,9 +21,11 @@ import argparse
 import sys
 
 from bench.cli import conditions, generate, imports, publish, registry, score, study, weights, world
-from bench.core.errors import AugenError, interrupt_message
+from bench.core.errors import AugenError, check_writable, interrupt_message
 
 GROUPS = (world, conditions, generate, imports, score, publish, study, registry, weights)
+OUTPUT_ARGS = ("out", "work", "html", "json")  # argparse destinations that name what a command writes: each is
+#                                                 checked writable before the command starts (bench.core.errors)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        for dest in OUTPUT_ARGS:
+            if isinstance(getattr(args, dest, None), str):
+                check_writable(getattr(args, dest), f"--{dest} output")
         return args.func(args)
     except AugenError as e:
         print(f"augen: error: {e}", file=sys.stderr)

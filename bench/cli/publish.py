@@ -36,6 +36,7 @@ def cmd_submit(args) -> int:
                                  results_dir=args.results_dir and Path(args.results_dir), replace=args.replace,
                                  progress=not args.quiet, workers=args.workers, **faces_options(args))
         print(f"filed: {out} ({time.perf_counter() - t0:.0f} s)", flush=True)
+        _standing(out, args.protocol)
         return 0
     for source in args.source:  # one process for all: imports and the downstream worker pool are paid once
         t0 = time.perf_counter()
@@ -43,7 +44,19 @@ def cmd_submit(args) -> int:
                      downstream=not args.no_downstream, replace=args.replace, progress=not args.quiet,
                      options=parse_options(args.option), workers=args.workers)
         print(f"filed: {out} ({time.perf_counter() - t0:.0f} s)", flush=True)
+        _standing(out, args.protocol)
     return 0
+
+
+def _standing(out: Path, protocol: str) -> None:
+    """Say the filed result's headline and rank among the results filed beside it (bench.publish.standing)."""
+    import json
+
+    from bench.cli.score import print_standing
+    from bench.scoring.protocols import load_protocol
+
+    res = json.loads(Path(out).read_text())
+    print_standing(load_protocol(protocol), res, name=Path(out).stem, filed_dir=Path(out).parent)
 
 
 def cmd_leaderboard(args) -> int:

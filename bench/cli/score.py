@@ -36,16 +36,42 @@ def cmd_score(args) -> int:
         raise UsageError("--reference, --train-set, --feature-judge, --data-root and --downstream-results belong to "
                          "photograph (kind: faces) protocols")
 
+    out = results_path(args, proto)
     res, samples = score_with_samples(args.sampleset, proto, progress=not args.quiet,
                                       au_readings=args.au_readings, downstream=args.downstream)
-    out = Path(args.out) if args.out else Path(args.sampleset) / f"results-{res['protocol']['id']}.json"
     res["samples"] = write_samples(out, samples)  # first, so the results never name a missing table
     write_results(out, res)
     print(format_table(res))
     print_au_judge(res, args.au_readings)
+    print_standing(proto, res)
     print(f"results: {out}")
     print(f"per-sample table: {out.parent / res['samples']['file']}")
     return 0
+
+
+def results_path(args, proto) -> Path:
+    """Where `augen score` writes its results (--out, else inside the set), checked writable before any work."""
+    from bench.core.errors import check_writable
+
+    out = Path(args.out) if args.out else Path(args.sampleset) / f"results-{proto.id}.json"
+    if not args.out:
+        check_writable(out, "results (inside the set; give --out FILE to write elsewhere)")
+    return out
+
+
+def print_standing(proto, res: dict, name: str | None = None, filed_dir: Path | None = None) -> None:
+    """The headline (or why it is missing) and where the result would rank among the filed ones (the workspace's,
+    or `filed_dir`'s), as the board computes them (bench.publish.standing)."""
+    from bench.core.paths import find_workspace
+    from bench.publish.leaderboard import load_filed
+    from bench.publish.standing import standing
+
+    if filed_dir is None:
+        found = find_workspace()
+        filed_dir = found[0] / "leaderboards" / "results" / proto.id if found else None
+    filed = load_filed(filed_dir) if filed_dir is not None and filed_dir.is_dir() else None if filed_dir is None else []
+    for line in standing(proto, name or "(this set)", res, filed):
+        print(line)
 
 
 def _score_faces(args, proto) -> int:
@@ -59,12 +85,13 @@ def _score_faces(args, proto) -> int:
     if args.downstream:
         raise UsageError(f"{args.protocol} trains on a real dataset: pass --data-root DIR (or --downstream-results "
                          "FILE) instead of --downstream")
+    out = results_path(args, proto)
     res = score(args.sampleset, proto, reference=args.reference, au_readings=args.au_readings,
                 progress=not args.quiet, **faces_options(args))
-    out = Path(args.out) if args.out else Path(args.sampleset) / f"results-{res['protocol']['id']}.json"
     write_results(out, res)
     print(format_table(res))
     print_au_judge(res, args.au_readings)
+    print_standing(proto, res)
     print(f"results: {out}")
     return 0
 

@@ -88,7 +88,9 @@ class Manifest:
     @staticmethod
     def load(path: Path) -> Manifest:
         if not path.is_file():
-            raise DataError(path, "manifest.yaml is missing: not a SampleSet, or an incomplete one")
+            raise DataError(path, "manifest.yaml is missing: not a SampleSet (a folder of images and a label file "
+                                  "becomes one with `augen import IMAGES --labels FILE --out SET`), or an "
+                                  "incomplete one")
         try:
             d = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError) as e:
@@ -390,7 +392,10 @@ class SampleSet:
         digest = sha256_file(labels)
         if digest != m.labels_sha256:
             raise DataError(mpath, f"labels_sha256 {m.labels_sha256[:12]}... does not match labels.csv "
-                                   f"({digest[:12]}...)")
+                                   f"({digest[:12]}...): labels.csv changed after the set was written (this hash seals "
+                                   "it); restore the file, or write a new set with the edited labels (photographs: "
+                                   "`augen import IMAGES --labels EDITED.csv --out NEW`; generated sets: generate "
+                                   "again)")
         n = len(self.claims())
         if n != m.count:
             raise DataError(mpath, f"count is {m.count} but labels.csv has {n} rows")

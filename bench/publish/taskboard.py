@@ -29,10 +29,10 @@ def entry_status(r: dict, proto: Protocol, task_kind: str) -> tuple[str, str]:
     ranked."""
     h = proto.headline
     e = r["metrics"].get(TASK_KINDS[task_kind].metric) or {}
+    if not e:  # first: a control scored without downstream has no row to place either
+        return "not scored", "no downstream result (scored without downstream?)"
     if r["generator"]["name"] in CONTROL_NAMES:
         return "reference", ""
-    if not e:
-        return "not scored", "no downstream result (scored without downstream?)"
     if not e.get("claimed"):
         return "not claimed", "claims no label of this task"
     g = TASK_KINDS[task_kind].gate
