@@ -18,14 +18,16 @@ cannot be written) are printed as one line (exit 2); Ctrl-C prints one line sayi
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 
 from bench.cli import conditions, generate, imports, publish, registry, score, study, weights, world
-from bench.core.errors import AugenError, check_writable, interrupt_message
+from bench.core.errors import AugenError, UsageError, check_writable, interrupt_message
 
 GROUPS = (world, conditions, generate, imports, score, publish, study, registry, weights)
 OUTPUT_ARGS = ("out", "work", "html", "json")  # argparse destinations that name what a command writes: each is
-#                                                 checked writable before the command starts (bench.core.errors)
+#   checked writable before the command starts (bench.core.errors); a command names its others in set_defaults(outputs=)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,15 +38,35 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+ALLOW_EMPTY = ("stability", "only")  # arguments whose default is "" (none): an explicit "" means the same
+
+
+def check_not_empty(args: argparse.Namespace) -> None:
+    """An empty argument ("" from a shell variable that was not set) is refused by name, before any work: as a
+    path it would mean the current folder."""
+    for dest, value in vars(args).items():
+        values = value if isinstance(value, list) else [value]
+        if dest not in ALLOW_EMPTY and any(isinstance(v, str) and not v.strip() for v in values):
+            raise UsageError(f"argument {dest.replace('_', '-')} is empty")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        for dest in OUTPUT_ARGS:
+        check_not_empty(args)
+        for dest in (*OUTPUT_ARGS, *getattr(args, "outputs", ())):
             if isinstance(getattr(args, dest, None), str):
                 check_writable(getattr(args, dest), f"--{dest} output")
         return args.func(args)
     except AugenError as e:
         print(f"augen: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        if e.errno != errno.ENAMETOOLONG:
+            raise  # any other OSError is a bug here (user-caused ones are checked and raised as AugenError)
+        name = os.fsdecode(e.filename or "")
+        print(f"augen: error: {name[:40]}...: a file name too long for this system ({len(os.fsencode(name))} "
+              "bytes in the path; at most 255 per name)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: one line saying what was kept (bench.core.errors.on_interrupt)
         print(f"augen: interrupted: {interrupt_message()}", file=sys.stderr)

@@ -48,6 +48,7 @@ def _stability(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=2, help="generation processes per entry")
     p.add_argument("--report-only", action="store_true", help="write the report from the filed results")
     p.add_argument("--quiet", action="store_true")
+    p.set_defaults(outputs=("results",))  # written: checked writable before the re-runs (bench.cli.main)
 
 
 def _judgecheck(p: argparse.ArgumentParser) -> None:
@@ -71,6 +72,7 @@ def _ablation(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rows", nargs="*", default=None,
                    help="only these rows (no report): e.g. semantic-guidance pseudo-labels for the leaderboard entry")
     p.add_argument("--quiet", action="store_true")
+    p.set_defaults(outputs=("runs", "results"))  # written: checked writable before generating (bench.cli.main)
 
 
 def _copyrate(p: argparse.ArgumentParser) -> None:

@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench.core.errors import AlreadyExists
+from bench.core.errors import AlreadyExists, DataError
 
 _UMASK = os.umask(0)  # read the process umask once (mkstemp/mkdtemp create 0600/0700; we honour it)
 os.umask(_UMASK)
@@ -20,6 +20,8 @@ os.umask(_UMASK)
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` via a temp file in the same folder + rename: readers never see half a file."""
     path = Path(path)
+    if path.is_dir():
+        raise DataError(path, "is a folder: name a file to write")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

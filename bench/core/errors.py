@@ -40,6 +40,12 @@ def check_writable(path: str | os.PathLike, what: str = "output") -> None:
     """Refuse (NotWritable, one line) when `path` cannot be created or written: its nearest existing folder must
     allow writing (a read-only mount, a folder without write permission, a file where a folder is needed).
     Called before a command's work, so that it never computes for minutes and fails at the write."""
+    if not os.fspath(path).strip():
+        raise NotWritable(f"the {what} is an empty path: name a file or folder")
+    long = next((c for c in os.fspath(path).split(os.sep) if len(os.fsencode(c)) > 255), None)
+    if long is not None:
+        raise NotWritable(f"{long[:40]}...: cannot write the {what}: a name of {len(os.fsencode(long))} bytes "
+                          "(at most 255)")
     p = os.path.abspath(os.fspath(path))
     probe = p
     while not os.path.exists(probe):

@@ -117,6 +117,9 @@ def run_study(a) -> int:
     proto = load_protocol(a.protocol)
     h = current_hash(proto)
     filed = [(n, r) for n, r in load_filed(results_root() / proto.id) if r["protocol"]["hash"] == h]
+    bad = [s for s in a.sets if "=" not in s or not s.split("=", 1)[0] or not s.split("=", 1)[1]]
+    if bad:
+        raise UsageError(f"--sets takes NAME=FOLDER, got {bad[0][:60]!r}")
     sets = dict(s.split("=", 1) for s in a.sets)
     heads = headline(proto)
     filed2, missing = rescore(proto, filed, sets)
