@@ -1,4 +1,4 @@
-"""One definition of the headline (what a board ranks by): `bench.publish.leaderboard.training_value_words`, used by
+"""One definition of the headline (what a board ranks by): `bench.publish.headline.training_value_words`, used by
 the world board, the task board, the faces board, README.md's protocol block and docs/metrics.md (issue 29: three
 different sentences described it)."""
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench.publish import facesboard, taskboard
+from bench.publish import headline as H
 from bench.publish import leaderboard as L
 from bench.scoring.protocols import load_protocol
 
@@ -24,8 +25,8 @@ def flat(text: str) -> str:
 
 
 def test_the_generic_headline_is_the_definition_with_its_defaults():
-    assert L.HEADLINE == L.training_value_words()
-    assert all(part in L.HEADLINE for part in SHARED)
+    assert H.HEADLINE == H.training_value_words()
+    assert all(part in H.HEADLINE for part in SHARED)
 
 
 @pytest.mark.parametrize("pid, how", [("world-v2", L.how_ranked), ("world-v3", taskboard.how_ranked),
@@ -38,4 +39,4 @@ def test_every_board_states_the_headline_through_the_definition(pid, how):
 
 @pytest.mark.parametrize("doc", ["README.md", "docs/metrics.md"])
 def test_the_docs_hold_the_generated_headline(doc):
-    assert L.HEADLINE in flat((ROOT / doc).read_text())
+    assert H.HEADLINE in flat((ROOT / doc).read_text())

@@ -14,7 +14,7 @@ import pytest
 from bench.core.errors import DataError
 from bench.devtools import readme as R
 from bench.devtools import timed
-from bench.publish.leaderboard import HEADLINE
+from bench.publish.headline import HEADLINE
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -21,7 +21,7 @@ from bench.core.atomic import atomic_write_text
 from bench.core.paths import workspace
 from bench.core.protocol import FAMILIES, Protocol
 from bench.core.registry import DOC_FIELDS, METRICS, Entry, metric_spec
-from bench.publish.leaderboard import HEADLINE
+from bench.publish.headline import HEADLINE
 from bench.scoring.protocols import known_protocols, load_protocol
 
 GLOSSARY = "docs/metrics.md"

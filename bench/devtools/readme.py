@@ -68,7 +68,7 @@ from bench.devtools.readme_sources import (  # noqa: F401  (the blocks' machiner
     render_block,
     scales_words,
 )
-from bench.publish.leaderboard import HEADLINE
+from bench.publish.headline import HEADLINE
 from bench.publish.throughput import baseline_names, ratio_text, rows
 
 CONTROLS = ("real", "shuffled", "collapsed", "noise")

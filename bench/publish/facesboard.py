@@ -48,7 +48,7 @@ def how_ranked(proto: Protocol) -> str:
     h = proto.headline
     if h is None:
         return NO_HEADLINE
-    from bench.publish.leaderboard import training_value_words
+    from bench.publish.headline import training_value_words
     from bench.scoring.protocols import load_protocol
 
     s = load_protocol(h.downstream).downstream

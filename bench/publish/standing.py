@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 
 from bench.core.protocol import Protocol
-from bench.publish.leaderboard import board, training_value_words
+from bench.publish.headline import training_value_words
+from bench.publish.leaderboard import board
 from bench.publish.taskboard import task_tables
 
 

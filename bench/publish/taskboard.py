@@ -154,7 +154,7 @@ def how_ranked(proto: Protocol) -> str:
     """The board's one sentence on how it ranks (tasks)."""
     s, h = proto.downstream, proto.headline
     tasks = "; ".join(TASK_KINDS[t.kind].title + (f" on {t.aus}" if t.aus else "") for t in s.tasks)
-    from bench.publish.leaderboard import training_value_words
+    from bench.publish.headline import training_value_words
 
     words = training_value_words("task's chance-corrected score (Cohen's kappa; ICC for AU intensity)",
                                  "real world faces",
