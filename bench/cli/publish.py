@@ -21,7 +21,9 @@ def cmd_submit(args) -> int:
         return print_generator_options(names[0])
     from bench.generation.options import parse_options
     from bench.publish.submit import submit
+    from bench.scoring.protocols import load_protocol
 
+    proto = load_protocol(args.protocol)  # parsed once, passed on
     if args.name and len(args.source) > 1:
         raise UsageError("augen submit: --name needs a single source")
     if args.labels or args.reference:  # photographs: import, then score under a faces protocol
@@ -32,31 +34,30 @@ def cmd_submit(args) -> int:
             raise UsageError("augen submit IMAGES --labels FILE --reference REF: one image folder or tar, its labels "
                              "and the real face set to score against")
         t0 = time.perf_counter()
-        out = submit_photographs(args.source[0], args.labels, args.protocol, args.reference, name=args.name,
+        out = submit_photographs(args.source[0], args.labels, proto, args.reference, name=args.name,
                                  results_dir=args.results_dir and Path(args.results_dir), replace=args.replace,
                                  progress=not args.quiet, workers=args.workers, **faces_options(args))
         print(f"filed: {out} ({time.perf_counter() - t0:.0f} s)", flush=True)
-        _standing(out, args.protocol)
+        _standing(out, proto)
         return 0
     for source in args.source:  # one process for all: imports and the downstream worker pool are paid once
         t0 = time.perf_counter()
-        out = submit(source, args.protocol, args.name, args.results_dir and Path(args.results_dir),
+        out = submit(source, proto, args.name, args.results_dir and Path(args.results_dir),
                      downstream=not args.no_downstream, replace=args.replace, progress=not args.quiet,
                      options=parse_options(args.option), workers=args.workers)
         print(f"filed: {out} ({time.perf_counter() - t0:.0f} s)", flush=True)
-        _standing(out, args.protocol)
+        _standing(out, proto)
     return 0
 
 
-def _standing(out: Path, protocol: str) -> None:
+def _standing(out: Path, proto) -> None:
     """Say the filed result's headline and rank among the results filed beside it (bench.publish.standing)."""
     import json
 
     from bench.cli.score import print_standing
-    from bench.scoring.protocols import load_protocol
 
     res = json.loads(Path(out).read_text())
-    print_standing(load_protocol(protocol), res, name=Path(out).stem, filed_dir=Path(out).parent)
+    print_standing(proto, res, name=Path(out).stem, filed_dir=Path(out).parent)
 
 
 def cmd_leaderboard(args) -> int:

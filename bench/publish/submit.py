@@ -34,8 +34,8 @@ from pathlib import Path
 
 from bench.core.archives import checked_tar_members
 from bench.core.errors import AlreadyExists, DataError
-from bench.core.paths import cache_root, results_root
-from bench.core.protocol import DEFAULT_PROTOCOL
+from bench.core.paths import PROTOCOLS, cache_root, results_root
+from bench.core.protocol import DEFAULT_PROTOCOL, Protocol
 from bench.core.results import write_results, write_samples
 from bench.data.sampleset import SampleSet, open_checked
 from bench.generation.controls import CONTROL_NAMES
@@ -138,9 +138,14 @@ def check_submission(root: Path, proto, where: Path | None = None) -> SampleSet:
     return ss
 
 
-def submit(source: str, protocol: str = DEFAULT_PROTOCOL, name: str | None = None, results_dir: Path | None = None,
-           downstream: bool = True, replace: bool = False, work: Path | None = None, progress: bool = False,
-           options: dict | None = None, workers: int = 1) -> Path:
+def protocol_name(proto: Protocol) -> str:
+    """How a run names a parsed protocol: its id when it ships with the package, else its file."""
+    return proto.id if proto.path.parent == PROTOCOLS else str(proto.path)
+
+
+def submit(source: str, protocol: str | Protocol = DEFAULT_PROTOCOL, name: str | None = None,
+           results_dir: Path | None = None, downstream: bool = True, replace: bool = False,
+           work: Path | None = None, progress: bool = False, options: dict | None = None, workers: int = 1) -> Path:
     """Check, score and file one submission; returns the results file."""
     proto = load_protocol(protocol)
     if proto.kind != "world":
@@ -154,7 +159,8 @@ def submit(source: str, protocol: str = DEFAULT_PROTOCOL, name: str | None = Non
         if out.exists() and not replace:
             raise AlreadyExists(f"{out} exists (pass --replace to rescore)")
         work = Path(work or cache_root() / "runs" / proto.id / name)  # resumable like any run
-        cfg = runner.RunConfig(gen, protocol, options=dict(options or {}), downstream=downstream)
+        cfg = runner.RunConfig(gen, protocol if isinstance(protocol, str) else protocol_name(proto),
+                               options=dict(options or {}), downstream=downstream)
         merged: list[SampleSet] = []
 
         def check(ss: SampleSet) -> None:  # before scoring
@@ -199,7 +205,7 @@ def submit(source: str, protocol: str = DEFAULT_PROTOCOL, name: str | None = Non
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def submit_photographs(images: str | Path, labels: str | Path, protocol: str, reference: str | Path, *,
+def submit_photographs(images: str | Path, labels: str | Path, protocol: str | Protocol, reference: str | Path, *,
                        name: str | None = None, results_dir: Path | None = None, train: str | Path | None = None,
                        replace: bool = False, progress: bool = False, workers: int = 1,
                        work: Path | None = None, **faces) -> Path:
