@@ -29,6 +29,100 @@ def elsewhere(tmp_path, monkeypatch):
     return tmp_path
 
 
+# ------------------------------------------------------------------------------------- the docs/errors.md rows
+
+
+def _world_set(folder: Path) -> None:
+    write_world(folder, n=24, cfg=WorldConfig(image_size=64), split="val")
+
+
+def _photos(work: Path) -> None:
+    (work / "photos").mkdir()
+    (work / "photos" / "IMG_0001.jpg").write_bytes(b"\xff\xd8\xff")
+
+
+def _edited_labels(work: Path) -> None:
+    _world_set(work / "set")
+    labels = work / "set" / "labels.csv"
+    head, first, *rest = labels.read_text().split("\n")
+    labels.write_text("\n".join([head, first.replace("00000000.png,0.0,", "00000000.png,3.0,", 1), *rest]))
+
+
+# (what the user typed, how the folder was prepared, what it printed before, the one line it prints now); each runs
+# in a folder `elsewhere` outside any workspace, where a folder named `ro` behaves as a read-only mount
+SILENT_MISTAKES = [
+    ("augen leaderboard --protocol world-v3  # outside a clone", None,
+     "wrote an empty board to ./leaderboards/ and exited 0",
+     "augen: error: no workspace: no folder from here (elsewhere) upward holds leaderboards/; run inside a clone of "
+     "AUGen-Bench, set AUGEN_HOME=DIR, or `mkdir leaderboards` to make this folder one"),
+    ("augen reproduce synfer_scaling  # outside a clone", None,
+     "a table with every filed row marked \"(not run)\"",
+     "augen: error: no workspace: no folder from here (elsewhere) upward holds leaderboards/; run inside a clone of "
+     "AUGen-Bench, set AUGEN_HOME=DIR, or `mkdir leaderboards` to make this folder one"),
+    ("augen report --protocol world-v2 --out rep  # outside a clone", None,
+     "augen: error: no results of the current world-v2 hash",
+     "augen: error: no workspace: no folder from here (elsewhere) upward holds leaderboards/; run inside a clone of "
+     "AUGen-Bench, set AUGEN_HOME=DIR, or `mkdir leaderboards` to make this folder one"),
+    ("augen conditions --protocol world-v1 --out ro/c.jsonl  # ro: a read-only mount", None,
+     "an `OSError: [Errno 30] Read-only file system` traceback",
+     "augen: error: ro/c.jsonl: cannot write the --out output: ro is not writable; choose another folder"),
+    ("augen score ro/set --protocol world-v1  # a set inside a read-only folder", lambda w: _world_set(w / "ro" / "set"),
+     "the whole scoring, then an `OSError: [Errno 30]` traceback at the write",
+     "augen: error: ro/set/results-world-v1.json: cannot write the results (inside the set; give --out FILE to write "
+     "elsewhere): ro/set is not writable; choose another folder"),
+    ("augen score photos  # a folder of photographs", _photos,
+     "augen: error: photos/manifest.yaml: manifest.yaml is missing: not a SampleSet, or an incomplete one",
+     "augen: error: photos/manifest.yaml: manifest.yaml is missing: not a SampleSet (a folder of images and a label "
+     "file becomes one with `augen import IMAGES --labels FILE --out SET`), or an incomplete one"),
+    ("augen validate set  # labels.csv edited by hand", _edited_labels,
+     "augen: error: set/manifest.yaml: labels_sha256 ... does not match labels.csv (...)",
+     "augen: error: set/manifest.yaml: labels_sha256 {old}... does not match labels.csv ({new}...): labels.csv "
+     "changed after the set was written (this hash seals it); restore the file, or write a new set with the edited "
+     "labels (photographs: `augen import IMAGES --labels EDITED.csv --out NEW`; generated sets: generate again)"),
+    ("augen world make --split val --n 2 --out \"$UNSET\"  # an empty argument", None,
+     "made the set in the current folder's parent... or a traceback, by command",
+     "augen: error: argument out is empty"),
+    ("augen validate " + "x" * 300 + "  # a name over 255 bytes", None,
+     "an `OSError: [Errno 36] File name too long` traceback",
+     "augen: error: " + "x" * 40 + "...: a file name too long for this system (300 bytes in the path; at most 255 "
+     "per name)"),
+]
+
+
+def _expected(after: str, work: Path) -> str:
+    """The row's line with the digests of this run's set filled in (the edited-labels row)."""
+    if "{old}" not in after:
+        return after
+    import yaml
+
+    from bench.core.pinned import sha256_file
+
+    old = yaml.safe_load((work / "set" / "manifest.yaml").read_text())["labels_sha256"][:12]
+    return after.format(old=old, new=sha256_file(work / "set" / "labels.csv")[:12])
+
+
+@pytest.fixture
+def outside(tmp_path, monkeypatch):
+    work = tmp_path / "elsewhere"
+    (work / "ro").mkdir(parents=True)
+    monkeypatch.delenv("AUGEN_HOME", raising=False)
+    monkeypatch.chdir(work)
+    inside_ro = lambda folder: Path(folder).is_relative_to(work / "ro")  # noqa: E731 - a mount: its subfolders too
+    monkeypatch.setattr(E, "_read_only_mount", inside_ro)
+    return work
+
+
+@pytest.mark.parametrize("command, setup, before, after", SILENT_MISTAKES, ids=[m[0][:60] for m in SILENT_MISTAKES])
+def test_each_silent_mistake_is_one_line(outside, capsys, command, setup, before, after):
+    if setup is not None:
+        setup(outside)
+    before_files = sorted(p.relative_to(outside) for p in outside.rglob("*"))
+    argv = command.split("  #")[0].replace('"$UNSET"', "").split(" ")[1:]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip() == _expected(after, outside)
+    assert sorted(p.relative_to(outside) for p in outside.rglob("*")) == before_files  # nothing written
+
+
 # ------------------------------------------------------------------------------------------------- workspace
 
 

@@ -1,7 +1,10 @@
 """A newcomer's usual mistakes each give ONE line, `augen: error: ...` (exit 2), saying what is wrong and what to do,
-before any work starts. MISTAKES is the table; docs/errors.md is rendered from it (`render_errors_md`), and the test
-runs every mistake and compares the line it prints with the table, so the page cannot drift from the code.
-Regenerate the page after changing a message: AUGEN_WRITE_DOCS=1 pytest tests/test_newcomer_errors.py."""
+before any work starts. docs/errors.md is rendered (`render_errors_md`) from the tables of three test modules, each of
+which runs every row and compares the line it prints with the table, so the page cannot drift from the code:
+MISTAKES here (options, protocols, manifests), IMPORT_MISTAKES (tests/test_import_accounting.py: `augen import`) and
+SILENT_MISTAKES (tests/test_never_silent.py: workspace, unwritable outputs, empty and over-long arguments, hints);
+the fuzz count comes from tests/test_cli_fuzz.py. Regenerate the page after changing a message:
+AUGEN_WRITE_DOCS=1 pytest tests/test_newcomer_errors.py."""
 
 from __future__ import annotations
 
@@ -105,6 +108,21 @@ MISTAKES = [
 ]
 
 OUTPUTS = [  # not mistakes: what a command now says that it did not
+    ("augen import photos --labels labels.csv --out set",
+     "one summary line, e.g. `set: imported 2, skipped 6 (1 unsupported format, 1 not an image, 1 no label, 1 no "
+     "image, 1 duplicate, 1 too small), refused 0; face yield 1.000 (2 of 2 images with one face, policy largest); 0 "
+     "imported with a face score under 0.8 (uncertain); per file: set/import_log.csv`; the log names each file's "
+     "label row, outcome, reason and face score (a spreadsheet's UTF-8 BOM, CRLF or `;` separators are read; a "
+     "`.HEIC` is skipped as not supported; images under 32 px a side are skipped as too small)"),
+    ("Ctrl-C during augen import (any command: its own line)",
+     "`augen: interrupted: kept 1 of 2 shards in .set.partial; rerun the same command to resume` (exit 130); the "
+     "rerun says `augen import: resuming in .set.partial: 1 of 2 shards already written`"),
+    ("any command that reads or writes filed results",
+     "`augen: workspace DIR (the nearest folder holding leaderboards/ ...)` once on stderr (AUGEN_HOME, else found "
+     "from the current folder upward)"),
+    ("augen score SET / augen submit ...",
+     "after the metrics, the headline (or why it is missing, e.g. `not scored: no downstream result (score with "
+     "--downstream)` per task) and the rank the board would give among the filed results of the same hash"),
     ("augen score set --au-readings libreface:lf.csv:image_path",
      "the key column of a LibreFace CSV (default `file`) is named after a second colon, and the printout says that "
      "an external AU judge was used: `AU judge: external readings libreface-csv-<sha> (--au-readings "
@@ -116,15 +134,31 @@ OUTPUTS = [  # not mistakes: what a command now says that it did not
 
 
 def render_errors_md() -> str:
-    cell = lambda t: t.replace("|", "\\|")  # noqa: E731
+    from test_cli_fuzz import CASES
+    from test_import_accounting import IMPORT_MISTAKES
+    from test_never_silent import SILENT_MISTAKES
+
+    cell = lambda t: t.replace("|", "\\|").replace("{old}", "<sha>").replace("{new}", "<sha>")  # noqa: E731
     lines = ["# One-line errors", "",
-             "<!-- generated from tests/test_newcomer_errors.py (MISTAKES, OUTPUTS); the test checks this page -->",
+             "<!-- generated from tests/test_newcomer_errors.py (MISTAKES, OUTPUTS), tests/test_import_accounting.py "
+             "(IMPORT_MISTAKES), tests/test_never_silent.py (SILENT_MISTAKES) and tests/test_cli_fuzz.py; the tests "
+             "check this page -->",
              "", "Each of these mistakes stops `augen` before any work with one line on stderr and exit status 2 "
-             "(bench.core.errors: `DataError` names the file and row, `UsageError` the option). Paths are shown "
-             "relative to the folder the command ran in.", "",
-             "| command | before | now |", "|---|---|---|"]
-    lines += [f"| `{cell(cmd)}` | {cell(before)} | `{cell(after)}` |" for cmd, _, before, after in MISTAKES]
-    lines += ["", "## New output", "", "| command | prints |", "|---|---|"]
+             "(bench.core.errors: `DataError` names the file and row, where a row is the line number an editor shows, "
+             "header = 1; `UsageError` the option; `NotWritable` the output). Paths are shown relative to the folder "
+             "the command ran in. Anything else that ends in a traceback is a bug: please report it.", ""]
+    for title, rows in (("Options, protocols, manifests", MISTAKES), ("Importing photographs", IMPORT_MISTAKES),
+                        ("Workspace, outputs, arguments", SILENT_MISTAKES)):
+        lines += [f"## {title}", "", "| command | before | now |", "|---|---|---|"]
+        lines += [f"| `{cell(cmd if len(cmd) < 120 else cmd[:60] + '...' + cmd[-30:])}` | {cell(before)} | "
+                  f"`{cell(after if len(after) < 400 else after[:80] + '...' + after[-80:])}` |"
+                  for cmd, _, before, after in rows]
+        lines.append("")
+    lines += ["## Fuzzed", "", f"tests/test_cli_fuzz.py builds {len(CASES)} cases from the parser itself: every "
+              "subcommand with nothing, a misspelt option, and each of its arguments empty, a missing path, "
+              "non-ASCII, 5,000 characters long or (outputs) unwritable. Each must end in exit 0 or 2 with an error "
+              "line, never a traceback, and never start work on a bad argument.", ""]
+    lines += ["## New output", "", "| command | prints |", "|---|---|"]
     lines += [f"| `{cell(cmd)}` | {cell(what)} |" for cmd, what in OUTPUTS]
     return "\n".join(lines) + "\n"
 

@@ -52,9 +52,9 @@ def workspace() -> Path:
     """Where results, leaderboards and reports are filed (module docstring), announced once per process."""
     found = find_workspace()
     if found is None:
-        raise UsageError(f"no workspace: no folder from {Path.cwd()} upward holds {WORKSPACE_MARK}/; run inside a "
-                         f"clone of AUGen-Bench, set AUGEN_HOME=DIR, or `mkdir {WORKSPACE_MARK}` to make this "
-                         "folder one")
+        raise UsageError(f"no workspace: no folder from here ({Path.cwd().name or '/'}) upward holds "
+                         f"{WORKSPACE_MARK}/; run inside a clone of AUGen-Bench, set AUGEN_HOME=DIR, or `mkdir "
+                         f"{WORKSPACE_MARK}` to make this folder one")
     folder, how = found
     if folder.resolve() not in _ANNOUNCED:
         _ANNOUNCED.add(folder.resolve())
