@@ -1,7 +1,7 @@
 """docs/getting-started.md works as written: every block marked `<!-- test: file NAME -->` is written to NAME and
-every block marked `<!-- test: session -->` runs in bash (`set -euo pipefail`) in one scratch folder, in order, with
-the installed `augen` on PATH, the repository as the workspace (its filed results, as on a fresh clone) and an
-empty cache."""
+every block marked `<!-- test: session -->` runs in bash (`set -euo pipefail`) in one scratch folder outside the
+clone, in order, with the installed `augen` on PATH, the repository as the workspace (AUGEN_HOME, as the page says
+to set it; its filed results, as on a fresh clone) and an empty cache."""
 
 from __future__ import annotations
 

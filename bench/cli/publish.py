@@ -142,7 +142,8 @@ def add_commands(sub) -> None:
                                               "point); several are scored in turn, stopping at the first error")
     su.add_argument("--protocol", default=DEFAULT_PROTOCOL, help=protocol_help("the protocol to score under"))
     su.add_argument("--name", help="leaderboard name (default: the generator's name)")
-    su.add_argument("--results-dir", help="default: leaderboards/results under the workspace (AUGEN_HOME or .)")
+    su.add_argument("--results-dir", help="default: leaderboards/results under the workspace (AUGEN_HOME, else the "
+                                          "nearest folder holding leaderboards/ from here upward)")
     su.add_argument("--no-downstream", action="store_true",
                     help="skip the protocol's downstream family (recognizers trained on the set)")
     su.add_argument("--replace", action="store_true", help="rescore an existing entry")
