@@ -36,7 +36,7 @@ NODE_DIR = REPO / "tools" / "faceapi-node"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 #: The explicit opt-out of the browser test (nothing installed; tests/test_browser.py skips saying so).
 NO_BROWSER = "AUGEN_NO_BROWSER"
-APT_INSTALL = (("apt-get", "update", "-qq"), ("apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"))
+APT_INSTALL = (("apt-get", "update", "-qq"), ("apt-get", "install", "-y", "-qq", "chromium"))  # as .ci/run did
 NPM_CI = ["npm", "ci", "--prefix", "tools/faceapi-node", "--ignore-scripts", "--no-audit", "--no-fund", "--silent"]
 NODE_MIN = 18  # face-api 1.7.15 with tfjs 4.22 (README asks for 20, what CI runs)
 HOW_NODE = "install Node.js 20 with npm (Debian: apt-get install nodejs npm; or https://nodejs.org)"
