@@ -160,9 +160,11 @@ def test_submit_photographs(demo, tmp_path, capsys):
     assert filed["submission"] == {"name": "demo-gen", "source": "photographs", "labels": "labels.csv"}
     assert filed["metrics"]["face_yield"]["value"] == pytest.approx(0.5)
     assert main(args) == 2 and "exists" in capsys.readouterr().err  # no silent overwrite
-    (tmp_path / "bad.csv").write_text((src / "labels.csv").read_text() + "nobody.jpg,happy,x\n")
+    head, first, *rest = (src / "labels.csv").read_text().split("\n")  # a misspelt expression: refused by row
+    cells = first.split(",")
+    (tmp_path / "bad.csv").write_text("\n".join([head, ",".join([cells[0], "hapy", *cells[2:]]), *rest]))
     bad = args[:3] + [str(tmp_path / "bad.csv")] + args[4:-3] + ["--name", "bad-gen", "--quiet"]
-    assert main(bad) == 2 and "nobody.jpg" in capsys.readouterr().err
+    assert main(bad) == 2 and "row 2" in (err := capsys.readouterr().err) and "hapy" in err
     assert not (tmp_path / "faces-demo" / "bad-gen.json").exists()
     assert main(["submit", str(src / "images"), "--labels", str(src / "labels.csv"), "--protocol", "world-v2",
                  "--reference", str(reference), "--results-dir", str(tmp_path), "--quiet"]) == 2
