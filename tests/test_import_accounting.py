@@ -25,6 +25,7 @@ from bench.cli import main
 from bench.core.errors import DataError
 from bench.data.labelfiles import read_labels
 from bench.generation import importer
+from tests.helpers.mistakes import run_row
 
 
 def _png(path: Path, side: int = 48, seed: int = 0) -> None:
@@ -117,12 +118,7 @@ def work(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("command, setup, before, after", IMPORT_MISTAKES, ids=[m[0] for m in IMPORT_MISTAKES])
 def test_each_import_mistake_is_one_line(work, capsys, command, setup, before, after):
-    if setup is not None:
-        setup(work)
-    argv = command.split("#")[0].split()[1:]
-    assert main(argv) == 2
-    assert capsys.readouterr().err.strip() == after
-    assert not (work / "set").exists() and not (work / ".set.partial").exists()  # refused before any work
+    run_row(work, capsys, command, setup, after)
 
 
 # ------------------------------------------------------------------------------------------------ label files

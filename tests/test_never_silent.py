@@ -17,6 +17,7 @@ from bench.publish.leaderboard import board, load_filed
 from bench.publish.standing import standing
 from bench.scoring.protocols import current_hash, load_protocol
 from bench.world.params import WorldConfig
+from tests.helpers.mistakes import run_row
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -116,11 +117,7 @@ def outside(tmp_path, monkeypatch):
 def test_each_silent_mistake_is_one_line(outside, capsys, command, setup, before, after):
     if setup is not None:
         setup(outside)
-    before_files = sorted(p.relative_to(outside) for p in outside.rglob("*"))
-    argv = command.split("  #")[0].replace('"$UNSET"', "").split(" ")[1:]
-    assert main(argv) == 2
-    assert capsys.readouterr().err.strip() == _expected(after, outside)
-    assert sorted(p.relative_to(outside) for p in outside.rglob("*")) == before_files  # nothing written
+    run_row(outside, capsys, command, None, _expected(after, outside))
 
 
 # ------------------------------------------------------------------------------------------------- workspace

@@ -21,6 +21,7 @@ from PIL import Image
 from bench.cli import main
 from bench.data.aus import SUBSETS
 from bench.world.params import WorldConfig
+from tests.helpers.mistakes import run_row
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "errors.md"
@@ -178,13 +179,7 @@ def work(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("command, setup, before, after", MISTAKES, ids=[m[0] for m in MISTAKES])
 def test_each_mistake_is_one_line(work, capsys, command, setup, before, after):
-    if setup is not None:
-        setup(work)
-    argv = command.split("#")[0].split()[1:]
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert err == after
-    assert not any((work / p).exists() for p in ("out", "run", "results"))  # refused before any work
+    run_row(work, capsys, command, setup, after)
 
 
 def test_conditions_of_the_protocols_suite_are_recorded_under_it(work, capsys):
