@@ -203,6 +203,16 @@ def test_ctrl_c_is_one_line_with_what_was_kept(elsewhere, capsys, monkeypatch):
     assert capsys.readouterr().err == "augen: interrupted: nothing was written\n"
 
 
+def test_ctrl_c_during_a_run_says_the_run_folder_resumes(elsewhere, capsys, monkeypatch):
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("bench.pipeline.runner.generate_shards", stopped)
+    assert main(["run", "real", "--work", "w", "--protocol", "world-v1", "--n", "4", "--quiet"]) == 130
+    assert capsys.readouterr().err == ("augen: interrupted: w keeps every finished shard, judged shard and downstream "
+                                       "training; rerun the same command to resume from there\n")
+
+
 # -------------------------------------------------------------------------------------------- standing
 
 

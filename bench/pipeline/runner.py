@@ -38,7 +38,7 @@ from pathlib import Path
 
 from bench import judges
 from bench.core.atomic import atomic_write_text
-from bench.core.errors import DataError, UsageError
+from bench.core.errors import DataError, UsageError, on_interrupt
 from bench.core.protocol import DEFAULT_PROTOCOL, Protocol, protocol_hash
 from bench.core.registry import GENERATORS
 from bench.core.results import write_results
@@ -184,17 +184,19 @@ def run(cfg: RunConfig, work: str | Path, rank: int = 0, world: int = 1, progres
     rule); it raises to stop. `proto`: `cfg.protocol` already parsed (else parsed here, once)."""
     work = Path(work)
     proto = load_protocol(cfg.protocol) if proto is None else proto
-    if workers > 1 and world == 1:
-        folder = _generate_in_processes(cfg, work, workers, progress, proto)
-    else:
-        folder = generate_shards(cfg, work, rank, world, progress, proto)
-    if rank != 0 or generate_only:
-        return None
-    merge(folder, cfg, wait_s if world > 1 else 0.0, proto)
-    ss = SampleSet(folder)
-    if check is not None:
-        check(ss)
-    return score(ss, cfg, work, progress, proto)
+    with on_interrupt(f"{work} keeps every finished shard, judged shard and downstream training; rerun the same "
+                      "command to resume from there"):
+        if workers > 1 and world == 1:
+            folder = _generate_in_processes(cfg, work, workers, progress, proto)
+        else:
+            folder = generate_shards(cfg, work, rank, world, progress, proto)
+        if rank != 0 or generate_only:
+            return None
+        merge(folder, cfg, wait_s if world > 1 else 0.0, proto)
+        ss = SampleSet(folder)
+        if check is not None:
+            check(ss)
+        return score(ss, cfg, work, progress, proto)
 
 
 def helper_args(cfg: RunConfig, work: Path) -> list[str]:
