@@ -213,6 +213,35 @@ def test_ctrl_c_during_a_run_says_the_run_folder_resumes(elsewhere, capsys, monk
                                        "training; rerun the same command to resume from there\n")
 
 
+def test_ctrl_c_during_training_names_the_checkpoint(tmp_path):
+    """A resumable training (reference.common.loop) stopped by Ctrl-C: the line names the last saved step."""
+    import torch
+
+    from reference.common.loop import train_resumable
+
+    lin = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(lin.parameters(), lr=0.1)
+
+    def step(i):
+        if i == 5:
+            raise KeyboardInterrupt
+        opt.zero_grad()
+        loss = lin(torch.ones(1, 2)).pow(2).sum()
+        loss.backward()
+        opt.step()
+        return {"loss": float(loss)}
+
+    ckpt = tmp_path / "ckpt.pt"
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        train_resumable(ckpt, 10, step, {"lin": lin}, {"opt": opt}, every=2, progress=False)
+    assert stopped.value.augen_kept == (f"{ckpt} holds step 4 of 10; rerun the same command to resume from it "
+                                        "(identical weights)")
+    ckpt.unlink()
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        train_resumable(ckpt, 10, step, {"lin": lin}, {"opt": opt}, every=8, progress=False)
+    assert stopped.value.augen_kept.startswith("no checkpoint yet (the first is saved at step 8)")
+
+
 # -------------------------------------------------------------------------------------------- standing
 
 

@@ -119,7 +119,9 @@ OUTPUTS = [  # not mistakes: what a command now says that it did not
      "`augen: interrupted: kept 1 of 2 shards in .set.partial; rerun the same command to resume` (exit 130); the "
      "rerun says `augen import: resuming in .set.partial: 1 of 2 shards already written`; during `augen run` or "
      "`augen submit generator:NAME`: `augen: interrupted: WORK keeps every finished shard, judged shard and "
-     "downstream training; rerun the same command to resume from there`; elsewhere `... nothing was written`"),
+     "downstream training; rerun the same command to resume from there`; during `augen train`: `augen: "
+     "interrupted: CKPT holds step 400 of 2000; rerun the same command to resume from it (identical weights)`; "
+     "elsewhere (outputs written whole or not at all) `augen: interrupted: nothing was written`"),
     ("any command that reads or writes filed results",
      "`augen: workspace DIR (the nearest folder holding leaderboards/ ...)` once on stderr (AUGEN_HOME, else found "
      "from the current folder upward)"),

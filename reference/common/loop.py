@@ -17,6 +17,7 @@ import torch
 from tqdm import tqdm
 
 from bench.core.atomic import atomic_write_bytes
+from bench.core.errors import on_interrupt
 
 
 def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
@@ -59,6 +60,13 @@ def load_checkpoint(path: Path, modules: dict[str, torch.nn.Module], optimizers:
     return int(state["step"]), list(state["log"])
 
 
+def kept(ckpt: Path, step: int, steps: int, every: int) -> str:
+    """What an interrupted training leaves: the checkpoint's step, and how to go on."""
+    if step == 0:
+        return f"no checkpoint yet (the first is saved at step {min(every, steps)}); the same command starts again"
+    return f"{ckpt} holds step {step} of {steps}; rerun the same command to resume from it (identical weights)"
+
+
 def train_resumable(ckpt: Path, steps: int, step_fn: Callable[[int], dict[str, float]],
                     modules: dict[str, torch.nn.Module], optimizers: dict, *, every: int = 100,
                     desc: str = "train", progress: bool = True, log_every: int = 50) -> list[dict]:
@@ -72,16 +80,18 @@ def train_resumable(ckpt: Path, steps: int, step_fn: Callable[[int], dict[str, f
     bar = tqdm(range(start, steps), initial=start, total=steps, desc=desc, unit="step", disable=not progress)
     run: dict[str, float] = {}
     t0 = time.perf_counter()
-    for step in bar:
-        losses = step_fn(step)
-        for k, v in losses.items():
-            run[k] = run.get(k, 0.0) + float(v)
-        if (step + 1) % log_every == 0:
-            log.append({"step": step + 1, **{k: round(v / log_every, 5) for k, v in run.items()}})
-            bar.set_postfix({k: f"{v / log_every:.4f}" for k, v in run.items()})
-            run = {}
-        if (step + 1) % every == 0 or step + 1 == steps:
-            save_checkpoint(ckpt, step + 1, modules, optimizers, log)
+    with on_interrupt(kept(ckpt, start, steps, every)) as note:  # Ctrl-C: `augen` says what the checkpoint holds
+        for step in bar:
+            losses = step_fn(step)
+            for k, v in losses.items():
+                run[k] = run.get(k, 0.0) + float(v)
+            if (step + 1) % log_every == 0:
+                log.append({"step": step + 1, **{k: round(v / log_every, 5) for k, v in run.items()}})
+                bar.set_postfix({k: f"{v / log_every:.4f}" for k, v in run.items()})
+                run = {}
+            if (step + 1) % every == 0 or step + 1 == steps:
+                save_checkpoint(ckpt, step + 1, modules, optimizers, log)
+                note.message = kept(ckpt, step + 1, steps, every)
     if start < steps:
         log.append({"seconds_this_run": round(time.perf_counter() - t0, 1)})
     for m in modules.values():
