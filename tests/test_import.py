@@ -31,6 +31,7 @@ from bench.data.sampleset import SampleSet, validate
 from bench.generation import importer
 from bench.generation.importer import ImportConfig, import_images
 from bench.metrics.faces import face_yield, wilson_interval
+from tests.helpers.interrupt import stop_importer_at
 
 PICK = ("0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "15-f13-anc-ph.jpg", "45-m7-di-ph.jpg", "multi_face.jpg",
         "free-mountain-vector-01.jpg", "astronaut.png")
@@ -149,15 +150,7 @@ def test_resume_after_an_interruption_and_workers(photo_folder, tmp_path, monkey
     cfg = ImportConfig(size=64, shard_size=2)
     import_images(root, tmp_path / "r.json", tmp_path / "once", cfg)
     real_shard = importer._shard
-    calls = []
-
-    def crash_on_second(job):
-        calls.append(job[0])
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real_shard(job)
-
-    monkeypatch.setattr(importer, "_shard", crash_on_second)
+    stop_importer_at(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         import_images(root, tmp_path / "r.json", tmp_path / "resumed", cfg)
     assert (tmp_path / ".resumed.partial" / "shard-00000" / "manifest.yaml").is_file()

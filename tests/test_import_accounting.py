@@ -25,6 +25,7 @@ from bench.cli import main
 from bench.core.errors import DataError
 from bench.data.labelfiles import read_labels
 from bench.generation import importer
+from tests.helpers.interrupt import stop_importer_at
 from tests.helpers.mistakes import run_row
 
 
@@ -206,15 +207,8 @@ def test_ctrl_c_says_what_was_kept_and_the_rerun_resumes(shipped_photos, work, c
     _labels(work, "0-f1-su-ph.jpg,surprise", "0-f15-hao-ph.jpg,happy")
     argv = ["import", "photos", "--labels", "labels.csv", "--out", "set", "--size", "64", "--shard-size", "1",
             "--quiet"]
-    real_shard, calls = importer._shard, []
-
-    def stop_at_the_second(job):
-        calls.append(job[0])
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real_shard(job)
-
-    monkeypatch.setattr(importer, "_shard", stop_at_the_second)
+    real_shard = importer._shard
+    stop_importer_at(monkeypatch, 2)
     assert main(argv) == 130
     assert capsys.readouterr().err.strip() == ("augen: interrupted: kept 1 of 2 shards in .set.partial; rerun the "
                                                "same command to resume")

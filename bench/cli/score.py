@@ -66,10 +66,11 @@ def print_standing(proto, res: dict, name: str | None = None, filed_dir: Path | 
     from bench.publish.leaderboard import load_filed
     from bench.publish.standing import standing
 
-    if filed_dir is None:
-        found = find_workspace()
-        filed_dir = found[0] / "leaderboards" / "results" / proto.id if found else None
-    filed = load_filed(filed_dir) if filed_dir is not None and filed_dir.is_dir() else None if filed_dir is None else []
+    if filed_dir is None and (found := find_workspace()) is not None:
+        filed_dir = found[0] / "leaderboards" / "results" / proto.id
+    filed = None  # no workspace: nothing to compare with
+    if filed_dir is not None:
+        filed = load_filed(filed_dir) if filed_dir.is_dir() else []
     for line in standing(proto, name or "(this set)", res, filed):
         print(line)
 
