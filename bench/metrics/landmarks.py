@@ -29,7 +29,7 @@ def match_boxes(a: np.ndarray, b: np.ndarray, min_iou: float = 0.3) -> list[tupl
     pairs under `min_iou` are left unmatched. Returns [(i in a, j in b, iou)] sorted by i."""
     iou = box_iou(a, b)
     pairs, used_a, used_b = [], set(), set()
-    order = sorted(((-iou[i, j], i, j) for i in range(iou.shape[0]) for j in range(iou.shape[1])))
+    order = sorted((-iou[i, j], i, j) for i in range(iou.shape[0]) for j in range(iou.shape[1]))
     for neg, i, j in order:
         if -neg < min_iou:
             break
