@@ -56,3 +56,15 @@ def test_envcheck_flags_torchvision_and_online_settings(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE")
     found = envcheck.problems()
     assert any("torchvision is installed" in p for p in found) and any("HF_HUB_OFFLINE" in p for p in found)
+
+
+def test_emfacs_prototypes_for_photographs_differ_from_the_world_only_where_documented():
+    """One table of EMFACS prototypes for photographs, on canonical AUs, for every expression; the world's
+    generative table is the same but for disgust (9+10+15 there, EMFACS's 9+15(+16) here), as docs/sources.md says."""
+    from bench.data.aus import AUS, EMFACS_PROTOTYPES, EXPRESSIONS
+    from bench.world.params import PROTOTYPES
+
+    assert tuple(EMFACS_PROTOTYPES) == EXPRESSIONS
+    assert all(au in AUS for aus in EMFACS_PROTOTYPES.values() for au in aus)
+    differ = {EXPRESSIONS[k] for k, aus in PROTOTYPES.items() if set(aus) != set(EMFACS_PROTOTYPES[EXPRESSIONS[k]])}
+    assert differ == {"disgust"}

@@ -45,6 +45,15 @@ DISFA_THRESHOLD = 2.0
 #: Expression classes, AffectNet codes.
 EXPRESSIONS: tuple[str, ...] = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt")
 N_EXPRESSIONS = len(EXPRESSIONS)
+#: EMFACS prototype AUs of each expression on real faces (Ekman & Friesen, as tabulated in docs/sources.md), in
+#: canonical AUs: what a posed photograph of the expression should show. Disgust's AU16 is outside the canonical
+#: set (9+15 remain); contempt is one-sided 12+14. The world's generative table (bench.world.params.PROTOTYPES)
+#: differs on purpose (its disgust is 9+10+15); this one is for photographs: validating AU readers, and the
+#: claimed AUs of expression-labelled photos.
+EMFACS_PROTOTYPES: dict[str, tuple[int, ...]] = {
+    "neutral": (), "happy": (6, 12), "sad": (1, 4, 15), "surprise": (1, 2, 5, 26), "fear": (1, 2, 4, 5, 7, 20, 26),
+    "disgust": (9, 15), "anger": (4, 5, 7, 23), "contempt": (12, 14),
+}
 
 
 def au_column(au: int) -> str:
