@@ -23,6 +23,7 @@ from PIL import Image
 
 from bench.cli import main
 from bench.core.errors import DataError
+from bench.data.hostile import HUGE_VIDEO_SIDE, write_hostile_videos, write_video
 from bench.data.labelfiles import read_labels
 from bench.generation import importer
 from tests.helpers.interrupt import stop_importer_at
@@ -46,7 +47,43 @@ def _labels(work: Path, *rows: str, header: str = "file,expression") -> None:
 
 def _video(work: Path) -> None:
     (work / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))
-    _labels(work, "a.png,happy")
+    _labels(work, "clip.mp4,happy")
+
+
+def _clip(work: Path, n: int = 6, side: int = 64) -> Path:
+    rng = np.random.default_rng(0)
+    return write_video(work / "clip.mp4", [rng.integers(0, 256, (side, side, 3), dtype=np.uint8) for _ in range(n)])
+
+
+def _text_video(work: Path) -> None:
+    (work / "clip.mp4").write_text("<html>404 Not Found</html>\n")
+    _labels(work, "clip.mp4,happy")
+
+
+def _cut_short(work: Path, faststart: bool = False) -> None:
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (64, 64, 3), dtype=np.uint8) for _ in range(12)]
+    data = write_video(work / "whole.mp4", frames, faststart=faststart).read_bytes()
+    (work / "whole.mp4").unlink()
+    (work / "clip.mp4").write_bytes(data[: len(data) // 2])
+    _labels(work, "clip.mp4,happy")
+
+
+def _no_frames(work: Path) -> None:
+    write_hostile_videos(work / "h", [np.zeros((64, 64, 3), np.uint8)])  # no_frames.mp4: a muxer given no frame
+    (work / "h" / "no_frames.mp4").rename(work / "clip.mp4")
+    shutil.rmtree(work / "h")
+    _labels(work, "clip.mp4,happy")
+
+
+def _huge_video(work: Path) -> None:
+    write_video(work / "clip.mp4", [np.zeros((HUGE_VIDEO_SIDE, HUGE_VIDEO_SIDE, 3), np.uint8)])
+    _labels(work, "clip.mp4,happy")
+
+
+def _video_labels_name_photos(work: Path) -> None:
+    _clip(work)
+    _labels(work, "photo_1.png,happy")
 
 
 def _heic_only(work: Path) -> None:
@@ -80,11 +117,40 @@ def _names_match_nothing(work: Path) -> None:
 
 # (what the newcomer typed, how the folder was prepared, what it used to print, the one line it prints now)
 IMPORT_MISTAKES = [
-    ("augen import clip.mp4 --labels labels.csv --out set", _video,
-     "augen: error: clip.mp4: not a readable tar archive (file could not be opened successfully: then one line per "
-     "compression method tried)",
+    ("augen import clip.mp4 --labels labels.csv --out set  # an MP4 header, then zeros", _video,
      "augen: error: clip.mp4: is not a folder or a tar archive; IMAGES must be a folder of PNG/JPEG/WebP images or a "
-     "tar archive of them"),
+     "tar archive of them (before that: not a readable tar archive)",
+     "augen: error: clip.mp4: cannot be read as a video (Invalid data found when processing input): a damaged or "
+     "truncated file, or not a video"),
+    ("augen import clip.mp4 --labels labels.csv --out set  # a web page saved as clip.mp4", _text_video,
+     "augen: error: clip.mp4: is not a folder or a tar archive; IMAGES must be a folder of PNG/JPEG/WebP images or a "
+     "tar archive of them",
+     "augen: error: clip.mp4: cannot be read as a video (Invalid data found when processing input): a damaged or "
+     "truncated file, or not a video"),
+    ("augen import clip.mp4 --labels labels.csv --out set  # a download cut short (its index, written last, lost)",
+     _cut_short,
+     "as above: is not a folder or a tar archive",
+     "augen: error: clip.mp4: cannot be read as a video (Invalid data found when processing input): a damaged or "
+     "truncated file, or not a video"),
+    ("augen import clip.mp4 --labels labels.csv --out set  # cut short, its index first (faststart)",
+     lambda w: _cut_short(w, faststart=True),
+     "as above: is not a folder or a tar archive",
+     "augen: error: clip.mp4: is damaged or truncated: packet 6 is incomplete (after 5 frames)"),
+    ("augen import clip.mp4 --labels labels.csv --out set  # no frame was ever encoded", _no_frames,
+     "as above: is not a folder or a tar archive",
+     "augen: error: clip.mp4: holds no video frames (no video stream; no stream)"),
+    ("augen import clip.mp4 --labels labels.csv --out set  # 8192 x 8192 frames", _huge_video,
+     "as above: is not a folder or a tar archive",
+     "augen: error: clip.mp4: frames are 8192x8192, over the 50000000 pixel limit (refused from the header)"),
+    ("augen import clip.mp4 --labels labels.csv --out set  # the labels name the photos, not the video",
+     _video_labels_name_photos,
+     "as above: is not a folder or a tar archive",
+     "augen: error: labels.csv: row 2: no label names clip.mp4 or one of its frames (clip_f000000, ...; this row "
+     "names photo_1.png)"),
+    ("augen import clip.mp4 --labels labels.csv --out set --frame-stride 0",
+     lambda w: (_clip(w), _labels(w, "clip.mp4,happy")),
+     "augen import: error: unrecognized arguments: --frame-stride 0",
+     "augen: error: --frame-stride must be a positive number of frames, not 0"),
     ("augen import photos --labels labels.csv --out set  # iPhone photos (.HEIC)", _heic_only,
      "augen: error: photos: holds no images (.png, .jpg, .jpeg, .webp)",
      "augen: error: photos: holds no PNG, JPEG or WebP image, only 2 HEIC files: HEIC is not supported (convert to "

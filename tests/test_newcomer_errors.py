@@ -115,6 +115,11 @@ OUTPUTS = [  # not mistakes: what a command now says that it did not
      "imported with a face score under 0.8 (uncertain); per file: set/import_log.csv`; the log names each file's "
      "label row, outcome, reason and face score (a spreadsheet's UTF-8 BOM, CRLF or `;` separators are read; a "
      "`.HEIC` is skipped as not supported; images under 32 px a side are skipped as too small)"),
+    ("augen import single_face.mp4 --labels labels.csv --out set --frame-stride 12  # a video, or videos in IMAGES",
+     "the summary line counts the frames and ends with the videos: `...; 1 video: 6 frames kept of 72 decoded "
+     "(--frame-stride 12); per file: set/import_log.csv`; each kept frame is a row `single_face_f000012` of "
+     "import_log.csv, and `frames.csv` gives its video, frame index, time and the label row that labels it (the "
+     "video's, or the frame's own); a video that cannot be read is refused by name, the rest imported"),
     ("Ctrl-C during augen import (any command: its own line)",
      "`augen: interrupted: kept 1 of 2 shards in .set.partial; rerun the same command to resume` (exit 130); the "
      "rerun says `augen import: resuming in .set.partial: 1 of 2 shards already written`; during `augen run` or "

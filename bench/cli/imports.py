@@ -1,5 +1,5 @@
-"""`augen import IMAGES --labels FILE --out SET`: a generator's photographs and claimed labels -> an aligned
-SampleSet (bench.generation.importer)."""
+"""`augen import IMAGES --labels FILE --out SET`: a generator's photographs (or videos, frame by frame) and claimed
+labels -> an aligned SampleSet (bench.generation.importer)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from bench.generation.importer import FACE_POLICIES, ImportConfig, import_images
 def cmd_import(args) -> int:
     cfg = ImportConfig(size=args.size, faces=args.faces, min_confidence=args.min_confidence,
                        shard_size=args.shard_size, fmt=args.format, name=args.name or "",
-                       generator=args.generator)
+                       generator=args.generator, frame_stride=args.frame_stride, max_frames=args.max_frames)
     stats = import_images(args.images, args.labels, args.out, cfg, workers=args.workers, progress=not args.quiet,
                           overwrite=args.overwrite, log=lambda line: print(line, file=sys.stderr))
     print(summary(args.out, stats))
@@ -19,9 +19,11 @@ def cmd_import(args) -> int:
 
 
 def add_commands(sub) -> None:
-    im = sub.add_parser("import", help="images (folder or tar) + claimed labels -> an aligned SampleSet of faces")
-    im.add_argument("images", help="a folder of PNG/JPEG/WebP images (searched recursively) or a tar of them; "
-                                   "other files are skipped and listed in the set's import_log.csv")
+    im = sub.add_parser("import", help="images or videos (folder, tar or one video) + claimed labels -> an aligned "
+                                       "SampleSet of faces")
+    im.add_argument("images", help="a folder of PNG/JPEG/WebP images and videos (.mp4, .mov, .mkv, .webm, ...; "
+                                   "searched recursively), a tar of them, or one video; other files are skipped and "
+                                   "listed in the set's import_log.csv")
     im.add_argument("--labels", required=True, help="the claimed labels: a SampleSet CSV, MAUGen JSON records, a "
                                                     "SynFER-style CSV, AffectNet's CSV, a LibreFace CSV or an "
                                                     "OpenFace folder")
@@ -38,6 +40,11 @@ def add_commands(sub) -> None:
     im.add_argument("--shard-size", type=int, default=ImportConfig.shard_size,
                     help="images per shard: the unit of resuming and of --workers")
     im.add_argument("--workers", type=int, default=1, help="processes writing shards")
+    im.add_argument("--frame-stride", type=int, default=ImportConfig.frame_stride, metavar="N",
+                    help="videos: keep frames 0, N, 2N, ... (default 1: every frame); a frame is a row named "
+                         "<video>_f<index>, labelled by its own label row or else by the video's")
+    im.add_argument("--max-frames", type=int, default=ImportConfig.max_frames, metavar="M",
+                    help="videos: keep at most M frames of each (default 0: no cap); decoding stops there")
     im.add_argument("--name", help="the set's name (default: the output folder's name)")
     im.add_argument("--generator", default=ImportConfig.generator, help="the generator name to record")
     im.add_argument("--overwrite", action="store_true", help="replace an existing output folder")

@@ -15,12 +15,28 @@ tests/test_photo_input.py and the face-judge report, bench/judges/faceapi/parity
     animated.png       two frames of the face (APNG)
     truncated.jpg      the first half of the face's JPEG bytes
     not_an_image.jpg   text with an image's name
+
+`write_hostile_videos(folder, frames)` writes, for uint8 RGB `frames` of one size (even sides; H.264 by libx264 from
+the `av` wheel, `write_video`):
+
+    talk.mp4               the frames at 25 fps (a good video)
+    truncated.mp4          the first half of talk.mp4's bytes (its index, written last, is lost)
+    truncated_indexed.mp4  the first half of a copy with its index first (`faststart`): the index lists frames the
+                           file no longer holds
+    not_a_video.mp4        text with a video's name
+    no_frames.mp4          what a muxer writes when no frame was encoded: a valid MP4 with no stream
+    huge.mp4               one black 8192 x 8192 frame (over bench.data.video.MAX_FRAME_PIXELS; refused from the header)
+    vfr.mp4                the frames at irregular times (VFR_MS: a variable frame rate, as phones record)
+    rotated.mp4            the frames stored turned a quarter, with a display rotation of 90 degrees (a phone's
+                           portrait video)
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Sequence
+from fractions import Fraction
 from io import BytesIO
 from pathlib import Path
 
@@ -30,6 +46,10 @@ from PIL import Image
 HOSTILE = ("no_face.png", "crowd.jpg", "huge.png", "cmyk.jpg", "grey16.png", "greyscale.jpg", "exif_rotated.jpg",
            "palette.png", "rgba.png", "animated.png", "truncated.jpg", "not_an_image.jpg")
 HUGE_SIDE = 20_000
+HOSTILE_VIDEOS = ("talk.mp4", "truncated.mp4", "truncated_indexed.mp4", "not_a_video.mp4", "no_frames.mp4", "huge.mp4",
+                  "vfr.mp4", "rotated.mp4")
+HUGE_VIDEO_SIDE = 8192
+VFR_MS = (0, 40, 80, 200, 210, 220, 500, 540, 560, 900, 940, 980)  # vfr.mp4's frame times (ms), cycled after 12
 
 
 def png_header_only(width: int, height: int) -> bytes:
@@ -91,3 +111,49 @@ def face_mosaic(photos: list[np.ndarray], boxes: list[list[tuple[float, float, f
     for i, crop in enumerate(crops):
         grid[(i // cols) * tile:(i // cols + 1) * tile, (i % cols) * tile:(i % cols + 1) * tile] = crop
     return grid
+
+
+def write_video(path: str | Path, frames: Sequence[np.ndarray], times_ms: Sequence[int] | None = None,
+                rotation: int = 0, faststart: bool = False) -> Path:
+    """H.264 (libx264, yuv420p, one thread) of uint8 RGB `frames` (even sides) at 25 fps, or at `times_ms`; `rotation`:
+    the display rotation stored (degrees counter-clockwise); `faststart`: the index before the frames."""
+    import av
+
+    path = Path(path)
+    with av.open(str(path), "w", options={"movflags": "faststart"} if faststart else {}) as out:
+        stream = out.add_stream("libx264", rate=None if times_ms is not None else 25)
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        stream.options = {"preset": "ultrafast", "threads": "1"}
+        stream.codec_context.time_base = Fraction(1, 1000)
+        if rotation:
+            stream.set_display_rotation(rotation)
+        for i, pixels in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
+            frame.pts, frame.time_base = (times_ms[i] if times_ms is not None else 40 * i), Fraction(1, 1000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    return path
+
+
+def write_hostile_videos(folder: str | Path, frames: Sequence[np.ndarray]) -> dict[str, Path]:
+    """Write the HOSTILE_VIDEOS into `folder` (created); {name: path}."""
+    import av
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {name: folder / name for name in HOSTILE_VIDEOS}
+    data = write_video(paths["talk.mp4"], frames).read_bytes()
+    paths["truncated.mp4"].write_bytes(data[: len(data) // 2])
+    indexed = write_video(folder / "indexed.tmp.mp4", frames, faststart=True)
+    paths["truncated_indexed.mp4"].write_bytes(indexed.read_bytes()[: indexed.stat().st_size // 2])
+    indexed.unlink()
+    paths["not_a_video.mp4"].write_text("this is not a video\n")
+    with av.open(str(paths["no_frames.mp4"]), "w") as out:
+        stream = out.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        out.start_encoding()
+    write_video(paths["huge.mp4"], [np.zeros((HUGE_VIDEO_SIDE, HUGE_VIDEO_SIDE, 3), np.uint8)])
+    write_video(paths["vfr.mp4"], frames, [VFR_MS[i % len(VFR_MS)] + 1000 * (i // len(VFR_MS))
+                                           for i in range(len(frames))])
+    write_video(paths["rotated.mp4"], [np.ascontiguousarray(np.rot90(f, -1)) for f in frames], rotation=90)
+    return paths

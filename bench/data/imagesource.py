@@ -1,13 +1,16 @@
 """Where `augen import` finds images: a folder (searched recursively) or a tar archive, what it leaves unread and
 why, and how label keys are matched to the images. Everything is checked before anything is read or written:
 
-    images   `open_images`: IMAGES is a folder or a tar archive (anything else: one DataError saying what it must be)
-    folder   image files (.png .jpg .jpeg .webp, any case) under it; symlinks refused by name; hidden entries ignored;
+    images   `open_images`: IMAGES is a folder, a tar archive or one video file (anything else: one DataError
+             saying what it must be); one video is read as the only file of its folder
+    folder   image files (.png .jpg .jpeg .webp, any case) and videos (bench.data.video.VIDEO_SUFFIXES: .mp4, .mov,
+             ...; read frame by frame by the importer) under it; symlinks refused by name; hidden entries ignored;
              every other file is `Unread`: a format we know but do not read (HEIC, AVIF, TIFF, ... : UNSUPPORTED) or
              not an image
     tar      every member a regular file or a folder with a relative name inside the archive (no absolute path, no
              `..`, no link, no device), no name twice, at most MAX_MEMBERS members and MAX_TAR_BYTES unpacked;
-             image members are then extracted into a work folder and read from there; other members are `Unread`
+             image and video members are then extracted into a work folder and read from there; other members are
+             `Unread`
     match    `match_labels`: each label key names an image (a relative path inside the folder, or a stem for
              stem-keyed formats), an unread file, or nothing; images no label names are listed. A key escaping the
              folder, or a stem two images share, is one DataError naming the label file and row or the image
@@ -24,6 +27,7 @@ from pathlib import Path, PurePosixPath
 from bench.core.archives import checked_tar_members
 from bench.core.errors import DataError
 from bench.data.safeio import contained_path
+from bench.data.video import is_video
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 #: formats we know but do not read (suffix -> name): their files are skipped as "unsupported format"
@@ -32,7 +36,7 @@ UNSUPPORTED = {".heic": "HEIC", ".heif": "HEIF", ".avif": "AVIF", ".jxl": "JPEG 
                ".dng": "DNG raw", ".cr2": "CR2 raw", ".nef": "NEF raw", ".arw": "ARW raw", ".raw": "raw"}
 MAX_MEMBERS = 2_000_000
 MAX_TAR_BYTES = 512 * 1024**3
-IMAGES_ARE = "IMAGES must be a folder of PNG/JPEG/WebP images or a tar archive of them"
+IMAGES_ARE = "IMAGES must be a folder of PNG/JPEG/WebP images (and videos), a tar archive of them, or one video"
 
 
 @dataclass(frozen=True)
@@ -60,8 +64,8 @@ def _is_image(name: str) -> bool:
 
 
 def why_unread(rel: str) -> Unread | None:
-    """None for a file `augen import` reads, else why it does not."""
-    if _is_image(rel):
+    """None for a file `augen import` reads (an image or a video), else why it does not."""
+    if _is_image(rel) or is_video(rel):
         return None
     suffix = PurePosixPath(rel).suffix.lower()
     if suffix in UNSUPPORTED:
@@ -72,7 +76,8 @@ def why_unread(rel: str) -> Unread | None:
 
 
 def scan_folder(folder: str | os.PathLike) -> tuple[list[str], list[Unread]]:
-    """(sorted relative posix paths of the image files under `folder`, the other files and why they are unread)."""
+    """(sorted relative posix paths of the image and video files under `folder`, the other files and why they are
+    unread)."""
     folder = Path(folder)
     if folder.is_symlink() or not folder.is_dir():
         raise DataError(folder, "image folder is missing, not a folder, or a symlink")
@@ -159,11 +164,13 @@ def extract_images(tar_path: str | os.PathLike, dest: str | os.PathLike) -> tupl
 
 
 def open_images(images: str | os.PathLike, work: str | os.PathLike) -> tuple[Path, list[str], list[Unread]]:
-    """IMAGES (a folder, or a tar extracted into `work`) -> (the folder to read, its images, its unread files);
-    anything else is one DataError saying what IMAGES must be."""
+    """IMAGES (a folder, a tar extracted into `work`, or one video) -> (the folder to read, its images and videos,
+    its unread files); anything else is one DataError saying what IMAGES must be."""
     images = Path(images)
     if not images.exists() and not images.is_symlink():
         raise DataError(images, f"does not exist; {IMAGES_ARE}")
+    if images.is_file() and not images.is_symlink() and is_video(images.name):
+        return images.parent, [images.name], []
     if images.is_dir() or images.is_symlink():
         folder, unread = images, None
     elif images.is_file() and tarfile.is_tarfile(images):
