@@ -70,6 +70,13 @@ def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"), dtype=np.uint8)
 
 
+def colour_cast(image: np.ndarray, strength: float) -> np.ndarray:
+    """(H, W, 3) uint8 with a warm cast: red scaled by 1 + `strength`, blue by 1 - `strength` (0-1), rounded and
+    clipped; green unchanged."""
+    gains = np.array([1.0 + strength, 1.0, 1.0 - strength])
+    return np.clip(np.rint(image.astype(np.float64) * gains), 0, 255).astype(np.uint8)
+
+
 def down_up(image: np.ndarray, side: int) -> np.ndarray:
     """(H, W, 3) uint8 resampled down to side x side (antialiased bilinear) and back up to H x W (bilinear)."""
     h, w = image.shape[:2]
