@@ -11,6 +11,7 @@ runs its parsed arguments in `run_study(args) -> int`.
   coverage       coverage of every interval method where the truth is known (docs/intervals.md)
   faces          the face judges on shipped photos: detection, parity with face-api, hostile inputs
   facesdemo      the photograph path end to end on shipped photos
+  realfaults     metric sanity on real pixels: graded faults on the shipped photos' faces, tau with severity
 """
 
 from __future__ import annotations
@@ -119,6 +120,14 @@ def _facesdemo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", default="reports/results/faces-demo/results.json", help="the results file written")
 
 
+def _realfaults(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="reports/realfaults", help="folder for report.md and taus.png")
+    p.add_argument("--json", default="reports/results/realfaults/results.json", help="the results file written")
+    p.add_argument("--faces", type=int, help="the first N faces of the shipped photos only (default: all of them)")
+    p.add_argument("--faults", help="comma-separated faults (default: all of bench.generation.photofaults)")
+    p.add_argument("--quiet", action="store_true")
+
+
 #: name -> (module with `run_study(args)`, one-line help, its arguments)
 STUDIES = {
     "metaeval": ("bench.studies.metaeval", "how well each metric ranks graded fault variants by training value",
@@ -137,6 +146,8 @@ STUDIES = {
               "readings, hostile inputs", _faces),
     "facesdemo": ("bench.studies.facesdemo", "the photograph path end to end on shipped photos: import, score, "
                   "report", _facesdemo),
+    "realfaults": ("bench.studies.realfaults", "metric sanity on real pixels: graded faults on the shipped photos' "
+                   "faces, each metric's Kendall tau with severity", _realfaults),
 }
 
 

@@ -41,7 +41,7 @@ PACKAGES: tuple[Package, ...] = (
                           "pandas, throughput"),
     Package("studies", 9, "studies of the board, each run as `augen study NAME`: meta-evaluation, stability, "
                           "judge independence, ablation, copy rate, interval coverage (block and metric intervals), "
-                          "the faces demo"),
+                          "the faces demo, metric sanity on real pixels"),
     Package("cli", 10, "the `augen` command line, one module per group of commands"),
     Package("devtools", None, "developer tools apart from the layers (it may import anything, nothing imports "
                               "it): envcheck, browsercheck, benchreport, README and doc writers"),

@@ -12,6 +12,8 @@ declares the arguments; each module runs them in `run_study(args)`) and each wri
   coverage         coverage of every interval method where the truth is known (Gaussians, simulated labels,
                    world judge features; docs/intervals.md)
   facesdemo        the photograph path end to end on the shipped photos: import, score, report
+  realfaults       metric sanity on real pixels: graded faults on the shipped photos' faces, each metric's
+                   Kendall tau with severity
 
 The face judges' report on the shipped photos (`augen study faces`) lives beside the judges it checks
 (bench.judges.faceapi.parity).
