@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.core.errors import DataError, MissingWeights
-from bench.data.aus import AU_INDEX, AUS
+from bench.core.errors import DataError, MissingWeights, UsageError
+from bench.data.aus import AU_INDEX, AUS, SUBSETS, subset
 from bench.judges.blendshapes import fetch as F
 from bench.judges.blendshapes.mapping import (
     AU_TABLE,
@@ -35,6 +35,7 @@ from bench.judges.blendshapes.mapping import (
     VALIDATED_AUS,
     au_readings,
 )
+from bench.scoring.protocols import load_protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = 128  # the faces protocols' aligned crops
@@ -51,10 +52,16 @@ def test_the_table_maps_or_lists_every_one_of_the_52_names_once():
             assert names[0].endswith("Left") and names[1] == names[0][:-4] + "Right"
 
 
-def test_readable_and_unreadable_aus():
+def test_readable_aus_and_the_protocols_that_score_them():
     assert UNREADABLE_AUS == (5, 6, 9, 23)  # dead blendshapes (eyeWide, cheekSquint, noseSneer); AU23 has none
     assert set(READABLE_AUS) | set(UNREADABLE_AUS) == set(AUS)
     assert set(VALIDATED_AUS) <= set(READABLE_AUS)
+    assert SUBSETS["DISFA12_BLENDSHAPES"] == tuple(a for a in SUBSETS["DISFA12"] if a in READABLE_AUS)
+    for pid in ("faces-v1", "faces-demo"):
+        p = load_protocol(pid)
+        assert p.au_reader.kind == "blendshapes" and set(subset(p.au_reader.aus)) <= set(READABLE_AUS)
+        assert p.au_gate == VALIDATED_AUS and "au_kappa_gate" in p.metrics
+    assert "au_kappa_gate" in load_protocol("faces-v1").headline.gate
 
 
 def test_pair_rule_max_of_the_two_sides_and_nan_where_nothing_is_read():
@@ -188,6 +195,7 @@ def test_the_reader_reads_a_sets_own_images_cached_by_content_and_id(shipped_pho
     from bench.data.sampleset import SampleSet
     from bench.generation.importer import ImportConfig, import_images
     from bench.judges.blendshapes.reader import blendshapes_readings, reader_id
+    from bench.scoring.stages import au_tool
 
     images = tmp_path / "images"
     images.mkdir()
@@ -204,3 +212,7 @@ def test_the_reader_reads_a_sets_own_images_cached_by_content_and_id(shipped_pho
     assert list((tmp_path / "cache" / "features" / rid).glob("*.npz"))  # per shard of the imported set
     again, _ = blendshapes_readings(SampleSet(tmp_path / "set"), None, cache=tmp_path / "cache")
     assert again["au_prob"].tobytes() == out["au_prob"].tobytes()
+    proto = load_protocol("faces-v1")
+    assert au_tool("blendshapes", proto, ss.root) == ("blendshapes", None, {})
+    with pytest.raises(UsageError, match="takes no WHERE"):
+        au_tool("blendshapes:somewhere.csv", proto, ss.root)

@@ -3,7 +3,10 @@ halves by the demo (bench/studies/facesdemo.py):
 
     protocol    faces-v1 and faces-demo load; a faces protocol naming a world or a reference is refused
     families    realism on the identity descriptor, diversity, expression alignment with its ceiling, face yield;
-                AU and memorization metrics skipped with their reason when nothing supplies them
+                memorization skipped with its reason when nothing supplies it
+    AU proxy    without AU tool readings the protocol's au_reader (MediaPipe's blendshapes) reads the AUs, named and
+                marked a proxy in the results, on its own AU subset; intensity metrics say why they are n/a; the
+                gate's AU kappa reads only au_gate's AUs
     ceiling     equals the reference's own claimed expressions against the judge's readings, computed here
     face yield  equals the import's counts with scipy's Wilson interval
     AUs         a LibreFace CSV shipped in the scored set (the protocol's au_readings) makes the AU metrics run
@@ -17,6 +20,7 @@ halves by the demo (bench/studies/facesdemo.py):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -25,7 +29,7 @@ from scipy.stats import binomtest
 
 from bench.cli import main as augen
 from bench.core.errors import DataError
-from bench.data.aus import EXPRESSIONS, subset
+from bench.data.aus import AU_INDEX, EXPRESSIONS, subset
 from bench.data.sampleset import SampleSet
 from bench.judges import build_judge
 from bench.scoring import diversity
@@ -36,7 +40,7 @@ from bench.studies import facesdemo
 
 
 @pytest.fixture(scope="module")
-def demo(shipped_photos, tmp_path_factory):
+def demo(shipped_photos, blendshapes_task, tmp_path_factory):
     work = tmp_path_factory.mktemp("facesdemo")
     res, scored = facesdemo.run(work)
     return res, scored, work / "reference", work
@@ -57,7 +61,8 @@ def test_families_ceiling_and_skips(demo):
     m = res["metrics"]
     for name in ("fd_identity", "precision", "vendi", "gender_entropy", "expression_kappa", "face_yield"):
         assert m[name]["value"] is not None, name
-    assert set(res["not_applicable"]) == {"au_f1", "au_kappa", "au_icc", "nn_distance_to_train", "near_copy_share"}
+    assert set(res["not_applicable"]) == {"au_icc", "nn_distance_to_train", "near_copy_share"}
+    assert "no intensities" in res["not_applicable"]["au_icc"]
     # the ceiling: the reference's own labels against the judge's argmax on its crops
     ref_ss = SampleSet(reference)
     ref_claims = np.array([s.expression for s in ref_ss.rows()])
@@ -75,7 +80,8 @@ def test_au_readings_shipped_in_the_set_and_training_set(demo, tmp_path):
     from bench.generation.importer import ImportConfig, import_images
 
     res, scored, reference, work = demo
-    labels = (work / "scored-source" / "labels.csv").read_text().splitlines()
+    labels = [",".join(line.split(",")[:3])  # file, expression, prompt: the demo's claimed AUs left out
+              for line in (work / "scored-source" / "labels.csv").read_text().splitlines()]
     claims = [labels[0] + ",AU12"] + [f"{line},{3.0 if k % 2 else 0.0}" for k, line in enumerate(labels[1:])]
     (tmp_path / "labels.csv").write_text("\n".join(claims) + "\n")
     au_set = tmp_path / "au-set"
@@ -87,13 +93,48 @@ def test_au_readings_shipped_in_the_set_and_training_set(demo, tmp_path):
               for s in rows]  # a tool that reads back the claimed AU12 (column 8 of the 17 is AU12)
     (au_set / "libreface.csv").write_text("\n".join(lines) + "\n")
     out = score(au_set, "faces-demo", reference=reference, train=reference, cache=work / "cache")
-    assert out["au_judge"]["id"].startswith("libreface-csv-")
+    assert out["au_judge"]["id"].startswith("libreface-csv-") and "proxy" not in out["au_judge"]
     assert out["metrics"]["au_f1"]["value"] == pytest.approx(1.0)  # AU12 claimed = read; the others unlabelled
     assert out["metrics"]["nn_distance_to_train"]["value"] > 0
     same = score(scored, "faces-demo", reference=reference, train=scored, cache=work / "cache")
     assert same["metrics"]["nn_distance_to_train"]["value"] == pytest.approx(0, abs=1e-6)
     other = score(scored, "faces-demo", reference=scored, cache=work / "cache")  # another reference
     assert other["protocol"]["hash"] != res["protocol"]["hash"]
+
+
+def test_without_au_readings_the_blendshapes_proxy_reads_the_aus_and_says_so(demo, tmp_path):
+    from bench.judges.blendshapes.mapping import VALIDATED_AUS
+    from bench.judges.blendshapes.reader import reader_id
+
+    res, scored, reference, work = demo
+    j = res["au_judge"]
+    assert j["id"] == reader_id() and j["reader"] == "blendshapes" and j["proxy"] is True and "proxy" in j["what"]
+    m = res["metrics"]
+    assert set(m["au_kappa"]["per_au"]) == {f"AU{a:02d}" for a in subset("DISFA12_BLENDSHAPES")}
+    assert m["au_kappa_gate"]["aus"] == [f"AU{a:02d}" for a in VALIDATED_AUS]
+    assert m["au_f1"]["ceiling"]["value"] is not None  # the reference read by the same reader
+    same = score(scored, "faces-demo", reference=reference, au_readings="blendshapes", cache=work / "cache")
+    assert same["protocol"]["hash"] == res["protocol"]["hash"] and same["metrics"]["au_kappa"] == m["au_kappa"]
+
+
+def test_the_gate_kappa_reads_only_the_gate_aus():
+    from bench.scoring.alignment import au_kappa, au_kappa_gate
+
+    proto = load_protocol("faces-v1")
+    rng = np.random.default_rng(0)
+    n = 60
+    claimed = np.zeros((n, 17), np.float32)
+    prob = np.full((n, 17), np.nan, np.float32)
+    for a in subset("DISFA12_BLENDSHAPES"):
+        c = rng.random(n) < 0.5
+        claimed[:, AU_INDEX[a]] = np.where(c, 3.0, 0.0)
+        agree = a in proto.au_gate  # the gate's AUs read back what is claimed, the others at random
+        prob[:, AU_INDEX[a]] = np.where(c if agree else rng.random(n) < 0.5, 0.9, 0.1)
+    gen = {"au_intensity": np.full_like(prob, np.nan), "au_prob": prob}
+    x = ScoreInputs(dataclasses.replace(proto, aus="DISFA12_BLENDSHAPES"), gen, {}, {}, claimed,
+                    np.full(n, -1), None, "test")
+    assert au_kappa_gate(x).value == pytest.approx(1.0)
+    assert au_kappa(x).value < 0.8
 
 
 def test_cli_needs_a_reference_and_scores_with_one(demo, tmp_path, capsys):
@@ -186,6 +227,7 @@ def test_faces_board_groups_by_reference_and_does_not_rank(demo, tmp_path):
                  "--out", str(tmp_path / "board.md")]) == 0
     md = (tmp_path / "board.md").read_text()
     assert md.count("## Against") == 2 and "Not ranked" in md  # two references, two tables
+    assert md.count("a proxy: MediaPipe Face Landmarker blendshapes") == 2  # each table names its AU reader
     a = json.loads((tmp_path / "faces-demo" / "gen-a.json").read_text())
     assert f"| gen-a | {a['sampleset']['n']} | 0.5 [" in md
     assert f"({a['metrics']['expression_kappa']['ceiling']['value']:.3g})" in md
@@ -226,7 +268,9 @@ def test_headline_trains_on_the_real_dataset_and_ranks(demo, tmp_path):
     real = tiny_real_protocol(tmp_path, "affectnet-v1", real_train={"n": 6, "seed": 0}, val={"n": 40},
                               test={"per_class": 6})
     raw = yaml.safe_load(load_protocol("faces-demo").path.read_text())
-    raw.update(id="faces-h", headline={"rank_by": "downstream_training_value", "gate": ["au_kappa", "expression_kappa"],
+    # the gate on expression only: the demo's claimed AUs (EMFACS prototypes) read by the blendshapes proxy on 7 faces
+    # do not clear an AU gate, and this test is about the headline
+    raw.update(id="faces-h", headline={"rank_by": "downstream_training_value", "gate": ["expression_kappa"],
                                        "gate_min": 0.0, "downstream": real})
     (tmp_path / "faces-h.yaml").write_text(yaml.safe_dump(raw))
     proto = load_protocol(tmp_path / "faces-h.yaml")
@@ -267,6 +311,7 @@ def test_headline_trains_on_the_real_dataset_and_ranks(demo, tmp_path):
     report, page = build_faces_report(proto, tmp_path / "report", {}, tmp_path / "results")
     text = report.read_text()
     assert "Downstream at 1x beside image-blind baselines" in text and "| 1 | gen-better |" in text
+    assert "a proxy: MediaPipe Face Landmarker blendshapes" in text  # the report names the AU reader too
     maj = run["metrics"]["downstream_expression_accuracy_1x"]["trivial"]["majority"]
     assert f"| gen-run | n/a | n/a | n/a | n/a | {run['metrics']['downstream_expression_accuracy_1x']['value']:.3f} | " \
            f"{maj:.3f} |" in text  # AU columns n/a: AffectNet labels no AUs

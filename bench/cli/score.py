@@ -11,8 +11,11 @@ from bench.core.protocol import DEFAULT_PROTOCOL
 
 def print_au_judge(res: dict, au_readings: str | None) -> None:
     """Say so when an external AU tool's readings replaced the protocol judge's (its scores rank only with sets
-    scored by the same readings)."""
+    scored by the same readings), or name the proxy that read the AUs (blendshapes)."""
     judge = res.get("au_judge") or {}
+    if judge.get("proxy"):
+        print(f"AU readings: {judge['id']}, {judge['what']}")
+        return
     if judge.get("id") and judge["id"] not in (res.get("judges") or {}):
         source = f"--au-readings {au_readings}" if au_readings else "the protocol's au_readings"
         print(f"AU judge: external readings {judge['id']} ({source}) replaced the protocol judge's AU readings in "
@@ -178,7 +181,8 @@ def add_commands(sub) -> None:
     sc.add_argument("--out", help="results JSON (default: SAMPLESET/results-<protocol>.json)")
     sc.add_argument("--au-readings", metavar="KIND:WHERE",
                     help="AU readings of an external tool replace the judge's: libreface:FILE.csv (rows keyed by "
-                         "the `file` column; another column: libreface:FILE.csv:KEYCOLUMN) or openface:FOLDER")
+                         "the `file` column; another column: libreface:FILE.csv:KEYCOLUMN) or openface:FOLDER; or "
+                         "blendshapes (MediaPipe's blendshapes of the set's own images, an AU proxy; no WHERE)")
     add_faces_arguments(sc)
     sc.add_argument("--downstream", action="store_true",
                     help="also train the protocol's recognizers on the set (minutes; each training cached)")

@@ -76,6 +76,12 @@ class AuReadingsRef:
 
 
 @dataclass(frozen=True)
+class AuReaderRef:
+    kind: str  # an AU_READINGS name that reads the set's own images (blendshapes: bench.judges.blendshapes)
+    aus: str  # the AU subset scored when it reads the AUs (bench.data.aus.SUBSETS): only AUs it can read
+
+
+@dataclass(frozen=True)
 class RealismSettings:
     k_pr: int  # neighbours for precision/recall (Kynkaanniemi et al.: 3)
     k_dc: int  # neighbours for density/coverage (Naeem et al.: 5)
@@ -232,6 +238,10 @@ class Protocol:
     judge: JudgeRef | None = None  # the judge that reads every image
     au_readings: AuReadingsRef | None = None  # AU readings from an external tool's output shipped with the set: they
     #                                           replace the judge's AU readings in alignment (as --au-readings does)
+    au_reader: AuReaderRef | None = None  # faces: what reads the AUs when no AU tool's readings are given (neither
+    #                                       --au-readings nor au_readings' file in the set), scored on its own subset
+    au_gate: tuple[int, ...] | None = None  # AUs the gate's AU metric (au_kappa_gate) reads: the AU reader's
+    #                                         validated AUs (faces-v1: bench.judges.blendshapes.mapping.VALIDATED_AUS)
     aus: str | None = None  # AU subset scored for alignment
     occurrence_threshold: float = 1.0  # intensity >= this is "present"
     realism: RealismSettings | None = None

@@ -35,6 +35,9 @@ SUBSETS: dict[str, tuple[int, ...]] = {
     "DISFA12": (1, 2, 4, 5, 6, 9, 12, 15, 17, 20, 25, 26),  # intensity (DISFA); MAUGen's label set
     "DISFA8": (1, 2, 4, 6, 9, 12, 25, 26),
     "FERA5": (6, 10, 12, 14, 17),
+    # DISFA12's AUs the blendshapes reader reads (bench.judges.blendshapes.mapping.READABLE_AUS; a test checks): it
+    # cannot read AU5, AU6, AU9 (dead blendshapes); faces-v1's au_reader scores these
+    "DISFA12_BLENDSHAPES": (1, 2, 4, 12, 15, 17, 20, 25, 26),
 }
 
 INTENSITY_MIN, INTENSITY_MAX = 0.0, 5.0

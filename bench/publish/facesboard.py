@@ -8,7 +8,8 @@ pass the gate (claimed-vs-judge kappa above chance) and that declare no more rea
 a downstream result, or failing the gate, are listed below, unranked. A protocol without a headline (faces-demo: no
 real dataset ships) lists its entries by name. Realism, diversity and label agreement are diagnostics beside, with
 their intervals and, for label agreement, the reference agreement (the reference set's own labels against the
-same judge: a comparison, not a bound). (The paired significance test of the
+same judge: a comparison, not a bound). Each table says what read its AUs (`au_reader_words`): an external tool, or the
+protocol's au_reader, MediaPipe's blendshapes mapped to AUs, named a proxy. (The paired significance test of the
 world boards needs the world's test truth; these tables have none.)
 
     augen leaderboard --protocol faces-v1        -> leaderboards/faces-v1.md
@@ -43,6 +44,18 @@ def cell(m: dict | None) -> str:
     return text
 
 
+def au_reader_words(res: dict) -> str:
+    """What read the AUs of a table's entries (one protocol hash, one AU reader), saying so when it is a proxy; ''
+    when the protocol's judge read them (or nothing did)."""
+    j = res.get("au_judge") or {}
+    if j.get("proxy"):
+        return (f"AUs read by `{j['id']}`, a proxy: {j['what']}. AU agreement says how claimed AUs match this "
+                "proxy, not a FACS coder.")
+    if j.get("id") and j["id"] not in (res.get("judges") or {}):
+        return f"AUs read by the external tool's readings `{j['id']}`."
+    return ""
+
+
 def how_ranked(proto: Protocol) -> str:
     """The board's sentence on how it ranks."""
     h = proto.headline
@@ -56,10 +69,16 @@ def how_ranked(proto: Protocol) -> str:
                                  f"training sizes of {min(s.scales):g}x-{max(s.scales):g}x of {s.real_train.n:,} "
                                  f"images" if s is not None and s.real_train.n else "its training sizes")
     return (f"Each table is ranked by {words}, among entries whose claimed labels agree with the judges beyond "
-            f"chance (lower 95% bound of kappa > {h.gate_min:g}). Entries without a downstream result (`--data-root` "
-            f"or `--downstream-results` when "
-            f"scoring) or failing the gate are listed, not ranked. Each table holds one reference set and one "
-            f"downstream dataset (one protocol hash).")
+            f"chance (lower 95% bound of kappa > {h.gate_min:g}{gate_aus(proto)}). Entries without a downstream "
+            f"result (`--data-root` or `--downstream-results` when scoring) or failing the gate are listed, not "
+            f"ranked. Each table holds one reference set and one downstream dataset (one protocol hash).")
+
+
+def gate_aus(proto: Protocol) -> str:
+    """', AU kappa on AU01, ... only' when the protocol's gate reads only its au_gate AUs (the validated ones)."""
+    if not proto.au_gate or "au_kappa_gate" not in proto.headline.gate:
+        return ""
+    return f"; AU kappa on {', '.join(f'AU{a:02d}' for a in proto.au_gate)} only, the AUs validated for the AU reader"
 
 
 def group_rows(proto: Protocol, digest: str, entries: list[tuple[str, dict]]) -> list[dict]:
@@ -93,6 +112,7 @@ def markdown(proto: Protocol, filed: list[tuple[str, dict]]) -> str:
         trained_on = f", trained on {down['id']}" if down else ""
         lines += [f"## Against `{ref.get('folder', '?')}` (n = {ref.get('n', '?')}{trained_on}, protocol hash "
                   f"`{digest[:12]}`)", "",
+                  *([words, ""] if (words := au_reader_words(entries[0][1])) else []),
                   "| " + " | ".join(h for _, h in lead) + " | n | " + " | ".join(h for _, h in COLUMNS) + " |",
                   "|" + "---|" * len(lead) + "---:|" + "---|" * len(COLUMNS)]
         rows = group_rows(proto, digest, entries)

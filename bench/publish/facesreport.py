@@ -49,6 +49,8 @@ def section(proto: Protocol, digest: str, entries: list[tuple[str, dict]], out_d
               + (f", trained on {down['id']}" if down else ""), 2),
         ("p", f"Protocol hash {digest[:12]}; {len(entries)} entries."),
     ]
+    if words := facesboard.au_reader_words(entries[0][1]):
+        blocks.append(("p", words))
     rows = facesboard.group_rows(proto, digest, entries)
     if proto.headline is not None:
         cols = [("rank", "#"), ("name", "entry"), ("training_value", "training value"), ("gate", "labels valid"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.core.registry import register_metric
-from bench.data.aus import N_EXPRESSIONS
+from bench.data.aus import AU_INDEX, N_EXPRESSIONS
 from bench.metrics import alignment as A
 from bench.metrics.stats import bootstrap_ci
 from bench.scoring.context import NotApplicable, ScoreInputs, Value
@@ -41,6 +41,14 @@ def judged(x: ScoreInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ji, jp = x.gen["au_intensity"][:, x.cols], x.gen["au_prob"][:, x.cols]
         return ji, jp, judge_occurrence(ji, jp, x.proto.occurrence_threshold)
     return x.memo("judged", compute)
+
+
+def judged_intensity(x: ScoreInputs) -> np.ndarray:
+    """(N, K) intensities the AU judge reads; NotApplicable when it reads none (an occurrence-only reader)."""
+    ji = judged(x)[0]
+    if np.isnan(ji).all():
+        raise NotApplicable(f"the AU readings ({x.au_judge}) hold no intensities (an occurrence proxy)")
+    return ji
 
 
 def mean_f1(true: np.ndarray, pred: np.ndarray) -> float:
@@ -102,6 +110,34 @@ def au_kappa(x: ScoreInputs) -> Value:
                  {"per_au": per_au(x, A.kappa_per_column(occ, jocc)), "au_judge": x.au_judge})
 
 
+@register_metric("au_kappa_gate", family="alignment", higher_is_better=True, reads=AU_READS,
+                 what="au_kappa restricted to the protocol's au_gate: the AUs whose readings were validated for the "
+                      "AU reader in use; the board's AU gate reads its lower bound.",
+                 formula="mean over the au_gate AUs of Cohen's kappa of claimed occurrence (intensity >= "
+                         "occurrence_threshold) vs judged occurrence (au_prob >= 0.5 where given, else au_intensity >= "
+                         "the threshold), as au_kappa",
+                 units="kappa: 1 = perfect, 0 = chance; n/a for a set that labels none of the gate's AUs",
+                 interval="percentile bootstrap over samples (rows resampled with their claimed and judged labels "
+                          "together), at the protocol's bootstrap level and count; its lower bound gates the board",
+                 sensitive="which AUs the validation study admits (au_gate); the AU reader's errors on those AUs; "
+                           "AUs that are rare in the set")
+def au_kappa_gate(x: ScoreInputs) -> Value:
+    """Mean per-AU kappa over the protocol's `au_gate` AUs only (the validated ones): what the AU gate reads."""
+    if not x.proto.au_gate:
+        raise NotApplicable("the protocol names no au_gate (the AUs validated for its AU reader)")
+    if "au_intensity" not in x.gen:
+        judged(x)  # raises NotApplicable saying what is missing
+    cols = [AU_INDEX[a] for a in x.proto.au_gate]
+    ji, jp = x.gen["au_intensity"][:, cols], x.gen["au_prob"][:, cols]
+    occ = occurrence(x, x.claimed_aus[:, cols])
+    jocc = judge_occurrence(ji, jp, x.proto.occurrence_threshold)
+    names = [f"AU{a:02d}" for a in x.proto.au_gate]
+    per = A.kappa_per_column(occ, jocc)
+    return Value(mean_kappa(occ, jocc), x.n, bootstrap_ci(mean_kappa, occ, jocc, **x.boot),
+                 {"per_au": {k: (None if np.isnan(v) else round(float(v), 4)) for k, v in zip(names, per)},
+                  "au_judge": x.au_judge, "aus": names})
+
+
 @register_metric("au_auc", family="alignment", higher_is_better=True, reads=AU_READS,
                  what="How well the judge's AU probabilities rank the images a set claims an AU for above those it "
                       "claims without it: mean per-AU ROC-AUC, a threshold-free, chance-corrected agreement.",
@@ -126,7 +162,7 @@ def au_auc(x: ScoreInputs) -> Value:
                  sensitive="consistency, not absolute agreement: a constant offset between claim and judge is not "
                            "penalised (au_mae is); the spread of intensities in the set")
 def au_icc(x: ScoreInputs) -> Value:
-    return Value(A.nanmean(A.icc_per_column(_claimed(x)[0], judged(x)[0])), x.n)
+    return Value(A.nanmean(A.icc_per_column(_claimed(x)[0], judged_intensity(x))), x.n)
 
 
 @register_metric("au_pearson", family="alignment", higher_is_better=True, reads=AU_READS,
@@ -138,7 +174,7 @@ def au_icc(x: ScoreInputs) -> Value:
                  sensitive="scale- and offset-free (a claim off by a constant factor scores 1); AUs with little "
                            "spread in the set; outliers")
 def au_pearson(x: ScoreInputs) -> Value:
-    return Value(A.nanmean(A.pearson_per_column(_claimed(x)[0], judged(x)[0])), x.n)
+    return Value(A.nanmean(A.pearson_per_column(_claimed(x)[0], judged_intensity(x))), x.n)
 
 
 @register_metric("au_mae", family="alignment", higher_is_better=False, reads=AU_READS,
@@ -149,7 +185,7 @@ def au_pearson(x: ScoreInputs) -> Value:
                  sensitive="AU base rates: most intensities are 0, so claiming 0 everywhere scores well; the judge's "
                            "intensity calibration")
 def au_mae(x: ScoreInputs) -> Value:
-    return Value(A.nanmean(A.mae_per_column(_claimed(x)[0], judged(x)[0])), x.n)
+    return Value(A.nanmean(A.mae_per_column(_claimed(x)[0], judged_intensity(x))), x.n)
 
 
 def judged_expression(x: ScoreInputs) -> np.ndarray:

@@ -211,14 +211,29 @@ class FacesScore(Recipe):
                         if self.tr_ss is not None else {})
 
     def read_au_tool(self) -> None:
+        """The AU readings: an AU tool's (--au-readings, or the protocol's au_readings file in the set), else the
+        protocol's au_reader on the set's own images (scored on the reader's AU subset); a reader of images reads the
+        reference too (for the reference agreement)."""
+        from bench.judges import reads_images
+
+        self.scoring_proto = self.proto
         self.tool = au_tool(self.opts.au_readings, self.proto, self.ss.root, must_exist=False)
+        reader = self.proto.au_reader
+        if self.tool is None and reader is not None:
+            self.tool = (reader.kind, None, {})
         if self.tool is None:
             return
-        self.use_au_tool(self.tool)
-        ref_tool = au_tool(None, self.proto, self.ref_ss.root, must_exist=False) if not self.opts.au_readings \
-            else None
-        if ref_tool is not None:
-            self.ref = {**self.ref, **read_au_tool(ref_tool, self.ref_ss)[0]}
+        with self.st("au_readings"):
+            self.use_au_tool(self.tool)
+            if reads_images(self.tool[0]):
+                ref_tool = self.tool
+            else:
+                ref_tool = au_tool(None, self.proto, self.ref_ss.root, must_exist=False) \
+                    if not self.opts.au_readings else None
+            if ref_tool is not None:
+                self.ref = {**self.ref, **read_au_tool(ref_tool, self.ref_ss, self.opts.cache)[0]}
+        if reader is not None and self.tool[0] == reader.kind:
+            self.scoring_proto = dataclasses.replace(self.proto, aus=reader.aus)
 
     def compute_metrics(self) -> None:
         c, r = self.ss.claims(), self.ref_ss.claims()
@@ -226,13 +241,13 @@ class FacesScore(Recipe):
         self.ref, (self.ref_int, self.ref_expr), self.ref_no_face = _keep(self.ref, r.intensity, r.expression)
         counts = face_counts(self.ss.root)
         facts = {} if counts is None else {"face_counts": counts}
-        x = ScoreInputs(self.proto, self.gen, self.ref, self.trn, claimed_int, claimed_expr, None,
+        x = ScoreInputs(self.scoring_proto, self.gen, self.ref, self.trn, claimed_int, claimed_expr, None,
                         self.au_judge["id"], facts=facts)
         self.metrics, self.skipped = compute_metrics(x, self.st)
 
     def compute_ceilings(self) -> None:
         """Each alignment metric on the reference set (its own labels vs the same judge), beside the set's."""
-        p = self.proto
+        p = self.scoring_proto
         with self.st("ceilings"):
             alignment = tuple(n for n in p.metrics if p.metric_info[n]["family"] == "alignment")
             ref_x = ScoreInputs(dataclasses.replace(p, metrics=alignment), self.ref, self.ref, {}, self.ref_int,

@@ -27,7 +27,7 @@ from bench.core.hashparts import hash_text
 from bench.core.paths import PROTOCOLS
 from bench.core.protocol import Protocol, parse_protocol, protocol_hash
 from bench.core.registry import AU_READINGS, JUDGES, READERS, metric_spec
-from bench.data.aus import SUBSETS
+from bench.data.aus import AUS, SUBSETS
 from bench.downstream import spec as downstream_spec
 from bench.scoring import alignment, control, diversity, memorization, realism  # noqa: F401  (register metrics)
 
@@ -65,6 +65,15 @@ def load_protocol(name: str | os.PathLike | Protocol) -> Protocol:
     if proto.au_readings is not None and proto.au_readings.kind not in AU_READINGS:
         raise DataError(path, f"au_readings kind {proto.au_readings.kind!r} is not registered "
                               f"({', '.join(AU_READINGS.names())})")
+    if proto.au_reader is not None:
+        r = proto.au_reader
+        if proto.kind != "faces" or not judges.reads_images(r.kind):
+            raise DataError(path, f"au_reader {r.kind!r}: a faces protocol's au_reader is a registered AU reader of "
+                                  f"the set's own images ({', '.join(judges.image_au_readers())})")
+        if r.aus not in SUBSETS:
+            raise DataError(path, f"au_reader.aus {r.aus!r} is not a named AU subset ({', '.join(SUBSETS)})")
+    if proto.au_gate is not None and (not proto.au_gate or set(proto.au_gate) - set(AUS)):
+        raise DataError(path, f"au_gate must list canonical AU numbers ({', '.join(map(str, AUS))})")
     if proto.data is not None:
         if proto.data.reader not in READERS:
             raise DataError(path, f"data.reader {proto.data.reader!r} is not registered ({', '.join(READERS.names())})")
@@ -88,7 +97,7 @@ def load_protocol(name: str | os.PathLike | Protocol) -> Protocol:
         names += downstream_spec.metric_names(proto.downstream) + downstream_spec.task_metric_names(proto.downstream)
     info = {}
     readings = getattr(JUDGES.get(proto.judge.kind), "readings", None) if proto.judge else None
-    if readings is not None and proto.au_readings is not None:  # an AU tool's output supplies the AU readings
+    if readings is not None and (proto.au_readings or proto.au_reader):  # an AU tool supplies the AU readings
         readings = (*readings, "au_intensity", "au_prob")
     for name_ in names:
         try:

@@ -96,16 +96,28 @@ class Recipe:
                                             progress=self.opts.progress)
         self.au_judge = {"id": self.judge.id, "sha256": self.judge.sha256}
 
-    def use_au_tool(self, tool: tuple[str, Path, dict]) -> str:
-        """An AU tool's readings of the set replace the judge's (`au_tool`'s answer); returns the tool's id."""
-        ext, ext_id = read_au_tool(tool, self.ss)
+    def use_au_tool(self, tool: tuple[str, Path | None, dict]) -> str:
+        """An AU tool's readings of the set replace the judge's (`au_tool`'s answer); returns the tool's id. A reader
+        of the set's own images (blendshapes) records what it is in `au_judge` (reader, proxy)."""
+        ext, ext_id = read_au_tool(tool, self.ss, self.opts.cache)
         self.gen = {**self.gen, **ext}
-        self.au_judge = {"id": ext_id, "sha256": ext_id.rsplit("-", 1)[-1]}
+        self.au_judge = au_judge_record(tool[0], ext_id)
         return ext_id
 
     def extra(self) -> dict:
         """`not_applicable`: the reasons of the metrics that were skipped (none: absent)."""
         return {"not_applicable": self.skipped} if self.skipped else {}
+
+
+def au_judge_record(kind: str, tool_id: str) -> dict:
+    """The results' `au_judge` for an AU tool's readings: {id, sha256 (the id's last part)}, and for a reader that
+    declares itself a proxy (blendshapes) `reader`, `proxy: true` and what it is, which the boards print."""
+    from bench.judges import au_reader_meta
+
+    record = {"id": tool_id, "sha256": tool_id.rsplit("-", 1)[-1]}
+    if proxy := au_reader_meta(kind).get("proxy"):
+        record.update(reader=kind, proxy=True, what=proxy)
+    return record
 
 
 def compute_metrics(x: ScoreInputs, st: Stages) -> tuple[dict[str, dict], dict[str, str]]:
@@ -130,15 +142,21 @@ def compute_metrics(x: ScoreInputs, st: Stages) -> tuple[dict[str, dict], dict[s
 
 
 def au_tool(au_readings: str | None, proto: Protocol, root: str | Path,
-            must_exist: bool = True) -> tuple[str, Path, dict] | None:
+            must_exist: bool = True) -> tuple[str, Path | None, dict] | None:
     """(AU_READINGS kind, where, the reader's keyword arguments) from `--au-readings KIND:WHERE` (a LibreFace CSV
-    whose key column is not `file`: `libreface:FILE.csv:KEYCOLUMN`), else from the protocol's `au_readings`
-    (resolved inside the set's folder; with `must_exist` false, None when the set holds no such file), else None."""
+    whose key column is not `file`: `libreface:FILE.csv:KEYCOLUMN`; a reader of the set's own images, `blendshapes`,
+    takes no WHERE), else from the protocol's `au_readings` (resolved inside the set's folder; with `must_exist`
+    false, None when the set holds no such file), else None."""
+    from bench.judges import reads_images
+
     if au_readings:
         kind, _, where = au_readings.partition(":")
-        if kind not in AU_READINGS or not where:
+        if kind in AU_READINGS and reads_images(kind) and not where:
+            return kind, None, {}
+        if kind not in AU_READINGS or not where or reads_images(kind):
             raise UsageError(f"--au-readings must be KIND:WHERE with KIND one of {', '.join(AU_READINGS.names())} "
-                             f"(libreface:FILE.csv[:KEYCOLUMN], openface:FOLDER), not {au_readings!r}")
+                             f"(libreface:FILE.csv[:KEYCOLUMN], openface:FOLDER; blendshapes reads the set's own "
+                             f"images and takes no WHERE), not {au_readings!r}")
         head, sep, key = where.rpartition(":")
         if kind == "libreface" and sep and head and key and not key.lower().endswith(".csv") and "/" not in key:
             return kind, Path(head), {"key_column": key}
@@ -149,6 +167,10 @@ def au_tool(au_readings: str | None, proto: Protocol, root: str | Path,
     return (proto.au_readings.kind, path, {}) if must_exist or path.exists() else None
 
 
-def read_au_tool(tool: tuple[str, Path, dict], ss: SampleSet) -> tuple[dict, str]:
-    """(the tool's readings of `ss`, row-aligned; its id) for an `au_tool` answer."""
-    return AU_READINGS.get(tool[0])(ss, tool[1], **tool[2])
+def read_au_tool(tool: tuple[str, Path | None, dict], ss: SampleSet, cache: Path | None = None) -> tuple[dict, str]:
+    """(the tool's readings of `ss`, row-aligned; its id) for an `au_tool` answer; a reader of the set's own images
+    keeps its raw readings in the feature cache `cache` (default: the user cache)."""
+    from bench.judges import reads_images
+
+    extra = {"cache": cache} if reads_images(tool[0]) else {}
+    return AU_READINGS.get(tool[0])(ss, tool[1], **tool[2], **extra)

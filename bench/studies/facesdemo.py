@@ -4,8 +4,10 @@
 
 The 16 annotated photos (`bench.data.photos.photos()`) are split by position: even ones are the "generator", odd ones
 the reference. Each half is written as an image folder with a SynFER-style label file whose claimed expression is
-`DEMO_EXPRESSIONS`, labelled by eye on the face `augen import` keeps (the largest), then imported at 128 px and
-scored under `faces-demo` (faces-v1's settings). The results JSON is written first; the markdown report and the
+`DEMO_EXPRESSIONS`, labelled by eye on the face `augen import` keeps (the largest), and whose claimed AUs are that
+expression's EMFACS prototype (`demo_aus`: bench.data.aus.EMFACS_PROTOTYPES at intensity `DEMO_AU_INTENSITY`,
+every other AU 0), then imported at 128 px and scored under `faces-demo` (faces-v1's settings; the AUs read by
+MediaPipe's blendshapes, the protocol's au_reader). The results JSON is written first; the markdown report and the
 contact sheet (the scored set's aligned crops with the claimed label and each judge's reading) are drawn from it and
 from the imported set.
 """
@@ -23,7 +25,7 @@ from PIL import Image, ImageDraw
 from bench.core.atomic import atomic_write_bytes, atomic_write_text
 from bench.core.protocol import FAMILIES
 from bench.core.results import write_results
-from bench.data.aus import EXPRESSIONS
+from bench.data.aus import AU_COLUMNS, AUS, EMFACS_PROTOTYPES, EXPRESSIONS
 from bench.data.photos import photos
 from bench.data.sampleset import SampleSet
 from bench.generation.importer import ImportConfig, import_images
@@ -46,18 +48,30 @@ DEMO_EXPRESSIONS = {
     "face-api/sample2.jpg": "neutral", "face-api/sample3.jpg": "happy", "face-api/sample4.jpg": "neutral",
     "face-api/sample5.jpg": "happy", "face-api/sample6.jpg": "happy"}
 
+#: The claimed intensity of a prototype AU (FACS "C", marked: above faces-v1's occurrence threshold of 2).
+DEMO_AU_INTENSITY = 3.0
+
+
+def demo_aus(expression: str) -> list[float]:
+    """The 17 claimed AU intensities (bench.data.aus.AUS) of a demo photo: its expression's EMFACS prototype AUs
+    at DEMO_AU_INTENSITY, the others 0 (neutral: none)."""
+    proto = set(EMFACS_PROTOTYPES[expression])
+    return [DEMO_AU_INTENSITY if a in proto else 0.0 for a in AUS]
+
 
 def _half(shipped: list, which: int, folder: Path) -> tuple[Path, Path]:
     """Write half `which` (0: even positions, 1: odd) as images/ + labels.csv under `folder`."""
     images = folder / "images"
     images.mkdir(parents=True)
-    lines = ["file,expression,prompt"]
+    lines = ["file,expression,prompt," + ",".join(AU_COLUMNS)]
     for i, photo in enumerate(shipped):
         if i % 2 != which:
             continue
         name = photo.name.replace("/", "_")
         shutil.copy(photo.path, images / name)
-        lines.append(f"{name},{DEMO_EXPRESSIONS[photo.name]},{photo.name}")
+        expression = DEMO_EXPRESSIONS[photo.name]
+        aus = ",".join(f"{v:g}" for v in demo_aus(expression))
+        lines.append(f"{name},{expression},{photo.name},{aus}")
     (folder / "labels.csv").write_text("\n".join(lines) + "\n")
     return images, folder / "labels.csv"
 
@@ -73,7 +87,9 @@ def run(work: Path) -> tuple[dict, Path]:
         sets[role] = work / role
         stats[role] = import_images(images, labels, sets[role], ImportConfig(size=SIZE, generator=f"demo-{role}"))
     res = score(sets["scored"], PROTOCOL, reference=sets["reference"], cache=work / "cache")
-    res["demo"] = {"import": stats, "expressions": "by eye (bench.studies.facesdemo.DEMO_EXPRESSIONS)"}
+    res["demo"] = {"import": stats, "expressions": "by eye (bench.studies.facesdemo.DEMO_EXPRESSIONS)",
+                   "aus": f"the expression's EMFACS prototype at {DEMO_AU_INTENSITY:g} (bench.studies.facesdemo."
+                          "demo_aus)"}
     return res, sets["scored"]
 
 
@@ -102,6 +118,15 @@ def contact_sheet(scored: Path, cache: Path | None = None) -> Image.Image:
     return sheet
 
 
+def au_reader_line(res: dict) -> str:
+    """Who read the AUs the claims are checked against, and whether it is a proxy."""
+    j = res.get("au_judge") or {}
+    if j.get("proxy"):
+        return (f"Claimed AUs (each expression's EMFACS prototype) are checked against `{j['id']}`: {j['what']}. "
+                "Its AU numbers are a proxy's, not a FACS coder's.")
+    return f"Claimed AUs are checked against `{j.get('id', '?')}`."
+
+
 def markdown(res: dict) -> str:
     imp = res["demo"]["import"]
     lines = ["# The photograph path on shipped photographs (`faces-demo`)", "",
@@ -118,6 +143,7 @@ def markdown(res: dict) -> str:
                      f"{s['several_faces']} | {s['face_yield']:.3f} |")
     lines += ["", f"Scored: n = {res['sampleset']['n']} against a reference of n = {res['reference']['n']} (protocol "
               f"hash `{res['protocol']['hash'][:12]}`, judge `{next(iter(res['judges']))}`).", "",
+              au_reader_line(res), "",
               "| family | metric | value | 95% interval | reference agreement (its own labels) | n |",
               "|---|---|---:|---|---:|---:|"]
     order = {f: i for i, f in enumerate(FAMILIES)}
