@@ -22,7 +22,7 @@ PACKAGES: tuple[Package, ...] = (
     Package("core", 0, "errors, atomic writes, paths, registries, typed protocols and the one hash, the results "
                        "schema, pinned archives, the rule for threads per worker process, this package map"),
     Package("data", 1, "AU vocabulary, the SampleSet format, conditions, dataset and label-file readers, "
-                       "hostile-input helpers, the shipped test photographs"),
+                       "hostile-input helpers, video frames, the shipped test photographs and videos"),
     Package("world", 2, "the procedural FACS world: parameters, rendering, conditions, prompts"),
     Package("metrics", 2, "pure metric functions on arrays (realism, diversity, alignment, memorization, face "
                           "yield, statistics)"),
@@ -32,7 +32,7 @@ PACKAGES: tuple[Package, ...] = (
     Package("downstream", 4, "recognizers trained on a set's claimed labels: the training harness, its data and "
                              "pixels, the downstream metric kinds, world-v3's tasks, real-dataset splits"),
     Package("generation", 5, "the Generator interface and registry lookups, the controls, the graded faults, "
-                             "--option parsing, the importer of photographs"),
+                             "--option parsing, the importer of photographs and videos"),
     Package("scoring", 6, "protocols loaded and checked, one module per metric family, score orchestration, "
                           "per-image readings, faces protocols"),
     Package("pipeline", 7, "the runner: protocol x generator -> sharded, resumable generation -> judge -> score "
@@ -41,7 +41,7 @@ PACKAGES: tuple[Package, ...] = (
                           "pandas, throughput"),
     Package("studies", 9, "studies of the board, each run as `augen study NAME`: meta-evaluation, stability, "
                           "judge independence, ablation, copy rate, interval coverage (block and metric intervals), "
-                          "the faces demo, metric sanity on real pixels"),
+                          "the faces demo, metric sanity on real pixels, video frames"),
     Package("cli", 10, "the `augen` command line, one module per group of commands"),
     Package("devtools", None, "developer tools apart from the layers (it may import anything, nothing imports "
                               "it): envcheck, browsercheck, benchreport, README and doc writers"),

