@@ -64,6 +64,16 @@ def test_readable_aus_and_the_protocols_that_score_them():
     assert "au_kappa_gate" in load_protocol("faces-v1").headline.gate
 
 
+def test_the_documented_table_is_the_code_table():
+    doc = (ROOT / "docs" / "au-reader.md").read_text()
+    rows = {line.split("|")[1].strip().strip("()"): line for line in doc.splitlines()
+            if line.startswith(("| AU", "| (AU")) and line.count("|") == 5}  # the table's four columns
+    for au, (names, _) in AU_TABLE.items():
+        assert all(n in rows[f"AU{au:02d}"] for n in names), au
+        assert ("not read" in rows[f"AU{au:02d}"]) == (au in UNREADABLE_AUS), au
+    assert "not read" in rows["AU23"] and 23 not in AU_TABLE
+
+
 def test_pair_rule_max_of_the_two_sides_and_nan_where_nothing_is_read():
     scores = np.zeros((3, 52), np.float32)
     col = {n: i for i, n in enumerate(BLENDSHAPE_NAMES)}
