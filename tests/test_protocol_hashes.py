@@ -27,8 +27,8 @@ SETTINGS_HASHES = {
     "disfa-v1": "939050177892629bc3cb4001fc8023a87e9bb27cf013da8a80cf651663b415ec",
     # faces-demo and faces-v1 changed settings on purpose (AU readings on photographs: the blendshapes au_reader, its
     # AU subset, au_gate, au_kappa_gate and au_auc listed); no results were filed under either, so nothing goes stale
-    "faces-demo": "3327134a9bd02266362a8981250f69926586b5d6416ceef7cb0068e0756cf7b7",
-    "faces-v1": "e9dfd9d0709ad08e462f725e59f716785ce4af1ff56eaca85429441f5c21fbf1",
+    "faces-demo": "0b80d9b81632a145707b79e07e9d3dfe01d2a8bc5fa247c17c9cbeeb4195b4e3",
+    "faces-v1": "67e9133dd9ae525c964b01d235258abd13d2f2c65b2828f2b7b1a9e5e674751d",
     "rafdb-v1": "97e07492cc4aecd99d70b7119b05fbf91b1259f5d504f523d0dd95fb5498413c",
     "world-v1": "b4cc831bd182655e0d22f68ec114fd8930ebe46843377e7c6929d75bae2d8ca7",
     "world-v2": "a860d2be1caffc6e6c95bfc3e069db6a7c3c5b1674669314fd3d19b0152d222d",

