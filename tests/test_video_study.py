@@ -23,7 +23,7 @@ def _results(au: bool = True) -> dict:
         out = {"frames": n * stride, "fps": 10.0, "stride": stride, "kept": n, "decode_s": 0.1, "decode_fps": 100.0,
                "import_s": 2.0, "shows": "a clip", "per_frame": frames,
                "import": {"one_face": n - 1, "no_face": 1, "several_faces": 0, "face_yield": (n - 1) / n}}
-        out["au"] = {"reader": "blendshapes-test", "aus": [1, 12],
+        out["au"] = {"reader": "blendshapes-test", "aus": [1, 12], "found": [True] * n,
                      "prob": {"AU01": [0.1] * n, "AU12": au12}} if au else {"missing": "no reader here"}
         return out
 
@@ -41,6 +41,7 @@ def test_report_and_figures_are_drawn_from_the_results(tmp_path, capsys):
     md = (tmp_path / "out" / "report.md").read_text()
     assert "| single_face.mp4 | 10 | 10 | 1 | 10 | 9 | 1 | 0 | 0.900 | 100 | 2 |" in md
     assert "| single_face.mp4 | neutral (0-2) | 0.10 | n/a | n/a | 0.05 | n/a | n/a |" in md  # the mean of 0.0, 0.1
+    assert "single_face.mp4: found in 10 of 10 crops" in md
     assert "first reaches 0.5 at frame 4 (0.400 s) and falls under it again at frame 8 (0.800 s)" in md
     assert "Kept frames: 1 with 0 faces, 9 with 1 face; detection score 0.900-0.900" in md
     assert "without exactly one face: 0." in md

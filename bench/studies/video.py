@@ -20,6 +20,7 @@ blendshapes AU reader's readings over time.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -128,6 +129,7 @@ def run(stride: int = 4, quiet: bool = False) -> dict:
             out["videos"][name] = study_video(shipped[name].path, step, Path(tmp))
             out["videos"][name]["shows"] = shipped[name].shows
     out["time_s"] = round(time.perf_counter() - start, 1)
+    out["machine"] = {"cpus": os.cpu_count(), "load_1min_at_end": round(os.getloadavg()[0], 2)}  # timings read with it
     return out
 
 
@@ -156,12 +158,13 @@ def au12_figure(res: dict, path: Path) -> None:
     lo, hi = res["smile_onset_by_eye"]
     fps = v["fps"]
     ax.axvspan(lo / fps, (hi + 1) / fps, color="0.85", label=f"smile onset by eye (frames {lo}-{hi})")
+    _, fade, end = res["segments_by_eye"][SINGLE][-1]
+    ax.axvspan(fade / fps, end / fps, color="0.93", label=f"smile fading by eye (frames {fade}-{end - 1})")
     au12 = v["au"]["prob"].get("AU12", [])
     ax.plot(t, [np.nan if x is None else x for x in au12], "o-", ms=3, color="C3", label="AU12 (blendshapes proxy)")
     ax.axhline(0.5, color="0.5", ls=":", lw=1, label="read as present (0.5)")
     ax.set(xlabel="time (s)", ylabel="AU12 occurrence proxy", ylim=(-0.02, 1.02),
-           title=f"{SINGLE}: AU12 frame by frame ({v['frames']} frames, {fps:g} fps), smile seen by eye from frame "
-                 f"{lo}")
+           title=f"{SINGLE}: AU12 frame by frame ({v['frames']} frames, {fps:g} fps)")
     ax.legend(loc="center right", fontsize=8)
     fig.tight_layout()
     _save(fig, path)
@@ -220,7 +223,10 @@ def markdown(res: dict) -> str:
                      f"{v['import_s']:g} |")
     lines += ["", "Decode: every frame decoded and converted to RGB by swscale's bit-exact path (bench.data.video), "
               "timed alone; import: probe, face detection and alignment of the kept frames, one process. "
-              f"The whole study took {res['time_s']:g} s.", ""]
+              f"The whole study took {res['time_s']:g} s" + (
+                  f" on {res['machine']['cpus']} cores (1-minute load average {res['machine']['load_1min_at_end']:g} "
+                  "at its end: other work on the machine slows every timing here)" if "machine" in res else "")
+              + ".", ""]
     for name, v in res["videos"].items():
         low = [f for f in v["per_frame"] if f["faces"] != 1]
         scores = [f["score"] for f in v["per_frame"] if f["score"] is not None]
@@ -237,7 +243,9 @@ def markdown(res: dict) -> str:
         return "\n".join(lines) + "\n"
     one = res["videos"][SINGLE]
     lines += [f"Reader `{one['au']['reader']}`; a value is MediaPipe's blendshape coefficient mapped to the AU, read "
-              "as present at 0.5; frames where MediaPipe finds no face in the crop have none.", "",
+              "as present at 0.5; frames where MediaPipe finds no face in the crop have none (the gaps in the "
+              "figures): " + "; ".join(f"{n}: found in {sum(v['au']['found'])} of {len(v['au']['found'])} crops"
+                                       for n, v in res["videos"].items()) + ".", "",
               "Mean occurrence proxy per segment seen by eye:", "",
               "| video | segment (frames) | " + " | ".join(f"AU{a}" for a in PLOTTED) + " |",
               "|---|---|" + "---:|" * len(PLOTTED)]
