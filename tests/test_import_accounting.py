@@ -4,7 +4,7 @@ with each file's label row, outcome, reason and detection score, and one line fo
     mistakes     IMPORT_MISTAKES: what a newcomer typed, what it printed before, the one line it prints now (exit 2,
                  nothing written); the lead merges the table into docs/errors.md
     labels       spreadsheet exports read (UTF-8 BOM, CRLF, blank lines, ';'); rows are line numbers (header = 1)
-    accounting   a folder mixing a face, a cat, a .txt, a labelled .HEIC, a 1x1 PNG, an image without a label, a label
+    accounting   a folder mixing a face, a cat (skipped as "not a face"), a .txt, a labelled .HEIC, a 1x1 PNG, an image without a label, a label
                  without an image and a duplicate: the summary line and the per-file record, exactly
     Ctrl-C       interrupted after the first shard: one line saying what was kept (exit 130); the rerun says it
                  resumes
@@ -240,9 +240,9 @@ def test_every_file_is_accounted_for(shipped_photos, work, capsys):
                                       .encode())
     assert main(["import", "photos", "--labels", "labels.csv", "--out", "set", "--size", "64", "--quiet"]) == 0
     assert capsys.readouterr().out.strip() == (
-        "set: imported 2, skipped 6 (1 unsupported format, 1 not an image, 1 no label, 1 no image, 1 duplicate, "
-        "1 too small), refused 0; face yield 1.000 (2 of 2 images with one face, policy largest); 0 imported with a "
-        "face score under 0.8 (uncertain); per file: set/import_log.csv")
+        "set: imported 1, skipped 7 (1 unsupported format, 1 not an image, 1 no label, 1 no image, 1 duplicate, "
+        "1 too small, 1 not a face), refused 0; face yield 0.500 (1 of 2 images with one face, policy largest); 0 "
+        "imported with a face score under 0.8 (uncertain); per file: set/import_log.csv")
     with open(work / "set" / "import_log.csv", newline="") as f:
         log = list(csv.reader(f))
     assert log[0] == ["file", "label_row", "outcome", "reason", "detail", "score", "output"]
@@ -251,7 +251,9 @@ def test_every_file_is_accounted_for(shipped_photos, work, capsys):
     assert scores == {"cat.png": pytest.approx(0.931, abs=2e-3), "face.jpg": pytest.approx(0.960, abs=2e-3)}
     assert log[1:] == [
         ["IMG_0001.HEIC", "5", "skipped", "unsupported format", "HEIC is not supported (convert to PNG or JPEG)", ""],
-        ["cat.png", "4", "imported", "", "", "00000000.png"],  # a cat: a face to the detector (docs/photographs.md)
+        # a cat: a face to face-api's SSD, none to MediaPipe's Face Landmarker in its aligned crop (docs/photographs.md)
+        ["cat.png", "4", "skipped", "not a face", "face-api's SSD scores it 0.93, MediaPipe's Face Landmarker finds no "
+         "face in its aligned crop", ""],
         ["face.jpg", "2", "imported", "", "", "00000001.png"],
         ["face_copy.jpg", "3", "skipped", "duplicate", "same bytes and labels as face.jpg (row 2)", ""],
         ["missing.jpg", "7", "skipped", "no image", "no such file in photos", ""],
@@ -260,7 +262,11 @@ def test_every_file_is_accounted_for(shipped_photos, work, capsys):
         ["unlabelled.jpg", "", "skipped", "no label", "no row of the label file names it", ""],
     ]
     stats = json.loads((work / "set" / "import.json").read_text())["stats"]
-    assert stats["files"] == 8 and stats["imported"] == 2 and stats["refused"] == 0
+    assert stats["files"] == 8 and stats["imported"] == 1 and stats["refused"] == 0
+    # --no-face-check keeps what face-api's SSD finds, the cat included
+    assert main(["import", "photos", "--labels", "labels.csv", "--out", "set2", "--size", "64", "--quiet",
+                 "--no-face-check"]) == 0
+    assert "imported 2," in capsys.readouterr().out
 
 
 # ------------------------------------------------------------------------------------------------ Ctrl-C

@@ -11,7 +11,8 @@ from bench.generation.importer import FACE_POLICIES, ImportConfig, import_images
 def cmd_import(args) -> int:
     cfg = ImportConfig(size=args.size, faces=args.faces, min_confidence=args.min_confidence,
                        shard_size=args.shard_size, fmt=args.format, name=args.name or "",
-                       generator=args.generator, frame_stride=args.frame_stride, max_frames=args.max_frames)
+                       generator=args.generator, frame_stride=args.frame_stride, max_frames=args.max_frames,
+                       face_check=args.face_check)
     stats = import_images(args.images, args.labels, args.out, cfg, workers=args.workers, progress=not args.quiet,
                           overwrite=args.overwrite, log=lambda line: print(line, file=sys.stderr))
     print(summary(args.out, stats))
@@ -37,6 +38,9 @@ def add_commands(sub) -> None:
                          "with no face is skipped (fail: an error)")
     im.add_argument("--min-confidence", type=float, default=ImportConfig.min_confidence,
                     help=f"face detections below this score are not faces (default {ImportConfig.min_confidence})")
+    im.add_argument("--no-face-check", dest="face_check", action="store_false",
+                    help="keep every face face-api's detector finds; by default a face whose aligned crop holds no "
+                         "face for MediaPipe's Face Landmarker is skipped as 'not a face'")
     im.add_argument("--shard-size", type=int, default=ImportConfig.shard_size,
                     help="images per shard: the unit of resuming and of --workers")
     im.add_argument("--workers", type=int, default=1, help="processes writing shards")
