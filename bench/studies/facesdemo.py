@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from bench.core.atomic import atomic_write_bytes, atomic_write_text
+from bench.core.paths import workspace
 from bench.core.protocol import FAMILIES
 from bench.core.results import write_results
 from bench.data.aus import AU_COLUMNS, AUS, EMFACS_PROTOTYPES, EXPRESSIONS
@@ -34,8 +35,10 @@ from bench.judges.cache import judge_sharded
 from bench.judges.faceapi import skintone
 from bench.scoring.protocols import load_protocol
 from bench.scoring.score import score
+from bench.studies.aureader import validity_table
 
 PROTOCOL = "faces-demo"
+AU_VALIDITY = "reports/results/au-reader/results.json"  # the filed `augen study aureader` results
 SIZE = 128
 #: The expression of the face `augen import` keeps in each photo (its largest), labelled by eye on 2026-12-01 from
 #: the aligned crops; the posed photos keep their posed label. chelsea.png's "face" is a cat the detector finds (a
@@ -155,6 +158,11 @@ def markdown(res: dict) -> str:
     if res.get("not_applicable"):
         lines += ["", "Skipped, with the reason the scorer gives:", ""]
         lines += [f"- `{k}`: {why}" for k, why in res["not_applicable"].items()]
+    if res.get("au_validity"):
+        lines += ["", "## What supports each AU the proxy reads", "",
+                  f"From `{AU_VALIDITY}` (`augen study aureader`; docs/au-reader.md): only validated AUs enter the "
+                  "gate (`au_kappa_gate`); the other AUs above are read and shown, never gated or ranked.", "",
+                  validity_table({"validity": res["au_validity"]})]
     lines += ["", "`contact_sheet.png`: the scored set's aligned crops with the claimed expression and the judge's "
               "readings (expression, age, gender, ITA)."]
     return "\n".join(lines) + "\n"
@@ -165,6 +173,9 @@ def run_study(args) -> int:
     out = Path(args.out)
     with tempfile.TemporaryDirectory() as tmp:
         res, scored = run(Path(tmp))
+        validity = workspace() / AU_VALIDITY
+        if validity.is_file():  # the AU reader's validity table, as filed, travels with the report's results
+            res["au_validity"] = json.loads(validity.read_text())["validity"]
         write_results(args.json, res)
         sheet = contact_sheet(scored, Path(tmp) / "cache")
         png = Path(tmp) / "sheet.png"
