@@ -228,14 +228,15 @@ def markdown(res: dict) -> str:
                   "at its end: other work on the machine slows every timing here)" if "machine" in res else "")
               + ".", ""]
     for name, v in res["videos"].items():
-        low = [f for f in v["per_frame"] if f["faces"] != 1]
+        out = [f for f in v["per_frame"] if not f["output"]]
         scores = [f["score"] for f in v["per_frame"] if f["score"] is not None]
         counts = ", ".join(f"{c} with {n} face" + ("s" if n != 1 else "")
                            for n, c in _counts([f["faces"] for f in v["per_frame"]]))
-        lines.append(f"- **{name}**: {v['shows']}. Kept frames: {counts}"
+        why = ", ".join(f"{n} {reason}" for reason, n in v["import"].get("skipped", {}).items())
+        lines.append(f"- **{name}**: {v['shows']}. Kept frames, faces as the import records them: {counts}"
                      + (f"; detection score {min(scores):.3f}-{max(scores):.3f}" if scores else "")
-                     + (f"; frames without exactly one face: {', '.join(str(f['frame']) for f in low)}" if low else "")
-                     + ".")
+                     + (f"; not imported: frame{'s' * (len(out) > 1)} {', '.join(str(f['frame']) for f in out)} "
+                        f"(skipped: {why})" if out else "") + ".")
     lines += ["", "## AU readings over time", ""]
     missing = {n: v["au"]["missing"] for n, v in res["videos"].items() if "missing" in v["au"]}
     if missing:
