@@ -137,9 +137,10 @@ def markdown(res: dict) -> str:
              "16 photographs public packages ship (docs/photos.md) are split in two: even positions are scored as "
              "a generator's output, odd ones are the reference; each half is imported by `augen import` (face-api "
              f"detector, {SIZE} px ArcFace-aligned crops, the largest face of a group photo) with expressions "
-             "labelled by eye, then scored under `faces-demo` (faces-v1's settings). With 7 and 8 faces its "
-             "numbers show that the path runs, not how good anything is: intervals are wide, and FD on a 128-d "
-             "descriptor from 7 faces is dominated by its bias.", "",
+             f"labelled by eye, then scored under `faces-demo` (faces-v1's settings). With {res['sampleset']['n']} "
+             f"and {res['reference']['n']} faces its numbers show that the path runs, not how good anything is: "
+             f"intervals are wide, and FD on a 128-d descriptor from {res['sampleset']['n']} faces is dominated by "
+             "its bias.", "",
              "| half | images | kept | one face | none | several | face yield |", "|---|---:|---:|---:|---:|---:|---:|"]
     for role, s in imp.items():
         lines.append(f"| {role} | {s['images']} | {s['kept']} | {s['one_face']} | {s['no_face']} | "
