@@ -168,7 +168,7 @@ def test_study_runs_end_to_end_on_a_few_faces(shipped_photos, tmp_path):
                   "--faults", "blur,expression_shuffle", "--quiet"]) == 0
     data = json.loads(js.read_text())
     faults = ["blur", "expression_shuffle"]
-    assert list(data["faults"]) == faults and list(data["sources"]) == ["photos"]
+    assert data["order"] == {"faults": faults, "sources": ["photos"]} and set(data["faults"]) == set(faults)
     src = data["sources"]["photos"]
     assert len(src["variants"]) == 1 + len(faults) * len(GRADED)
     assert [f["half"] for f in src["faces"]] == ["scored", "reference"] * 6

