@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import importlib.metadata
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -132,12 +133,20 @@ def _at_exit(close: Callable[[], None]) -> None:
     """Run `close` at interpreter exit while MediaPipe can still serve it: MediaPipe calls its C library through a
     thread pool, which Python shuts down before `atexit` handlers run, so a landmarker left open (or closed from
     atexit) prints a traceback at exit. threading's own exit hooks run first (a private hook, in CPython since 3.9;
-    plain atexit where it is absent)."""
+    plain atexit where it is absent). Only the process that built the landmarker closes it: a forked child (a
+    DataLoader worker) inherits the hook but not MediaPipe's threads, and closing there waited 5 s at every worker's
+    exit."""
+    owner = os.getpid()
+
+    def close_in_owner() -> None:
+        if os.getpid() == owner:
+            close()
+
     hook = getattr(threading, "_register_atexit", None)
     try:
-        (hook or atexit.register)(close)
+        (hook or atexit.register)(close_in_owner)
     except RuntimeError:  # already shutting down
-        atexit.register(close)
+        atexit.register(close_in_owner)
 
 
 def find_face(crop: np.ndarray, task: str | Path | None = None) -> bool:
