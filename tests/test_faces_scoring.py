@@ -318,3 +318,21 @@ def test_headline_trains_on_the_real_dataset_and_ranks(demo, tmp_path):
            f"{maj:.3f} |" in text  # AU columns n/a: AffectNet labels no AUs
     assert "gen-bare: downstream_training_value (no downstream data" in text
     assert (tmp_path / "report" / f"scaling_utility_{run['protocol']['hash'][:8]}.png").is_file() and page.is_file()
+
+
+def test_a_set_under_the_knn_metrics_k_is_one_clear_line(demo, tmp_path):
+    """Density and coverage count k_dc = 5 neighbours within the reference: a set of 5 faces is refused by name
+    before any work (it raised a ValueError inside density before), and the rule is one function."""
+    from bench.data.sampleset import SampleSetWriter
+    from bench.scoring.faces import min_faces
+
+    proto = load_protocol("faces-demo")
+    assert min_faces(proto) == proto.realism.k_dc + 1 == 6
+    _, scored, reference, _ = demo
+    src = SampleSet(scored)
+    with SampleSetWriter(tmp_path / "five", name="five", generator={"name": "five"}, image_size=src.image_size,
+                         labelled_aus=src.manifest.labelled_aus) as w:
+        for s in list(src.rows())[:5]:
+            w.add(dataclasses.replace(s, image=src.load_image(s)))
+    with pytest.raises(DataError, match="5 faces; at least 6 are needed to score under faces-demo"):
+        score(tmp_path / "five", proto, reference=reference)

@@ -51,6 +51,13 @@ from bench.scoring.record import build_results
 from bench.scoring.stages import Recipe, ScoreOptions, Stages, au_tool, compute_metrics, read_au_tool
 
 MIN_SET = 5  # fewer faces than this and no statistic means anything
+
+
+def min_faces(proto) -> int:
+    """Fewest faces a scored or reference set needs under `proto`: MIN_SET, and more than the k of its k-NN
+    metrics (precision/recall count k_pr neighbours, density/coverage k_dc, each within the reference itself)."""
+    r = proto.realism
+    return max(MIN_SET, r.k_pr + 1, r.k_dc + 1) if r is not None else MIN_SET
 #: Realism on local real-data weights beside the identity descriptor (`--feature-judge KIND=WHERE`): judge kind ->
 #: (its config key, the metric it adds). CLIP also adds `clip_score` (each image with its claimed prompt).
 FEATURE_JUDGES = {"inception": ("path", "fd_inception"), "dinov2": ("folder", "fd_dinov2"),
@@ -190,9 +197,11 @@ class FacesScore(Recipe):
         with self.st("validate"):
             self.ref_ss = opened(o.reference)
             self.tr_ss = opened(o.train) if o.train is not None else None
+            need = min_faces(self.proto)
             for s in (self.ss, self.ref_ss):
-                if len(s) < MIN_SET:
-                    raise DataError(s.root, f"{len(s)} faces; at least {MIN_SET} are needed to score")
+                if len(s) < need:
+                    raise DataError(s.root, f"{len(s)} faces; at least {need} are needed to score under "
+                                            f"{self.proto.id} (its k-nearest-neighbour metrics)")
 
     def load_judge(self) -> None:
         super().load_judge()

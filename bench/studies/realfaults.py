@@ -49,7 +49,7 @@ from bench.data.safeio import read_photo
 from bench.data.sampleset import Sample, SampleSetWriter
 from bench.generation.importer import ImportConfig
 from bench.generation.photofaults import PHOTO_FAULTS, SEVERITIES, apply, expected
-from bench.scoring.faces import MIN_SET
+from bench.scoring.faces import min_faces
 from bench.scoring.protocols import load_protocol
 from bench.scoring.score import score
 from bench.studies.facesdemo import PROTOCOL, SIZE
@@ -172,10 +172,8 @@ SOURCES: dict[str, tuple[str, Callable[[int | None, int], tuple[list[RealFace], 
 
 
 def min_half() -> int:
-    """Faces each half needs: the scorer's minimum, and more than the k of the protocol's k-NN metrics (density and
-    coverage count k = 5 neighbours within the reference)."""
-    realism = load_protocol(PROTOCOL).realism
-    return max(MIN_SET, realism.k_pr + 1, realism.k_dc + 1)
+    """Faces each half needs: the faces scorer's minimum under the protocol (bench.scoring.faces.min_faces)."""
+    return min_faces(load_protocol(PROTOCOL))
 
 
 def write_set(root: Path, faces: list[RealFace], images: np.ndarray, intensity: np.ndarray,
