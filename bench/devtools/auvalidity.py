@@ -12,9 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from bench.core.atomic import atomic_write_text
 from bench.core.paths import workspace
-from bench.devtools.markers import rewrite
+from bench.devtools.markers import rewrite, write_or_check
 from bench.studies.aureader import validity_table
 
 COMMAND = "python -m bench.devtools.auvalidity"
@@ -37,13 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     root = a.root or workspace()
     path = root / DOC
     new, changed = rendered(path.read_text(encoding="utf-8"), json.loads((root / RESULTS).read_text()), path)
-    if changed and a.check:
-        print(f"stale: {DOC}'s validity table differs from {RESULTS}; run `{COMMAND}`", file=sys.stderr)
-        return 1
-    if changed:
-        atomic_write_text(path, new)
-    print(f"wrote {DOC}" if changed else f"{DOC}: up to date")
-    return 0
+    return write_or_check(path, DOC, new, changed, a.check,
+                          f"{DOC}'s validity table differs from {RESULTS}; run `{COMMAND}`")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable, Collection
 from pathlib import Path
 
+from bench.core.atomic import atomic_write_text
 from bench.core.errors import DataError
 
 README = "README.md"
@@ -107,3 +108,17 @@ def loose_numbers(text: str) -> list[tuple[int, str]]:
         line = re.sub(r"\]\([^)]*\)", "]", re.sub(r"`[^`]*`", "", line))
         out += [(i + 1, m.group(0)) for m in NUMBER.finditer(line)]
     return out
+
+
+def write_or_check(path: Path, doc: str, new: str, changed: bool, check: bool, stale: str) -> int:
+    """The end of a doc-block writer: with `check`, write nothing and return 1 (printing `stale`) when the block
+    changed; else write the new text if it changed. 0 otherwise."""
+    import sys
+
+    if changed and check:
+        print(f"stale: {stale}", file=sys.stderr)
+        return 1
+    if changed:
+        atomic_write_text(path, new)
+    print(f"wrote {doc}" if changed else f"{doc}: up to date")
+    return 0

@@ -10,10 +10,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench.core.atomic import atomic_write_text
 from bench.core.packages import table
 from bench.core.paths import workspace
-from bench.devtools.markers import rewrite
+from bench.devtools.markers import rewrite, write_or_check
 
 COMMAND = "python -m bench.devtools.packagemap"
 DOC = "docs/architecture.md"
@@ -33,13 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     path = (a.root or workspace()) / DOC
     new, changed = rendered(path.read_text(encoding="utf-8"), path)
-    if changed and a.check:
-        print(f"stale: {DOC}'s package map differs from bench.core.packages; run `{COMMAND}`", file=sys.stderr)
-        return 1
-    if changed:
-        atomic_write_text(path, new)
-    print(f"wrote {DOC}" if changed else f"{DOC}: up to date")
-    return 0
+    return write_or_check(path, DOC, new, changed, a.check,
+                          f"{DOC}'s package map differs from bench.core.packages; run `{COMMAND}`")
 
 
 if __name__ == "__main__":
