@@ -78,28 +78,54 @@ def folder_scheduler_config(folder: Path) -> dict:
     return json.loads(f.read_text()) if f.is_file() else {}
 
 
-def sd15_unet(in_channels: int = 9) -> UNet2DConditionModel:
-    """Stable Diffusion 1.5's UNet shape (in_channels 9 = the inpainting variant), random weights."""
+def sd15_unet(in_channels: int = 9, channels: tuple[int, ...] = (320, 640, 1280, 1280), cross_attention_dim: int = 768,
+              norm_num_groups: int = 32) -> UNet2DConditionModel:
+    """Stable Diffusion 1.5's UNet shape (in_channels 9 = the inpainting variant), random weights.
+
+    `channels`, `cross_attention_dim`, `norm_num_groups`: SD-1.5's by default; smaller ones keep SD-1.5's block
+    layout (block types, 2 layers per block, 8 attention heads, 64x64 latents) at a width CPU tests can train
+    (`tiny_sd15_parts`)."""
     return UNet2DConditionModel(sample_size=64, in_channels=in_channels, out_channels=4,
                                 down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
                                 up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
-                                block_out_channels=(320, 640, 1280, 1280), layers_per_block=2,
-                                cross_attention_dim=768, attention_head_dim=8, norm_num_groups=32)
+                                block_out_channels=tuple(channels), layers_per_block=2,
+                                cross_attention_dim=cross_attention_dim, attention_head_dim=8,
+                                norm_num_groups=norm_num_groups)
 
 
-def sd15_vae() -> AutoencoderKL:
+def sd15_vae(channels: tuple[int, ...] = (128, 256, 512, 512), norm_num_groups: int = 32) -> AutoencoderKL:
+    """SD-1.5's VAE shape (4 levels of 2 layers, mid-block attention, 4 latent channels); `channels` and
+    `norm_num_groups` smaller for CPU tests."""
     return AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, sample_size=512,
                          down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-                         block_out_channels=(128, 256, 512, 512), layers_per_block=2, scaling_factor=0.18215)
+                         block_out_channels=tuple(channels), layers_per_block=2, norm_num_groups=norm_num_groups,
+                         scaling_factor=0.18215)
 
 
-def sd15_text_encoder(tokenizer=None) -> CLIPTextModel:
-    """CLIP ViT-L/14's text tower shape (SD-1.5's); vocabulary and special ids from `tokenizer` if given."""
+def sd15_text_encoder(tokenizer=None, hidden: int = 768, layers: int = 12, heads: int = 12) -> CLIPTextModel:
+    """CLIP ViT-L/14's text tower shape (SD-1.5's); vocabulary and special ids from `tokenizer` if given;
+    `hidden`, `layers`, `heads` smaller for CPU tests."""
     ids = {} if tokenizer is None else dict(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
                                             eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
-    return CLIPTextModel(CLIPTextConfig(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
-                                        num_attention_heads=12, max_position_embeddings=77, hidden_act="quick_gelu",
-                                        projection_dim=768, **ids))
+    return CLIPTextModel(CLIPTextConfig(hidden_size=hidden, intermediate_size=4 * hidden, num_hidden_layers=layers,
+                                        num_attention_heads=heads, max_position_embeddings=77, hidden_act="quick_gelu",
+                                        projection_dim=hidden, **ids))
+
+
+TINY_SD15_WIDTHS = dict(unet=(32, 32, 64, 64), vae=(16, 16, 32, 32), text=32, groups=8)  # tiny_sd15_parts' widths
+
+
+def tiny_sd15_parts(in_channels: int = 4, tokenizer=None) -> dict:
+    """SD-1.5's block layout at tiny widths (TINY_SD15_WIDTHS), random weights: {"unet", "vae", "text_encoder"}.
+
+    Every block type, layer count, attention-head layout, the VAE's 4 levels and the text tower's quick_gelu are
+    SD-1.5's, so code that walks SD-1.5's structure (cross-attention layers, up-block features, LoRA targets)
+    meets the same structure in a CPU test; 64x64 latents = 512 px images as at SD-1.5 (set the UNet's
+    sample_size lower for smaller images)."""
+    w = TINY_SD15_WIDTHS
+    return {"unet": sd15_unet(in_channels, w["unet"], cross_attention_dim=w["text"], norm_num_groups=w["groups"]),
+            "vae": sd15_vae(w["vae"], norm_num_groups=w["groups"]),
+            "text_encoder": sd15_text_encoder(tokenizer, hidden=w["text"], layers=2, heads=4)}
 
 
 def eval_mode(pipe):

@@ -97,13 +97,15 @@ def build_tiny(cfg: SynFERTinyConfig = SynFERTinyConfig(), vae=None, with_heads:
 
 
 def _sd15_heads(unet, map_tokens: int = 77) -> dict:
-    """Untrained SynFER modules sized from `unet` (cross-attention width; the labeller reads its up-blocks, whose
-    widths are the reversed block_out_channels with the deepest repeated: (1280, 1280, 640, 320) at SD-1.5)."""
+    """Untrained SynFER modules sized from `unet` (cross-attention width; the labeller reads its up-blocks' outputs,
+    one per up-block, whose widths are the reversed block_out_channels: (1280, 1280, 640, 320) at SD-1.5. An
+    earlier version listed the deepest width twice, five inputs for four features: the labeller failed at the
+    third feature, so no SD-size labeller ever ran)."""
     outs = tuple(unet.config.block_out_channels[::-1])
     return dict(au_adapter=AUAdapter(num_aus=N_AUS, num_tokens=4, cross_attention_dim=unet.config.cross_attention_dim,
                                      inner_dims=inner_dims(unet)),
                 fer_classifier=FERClassifier(8, 64),
-                pseudo_labeller=PseudoLabeller(feature_channels=(outs[0], *outs), map_tokens=map_tokens),
+                pseudo_labeller=PseudoLabeller(feature_channels=outs, map_tokens=map_tokens),
                 fer_ensemble=FEREnsemble((32, 48, 64), 8))
 
 

@@ -10,15 +10,20 @@ from pathlib import Path
 import torch
 
 
-def sd_like_folder(root: Path, in_channels: int = 9, fp16_variant: bool = True, name: str = "sd") -> Path:
+def sd_like_folder(root: Path, in_channels: int = 9, fp16_variant: bool = True, name: str = "sd",
+                   layout: str = "small", image_size: int = 64) -> Path:
     """A diffusers-layout SD-1.5-like folder `root/name`: UNet2DConditionModel with `in_channels` (9: inpainting,
     MAUGen; 4: text-to-image, SynFER) and cross_attention_dim 32 = the CLIPTextModel's width, AutoencoderKL,
     CLIPTokenizer (a character BPE), SD's legacy text config (eos_token_id 2), a PNDM scheduler config that omits
-    clip_sample. `fp16_variant`: weights only as `*.fp16.safetensors` (as some SD folders ship), else plain fp32."""
+    clip_sample. `fp16_variant`: weights only as `*.fp16.safetensors` (as some SD folders ship), else plain fp32.
+
+    `layout`: "small" (a two-level UNet, a 3-level VAE, one text layer: the quickest) or "sd15" (SD-1.5's own block
+    layout at tiny widths, reference.common.parts.tiny_sd15_parts: 4 UNet levels of 2 layers, cross-attention in
+    3, the 4-level VAE with mid-block attention, 2 quick_gelu text layers), with `image_size` px images."""
     from diffusers import AutoencoderKL
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-    from reference.common.parts import tiny_unet
+    from reference.common.parts import tiny_sd15_parts, tiny_unet
 
     torch.manual_seed(0)
     out = Path(root) / name
@@ -32,14 +37,23 @@ def sd_like_folder(root: Path, in_channels: int = 9, fp16_variant: bool = True, 
     (tdir / "merges.txt").write_text("#version: 0.2\n")
     tok = CLIPTokenizer(str(tdir / "vocab.json"), str(tdir / "merges.txt"), model_max_length=77)
     tok.save_pretrained(out / "tokenizer")
-    text = CLIPTextModel(CLIPTextConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                                        num_attention_heads=2, max_position_embeddings=77, bos_token_id=0,
-                                        eos_token_id=2, pad_token_id=1))
-    unet = tiny_unet(in_channels=in_channels, out_channels=4, cross_attention_dim=32)
-    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, sample_size=64,
-                        down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
-                        block_out_channels=(16, 32, 64), layers_per_block=1, norm_num_groups=8,
-                        mid_block_add_attention=False)
+    if layout == "sd15":
+        parts = tiny_sd15_parts(in_channels, tok)
+        text, unet, vae = parts["text_encoder"], parts["unet"], parts["vae"]
+        text.config.eos_token_id = 2  # SD-1.5's legacy text config (read again when the folder loads)
+        unet.register_to_config(sample_size=image_size // 8)
+        vae.register_to_config(sample_size=image_size)
+    elif layout == "small":
+        text = CLIPTextModel(CLIPTextConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
+                                            num_hidden_layers=1, num_attention_heads=2, max_position_embeddings=77,
+                                            bos_token_id=0, eos_token_id=2, pad_token_id=1))
+        unet = tiny_unet(in_channels=in_channels, out_channels=4, cross_attention_dim=32)
+        vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, sample_size=64,
+                            down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
+                            block_out_channels=(16, 32, 64), layers_per_block=1, norm_num_groups=8,
+                            mid_block_add_attention=False)
+    else:
+        raise ValueError(f"layout must be small or sd15, not {layout!r}")
     for sub, m in (("text_encoder", text), ("unet", unet), ("vae", vae)):
         if fp16_variant:
             m.half().save_pretrained(out / sub, variant="fp16")
