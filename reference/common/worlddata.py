@@ -3,6 +3,16 @@
 Batch `step` holds world *train* samples [step*B, (step+1)*B) (fresh faces every step, never a test or val
 identity), the labels they were drawn with, the prompt, and a neutral reference face of the same identity
 (MAUGen's identity branch).
+
+`WorldBatch` is also the batch contract of the SD-size trainers (reference/common/sd15train.py `LabelledFaces`):
+- `aus` holds a number in every cell, but only cells where `au_mask` is true are labels; elsewhere it holds 0 as a
+  placeholder that no loss may read as "absent" (mask it, as MAUGen's label losses do) and no condition may
+  present as a label without saying so. `au_mask` None on construction becomes all-true (world batches label
+  every AU: their tensors and losses are unchanged).
+- `expression` is -1 in a row without an expression label. A stage that reads expressions asks its producer to
+  require them (`LabelledFaces(need_expression=True)` refuses such rows by name); nothing defaults them to neutral.
+- `prompts` are the captions the model is trained on; their rule (the set's own, the world grammar) is the
+  producer's, stated in the run's training.json.
 """
 
 from __future__ import annotations
@@ -22,10 +32,15 @@ from bench.world.render import render
 @dataclass
 class WorldBatch:
     images: torch.Tensor  # (B, 3, S, S) float in [-1, 1]
-    aus: torch.Tensor  # (B, 17) float intensities 0-5
-    expression: torch.Tensor  # (B,) long 0-7
+    aus: torch.Tensor  # (B, 17) float intensities 0-5 (0 where au_mask is false: a placeholder, not a label)
+    expression: torch.Tensor  # (B,) long 0-7, -1 = not labelled (see the module docstring)
     prompts: list[str]  # B captions of `aus`
     references: torch.Tensor  # (B, 3, R, R) float in [-1, 1]: same identity, neutral, frontal
+    au_mask: torch.Tensor | None = None  # (B, 17) bool: the AU is labelled in this row (None -> all true)
+
+    def __post_init__(self):
+        if self.au_mask is None:
+            self.au_mask = torch.ones(self.aus.shape, dtype=torch.bool, device=self.aus.device)
 
 
 def to_unit(images: np.ndarray) -> torch.Tensor:

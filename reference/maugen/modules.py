@@ -225,24 +225,36 @@ def labels_from_v1(prob: torch.Tensor, intensity: torch.Tensor, threshold: float
     return occ, torch.where(occ, intensity.round().clamp(1, 5), torch.zeros_like(intensity)).long()
 
 
-def focal_bce(logits: torch.Tensor, target: torch.Tensor, alpha: float = 1.0, gamma: float = 2.0) -> torch.Tensor:
-    """Multi-label focal loss: mean of -alpha (1 - p_t)^gamma log p_t over (B, A)."""
+def masked_mean(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Mean of x (B, A) over the cells where mask (B, A) is true (None: every cell, x.mean() exactly)."""
+    if mask is None:
+        return x.mean()
+    m = mask.to(x.dtype)
+    return (x * m).sum() / m.sum().clamp(min=1.0)
+
+
+def focal_bce(logits: torch.Tensor, target: torch.Tensor, alpha: float = 1.0, gamma: float = 2.0,
+              mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Multi-label focal loss: mean of -alpha (1 - p_t)^gamma log p_t over (B, A) (over `mask`'s labelled cells)."""
     logp = F.logsigmoid(logits)
     lognp = F.logsigmoid(-logits)
     logpt = torch.where(target > 0.5, logp, lognp)
-    return (-alpha * (1 - logpt.exp()) ** gamma * logpt).mean()
+    return masked_mean(-alpha * (1 - logpt.exp()) ** gamma * logpt, mask)
 
 
-def focal_mse(pred: torch.Tensor, target: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
-    """The authors' focal MSE (`utils.py:369-388`): mean of (1 - exp(-e^2))^gamma * e^2, e = pred - target.
+def focal_mse(pred: torch.Tensor, target: torch.Tensor, gamma: float = 2.0,
+              mask: torch.Tensor | None = None) -> torch.Tensor:
+    """The authors' focal MSE (`utils.py:369-388`): mean of (1 - exp(-e^2))^gamma * e^2, e = pred - target (over
+    `mask`'s labelled cells).
 
     Published training applies it to the sigmoid intensity (0-1) against intensity / 5 (our choice: the
     authors' inference multiplies the sigmoid by 5; their repository has no training code)."""
     e2 = (pred - target).pow(2)
-    return ((1 - torch.exp(-e2)).pow(gamma) * e2).mean()
+    return masked_mean((1 - torch.exp(-e2)).pow(gamma) * e2, mask)
 
 
-def focal_mse_tanh(pred: torch.Tensor, target: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
+def focal_mse_tanh(pred: torch.Tensor, target: torch.Tensor, gamma: float = 2.0,
+                   mask: torch.Tensor | None = None) -> torch.Tensor:
     """v1 focal MSE on 0-5 intensities: e^2 weighted by tanh(|e|)^gamma (our first reading of "focal-MSE")."""
     e = pred - target
-    return (torch.tanh(e.abs()).pow(gamma) * e.pow(2)).mean()
+    return masked_mean(torch.tanh(e.abs()).pow(gamma) * e.pow(2), mask)
