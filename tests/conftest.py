@@ -153,6 +153,7 @@ SLOW = frozenset({
     "tests/test_faults.py::test_label_faults_are_graded",
     "tests/test_faults.py::test_level_zero_is_the_real_control",
     "tests/test_faults.py::test_train_copies_and_mixture",
+    "tests/test_fidelity_docs.py::test_synfer_tiny_ensemble_errors_follow_the_guidance_classifier",
     "tests/test_frame.py::test_score_writes_both_files_byte_identically_again",
     "tests/test_frame.py::test_sidecar_holds_claims_and_readings",
     "tests/test_frame.py::test_submit_files_the_table_beside_and_replace_replaces_both",

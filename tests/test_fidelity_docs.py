@@ -110,3 +110,35 @@ def test_the_cli_prints_current_lines(capsys):
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if "reference/maugen/dig.py::AUBlock ->" in x)
     assert line.endswith(f"reference/maugen/dig.py:{docrefs.definition_line(ROOT, 'reference/maugen/dig.py', 'AUBlock')}")
+
+
+def ensemble_error_correlation(batches: int = 2, batch: int = 128) -> dict[str, float]:
+    """synfer-tiny's guidance classifier against its "external" FER ensemble on world (seed 0) val faces, the
+    measurement of docs/fidelity-synfer.md row 16: accuracies, how often the ensemble is wrong overall and where the
+    classifier is wrong, and the share of those joint errors on the same class."""
+    import torch
+
+    from bench.world.params import WorldConfig
+    from reference.common.worlddata import world_batch
+    from reference.synfer.config import SynFERTinyConfig
+    from reference.synfer.train import load_tiny_synfer
+
+    pipe = load_tiny_synfer(SynFERTinyConfig(), stage="full")
+    wbs = [world_batch(WorldConfig(seed=0), step, batch, split="val") for step in range(batches)]
+    x, y = torch.cat([w.images for w in wbs]), torch.cat([w.expression for w in wbs])  # (N, 3, 64, 64), (N,)
+    with torch.no_grad():
+        clf = pipe.fer_classifier(x).argmax(-1)  # (N,)
+        ens = pipe.fer_ensemble(x).argmax(-1)  # (N,) argmax of the members' mean probabilities
+    wc, we = clf != y, ens != y
+    return {"faces": len(y), "classifier_accuracy": 1 - wc.float().mean().item(),
+            "ensemble_accuracy": 1 - we.float().mean().item(), "ensemble_wrong": we.float().mean().item(),
+            "ensemble_wrong_where_classifier_wrong": we[wc].float().mean().item(),
+            "same_wrong_class": (ens[wc & we] == clf[wc & we]).float().mean().item()}
+
+
+def test_synfer_tiny_ensemble_errors_follow_the_guidance_classifier(one_thread):
+    """Row 16's claim on 256 faces: where the guidance classifier errs the ensemble mostly errs too, on the same
+    class (the ensemble was trained in one loss with it, on the same batches)."""
+    r = ensemble_error_correlation(batches=2)
+    assert r["ensemble_wrong_where_classifier_wrong"] >= 3 * r["ensemble_wrong"]
+    assert r["same_wrong_class"] >= 0.8
