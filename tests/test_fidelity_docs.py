@@ -82,6 +82,7 @@ def test_the_real_docs_reject_a_bogus_symbol():
     ("`pkg/mod.py:Model`", None),  # not a reference at all: left alone
     ("`pkg/mod.py::`", "is not a reference of the form"),
     ("`tests/no_such_file.py`", "no such file or folder"),
+    ("a | b", "8 cells where the header has 7"),
 ])
 def test_malformed_rows_are_named(repo, bad, expected):
     if bad.startswith("`pkg/mod.py::Model"):

@@ -118,7 +118,8 @@ def _cells(line: str) -> list[str]:
 
 
 def component_rows(text: str) -> list[tuple[int, dict[str, str]]]:
-    """(document line, {column: cell}) of every row of every component table (header with theirs, ours, match)."""
+    """(document line, {column: cell}) of every row of every component table (header with theirs, ours, match);
+    a row whose cell count is not the header's gets the key "cells" saying so (an unescaped `|` splits a cell)."""
     lines, out, i = text.splitlines(), [], 0
     while i < len(lines):
         if lines[i].startswith("|") and i + 1 < len(lines) and set(lines[i + 1].replace("|", "").strip()) <= set("-: "):
@@ -126,7 +127,11 @@ def component_rows(text: str) -> list[tuple[int, dict[str, str]]]:
             i += 2
             while i < len(lines) and lines[i].startswith("|"):
                 if {"theirs", "ours", "match"} <= set(header):
-                    out.append((i + 1, dict(zip(header, _cells(lines[i])))))
+                    cells = _cells(lines[i])
+                    row = dict(zip(header, cells))
+                    if len(cells) != len(header):
+                        row["cells"] = f"{len(cells)} cells where the header has {len(header)}"
+                    out.append((i + 1, row))
                 i += 1
         else:
             i += 1
@@ -155,6 +160,9 @@ def problems(text: str, root: Path, doc: str = "document") -> list[str]:
                 out.append(f"{doc}:{i}: `{s}`: no such file or folder")
     files = declared_files(text)
     for n, row in component_rows(text):
+        if "cells" in row:
+            out.append(f"{doc}:{n}: {row['cells']} (an unescaped `|`?)")
+            continue
         if not any(REF.match(s.strip()) for s in SPAN.findall(row.get("ours", ""))):
             out.append(f"{doc}:{n}: the `ours` cell cites no `path::Symbol`")
         theirs = [m for s in SPAN.findall(row.get("theirs", "")) if (m := THEIRS.match(s.strip()))]
