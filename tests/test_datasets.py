@@ -147,7 +147,9 @@ def test_disfa_round_trip(tmp_path):
 
 @pytest.mark.parametrize("override, pattern", [
     ((("SN001", 12), "1,0\n2,6\n3,0\n"), r"SN001_au12.txt: row 2: intensity = 6 outside 0-5"),
-    ((("SN002", 4), "1,0\n2,1\n"), r"SN002_au4.txt: frames differ from SN002_au1.txt"),
+    ((("SN002", 4), "1,0\n2,1\n"), r"SN002_au4.txt: row 3: ends after 2 frames; SN002_au1.txt labels 3 \(its next "
+                                   r"frame 3 is missing here\)"),
+    ((("SN002", 5), "1,0\n2,1\n4,0\n"), r"SN002_au5.txt: row 3: frame 4 where SN002_au1.txt has frame 3 \(row 3\)"),
     ((("SN001", 9), "1,0\n1,1\n3,0\n"), r"SN001_au9.txt: row 2: duplicate frame 1"),
     ((("SN001", 1), "1;0\n"), r"SN001_au1.txt: row 1: expected 'frame,intensity'"),
 ])

@@ -1,5 +1,6 @@
 """`augen import IMAGES --labels FILE --out SET`: a generator's photographs (or videos, frame by frame) and claimed
-labels -> an aligned SampleSet (bench.generation.importer)."""
+labels -> an aligned SampleSet (bench.generation.importer); `augen import-disfa DISFA --out SET`: DISFA the same way,
+for training (bench.data.disfa)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,22 @@ def cmd_import(args) -> int:
     stats = import_images(args.images, args.labels, args.out, cfg, workers=args.workers, progress=not args.quiet,
                           overwrite=args.overwrite, log=lambda line: print(line, file=sys.stderr))
     print(summary(args.out, stats))
+    return 0
+
+
+def cmd_import_disfa(args) -> int:
+    from bench.data.disfa import import_disfa, subjects_option
+
+    cfg = ImportConfig(size=args.size, shard_size=args.shard_size, name=args.name or "", frame_stride=args.frame_stride,
+                       max_frames=args.max_frames, face_check=args.face_check)
+    stats = import_disfa(args.disfa, args.out, labels=args.labels, images=args.images,
+                         subjects=subjects_option(args.fold, args.part, args.subjects), cfg=cfg, workers=args.workers,
+                         progress=not args.quiet, overwrite=args.overwrite,
+                         log=lambda line: print(line, file=sys.stderr))
+    print(summary(args.out, stats))
+    kept = {s: d["kept"] for s, d in stats["disfa"]["subjects"].items()}
+    print(f"DISFA frames labelled and sent to the import, per subject: {kept}; captions: "
+          f"{stats['disfa']['caption_rule']}")
     return 0
 
 
@@ -54,3 +71,27 @@ def add_commands(sub) -> None:
     im.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     im.add_argument("--quiet", action="store_true", help="no progress bar")
     im.set_defaults(func=cmd_import)
+
+    d = sub.add_parser("import-disfa", help="DISFA's videos (or extracted frames) and AU intensity files -> an "
+                                            "aligned SampleSet for training (12 AUs, captions, a subject split)")
+    d.add_argument("disfa", help="DISFA's folder (holding ActionUnit_Labels/ and Videos_LeftCamera/)")
+    d.add_argument("--out", required=True, help="the SampleSet folder to write")
+    d.add_argument("--labels", help="the AU label folder (SNxxx/SNxxx_au{k}.txt; default DISFA/ActionUnit_Labels)")
+    d.add_argument("--images", help="the videos (LeftVideoSNxxx_comp.avi, ...) or extracted frames (SNxxx/0.png, "
+                                    "counted from 0); default DISFA/Videos_LeftCamera")
+    d.add_argument("--fold", type=int, choices=(1, 2, 3),
+                   help="a subject-exclusive fold (the three parts ME-GraphAU lists; docs/sources.md)")
+    d.add_argument("--part", choices=("train", "test"), help="the fold's side: train (18 subjects) or test (9)")
+    d.add_argument("--subjects", help="comma-separated subject ids instead of a fold (default: every subject)")
+    d.add_argument("--frame-stride", type=int, default=1, metavar="N",
+                   help="keep DISFA frames 1, 1+N, 1+2N, ... of each subject (default 1: all 4845)")
+    d.add_argument("--max-frames", type=int, default=0, metavar="M", help="at most M frames per subject (0: no cap)")
+    d.add_argument("--size", type=int, default=ImportConfig.size, help="aligned crop side in px (default 256)")
+    d.add_argument("--no-face-check", dest="face_check", action="store_false",
+                   help="keep every face face-api finds (default: MediaPipe must find a face in the crop too)")
+    d.add_argument("--shard-size", type=int, default=ImportConfig.shard_size, help="frames per shard (resuming)")
+    d.add_argument("--workers", type=int, default=1, help="processes writing shards")
+    d.add_argument("--name", help="the set's name (default: the output folder's name)")
+    d.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    d.add_argument("--quiet", action="store_true", help="no progress bar")
+    d.set_defaults(func=cmd_import_disfa)

@@ -176,11 +176,13 @@ def read_disfa(label_root: str | os.PathLike, *, subjects: Sequence[str] | None 
     aus = subset("DISFA12")
     for subject in names:
         per_au: dict[int, dict[int, int]] = {}
+        rows_of: dict[int, list[tuple[int, int]]] = {}  # AU -> [(frame, its row)] in file order
         for au in aus:
             f = contained_path(root, f"{subject}/{subject}_au{au}.txt", root)
             if not f.is_file():
                 raise DataError(f, f"label file for AU{au} of {subject} is missing")
             frames: dict[int, int] = {}
+            rows_of[au] = []
             for row, fields in _csv_rows(f):
                 if len(fields) != 2:
                     raise DataError(f, f"expected 'frame,intensity', got {','.join(fields)!r}", row)
@@ -188,18 +190,34 @@ def read_disfa(label_root: str | os.PathLike, *, subjects: Sequence[str] | None 
                 if frame in frames:
                     raise DataError(f, f"duplicate frame {frame}", row)
                 frames[frame] = int(_num(fields[1].strip(), f, row, "intensity", 0, 5, integer=True))
+                rows_of[au].append((frame, row))
             per_au[au] = frames
         ref = per_au[aus[0]]
         for au in aus[1:]:
             if per_au[au].keys() != ref.keys():
-                raise DataError(root / subject / f"{subject}_au{au}.txt",
-                                f"frames differ from {subject}_au{aus[0]}.txt")
+                _frames_differ(root / subject / f"{subject}_au{au}.txt", rows_of[au], rows_of[aus[0]],
+                               f"{subject}_au{aus[0]}.txt")
         for frame in sorted(ref):
             inten = empty_intensities()
             for au in aus:
                 inten[AU_INDEX[au]] = per_au[au][frame]
             yield Sample(image=None, intensity=inten, file=image_template.format(subject=subject, frame=frame),
                          identity=subject, meta={"subject": subject, "frame": frame, "source": root})
+
+
+def _frames_differ(path: Path, mine: list[tuple[int, int]], ref: list[tuple[int, int]], ref_name: str) -> None:
+    """One DataError at the first row where an AU file's frames part from the reference file's (a wrong count)."""
+    for a, b in zip(sorted(mine), sorted(ref)):
+        if a[0] != b[0]:
+            raise DataError(path, f"frame {a[0]} where {ref_name} has frame {b[0]} (row {b[1]}): the AU files of a "
+                                  f"subject label the same frames ({len(mine)} frames here, {len(ref)} there)", a[1])
+    if len(mine) < len(ref):
+        after = max((r for _, r in mine), default=0) + 1  # the row the missing frame would be on
+        raise DataError(path, f"ends after {len(mine)} frames; {ref_name} labels {len(ref)} (its next frame "
+                              f"{sorted(ref)[len(mine)][0]} is missing here)", after)
+    extra = sorted(mine)[len(ref)]
+    raise DataError(path, f"frame {extra[0]} is not in {ref_name}, which labels {len(ref)} frames ({len(mine)} here)",
+                    extra[1])
 
 
 # --------------------------------------------------------------------------------------------- BP4D
