@@ -73,14 +73,22 @@ def kid(x: ScoreInputs) -> Value:
                   ", complete U-statistic", "ci_target": "population MMD^2"})
 
 
+def _manifold(x: ScoreInputs) -> tuple[float, float, float, float]:
+    """(precision, recall, density, coverage) from one (generated, reference) distance matrix, dropped after."""
+    def compute():
+        fr, fg = _features(x)
+        d = R.fake_real_distances(fr, fg)  # (n_generated, n_reference)
+        rz = x.proto.realism
+        return (*R.precision_recall(fr, fg, k=rz.k_pr, dists=d), *R.density_coverage(fr, fg, k=rz.k_dc, dists=d))
+    return x.memo("manifold", compute)
+
+
 def _pr(x: ScoreInputs) -> tuple[float, float]:
-    fr, fg = _features(x)
-    return x.memo("precision_recall", lambda: R.precision_recall(fr, fg, k=x.proto.realism.k_pr))
+    return _manifold(x)[:2]
 
 
 def _dc(x: ScoreInputs) -> tuple[float, float]:
-    fr, fg = _features(x)
-    return x.memo("density_coverage", lambda: R.density_coverage(fr, fg, k=x.proto.realism.k_dc))
+    return _manifold(x)[2:]
 
 
 @register_metric("precision", family="realism", higher_is_better=True, label="prec.", reads=("features",),
