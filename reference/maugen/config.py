@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from bench.core.errors import MissingWeights, UsageError
+from bench.world.captions import STYLES
 from reference.common.autoencoder import TinyVAEConfig
 from reference.common.parts import (
     check_sd15_folder,
@@ -32,7 +33,7 @@ from reference.common.parts import (
     tiny_unet,
     tiny_vae,
 )
-from reference.common.text import ID_TOKENS, world_tokenizer
+from reference.common.text import ID_TOKENS, caption_tokenizer, world_tokenizer
 from reference.maugen.dig import PublishedDIGHead
 from reference.maugen.identity import PublishedMRL
 from reference.maugen.modules import DIGLabelHead, MultimodalRepresentation
@@ -42,6 +43,12 @@ from reference.maugen.pipeline_maugen import DISFA12, VARIANTS, MAUGenPipeline
 # name) and required to keep their defaults there.
 PUBLISHED_ONLY = ("variant", "intensity_weight", "head_ffn", "aux_mid", "aux_groups", "aux_out", "idm_hidden",
                   "exp_dim")
+# Fields added after checkpoints were committed: left out of every key while at their default (keys stay as filed).
+LATER_FIELDS = ("captions", "init")
+#: The committed two-style checkpoint (`maugen-tiny` option captions=mixed): the published tiny fine-tuned on both
+#: caption styles, 200 steps of 16 faces (short: 2 CPU cores shared with other jobs ran ~16 s a step; docs/captions.md).
+TWO_STYLE = {"variant": "published", "captions": "mixed", "init": "maugen-tiny-b3910784d4", "steps": 200,
+             "batch": 16, "lr": 2e-4}
 
 
 @dataclass(frozen=True)
@@ -71,8 +78,14 @@ class MAUGenTinyConfig:
     aux_out: int = 32  # published DIG reader: width before the 4x4 patch embedding (authors 256)
     idm_hidden: int = 32  # published identity-decoupling attention width (authors 128)
     exp_dim: int = 16  # published Img2Text null-expression slot width (authors 64)
+    captions: str = "world"  # training prompts (bench.world.captions.STYLES): "world" the world grammar and its
+    #                          tokenizer (every committed checkpoint); "mixed" half world grammar, half the authors'
+    #                          style, per sample, with the tokenizer of both (reference.common.text.caption_tokenizer)
+    init: str = ""  # key of a trained tiny MAUGen to start from ("": random); words its tokenizer lacks get new rows
 
     def __post_init__(self):
+        if self.captions not in STYLES:
+            raise UsageError(f"captions must be one of {', '.join(STYLES)}, not {self.captions!r}")
         if self.variant not in VARIANTS:
             raise UsageError(f"variant must be one of {', '.join(VARIANTS)}, not {self.variant!r}")
         if self.variant == "v1":
@@ -85,7 +98,18 @@ class MAUGenTinyConfig:
 
     def real_data(self) -> dict:
         """The real data it learned from (the benchmark's real budget, recorded in every result): world-train
-        samples 0 .. steps * batch - 1 with their AU labels; its VAE read the first 64,000 of them (unlabelled)."""
+        samples 0 .. steps * batch - 1 with their AU labels; its VAE read the first 64,000 of them (unlabelled).
+        Started from `init`: the larger of the two ranges (both begin at sample 0)."""
+        if self.init:
+            from reference.common.autoencoder import find_trained
+
+            folder = find_trained(self.init)
+            if folder is None:
+                raise MissingWeights(f"init={self.init}: no such trained tiny MAUGen")
+            base = MAUGenTinyConfig(**json.loads((folder / "training.json").read_text())["config"]).real_data()
+            mine = dataclasses.replace(self, init="").real_data()
+            return {**mine, "labelled_images": max(base["labelled_images"], mine["labelled_images"]),
+                    "started_from": self.init}
         return {"labelled_images": self.steps * self.batch, "unlabelled_images": 0, "split": "train",
                 "labels": "AU intensities (DISFA12) and prompts", "world_seed": self.world_seed}
 
@@ -94,6 +118,8 @@ class MAUGenTinyConfig:
         fields = dataclasses.asdict(self)
         if self.variant == "v1":  # the pre-variant hash: the committed checkpoint's name
             fields = {k: v for k, v in fields.items() if k not in PUBLISHED_ONLY}
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        fields = {k: v for k, v in fields.items() if not (k in LATER_FIELDS and v == defaults[k])}
         blob = json.dumps(fields, sort_keys=True) + "|maugen-tiny-v1"
         return "maugen-tiny-" + hashlib.sha256(blob.encode()).hexdigest()[:10]
 
@@ -114,7 +140,7 @@ def _cross_attention_channels(unet) -> tuple[int, ...]:
 
 def build_tiny(cfg: MAUGenTinyConfig = MAUGenTinyConfig(), vae=None) -> MAUGenPipeline:
     """A tiny MAUGen with random weights (or the given trained VAE): 64 px images, 16x16x8 latents."""
-    tok = world_tokenizer()
+    tok = world_tokenizer() if cfg.captions == "world" else caption_tokenizer()
     vae = vae if vae is not None else tiny_vae()
     c = vae.config.latent_channels
     d = cfg.text_dim
