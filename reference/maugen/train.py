@@ -28,9 +28,9 @@ import torch.nn.functional as F
 
 from bench.core.errors import MissingWeights, UsageError
 from bench.core.registry import check_fields
+from bench.world.captions import training_prompt
 from bench.world.params import WorldConfig
 from reference.common import autoencoder
-from bench.world.captions import training_prompt
 from reference.common.autoencoder import TinyVAEConfig, cache_dir, find_trained, load_tiny_vae
 from reference.common.loop import lr_factor, optimizer_step, step_generator, train_resumable
 from reference.common.parts import save_trained
@@ -62,6 +62,10 @@ def training_step(pipe: MAUGenPipeline, cfg: MAUGenTinyConfig, step: int, wb: Wo
     if wb is None:
         wcfg = WorldConfig(seed=cfg.world_seed, image_size=64)
         wb = world_batch(wcfg, step, cfg.batch, reference_size=cfg.reference_size)
+        if cfg.captions != "world":  # the same faces, each captioned in the style its (seed, index) draws
+            idx = range(step * cfg.batch, (step + 1) * cfg.batch)
+            wb.prompts = [training_prompt(a, e, i, cfg.world_seed, cfg.captions)
+                          for a, e, i in zip(wb.aus.numpy(), wb.expression.tolist(), idx)]
     g = step_generator(cfg.seed, step)
     if getattr(cfg, "variant", "v1") != "v1":  # published Img2Text dropout draws from the global RNG: seeded by
         torch.manual_seed(step_generator(cfg.seed, step, stream=99).initial_seed())  # the step, so runs resume
@@ -75,10 +79,6 @@ def training_step(pipe: MAUGenPipeline, cfg: MAUGenTinyConfig, step: int, wb: Wo
     cond = torch.where(drop[:, None], torch.zeros_like(target), target)  # (B, 12) what the model is told
     prompts = ["" if d else (f"a photo of {' '.join(ID_PLACEHOLDERS)}, {p}" if r else p)
                for p, d, r in zip(wb.prompts, drop.tolist(), has_ref.tolist())]
-        if cfg.captions != "world":  # the same faces, each captioned in the style its (seed, index) draws
-            idx = range(step * cfg.batch, (step + 1) * cfg.batch)
-            wb.prompts = [training_prompt(a, e, i, cfg.world_seed, cfg.captions)
-                          for a, e, i in zip(wb.aus.numpy(), wb.expression.tolist(), idx)]
     sf = pipe.vae.config.scaling_factor
     published = cfg.variant == "published"
     with torch.no_grad():
@@ -123,18 +123,6 @@ def training_step(pipe: MAUGenPipeline, cfg: MAUGenTinyConfig, step: int, wb: Wo
     return loss, {"diffusion": diff.item(), "label": lab.item(), "mrl": mrl.item()}
 
 
-def train_tiny_maugen(cfg: MAUGenTinyConfig = MAUGenTinyConfig(), out: Path | None = None, progress: bool = True,
-                      vae_cfg: TinyVAEConfig = TinyVAEConfig()) -> Path:
-    """Train (resuming from its checkpoint) and save the tiny MAUGen pipeline; returns the folder."""
-    out = out or cache_dir() / cfg.key
-    if vae_cfg.key != cfg.vae:
-        raise UsageError(f"config {cfg.key} learns the latents of VAE {cfg.vae}, not {vae_cfg.key}")
-    vae = load_tiny_vae(vae_cfg, train_if_missing=True, progress=progress)
-    torch.manual_seed(cfg.seed)
-    pipe = build_tiny(cfg, vae=vae)
-    vae.requires_grad_(False)
-    trainable = {"unet": pipe.unet, "text_encoder": pipe.text_encoder, "mrl": pipe.mrl,
-                 "label_head": pipe.label_head, "identity_encoder": pipe.identity_encoder}
 def start_from(pipe: MAUGenPipeline, key: str) -> None:
     """Load the trained tiny MAUGen `key` into `pipe` (same architecture); token embeddings move by word, so a
     larger vocabulary keeps every word it shares and its new words keep their (seeded) random rows."""
@@ -162,6 +150,20 @@ def tiny_options(cfg: MAUGenTinyConfig) -> str:
         if getattr(cfg, k) != getattr(defaults, k))
 
 
+def train_tiny_maugen(cfg: MAUGenTinyConfig = MAUGenTinyConfig(), out: Path | None = None, progress: bool = True,
+                      vae_cfg: TinyVAEConfig = TinyVAEConfig()) -> Path:
+    """Train (resuming from its checkpoint) and save the tiny MAUGen pipeline; returns the folder."""
+    out = out or cache_dir() / cfg.key
+    if vae_cfg.key != cfg.vae:
+        raise UsageError(f"config {cfg.key} learns the latents of VAE {cfg.vae}, not {vae_cfg.key}")
+    vae = load_tiny_vae(vae_cfg, train_if_missing=True, progress=progress)
+    torch.manual_seed(cfg.seed)
+    pipe = build_tiny(cfg, vae=vae)
+    if cfg.init:
+        start_from(pipe, cfg.init)
+    vae.requires_grad_(False)
+    trainable = {"unet": pipe.unet, "text_encoder": pipe.text_encoder, "mrl": pipe.mrl,
+                 "label_head": pipe.label_head, "identity_encoder": pipe.identity_encoder}
     params = [p for m in trainable.values() for p in m.parameters()]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=1e-2)
 
@@ -171,8 +173,6 @@ def tiny_options(cfg: MAUGenTinyConfig) -> str:
         loss, parts = training_step(pipe, cfg, step)
         optimizer_step(opt, loss, params)
         return parts
-    if cfg.init:
-        start_from(pipe, cfg.init)
 
     log = train_resumable(cache_dir() / f"{cfg.key}.ckpt", cfg.steps, step_fn, trainable, {"opt": opt},
                           desc="tiny MAUGen", progress=progress)
