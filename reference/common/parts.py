@@ -169,6 +169,21 @@ def check_sd15_folder(folder: str | Path, what: str = "Stable Diffusion 1.5 inpa
     return folder
 
 
+def check_weights_variant(folder: Path, variant: str | None, subfolders: tuple[str, ...] = ("unet", "vae",
+                                                                                           "text_encoder")) -> None:
+    """Each component folder holds weights of the file variant asked for (None / "": plain `*.safetensors` or
+    `*.bin`; e.g. "fp16": `*.fp16.safetensors`), or a UsageError says which variants it holds and what to pass
+    (diffusers' own error names one missing file)."""
+    want = variant or ""
+    for sub in subfolders:
+        held = {(p.name.split(".")[-2] if p.name.count(".") > 1 else "") for p in (Path(folder) / sub).iterdir()
+                if p.suffix in (".safetensors", ".bin")}
+        if held and want not in held:
+            have = ", ".join(f"weights_variant={v}" if v else "plain files (weights_variant='')" for v in sorted(held))
+            raise UsageError(f"{Path(folder) / sub}: no {'plain' if not want else want + '-variant'} weights; the "
+                             f"folder holds {have}: pass --option weights_variant=<that>")
+
+
 def save_trained(pipe, out: Path, report: dict) -> Path:
     """Write a trained pipeline folder atomically: `save_pretrained`, every component config's `_name_or_path`
     (the folder a component was loaded from: a path of the training machine) dropped, then `training.json`."""

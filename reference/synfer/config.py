@@ -19,6 +19,7 @@ from bench.data.aus import N_AUS
 from reference.common.autoencoder import TinyVAEConfig
 from reference.common.parts import (
     check_sd15_folder,
+    check_weights_variant,
     eval_mode,
     folder_scheduler_config,
     sd15_text_encoder,
@@ -70,6 +71,15 @@ class SynFERTinyConfig:
                 "by_stage": {k: v * self.batch for k, v in stages.items()}, "world_seed": self.world_seed}
 
     @property
+    def p_drop_text(self) -> float:
+        """Caption dropout of `diffusion_step` (the tiny drops caption and AUs independently, both at p_drop)."""
+        return self.p_drop
+
+    @property
+    def p_drop_au(self) -> float:
+        return self.p_drop
+
+    @property
     def key(self) -> str:
         blob = json.dumps(dataclasses.asdict(self), sort_keys=True) + "|synfer-tiny-v1"
         return "synfer-tiny-" + hashlib.sha256(blob.encode()).hexdigest()[:10]
@@ -96,17 +106,25 @@ def build_tiny(cfg: SynFERTinyConfig = SynFERTinyConfig(), vae=None, with_heads:
                                     unet=unet, scheduler=tiny_scheduler(), **heads))
 
 
-def _sd15_heads(unet, map_tokens: int = 77) -> dict:
-    """Untrained SynFER modules sized from `unet` (cross-attention width; the labeller reads its up-blocks' outputs,
-    one per up-block, whose widths are the reversed block_out_channels: (1280, 1280, 640, 320) at SD-1.5. An
-    earlier version listed the deepest width twice, five inputs for four features: the labeller failed at the
-    third feature, so no SD-size labeller ever ran)."""
+HEADS = ("au_adapter", "fer_classifier", "pseudo_labeller", "fer_ensemble")  # SynFER's modules beside SD's
+
+
+def sd15_heads(unet, map_tokens: int = 77, which: tuple[str, ...] = HEADS, read: tuple[int, ...] | None = None,
+               t_small: int = 50, num_tokens: int = 4) -> dict:
+    """Untrained SynFER modules `which` sized from `unet` (cross-attention width; the labeller reads its up-blocks'
+    outputs, one per up-block, whose widths are the reversed block_out_channels: (1280, 1280, 640, 320) at SD-1.5.
+    An earlier version listed the deepest width twice, five inputs for four features: the labeller failed at the
+    third feature, so no SD-size labeller ever ran). `read`: the AU positions the adapter reads (None: all 17);
+    `t_small`: the timestep the labeller reads the UNet at; `num_tokens`: the adapter's AU tokens. Built in HEADS
+    order (the random draws)."""
     outs = tuple(unet.config.block_out_channels[::-1])
-    return dict(au_adapter=AUAdapter(num_aus=N_AUS, num_tokens=4, cross_attention_dim=unet.config.cross_attention_dim,
-                                     inner_dims=inner_dims(unet)),
-                fer_classifier=FERClassifier(8, 64),
-                pseudo_labeller=PseudoLabeller(feature_channels=outs, map_tokens=map_tokens),
-                fer_ensemble=FEREnsemble((32, 48, 64), 8))
+    make = dict(au_adapter=lambda: AUAdapter(num_aus=N_AUS, num_tokens=num_tokens,
+                                             cross_attention_dim=unet.config.cross_attention_dim,
+                                             inner_dims=inner_dims(unet), read=read),
+                fer_classifier=lambda: FERClassifier(8, 64),
+                pseudo_labeller=lambda: PseudoLabeller(feature_channels=outs, map_tokens=map_tokens, t_small=t_small),
+                fer_ensemble=lambda: FEREnsemble((32, 48, 64), 8))
+    return {name: make[name]() for name in HEADS if name in which}
 
 
 def build_sd15_random() -> SynFERPipeline:
@@ -114,19 +132,31 @@ def build_sd15_random() -> SynFERPipeline:
     tok = world_tokenizer()
     unet = sd15_unet(4)
     return eval_mode(SynFERPipeline(vae=sd15_vae(), text_encoder=sd15_text_encoder(tok), tokenizer=tok, unet=unet,
-                                    scheduler=sd_scheduler(), **_sd15_heads(unet, tok.model_max_length)))
+                                    scheduler=sd_scheduler(), **sd15_heads(unet, tok.model_max_length)))
 
 
-def from_sd15_folder(folder: str | Path, dtype: torch.dtype = torch.float32) -> SynFERPipeline:
-    """SynFER modules (untrained) on local SD-1.5 weights (text-to-image, 4-channel UNet)."""
+def from_sd15_folder(folder: str | Path, dtype: torch.dtype = torch.float32, weights_variant: str | None = None,
+                     heads: bool = True) -> SynFERPipeline:
+    """SynFER on local SD-1.5 weights (text-to-image, 4-channel UNet), with untrained SynFER modules (`heads`) or
+    none (the sd15 trainer adds each in its stage).
+
+    `weights_variant`: file variant to load, e.g. "fp16" for a folder of `*.fp16.safetensors` (with `dtype`
+    torch.float16, or float32 to upcast, as training does); None: the plain files."""
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTokenizer
 
+    from bench.core.errors import UsageError
+
     folder = check_sd15_folder(folder, "Stable Diffusion 1.5")
-    unet = UNet2DConditionModel.from_pretrained(folder / "unet", torch_dtype=dtype)
+    check_weights_variant(folder, weights_variant)
+    load = dict(torch_dtype=dtype, variant=weights_variant or None)
+    unet = UNet2DConditionModel.from_pretrained(folder / "unet", **load)
+    if unet.config.in_channels != 4:
+        raise UsageError(f"{folder / 'unet'}: in_channels {unet.config.in_channels}; SynFER needs the 4-channel "
+                         "text-to-image UNet (stable-diffusion-v1-5, not the inpainting one)")
     tok = CLIPTokenizer.from_pretrained(folder / "tokenizer", local_files_only=True)
     return eval_mode(SynFERPipeline(
-        vae=AutoencoderKL.from_pretrained(folder / "vae", torch_dtype=dtype),
-        text_encoder=CLIPTextModel.from_pretrained(folder / "text_encoder", local_files_only=True, torch_dtype=dtype),
+        vae=AutoencoderKL.from_pretrained(folder / "vae", **load),
+        text_encoder=CLIPTextModel.from_pretrained(folder / "text_encoder", local_files_only=True, **load),
         tokenizer=tok, unet=unet, scheduler=sd_scheduler(folder_scheduler_config(folder)),
-        **_sd15_heads(unet, tok.model_max_length)))
+        **(sd15_heads(unet, tok.model_max_length) if heads else {})))

@@ -67,10 +67,14 @@ class AUAdapter(ModelMixin, ConfigMixin):
 
     @register_to_config
     def __init__(self, num_aus: int = 17, num_tokens: int = 4, cross_attention_dim: int = 768,
-                 inner_dims: tuple[int, ...] = (320,), hidden: int = 256):
+                 inner_dims: tuple[int, ...] = (320,), hidden: int = 256, read: tuple[int, ...] | None = None):
+        # num_aus: width of the AU vector it is given (bench.data.aus.AUS order); read: the positions in it the
+        # adapter reads (None: all; a set that labels only some AUs trains an adapter that reads those alone, so an
+        # unlabelled AU never enters the condition as a 0)
         super().__init__()
         d = cross_attention_dim
-        self.mlp = nn.Sequential(nn.Linear(num_aus, hidden), nn.GELU(), nn.Linear(hidden, num_tokens * d))
+        self.mlp = nn.Sequential(nn.Linear(num_aus if read is None else len(read), hidden), nn.GELU(),
+                                 nn.Linear(hidden, num_tokens * d))
         self.norm = nn.LayerNorm(d)
         self.to_k = nn.ModuleList([nn.Linear(d, i, bias=False) for i in inner_dims])
         self.to_v = nn.ModuleList([nn.Linear(d, i, bias=False) for i in inner_dims])
@@ -82,9 +86,12 @@ class AUAdapter(ModelMixin, ConfigMixin):
         self.maps: list[torch.Tensor] = []
 
     def au_tokens(self, intensity: torch.Tensor) -> torch.Tensor:
-        """(B, num_aus) intensities 0-5 (the null condition is all zeros) -> (B, num_tokens, D)."""
+        """(B, num_aus) intensities 0-5 (the null condition is all zeros) -> (B, num_tokens, D); only the `read`
+        positions enter."""
         c = self.config
         x = intensity.nan_to_num(0.0).to(self.dtype) / 5.0
+        if c.get("read") is not None:
+            x = x[:, list(c.read)]  # (B, len(read))
         return self.norm(self.mlp(x).view(len(x), c.num_tokens, c.cross_attention_dim))
 
     def install(self, unet) -> None:

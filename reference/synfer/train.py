@@ -12,18 +12,14 @@ generate from every one of them):
            the committed checkpoint was trained; the paper inverts, which labelling offers as `feranno="invert"`).
 The result is `synfer-tiny-<hash>/{base,text,full}` pipeline folders with `training.json`.
 
-`--config sd15` (`train_sd15_synfer`) trains one of the stages `text` or `adapter` (the same `diffusion_step`) on
-SD-1.5 weights from a labelled SampleSet (reference/common/sd15train.py: bf16, gradient checkpointing,
-accelerate): `text` fine-tunes UNet + text encoder on expression captions; `adapter` trains the AU adapter on
-the frozen model (give it the `text` output as --sd15 to chain them). SD-1.5 plays the `base` stage; the FER
-models and the pseudo-labeller are not trained at this size, so the result samples with
-semantic_guidance_scale=0 pseudo_label=false.
+`--config sd15` trains the same stages (text, adapter, fer, labeller; SD-1.5 plays `base`) at SD-1.5 size from a
+labelled SampleSet: reference/synfer/train_sd15.py, with this module's losses (`diffusion_step`, `fer_loss`,
+`labeller_loss`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -31,12 +27,11 @@ import torch.nn.functional as F
 
 from bench.core.errors import MissingWeights, UsageError
 from bench.core.registry import check_fields
-from bench.data.aus import AUS, EXPRESSIONS, N_AUS
+from bench.data.aus import EXPRESSIONS
 from bench.world.params import WorldConfig
 from reference.common.autoencoder import WEIGHTS, TinyVAEConfig, cache_dir, find_trained, load_tiny_vae
 from reference.common.loop import lr_factor, optimizer_step, step_generator, train_resumable
 from reference.common.parts import save_trained
-from reference.common.sd15train import SD15TrainConfig
 from reference.common.worlddata import WorldBatch, world_batch
 from reference.synfer.config import SynFERTinyConfig, build_tiny
 from reference.synfer.pipeline_synfer import LABEL_PROMPT, SynFERPipeline
@@ -49,6 +44,9 @@ STAGES = ("base", "text", "adapter", "fer", "labeller")
 
 def expression_caption(code: int) -> str:
     """The FEText-style caption of an expression code (the expression in words, no AU detail)."""
+    if not 0 <= code < len(EXPRESSIONS):  # -1 = a row without an expression (worlddata's contract): never a class
+        raise UsageError(f"expression code {code} names no expression; a stage captioning expressions must require "
+                         "them of its data (LabelledFaces(need_expression=True))")
     return f"a photo of a {ADJECTIVE[EXPRESSIONS[code]]} face"
 
 
@@ -66,13 +64,13 @@ def diffusion_step(pipe: SynFERPipeline, cfg: SynFERTinyConfig, step: int, stage
     """Noise-prediction loss of one batch for the `base`, `text` or `adapter` stage.
 
     `wb`: the faces (any source, on the pipeline's device); None = world-train batch `step` (+ `offset`).
-    `cfg`: any config with `seed` and `p_drop` (SynFERSD15Config has them)."""
+    `cfg`: any config with `seed`, `p_drop_text` and `p_drop_au` (SynFERTinyConfig's are both its p_drop)."""
     if wb is None:
         wb = world_batch(WorldConfig(seed=cfg.world_seed), step, cfg.batch, offset=offset)
     g = step_generator(cfg.seed, step, stream=STAGES.index(stage))
     n, dev = len(wb.images), wb.images.device
-    drop_text = torch.rand(n, generator=g) < cfg.p_drop
-    drop_au = (torch.rand(n, generator=g) < cfg.p_drop).to(dev)
+    drop_text = torch.rand(n, generator=g) < cfg.p_drop_text
+    drop_au = (torch.rand(n, generator=g) < cfg.p_drop_au).to(dev)
     caps = [GENERIC if stage == "base" else expression_caption(int(e)) for e in wb.expression]
     caps = ["" if d else c for c, d in zip(caps, drop_text.tolist())]
     with torch.no_grad():
@@ -143,7 +141,7 @@ def train_tiny_synfer(cfg: SynFERTinyConfig = SynFERTinyConfig(), out: Path | No
     def fer_fn(step):
         _set_lr(opt, cfg, step, cfg.fer_steps)
         wb = world_batch(WorldConfig(seed=cfg.world_seed), step, cfg.batch, offset=30_000_000)
-        loss = sum(F.cross_entropy(m(wb.images), wb.expression) for m in fers.values())
+        loss = fer_loss(pipe, wb.images, wb.expression)
         optimizer_step(opt, loss)
         return {"ce_sum": loss.item()}
 
@@ -157,12 +155,7 @@ def train_tiny_synfer(cfg: SynFERTinyConfig = SynFERTinyConfig(), out: Path | No
     def labeller_fn(step):
         _set_lr(opt, cfg, step, cfg.labeller_steps)
         wb = world_batch(WorldConfig(seed=cfg.world_seed), step, cfg.batch, offset=40_000_000)
-        with torch.no_grad():
-            z0 = pipe.vae.encode(wb.images).latent_dist.mean * pipe.vae.config.scaling_factor
-            # image only: the generic prompt and the null AU vector, as at labelling time (no label leaks in)
-            feats, maps = labeller_inputs(pipe, z0, [GENERIC] * len(z0), torch.zeros_like(wb.aus),
-                                          cfg.t_small, step_generator(cfg.seed, step, stream=9))
-        loss = F.cross_entropy(pl(feats, maps), wb.expression)
+        loss = labeller_loss(pipe, wb.images, wb.expression, cfg.t_small, cfg.seed, step)
         optimizer_step(opt, loss)
         return {"ce": loss.item()}
 
@@ -171,6 +164,27 @@ def train_tiny_synfer(cfg: SynFERTinyConfig = SynFERTinyConfig(), out: Path | No
     _save(pipe, out / "full", {"stage": "full", "key": cfg.key, "config": dataclasses.asdict(cfg), "log": logs,
                                "command": "augen train synfer --config tiny"})
     return out
+
+
+def fer_loss(pipe: SynFERPipeline, images: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
+    """Summed cross-entropy of the guidance classifier and every external ensemble member on images (B, 3, H, W)
+    in [-1, 1] against expression codes (B,) (every one labelled: the caller refuses rows without one)."""
+    models = [pipe.fer_classifier, *pipe.fer_ensemble.members]
+    return sum(F.cross_entropy(m(images), expression) for m in models)
+
+
+def labeller_loss(pipe: SynFERPipeline, images: torch.Tensor, expression: torch.Tensor, t_small: int, seed: int,
+                  step: int) -> torch.Tensor:
+    """Cross-entropy of the pseudo-labeller on the frozen generator's features of `images` (B, 3, H, W) at t_small,
+    re-noised with step `step`'s generator; it sees the image only: the generic prompt and the null AU vector, as
+    at labelling time (no label leaks in)."""
+    with torch.no_grad():
+        z0 = pipe.vae.encode(images).latent_dist.mean * pipe.vae.config.scaling_factor
+        au0 = torch.zeros(len(z0), pipe.au_adapter.config.num_aus, device=z0.device)
+        feats, maps = labeller_inputs(pipe, z0, [GENERIC] * len(z0), au0, t_small,
+                                      step_generator(seed, step, stream=9))
+    pl = pipe.pseudo_labeller
+    return F.cross_entropy(pl([f.to(pl.dtype) for f in feats], maps.to(pl.dtype)), expression)
 
 
 def labeller_inputs(pipe: SynFERPipeline, z0: torch.Tensor, captions: list[str], aus: torch.Tensor, t_small: int,
@@ -204,82 +218,11 @@ def load_tiny_synfer(cfg: SynFERTinyConfig = SynFERTinyConfig(), stage: str = "f
     return pipe
 
 
-SD15_STAGES = ("text", "adapter")
-
-
-@dataclass(frozen=True)
-class SynFERSD15Config(SD15TrainConfig):
-    """sd15 SynFER: the loop settings plus the stage and its condition dropout."""
-
-    stage: str = "adapter"  # "text" (UNet + text encoder on expression captions) | "adapter" (AU adapter, frozen base)
-    p_drop: float = 0.1  # probability of dropping the caption, and independently the AUs (classifier-free guidance)
-    adapter_tokens: int = 4  # AU tokens of the adapter (adapter stage)
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.stage not in SD15_STAGES:
-            raise UsageError(f"sd15 SynFER trains stage {' or '.join(SD15_STAGES)}, not {self.stage!r} (SD-1.5 is "
-                             "the base stage; the FER models and the pseudo-labeller train only at tiny size)")
-
-
-def sd15_pipeline(folder: Path, cfg: SynFERSD15Config) -> SynFERPipeline:
-    """SD-1.5 (4-channel UNet) in `folder` as a SynFER pipeline: with a new AU adapter (widths read from the UNet)
-    for the adapter stage, without one for the text stage; DDIM with SD's sampling settings."""
-    from diffusers import AutoencoderKL, UNet2DConditionModel
-    from transformers import CLIPTextModel, CLIPTokenizer
-
-    from reference.common.parts import check_sd15_folder, folder_scheduler_config, sd_scheduler
-    from reference.synfer.modules import AUAdapter, inner_dims
-
-    folder = check_sd15_folder(folder, "Stable Diffusion 1.5")
-    unet = UNet2DConditionModel.from_pretrained(folder / "unet")
-    if unet.config.in_channels != 4:
-        raise UsageError(f"{folder / 'unet'}: in_channels {unet.config.in_channels}; SynFER needs the 4-channel "
-                         "text-to-image UNet (stable-diffusion-v1-5, not the inpainting one)")
-    adapter = None
-    if cfg.stage == "adapter":
-        adapter = AUAdapter(num_aus=N_AUS, num_tokens=cfg.adapter_tokens,
-                            cross_attention_dim=unet.config.cross_attention_dim, inner_dims=inner_dims(unet))
-    pipe = SynFERPipeline(vae=AutoencoderKL.from_pretrained(folder / "vae"),
-                          text_encoder=CLIPTextModel.from_pretrained(folder / "text_encoder", local_files_only=True),
-                          tokenizer=CLIPTokenizer.from_pretrained(folder / "tokenizer", local_files_only=True),
-                          unet=unet, au_adapter=adapter,
-                          scheduler=sd_scheduler(folder_scheduler_config(folder)))
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
-
-
-def train_sd15_synfer(folder: Path, data: Path, cfg: SynFERSD15Config = SynFERSD15Config(),
-                      progress: bool = True) -> Path:
-    """Train SynFER's `cfg.stage` on SD-1.5 weights in `folder` from the SampleSet `data`; returns the pipeline
-    folder (loadable by the `synfer` generator with weights=DIR)."""
-    from reference.common.sd15train import LabelledFaces, output_folder, to_device, train_sd15
-
-    torch.manual_seed(cfg.seed)  # the new adapter's initialisation
-    pipe = sd15_pipeline(folder, cfg)
-    size = pipe.unet.config.sample_size * pipe.vae_scale_factor
-    adapter = cfg.stage == "adapter"
-    faces = LabelledFaces(data, size, need_aus=AUS if adapter else (), need_expression=not adapter,
-                          what=f"SynFER's {cfg.stage} stage")
-    trainable = {"au_adapter": pipe.au_adapter} if adapter else {"unet": pipe.unet, "text_encoder": pipe.text_encoder}
-
-    def loss_fn(micro: int):
-        wb = to_device(faces.batch(micro, cfg.batch, cfg.seed), pipe.device)
-        loss = diffusion_step(pipe, cfg, micro, cfg.stage, wb=wb)
-        return loss, {"diffusion": loss.item()}
-
-    out = output_folder(f"synfer-{cfg.stage}", cfg, folder, data)
-    report = {"method": "synfer", "stage": cfg.stage, "sd15": str(folder), "data": str(data), "faces": len(faces),
-              "image_size": size, "command": f"augen train synfer --config sd15 --sd15 {folder} --data {data}"
-                                            f" --option stage={cfg.stage}"}
-    return train_sd15(pipe, cfg, trainable, loss_fn, out, report, f"SynFER sd15 {cfg.stage}", progress,
-                      checkpointing=cfg.gradient_checkpointing and not adapter)
-
-
 def train_command(config: str, options: dict, progress: bool = True) -> Path:
     """`augen train synfer --config tiny|sd15 [--sd15 FOLDER --data SET] [--option k=v]` (`augen.trainers`)."""
     if config == "sd15":
         from reference.common.sd15train import sd15_options
+        from reference.synfer.train_sd15 import SynFERSD15Config, train_sd15_synfer
 
         folder, data, rest = sd15_options(options, "synfer")
         check_fields(SynFERSD15Config, rest, "trainer synfer (sd15)")
