@@ -32,6 +32,8 @@ def cmd_generate(args) -> int:
     else:
         conds = suite_conditions(proto, args.n)
     gen = get_generator(args.generator, options, world=proto.world.as_dict())
+    if args.conditions and hasattr(gen, "check_prompts"):  # words its tokenizer lacks: refused by file and row
+        gen.check_prompts(conds, file=args.conditions)
     recorded = proto.id if not args.conditions or args.protocol else None
     write_generated(gen, conds, args.out, protocol=recorded, progress=not args.quiet, overwrite=args.overwrite)
     print(f"wrote {len(conds)} samples of {args.generator} to {args.out}")

@@ -41,6 +41,14 @@ def f1_per_column(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
         return np.where(denom > 0, 2.0 * (t & p).sum(0) / denom, np.nan)
 
 
+def f1_micro(true: np.ndarray, pred: np.ndarray) -> float | None:
+    """Micro F1 of binary labels (n, k): true positives, false positives and false negatives pooled over every
+    labelled cell; None when no cell is positive in either."""
+    t, p, _, _ = _binary(true, pred)
+    denom = int(t.sum() + p.sum())
+    return 2.0 * int((t & p).sum()) / denom if denom else None
+
+
 def kappa_per_column(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """Cohen's kappa of binary labels per column: (p_o - p_e) / (1 - p_e)."""
     t, p, ok, n = _binary(true, pred)

@@ -137,3 +137,20 @@ def training_prompt(intensity: np.ndarray, expression: int, index: int, seed: in
     if rng.random() < 0.5:
         return prompt_from_aus(intensity)
     return caption(intensity, expression, int(rng.integers(2**31)))
+
+
+def lexicon_markdown() -> str:
+    """The lexicon as markdown tables (docs/captions.md holds this text verbatim; a test checks it)."""
+    out = ["| FACS level | adverbs (\"{adv} raised cheeks\") | adjectives (\"{adj} lip separation\", expression) |",
+           "|---|---|---|"]
+    out += [f"| {i + 1} ({'ABCDE'[i]}) | {', '.join(a)} | {', '.join(j)} |"
+            for i, (a, j) in enumerate(zip(ADVERBS, ADJECTIVES))]
+    out += ["", "| AU | after an adverb | after an adjective |", "|---|---|---|"]
+    out += [f"| AU{au} | {p} | {n} |" for au, (p, n) in PRESENT.items()]
+    out += ["", "| region | its AUs | phrases when none is present |", "|---|---|---|"]
+    out += [f"| {r} | {', '.join(f'AU{a}' for a in aus)} | {'; '.join(ph)} |" for r, (aus, ph) in ABSENT.items()]
+    names = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt")
+    out += ["", "| expression (AffectNet code) | descriptors |", "|---|---|"]
+    out += [f"| {i} {names[i]} | {'; '.join(d)} |" for i, d in enumerate(EXPRESSIONS)]
+    out += ["", "Frames: " + "; ".join(f"\"{a}<expression>{b}<AU phrases>.\"" for a, b in FRAMES)]
+    return "\n".join(out) + "\n"

@@ -24,6 +24,7 @@ from bench.data.aus import AU_INDEX, N_AUS
 from bench.data.conditions import Condition
 from bench.data.sampleset import Sample
 from reference.common.parts import load_pipeline_folder
+from reference.common.text import UNKNOWN_WORDS, refuse_unknown
 from reference.maugen.pipeline_maugen import DISFA12, VARIANTS, MAUGenPipeline
 
 _COLS = [AU_INDEX[a] for a in DISFA12]
@@ -80,11 +81,15 @@ class MAUGenGenerator:
 
     def __init__(self, weights: str | Path | None = None, steps: int = 30, guidance_scale: float = 7.5,
                  batch_size: int = 64, device: str = "cpu", dtype: str = "float32", negative_prompt: str | None = None,
-                 frames: str | Path | None = None, mask: str | Path | None = None, pipe: MAUGenPipeline | None = None):
+                 frames: str | Path | None = None, mask: str | Path | None = None, pipe: MAUGenPipeline | None = None,
+                 unknown_words: str = "refuse"):
         if pipe is None:
             pipe = load_pipeline_folder(MAUGenPipeline, weights, "maugen", dtype)
         self.pipe = pipe.to(device)
         self.steps, self.guidance_scale, self.batch_size, self.device = steps, guidance_scale, batch_size, device
+        if unknown_words not in UNKNOWN_WORDS:
+            raise UsageError(f"option unknown_words must be one of {', '.join(UNKNOWN_WORDS)}, not {unknown_words!r}")
+        self.unknown_words = unknown_words  # words the tokenizer lacks: refused, or warned about (docs/captions.md)
         s = pipe.unet.config.sample_size * pipe.vae_scale_factor
         self.image_size = (s, s)
         if frames is not None and mask is None:
@@ -99,6 +104,8 @@ class MAUGenGenerator:
                                                                   "prediction_type") if k in sched},
                        "variant": pipe.variant,
                        "negative_prompt": self.negative_prompt, **self._inpaint_config(frames, mask)}
+        if unknown_words != "refuse":
+            self.config["unknown_words"] = unknown_words
 
     @staticmethod
     def _inpaint_config(frames, mask) -> dict:
@@ -115,14 +122,22 @@ class MAUGenGenerator:
                                  for c in conds])
         return {"image": image, "mask_image": self.mask[None].expand(len(conds), -1, -1, -1)}
 
+    def check_prompts(self, conditions: list[Condition], file: str | None = None) -> None:
+        """Refuse conditions whose prompts hold words the model's tokenizer does not know (by name and condition
+        index; with `file`, the conditions are its rows in order). `generate` checks all before drawing any."""
+        refuse_unknown(self.pipe.tokenizer, [c.prompt for c in conditions], self.config["weights"] or "maugen", file,
+                       rows=[c.index for c in conditions], mode=self.unknown_words)
+
     def generate(self, conditions: list[Condition]) -> Iterator[Sample]:
+        self.check_prompts(conditions)
         for lo in range(0, len(conditions), self.batch_size):
             conds = conditions[lo:lo + self.batch_size]
             inten = np.stack([np.nan_to_num(c.aus[_COLS], nan=0.0) for c in conds]).clip(0, 5)
             gens = [torch.Generator(self.device).manual_seed(int(c.seed)) for c in conds]  # batch-independent
             out = self.pipe([c.prompt for c in conds], au_intensity=torch.from_numpy(inten).float(),
                             num_inference_steps=self.steps, guidance_scale=self.guidance_scale,
-                            negative_prompt=self.negative_prompt, generator=gens, **self._inpaint_inputs(conds))
+                            negative_prompt=self.negative_prompt, generator=gens, unknown_words=self.unknown_words,
+                            **self._inpaint_inputs(conds))
             for j, c in enumerate(conds):
                 claim = np.full(N_AUS, np.nan, dtype=np.float32)
                 claim[_COLS] = out.au_intensity[j].numpy()
@@ -136,6 +151,9 @@ class MAUGenTiny(MAUGenGenerator):
     * `variant=published` (default): the authors' model (`MAUGenTinyConfig(variant="published")`), sampled with
       their 30 steps / CFG 7.5. The negative prompt is "" (the null it was trained with): the tiny's word-level
       vocabulary would read the authors' one as `<unk>`s.
+    * `captions=mixed` (published only): the published tiny fine-tuned on world-grammar and authors'-style captions
+      with the larger vocabulary (`TWO_STYLE` in reference/maugen/config.py; docs/captions.md). Default "world":
+      the checkpoint the board filed.
     * `variant=v1`: our first reading, the checkpoint `maugen-tiny-229745619a`, with the 25 steps / CFG 3.0 and
       "" it was tuned and filed with (reports/maugen_tiny.md). Its recorded config and version are those of the
       filed `maugen-tiny-v1` entry, so its re-runs compare with it.
@@ -149,18 +167,23 @@ class MAUGenTiny(MAUGenGenerator):
 
     def __init__(self, variant: str = "published", steps: int | None = None, guidance_scale: float | None = None,
                  batch_size: int = 64, train: bool = True, frames: str | Path | None = None,
-                 mask: str | Path | None = None, device: str = "cpu", negative_prompt: str = ""):
-        from reference.maugen.config import MAUGenTinyConfig
+                 mask: str | Path | None = None, device: str = "cpu", negative_prompt: str = "",
+                 captions: str = "world", unknown_words: str = "refuse"):
+        from reference.maugen.config import TWO_STYLE, MAUGenTinyConfig
         from reference.maugen.train import load_tiny_maugen
 
         if variant not in VARIANTS:
             raise UsageError(f"maugen-tiny option variant must be one of {', '.join(VARIANTS)}, not {variant!r}")
-        cfg = MAUGenTinyConfig(variant=variant)
+        if captions not in ("world", "mixed"):
+            raise UsageError(f"maugen-tiny option captions must be world or mixed, not {captions!r}")
+        if captions == "mixed" and variant != "published":
+            raise UsageError("maugen-tiny option captions=mixed is a published-variant checkpoint (drop variant=v1)")
+        cfg = MAUGenTinyConfig(**TWO_STYLE) if captions == "mixed" else MAUGenTinyConfig(variant=variant)
         d_steps, d_cfg = self.SAMPLING[variant]
         steps = d_steps if steps is None else steps
         guidance_scale = d_cfg if guidance_scale is None else guidance_scale
         super().__init__(steps=steps, guidance_scale=guidance_scale, batch_size=batch_size, device=device,
-                         negative_prompt=negative_prompt, frames=frames, mask=mask,
+                         negative_prompt=negative_prompt, frames=frames, mask=mask, unknown_words=unknown_words,
                          pipe=load_tiny_maugen(cfg, train_if_missing=train))  # the committed weights, float32
         self.config = {"weights": cfg.key, "steps": steps, "guidance_scale": guidance_scale,
                        "scheduler": type(self.pipe.scheduler).__name__, **self._inpaint_config(frames, mask)}
@@ -170,4 +193,8 @@ class MAUGenTiny(MAUGenGenerator):
             self.version = "1"  # the filed entry's record
         else:
             self.config["variant"] = variant
+        if captions != "world":  # recorded only when set, as negative_prompt
+            self.config["captions"] = captions
+        if unknown_words != "refuse":
+            self.config["unknown_words"] = unknown_words
         self.real_data = cfg.real_data()

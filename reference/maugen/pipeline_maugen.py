@@ -34,6 +34,7 @@ from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 from transformers import CLIPTextModel, PreTrainedTokenizerBase, ViTModel
 
+from reference.common.text import model_name, refuse_unknown
 from reference.maugen import dig
 from reference.maugen.modules import combine_steps_v1, labels_from_v1
 
@@ -320,7 +321,7 @@ class MAUGenPipeline(DiffusionPipeline):
                  negative_prompt: str | list[str] | None = None,
                  generator: torch.Generator | list[torch.Generator] | None = None, latents: torch.Tensor | None = None,
                  label_threshold: float = 0.5, label_branch: str = "cond", output_type: str = "np",
-                 return_dict: bool = True):
+                 return_dict: bool = True, unknown_words: str = "refuse"):
         """Generate faces and their AU labels.
 
         prompt: B captions (may contain `<ID> <ID2>` when reference_image is given); au_intensity (B, 12) DISFA12
@@ -330,6 +331,8 @@ class MAUGenPipeline(DiffusionPipeline):
         `generator` may be a list (one per image) for batch-independent results.
         label_branch: the label head reads the conditional ("cond", MAUGen) or, under CFG, the unconditional
         ("uncond") UNet pass, whose features carry the image without the request.
+        unknown_words: a prompt word the tokenizer lacks is refused by name ("refuse") or warned about and read as
+        `<unk>` ("warn"; reference.common.text.refuse_unknown).
         """
         # 1. check inputs
         height = height or self.unet.config.sample_size * self.vae_scale_factor
@@ -341,6 +344,8 @@ class MAUGenPipeline(DiffusionPipeline):
         n, dev = len(prompts), self._execution_device
         negative_prompt = self.default_negative_prompt() if negative_prompt is None else negative_prompt
         neg = [negative_prompt] * n if isinstance(negative_prompt, str) else list(negative_prompt)
+        refuse_unknown(self.tokenizer, prompts, model_name(self), mode=unknown_words)  # a word-level vocabulary
+        refuse_unknown(self.tokenizer, neg, model_name(self), what="negative prompt", mode=unknown_words)  # drops them
         a = self.mrl.config.num_aus
         published = self.variant == "published"
         inten = torch.zeros(n, a) if au_intensity is None or published else torch.as_tensor(au_intensity).float()

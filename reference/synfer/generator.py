@@ -25,6 +25,7 @@ from bench.data.aus import AUS
 from bench.data.conditions import Condition
 from bench.data.sampleset import Sample
 from reference.common.parts import load_pipeline_folder
+from reference.common.text import refuse_unknown
 from reference.synfer.labels import FERANNO_MODES, RECTIFY_RULES
 from reference.synfer.options import PUBLISHED, TINY, TINY_PUBLISHED, SynFERSampling
 from reference.synfer.pipeline_synfer import SynFERPipeline
@@ -54,6 +55,10 @@ class SynFERGenerator:
         if pipe is None:
             pipe = load_pipeline_folder(SynFERPipeline, weights, "synfer")
         self.pipe = pipe.to(device)
+        read = pipe.au_adapter.config.get("read") if pipe.au_adapter is not None else None
+        if read is not None:  # an adapter trained on a set labelling some AUs reads those alone: it claims those
+            self.labelled_aus = tuple(AUS[i] for i in read)
+        self._claimed = np.isin(np.array(AUS), self.labelled_aus)  # (17,) bool: AUs written as labels
         self.kw = self.options.pipeline_kwargs()
         self.batch_size, self.device = batch_size, device
         s = pipe.unet.config.sample_size * pipe.vae_scale_factor
@@ -69,7 +74,14 @@ class SynFERGenerator:
             return expression_caption(c.expression)
         return c.prompt if self.options.unlabelled_prompt == "condition" and c.prompt else GENERIC
 
+    def check_prompts(self, conditions: list[Condition], file: str | None = None) -> None:
+        """Refuse conditions whose prompts (as sent: `prompt`) hold words the model's tokenizer does not know (by
+        name; with `file`, the conditions are its rows in order). `generate` checks them all before drawing any."""
+        refuse_unknown(self.pipe.tokenizer, [self.prompt(c) for c in conditions], self.config["weights"] or "synfer",
+                       file, rows=[c.index for c in conditions])
+
     def generate(self, conditions: list[Condition]) -> Iterator[Sample]:
+        self.check_prompts(conditions)
         for lo in range(0, len(conditions), self.batch_size):
             conds = conditions[lo:lo + self.batch_size]
             prompts = [self.prompt(c) for c in conds]
@@ -85,7 +97,8 @@ class SynFERGenerator:
             self.stats["relabelled"] += int(out.relabelled.sum())
             for j, c in enumerate(conds):
                 label = int(out.expression[j]) if self.kw["pseudo_label"] and out.expression[j] >= 0 else c.expression
-                yield Sample(image=out.images[j], intensity=aus[j], expression=label, prompt=prompts[j], seed=c.seed)
+                yield Sample(image=out.images[j], intensity=np.where(self._claimed, aus[j], np.nan).astype(np.float32),
+                             expression=label, prompt=prompts[j], seed=c.seed)
 
 
 class SynFERTiny(SynFERGenerator):

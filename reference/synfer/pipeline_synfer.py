@@ -26,6 +26,7 @@ from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 from transformers import CLIPTextModel, PreTrainedTokenizerBase
 
+from reference.common.text import model_name, refuse_unknown
 from reference.synfer.guidance import (
     GUIDANCE_NORMS,
     PUBLISHED_GUIDANCE_START,
@@ -268,6 +269,8 @@ class SynFERPipeline(DiffusionPipeline):
             semantic_guidance_scale = PUBLISHED_SG_SCALE if on else 0.0
         self.check_inputs(prompts, au_intensity, expression, semantic_guidance_scale, layout_image, height, width,
                           guidance_start, guidance_norm, inversion, inversion_strength, feranno, rectify)
+        refuse_unknown(self.tokenizer, prompts, model_name(self))  # a word-level vocabulary drops unknown words
+        refuse_unknown(self.tokenizer, [negative_prompt], model_name(self), what="negative prompt")
         n, dev = len(prompts), self._execution_device
         au = None if au_intensity is None else torch.as_tensor(au_intensity).float().to(dev)
         target = None if expression is None else torch.as_tensor(expression).long().to(dev)
