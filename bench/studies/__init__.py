@@ -18,6 +18,8 @@ declares the arguments; each module runs them in `run_study(args)`) and each wri
                    readings over time, AU12 through a smile onset
   aureader         the blendshapes AU reader on real pixels: what supports each AU (posed photographs, face-api's
                    expression net, a smile onset, the literature) and the two readers' agreement on every photo
+  prompts          the tiny MAUGen asked in the authors' caption style (bench.world.captions), before and after
+                   training on it: claimed and judged AUs against the request, beside trivial baselines
 
 The face judges' report on the shipped photos (`augen study faces`) lives beside the judges it checks
 (bench.judges.faceapi.parity).
