@@ -11,11 +11,10 @@ import pytest
 import torch
 
 from bench.core.errors import DataError, MissingWeights, UsageError
-from bench.data.aus import AUS
-from bench.data.sampleset import Sample, SampleSetWriter
 from bench.generation.base import get_generator, write_generated
 from bench.world.conditions import world_conditions
 from tests.helpers.sd15 import sd_like_folder
+from tests.test_sd15_data import few_labelled
 
 WORLD = {"seed": 0, "image_size": 48}  # not the folders' 64 px: the trainer resizes
 
@@ -41,6 +40,8 @@ def _train(model, folder, data, out, **options):
     from bench.cli import build_parser
 
     argv = ["train", model, "--config", "sd15", "--sd15", str(folder), "--data", str(data), "--quiet"]
+    if model == "maugen":  # head masks (the default) read face-api's landmarks: tests/test_maugen_sd15_layout.py
+        options = {"masks": "random", **options}
     for k, v in {"steps": 2, "batch": 2, "grad_accum": 2, "checkpoint_every": 1, "out": out, **options}.items():
         argv += ["--option", f"{k}={v}"]
     args = build_parser().parse_args(argv)
@@ -138,19 +139,29 @@ def test_sd15_bad_inputs_give_one_clear_error(folders, data, tmp_path):
         _train("synfer", folders["synfer"], unlabelled, tmp_path / "o", stage="text")
     with pytest.raises(DataError, match="SynFER's adapter stage trains on AU intensities .* does not label AU"):
         _train("synfer", folders["synfer"], unlabelled, tmp_path / "o")
-    few = tmp_path / "few"
-    with SampleSetWriter(few, name="few", generator={"name": "test"}, image_size=(32, 32), labelled_aus=(6, 12),
-                         expression_labelled=False) as w:
-        w.add(Sample(image=np.zeros((32, 32, 3), np.uint8), intensity=np.array(
-            [2.0 if a in (6, 12) else np.nan for a in AUS], np.float32)))
-    with pytest.raises(DataError, match=r"manifest.yaml: MAUGen trains on AU intensities .* does not label AU\(s\) "
-                                        r"\[1, 2, 4, 5, 9, 15, 17, 20, 25, 26\]"):
-        _train("maugen", folders["maugen"], few, tmp_path / "o")
+    none = few_labelled(tmp_path / "none", (7, 10))  # no DISFA12 AU at all
+    with pytest.raises(DataError, match=r"manifest.yaml: MAUGen trains on AU intensities .* labels none of them"):
+        _train("maugen", folders["maugen"], none, tmp_path / "o")
+    uncaptioned = few_labelled(tmp_path / "few", (6, 12))
+    with pytest.raises(DataError, match=r"few/labels.csv: row 2: b.png: no caption \(empty prompt\); MAUGen trains "
+                                        r"on the set's own captions: .* or pass captions=world"):
+        _train("maugen", folders["maugen"], uncaptioned, tmp_path / "o")
     with pytest.raises(UsageError, match="--sd15 is for --config sd15"):
         from bench.cli import build_parser
 
         args = build_parser().parse_args(["train", "maugen", "--sd15", str(folders["maugen"])])
         args.func(args)
+
+
+def test_maugen_sd15_trains_on_a_labelled_subset_with_world_captions(folders, tmp_path):
+    """A set labelling 2 of DISFA12 without captions or expressions trains with captions=world; training.json
+    names the labelled and the masked AUs and the caption rule."""
+    few = few_labelled(tmp_path / "few", (6, 12))
+    out = _train("maugen", folders["maugen"], few, tmp_path / "m", captions="world", steps=1, grad_accum=1)
+    rep = json.loads((out / "training.json").read_text())
+    assert rep["labelled_aus"] == [6, 12] and rep["masked_aus"][:3] == [1, 2, 4]
+    assert rep["captions"].startswith("world: the world grammar") and rep["config"]["captions"] == "world"
+    assert rep["log"] and all(np.isfinite(v) for row in rep["log"] for k, v in row.items() if k != "step")
 
 
 def test_synfer_sd15_folder_gets_sd_sampling_scheduler_and_widths_from_its_unet(tmp_path):

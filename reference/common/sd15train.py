@@ -83,12 +83,14 @@ class LabelledFaces:
       by name); otherwise `expression` is -1 where a row has none, never a default class.
     - `captions`: a key of CAPTION_RULES ("world" unless asked), or None (the stage reads no captions: prompts are
       ""); "dataset" refuses a row without a caption by file and row on construction.
+    - `head_regions`: each batch carries every face's head as `regions` (reference/common/headmask.py: face-api's
+      68 landmarks, read once per set and cached).
     References: another row of the same identity when the set names identities, else the face itself.
     """
 
     def __init__(self, root: str | Path, size: int, *, need_aus: tuple[int, ...] = (), any_aus: tuple[int, ...] = (),
                  need_expression: bool = False, reference_size: int = 0, what: str = "this method",
-                 captions: str | None = "world"):
+                 captions: str | None = "world", head_regions: bool = False, progress: bool = False):
         from bench.data.sampleset import SampleSet
 
         if captions is not None and captions not in CAPTION_RULES:
@@ -124,6 +126,11 @@ class LabelledFaces:
         self.prompts = ([""] * len(self.rows) if captions is None else
                         [s.prompt for s in self.rows] if captions == "dataset" else
                         [prompt_from_aus(v) for v in intensity])  # NaN AUs are left out of the world grammar
+        self.polygons = None  # (N, K, 2) head outlines in the set's image pixels
+        if head_regions:
+            from reference.common.headmask import set_polygons
+
+            self.polygons = set_polygons(self.set, progress=progress)
         by_id: dict[str, list[int]] = {}
         for i, s in enumerate(self.rows):
             if s.identity:
@@ -142,7 +149,8 @@ class LabelledFaces:
                 "captions": "none read" if self.captions is None else f"{self.captions}: "
                                                                       f"{CAPTION_RULES[self.captions]}",
                 "expressions": ("required of every row" if self.need_expression else
-                                f"not read as labels ({sum(s.expression < 0 for s in self.rows)} rows have none: -1)")}
+                                f"not read as labels ({sum(s.expression < 0 for s in self.rows)} rows have none: -1)"),
+                **({} if self.polygons is None else {"regions": _regions_said()})}
 
     def indices(self, index: int, n: int, seed: int) -> np.ndarray:
         """Row numbers of micro-batch `index` (n rows, wrapping into the next epoch's permutation)."""
@@ -166,10 +174,21 @@ class LabelledFaces:
         rows = self.indices(index, n, seed)
         refs = (self._images(np.array([self.partner[i] for i in rows]), self.reference_size) if self.reference_size
                 else torch.zeros(n, 3, 0, 0))
+        regions = None
+        if self.polygons is not None:
+            from reference.common.headmask import rasterise
+
+            regions = rasterise(self.polygons[rows], self.set.image_size, self.size)
         return WorldBatch(images=self._images(rows, self.size), aus=torch.from_numpy(self.aus[rows]),
                           expression=torch.tensor([self.rows[i].expression for i in rows], dtype=torch.long),
                           prompts=[self.prompts[i] for i in rows], references=refs,
-                          au_mask=torch.from_numpy(self.au_mask[rows]))
+                          au_mask=torch.from_numpy(self.au_mask[rows]), regions=regions)
+
+
+def _regions_said() -> str:
+    from reference.common.headmask import RULE
+
+    return f"head regions from face-api's 68 landmarks ({RULE}, reference/common/headmask.py)"
 
 
 def _labels(s, root: str | Path) -> Path:
@@ -179,7 +198,8 @@ def _labels(s, root: str | Path) -> Path:
 
 def to_device(wb: WorldBatch, device: torch.device) -> WorldBatch:
     return WorldBatch(images=wb.images.to(device), aus=wb.aus.to(device), expression=wb.expression.to(device),
-                      prompts=wb.prompts, references=wb.references.to(device), au_mask=wb.au_mask.to(device))
+                      prompts=wb.prompts, references=wb.references.to(device), au_mask=wb.au_mask.to(device),
+                      regions=None if wb.regions is None else wb.regions.to(device))
 
 
 def train_sd15(pipe, cfg: SD15TrainConfig, trainable: dict[str, torch.nn.Module],

@@ -10,11 +10,12 @@ inpainting mask. The config's variant picks the model and conventions:
 - published: the request is the prompt text only; focal MSE is the authors' form on sigmoid vs target / 5,
   weight `intensity_weight`; masked regions are filled black and no mask = an all-black frame, latents
   sampled, as the published pipeline samples.
-`captions=mixed` captions each world face in the world grammar or the authors' style (bench/world/captions.py),
-half and half, a pure function of the sample. Resumable (checkpoint every 100 steps, identical weights after a
-kill); the result is a pipeline folder `maugen-tiny-<hash>` with `training.json` beside it.
+Resumable (checkpoint every 100 steps, identical weights after a kill); the result is a pipeline folder
+`maugen-tiny-<hash>` with `training.json` beside it.
 `--config sd15` (`train_sd15_maugen`) runs the same `training_step` on SD-1.5 inpainting weights and batches
-of a labelled SampleSet (reference/common/sd15train.py: bf16, gradient checkpointing, accelerate).
+of a labelled SampleSet (reference/common/sd15train.py: bf16, gradient checkpointing, accelerate): the set's own
+captions (or a stated rule), its labelled AUs (the others masked out of the label losses) and head masks from
+face-api's landmarks as the inpainting regions (reference/common/headmask.py; `masks=random`: rectangles).
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import torch.nn.functional as F
 
 from bench.core.errors import MissingWeights, UsageError
 from bench.core.registry import check_fields
-from bench.world.captions import training_prompt
 from bench.world.params import WorldConfig
 from reference.common import autoencoder
 from reference.common.autoencoder import TinyVAEConfig, cache_dir, find_trained, load_tiny_vae
@@ -52,6 +52,17 @@ def random_masks(g: torch.Generator, n: int, size: int) -> torch.Tensor:
     return m
 
 
+def _regions(pipe: MAUGenPipeline, wb: WorldBatch, rows: torch.Tensor, g: torch.Generator, h: int
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(pixel masks (k, 1, S, S), latent masks (k, 1, h, h)) of the inpainted `rows`: the batch's own regions (head
+    masks; latent = nearest downsampling, as the pipeline samples) or random rectangles drawn from `g`."""
+    if wb.regions is not None:
+        px = wb.regions[rows]
+        return px, F.interpolate(px, size=(h, h), mode="nearest")
+    m = random_masks(g, int(rows.sum()), h).to(wb.images.device)
+    return F.interpolate(m, scale_factor=pipe.vae_scale_factor, mode="nearest"), m
+
+
 def training_step(pipe: MAUGenPipeline, cfg: MAUGenTinyConfig, step: int, wb: WorldBatch | None = None
                   ) -> tuple[torch.Tensor, dict[str, float]]:
     """The loss of one training step (a pure function of the weights, `step` and the batch).
@@ -62,10 +73,6 @@ def training_step(pipe: MAUGenPipeline, cfg: MAUGenTinyConfig, step: int, wb: Wo
     if wb is None:
         wcfg = WorldConfig(seed=cfg.world_seed, image_size=64)
         wb = world_batch(wcfg, step, cfg.batch, reference_size=cfg.reference_size)
-        if cfg.captions != "world":  # the same faces, each captioned in the style its (seed, index) draws
-            idx = range(step * cfg.batch, (step + 1) * cfg.batch)
-            wb.prompts = [training_prompt(a, e, i, cfg.world_seed, cfg.captions)
-                          for a, e, i in zip(wb.aus.numpy(), wb.expression.tolist(), idx)]
     g = step_generator(cfg.seed, step)
     if getattr(cfg, "variant", "v1") != "v1":  # published Img2Text dropout draws from the global RNG: seeded by
         torch.manual_seed(step_generator(cfg.seed, step, stream=99).initial_seed())  # the step, so runs resume
@@ -88,66 +95,38 @@ def training_step(pipe: MAUGenPipeline, cfg: MAUGenTinyConfig, step: int, wb: Wo
         if published:  # black fill; no mask = an all-black frame (as the published pipeline samples)
             px = torch.ones(n, 1, *wb.images.shape[2:], device=dev)
             if inpaint.any():
-                m = random_masks(g, int(inpaint.sum()), h).to(dev)
-                px[inpaint] = F.interpolate(m, scale_factor=pipe.vae_scale_factor, mode="nearest")
-                mask[inpaint] = m
+                px[inpaint], mask[inpaint] = _regions(pipe, wb, inpaint, g, h)
             frames = torch.where(px >= 0.5, -torch.ones_like(wb.images), wb.images)
             masked = pipe.vae.encode(frames).latent_dist.sample(g) * sf
         else:
             masked = torch.zeros_like(z0)
             if inpaint.any():
-                m = random_masks(g, int(inpaint.sum()), h).to(dev)
-                px = F.interpolate(m, scale_factor=pipe.vae_scale_factor, mode="nearest")
+                px, mask[inpaint] = _regions(pipe, wb, inpaint, g, h)
                 masked[inpaint] = pipe.vae.encode(wb.images[inpaint] * (px < 0.5)).latent_dist.mean * sf
-                mask[inpaint] = m
     noise = torch.randn(z0.shape, generator=g).to(dev)
     t = torch.randint(0, pipe.scheduler.config.num_train_timesteps, (n,), generator=g).to(dev)
     xt = pipe.scheduler.add_noise(z0, noise, t)
     identity = pipe.identity_vector(wb.references)  # (B, id_dim)
     occ = (target >= 1.0).float()
+    # unlabelled AUs (a set labelling a subset of DISFA12) leave the label losses; None keeps world batches exact
+    known = None if bool(wb.au_mask.all()) else disfa12(wb.au_mask)  # (B, 12) bool
     if published:  # the request reaches the model only as prompt text
         words = pipe.mrl.identity_tokens(identity)  # (B, 2, D)
         ctx, text, pooled = pipe.context(prompts, torch.zeros_like(cond), identity, has_ref, words=words)
         eps, logits, inten = pipe.unet_with_labels(torch.cat([xt, mask, masked], 1), t, ctx, text, cond, words,
                                                    identity_mask=has_ref)
-        lab = focal_bce(logits, occ) + cfg.intensity_weight * focal_mse(inten, target / 5.0)
+        lab = (focal_bce(logits, occ, mask=known)
+               + cfg.intensity_weight * focal_mse(inten, target / 5.0, mask=known))
     else:
         ctx, text, pooled = pipe.context(prompts, cond, identity, has_ref)
         eps, logits, inten = pipe.unet_with_labels(torch.cat([xt, mask, masked], 1), t, ctx, text, cond, identity,
                                                    identity_mask=has_ref)
-        lab = focal_bce(logits, occ) + 0.1 * focal_mse_tanh(inten, target)
+        lab = focal_bce(logits, occ, mask=known) + 0.1 * focal_mse_tanh(inten, target, mask=known)
     diff = F.mse_loss(eps, noise)
     keep = ~drop
     mrl = pipe.mrl.alignment_loss(pooled[keep], target[keep], z0[keep], identity[keep], has_ref[keep])
     loss = diff + cfg.label_weight * lab + cfg.mrl_weight * mrl
     return loss, {"diffusion": diff.item(), "label": lab.item(), "mrl": mrl.item()}
-
-
-def start_from(pipe: MAUGenPipeline, key: str) -> None:
-    """Load the trained tiny MAUGen `key` into `pipe` (same architecture); token embeddings move by word, so a
-    larger vocabulary keeps every word it shares and its new words keep their (seeded) random rows."""
-    folder = find_trained(key)
-    if folder is None:
-        raise MissingWeights(f"init={key}: no trained tiny MAUGen in {autoencoder.WEIGHTS} or {cache_dir()}")
-    src = MAUGenPipeline.from_pretrained(folder)
-    for name in ("unet", "mrl", "label_head", "identity_encoder"):
-        getattr(pipe, name).load_state_dict(getattr(src, name).state_dict())
-    state = src.text_encoder.state_dict()
-    emb = "embeddings.token_embedding.weight"
-    rows = pipe.text_encoder.state_dict()[emb].clone()  # (V_new, D)
-    old = src.tokenizer.get_vocab()
-    for word, i in pipe.tokenizer.get_vocab().items():
-        if word in old:
-            rows[i] = state[emb][old[word]]
-    pipe.text_encoder.load_state_dict({**state, emb: rows})
-
-
-def tiny_options(cfg: MAUGenTinyConfig) -> str:
-    """The `--option` flags that train `cfg` (variant and caption style when not v1 / world)."""
-    defaults = MAUGenTinyConfig(variant=cfg.variant)
-    return ("" if cfg.variant == "v1" else f" --option variant={cfg.variant}") + "".join(
-        f" --option {k}={getattr(cfg, k)}" for k in ("captions", "init", "steps", "batch", "lr")
-        if getattr(cfg, k) != getattr(defaults, k))
 
 
 def train_tiny_maugen(cfg: MAUGenTinyConfig = MAUGenTinyConfig(), out: Path | None = None, progress: bool = True,
@@ -159,8 +138,6 @@ def train_tiny_maugen(cfg: MAUGenTinyConfig = MAUGenTinyConfig(), out: Path | No
     vae = load_tiny_vae(vae_cfg, train_if_missing=True, progress=progress)
     torch.manual_seed(cfg.seed)
     pipe = build_tiny(cfg, vae=vae)
-    if cfg.init:
-        start_from(pipe, cfg.init)
     vae.requires_grad_(False)
     trainable = {"unet": pipe.unet, "text_encoder": pipe.text_encoder, "mrl": pipe.mrl,
                  "label_head": pipe.label_head, "identity_encoder": pipe.identity_encoder}
@@ -176,7 +153,7 @@ def train_tiny_maugen(cfg: MAUGenTinyConfig = MAUGenTinyConfig(), out: Path | No
 
     log = train_resumable(cache_dir() / f"{cfg.key}.ckpt", cfg.steps, step_fn, trainable, {"opt": opt},
                           desc="tiny MAUGen", progress=progress)
-    command = "augen train maugen --config tiny" + tiny_options(cfg)
+    command = "augen train maugen --config tiny" + ("" if cfg.variant == "v1" else f" --option variant={cfg.variant}")
     report = {"key": cfg.key, "config": dataclasses.asdict(cfg), "vae": vae_cfg.key, "log": log, "command": command}
     return save_trained(pipe, out, report)
 
@@ -187,8 +164,9 @@ def load_tiny_maugen(cfg: MAUGenTinyConfig = MAUGenTinyConfig(), train_if_missin
     folder = find_trained(cfg.key)
     if folder is None:
         if not train_if_missing:
+            how = "" if cfg.variant == "v1" else f" --option variant={cfg.variant}"
             raise MissingWeights(f"no tiny MAUGen {cfg.key} in {autoencoder.WEIGHTS} or {cache_dir()}; "
-                                 f"run `augen train maugen --config tiny{tiny_options(cfg)}`")
+                                 f"run `augen train maugen --config tiny{how}`")
         folder = train_tiny_maugen(cfg, progress=progress)
     pipe = MAUGenPipeline.from_pretrained(folder)
     pipe.set_progress_bar_config(disable=True)
@@ -201,18 +179,22 @@ class MAUGenSD15Config(SD15TrainConfig):
 
     p_drop: float = 0.1  # probability of dropping the whole condition (classifier-free guidance)
     p_reference: float = 0.5  # probability a face gets an identity reference (and the `<ID> <ID2>` prompt)
-    p_inpaint: float = 0.25  # probability a face gets a random inpainting mask (else an all-black frame)
+    p_inpaint: float = 0.25  # probability a face gets an inpainting mask (`masks`; else an all-black frame)
     label_weight: float = 0.5  # weight of the focal label losses
     intensity_weight: float = 1.0  # weight of the authors' focal-MSE beside focal BCE
     mrl_weight: float = 0.05  # weight of the contrastive alignment loss
     reference_size: int = 112  # identity ViT-S/8 input size
+    masks: str = "head"  # inpainting regions: head (from face-api's landmarks, reference/common/headmask.py) | random
     weights_variant: str = ""  # file variant of the SD folder's weights ("fp16" for *.fp16.safetensors; "" plain)
+    captions: str = "dataset"  # caption rule (sd15train.CAPTION_RULES): the set's own | world (the world grammar)
     variant: str = "published"  # MAUGen variant trained (sd15 trains the authors' published model only)
 
     def __post_init__(self):
         super().__post_init__()
         if self.variant != "published":
             raise UsageError("sd15 training trains the published MAUGen only (variant=published)")
+        if self.masks not in ("head", "random"):
+            raise UsageError(f"masks must be head or random, not {self.masks!r}")
 
 
 def train_sd15_maugen(folder: Path, data: Path, cfg: MAUGenSD15Config = MAUGenSD15Config(),
@@ -220,7 +202,8 @@ def train_sd15_maugen(folder: Path, data: Path, cfg: MAUGenSD15Config = MAUGenSD
     """Fine-tune MAUGen (published) on SD-1.5 inpainting weights in `folder` from the SampleSet `data`.
 
     Trains UNet, text encoder, MRL, DIG head and identity ViT jointly with `training_step` (VAE frozen); returns
-    the pipeline folder (loadable by the `maugen` generator with weights=DIR).
+    the pipeline folder (loadable by the `maugen` generator with weights=DIR). Captions: `cfg.captions`; a set
+    labelling only some of DISFA12 trains with the others masked out of the label losses (training.json names them).
     """
     from reference.common.sd15train import LabelledFaces, output_folder, to_device, train_sd15
     from reference.maugen.config import from_sd15_folder
@@ -228,7 +211,8 @@ def train_sd15_maugen(folder: Path, data: Path, cfg: MAUGenSD15Config = MAUGenSD
     torch.manual_seed(cfg.seed)  # the untrained MRL / DIG head / ViT initialisation
     pipe = from_sd15_folder(folder, weights_variant=cfg.weights_variant or None)
     size = pipe.unet.config.sample_size * pipe.vae_scale_factor
-    faces = LabelledFaces(data, size, need_aus=DISFA12, reference_size=cfg.reference_size, what="MAUGen")
+    faces = LabelledFaces(data, size, any_aus=DISFA12, reference_size=cfg.reference_size, what="MAUGen",
+                          captions=cfg.captions, head_regions=cfg.masks == "head", progress=progress)
     trainable = {"unet": pipe.unet, "text_encoder": pipe.text_encoder, "mrl": pipe.mrl,
                  "label_head": pipe.label_head, "identity_encoder": pipe.identity_encoder}
 
@@ -238,7 +222,9 @@ def train_sd15_maugen(folder: Path, data: Path, cfg: MAUGenSD15Config = MAUGenSD
 
     out = output_folder("maugen", cfg, folder, data)
     report = {"method": "maugen", "variant": "published", "sd15": str(folder), "data": str(data),
-              "faces": len(faces), "image_size": size,
+              "faces": len(faces), "image_size": size, **faces.describe(),
+              "inpainting": f"{cfg.p_inpaint:g} of faces: {faces.describe().get('regions', 'random rectangles')}, "
+                            "filled black; the rest: an all-black frame",
               "command": f"augen train maugen --config sd15 --sd15 {folder} --data {data}"}
     return train_sd15(pipe, cfg, trainable, loss_fn, out, report, "MAUGen sd15", progress)
 

@@ -1,0 +1,86 @@
+"""MAUGen's sd15 training at SD-1.5's real block layout with tiny widths (tests/helpers/sd15.py layout="sd15": the
+9-channel inpainting UNet, SD-1.5's block types, 2 layers per block; reference.common.parts.tiny_sd15_parts) on CPU:
+head masks from face-api's landmarks on every face, the set's own captions, 2 optimiser steps, and a crash after a
+checkpoint resuming to the same weights bitwise."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from bench.data.aus import AUS
+from bench.generation.base import get_generator, write_generated
+from bench.world.conditions import world_conditions
+from tests.helpers.sd15 import sd_like_folder
+
+WORLD = {"seed": 0, "image_size": 64}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """6 world-train faces (the `real` control: 17 AU intensities, world-grammar captions)."""
+    return write_generated(get_generator("real", world=WORLD), world_conditions(WORLD, "train", 6),
+                           tmp_path_factory.mktemp("data") / "faces")
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return sd_like_folder(tmp_path_factory.mktemp("sd15"), 9, fp16_variant=False, name="inpaint", layout="sd15",
+                          image_size=64)
+
+
+def _train(folder, data, out):
+    from bench.cli import build_parser
+
+    argv = ["train", "maugen", "--config", "sd15", "--sd15", str(folder), "--data", str(data), "--quiet"]
+    for k, v in {"steps": 2, "batch": 2, "grad_accum": 1, "checkpoint_every": 1, "p_inpaint": 1.0, "masks": "head",
+                 "reference_size": 32, "out": out}.items():
+        argv += ["--option", f"{k}={v}"]
+    args = build_parser().parse_args(argv)
+    assert args.func(args) == 0
+    return out
+
+
+def _weights(folder, subs=("unet", "text_encoder", "label_head", "mrl")):
+    from safetensors.torch import load_file
+
+    return {f"{s}/{k}": v for s in subs
+            for k, v in load_file(next((folder / s).glob("*.safetensors"))).items()}
+
+
+def test_sd15_layout_head_masks_train_and_resume_bitwise(folder, data, tmp_path, monkeypatch, faceapi_weights):
+    import reference.common.sd15train as sd
+    import reference.maugen.train as mt
+
+    unet = json.loads((folder / "unet" / "config.json").read_text())
+    assert unet["in_channels"] == 9 and unet["layers_per_block"] == 2 and len(unet["down_block_types"]) == 4
+    assert unet["down_block_types"][:3] == ["CrossAttnDownBlock2D"] * 3 and unet["up_block_types"][0] == "UpBlock2D"
+    monkeypatch.setattr(mt, "random_masks", lambda *a: pytest.fail("head masks were asked for"))
+    straight = _train(folder, data, tmp_path / "straight")
+    rep = json.loads((straight / "training.json").read_text())
+    assert "head regions from face-api's 68 landmarks" in rep["inpainting"] and rep["captions"].startswith("dataset")
+    assert rep["config"]["masks"] == "head" and rep["labelled_aus"] == list(AUS) and rep["masked_aus"] == []
+    real = sd.train_resumable
+
+    def crash_at_1(ckpt, steps, step_fn, *a, **kw):
+        def fn(step):
+            if step == 1:
+                raise KeyboardInterrupt("simulated crash")
+            return step_fn(step)
+        return real(ckpt, steps, fn, *a, **kw)
+
+    monkeypatch.setattr(sd, "train_resumable", crash_at_1)
+    with pytest.raises(KeyboardInterrupt):
+        _train(folder, data, tmp_path / "resumed")
+    monkeypatch.setattr(sd, "train_resumable", real)
+    torch.manual_seed(99)  # the global RNG state must not matter
+    resumed = _train(folder, data, tmp_path / "resumed")
+    a, b = _weights(straight), _weights(resumed)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    src = _weights(folder, ("unet",))
+    assert any(not torch.equal(src[k], a[k]) for k in src)  # it trained
+    gen = get_generator("maugen", {"weights": str(straight), "steps": 2})
+    (s,) = list(gen.generate(world_conditions(WORLD, "test", 1)))
+    assert s.image.shape == (64, 64, 3)
