@@ -10,8 +10,9 @@ inpainting mask. The config's variant picks the model and conventions:
 - published: the request is the prompt text only; focal MSE is the authors' form on sigmoid vs target / 5,
   weight `intensity_weight`; masked regions are filled black and no mask = an all-black frame, latents
   sampled, as the published pipeline samples.
-Resumable (checkpoint every 100 steps, identical weights after a kill); the result is a pipeline folder
-`maugen-tiny-<hash>` with `training.json` beside it.
+`captions=mixed` captions each world face in the world grammar or the authors' style (bench/world/captions.py),
+half and half, a pure function of the sample. Resumable (checkpoint every 100 steps, identical weights after a
+kill); the result is a pipeline folder `maugen-tiny-<hash>` with `training.json` beside it.
 `--config sd15` (`train_sd15_maugen`) runs the same `training_step` on SD-1.5 inpainting weights and batches
 of a labelled SampleSet (reference/common/sd15train.py: bf16, gradient checkpointing, accelerate): the set's own
 captions (or a stated rule), its labelled AUs (the others masked out of the label losses) and head masks from
@@ -29,6 +30,7 @@ import torch.nn.functional as F
 
 from bench.core.errors import MissingWeights, UsageError
 from bench.core.registry import check_fields
+from bench.world.captions import training_prompt
 from bench.world.params import WorldConfig
 from reference.common import autoencoder
 from reference.common.autoencoder import TinyVAEConfig, cache_dir, find_trained, load_tiny_vae
@@ -73,6 +75,10 @@ def training_step(pipe: MAUGenPipeline, cfg: MAUGenTinyConfig, step: int, wb: Wo
     if wb is None:
         wcfg = WorldConfig(seed=cfg.world_seed, image_size=64)
         wb = world_batch(wcfg, step, cfg.batch, reference_size=cfg.reference_size)
+        if cfg.captions != "world":  # the same faces, each captioned in the style its (seed, index) draws
+            idx = range(step * cfg.batch, (step + 1) * cfg.batch)
+            wb.prompts = [training_prompt(a, e, i, cfg.world_seed, cfg.captions)
+                          for a, e, i in zip(wb.aus.numpy(), wb.expression.tolist(), idx)]
     g = step_generator(cfg.seed, step)
     if getattr(cfg, "variant", "v1") != "v1":  # published Img2Text dropout draws from the global RNG: seeded by
         torch.manual_seed(step_generator(cfg.seed, step, stream=99).initial_seed())  # the step, so runs resume
@@ -129,6 +135,33 @@ def training_step(pipe: MAUGenPipeline, cfg: MAUGenTinyConfig, step: int, wb: Wo
     return loss, {"diffusion": diff.item(), "label": lab.item(), "mrl": mrl.item()}
 
 
+def start_from(pipe: MAUGenPipeline, key: str) -> None:
+    """Load the trained tiny MAUGen `key` into `pipe` (same architecture); token embeddings move by word, so a
+    larger vocabulary keeps every word it shares and its new words keep their (seeded) random rows."""
+    folder = find_trained(key)
+    if folder is None:
+        raise MissingWeights(f"init={key}: no trained tiny MAUGen in {autoencoder.WEIGHTS} or {cache_dir()}")
+    src = MAUGenPipeline.from_pretrained(folder)
+    for name in ("unet", "mrl", "label_head", "identity_encoder"):
+        getattr(pipe, name).load_state_dict(getattr(src, name).state_dict())
+    state = src.text_encoder.state_dict()
+    emb = "embeddings.token_embedding.weight"
+    rows = pipe.text_encoder.state_dict()[emb].clone()  # (V_new, D)
+    old = src.tokenizer.get_vocab()
+    for word, i in pipe.tokenizer.get_vocab().items():
+        if word in old:
+            rows[i] = state[emb][old[word]]
+    pipe.text_encoder.load_state_dict({**state, emb: rows})
+
+
+def tiny_options(cfg: MAUGenTinyConfig) -> str:
+    """The `--option` flags that train `cfg` (variant and caption style when not v1 / world)."""
+    defaults = MAUGenTinyConfig(variant=cfg.variant)
+    return ("" if cfg.variant == "v1" else f" --option variant={cfg.variant}") + "".join(
+        f" --option {k}={getattr(cfg, k)}" for k in ("captions", "init", "steps", "batch", "lr")
+        if getattr(cfg, k) != getattr(defaults, k))
+
+
 def train_tiny_maugen(cfg: MAUGenTinyConfig = MAUGenTinyConfig(), out: Path | None = None, progress: bool = True,
                       vae_cfg: TinyVAEConfig = TinyVAEConfig()) -> Path:
     """Train (resuming from its checkpoint) and save the tiny MAUGen pipeline; returns the folder."""
@@ -138,6 +171,8 @@ def train_tiny_maugen(cfg: MAUGenTinyConfig = MAUGenTinyConfig(), out: Path | No
     vae = load_tiny_vae(vae_cfg, train_if_missing=True, progress=progress)
     torch.manual_seed(cfg.seed)
     pipe = build_tiny(cfg, vae=vae)
+    if cfg.init:
+        start_from(pipe, cfg.init)
     vae.requires_grad_(False)
     trainable = {"unet": pipe.unet, "text_encoder": pipe.text_encoder, "mrl": pipe.mrl,
                  "label_head": pipe.label_head, "identity_encoder": pipe.identity_encoder}
@@ -153,7 +188,7 @@ def train_tiny_maugen(cfg: MAUGenTinyConfig = MAUGenTinyConfig(), out: Path | No
 
     log = train_resumable(cache_dir() / f"{cfg.key}.ckpt", cfg.steps, step_fn, trainable, {"opt": opt},
                           desc="tiny MAUGen", progress=progress)
-    command = "augen train maugen --config tiny" + ("" if cfg.variant == "v1" else f" --option variant={cfg.variant}")
+    command = "augen train maugen --config tiny" + tiny_options(cfg)
     report = {"key": cfg.key, "config": dataclasses.asdict(cfg), "vae": vae_cfg.key, "log": log, "command": command}
     return save_trained(pipe, out, report)
 
@@ -164,9 +199,8 @@ def load_tiny_maugen(cfg: MAUGenTinyConfig = MAUGenTinyConfig(), train_if_missin
     folder = find_trained(cfg.key)
     if folder is None:
         if not train_if_missing:
-            how = "" if cfg.variant == "v1" else f" --option variant={cfg.variant}"
             raise MissingWeights(f"no tiny MAUGen {cfg.key} in {autoencoder.WEIGHTS} or {cache_dir()}; "
-                                 f"run `augen train maugen --config tiny{how}`")
+                                 f"run `augen train maugen --config tiny{tiny_options(cfg)}`")
         folder = train_tiny_maugen(cfg, progress=progress)
     pipe = MAUGenPipeline.from_pretrained(folder)
     pipe.set_progress_bar_config(disable=True)
