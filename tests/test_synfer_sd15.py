@@ -164,12 +164,18 @@ def test_fp16_variant_folder_loads_and_trains(data, tmp_path):
 
 
 def test_adapter_trains_on_an_au_subset_without_reading_the_missing_ones(sd, tmp_path):
-    """A set without AU24 (as an OpenFace import leaves it): the adapter reads the 16 labelled AUs (stated in
-    training.json), its tokens do not move with AU24's placeholder, and the generator claims those 16 only."""
+    """A set without AU24 (as an OpenFace import leaves it) and without expressions: the adapter reads the 16
+    labelled AUs (stated in training.json), its tokens do not move with AU24's placeholder, rows are captioned with
+    the generic caption (never as neutral), and the generator claims those 16 AUs only."""
+    from reference.synfer.train import GENERIC, caption
+
     subset = tuple(a for a in AUS if a != 24)
-    few = few_labelled(tmp_path / "few", subset, expressions=(3, 4))
+    few = few_labelled(tmp_path / "few", subset)  # expressions -1
     out = _train(sd, few, tmp_path / "a", stage="adapter", steps=1)
     rep = json.loads((out / "training.json").read_text())
+    assert caption("adapter", -1) == GENERIC and GENERIC in rep["adapter_captions"]
+    with pytest.raises(UsageError, match="expression code -1 names no expression"):
+        caption("text", -1)
     assert rep["adapter_reads_aus"] == list(subset) and rep["not_conditioned_aus"] == [24]
     assert rep["data_policy"]["masked_aus"] == [24]
     gen = get_generator("synfer", {"weights": str(out), "steps": 2, "semantic_guidance_scale": 0,

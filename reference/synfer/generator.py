@@ -55,6 +55,10 @@ class SynFERGenerator:
         if pipe is None:
             pipe = load_pipeline_folder(SynFERPipeline, weights, "synfer")
         self.pipe = pipe.to(device)
+        read = pipe.au_adapter.config.get("read") if pipe.au_adapter is not None else None
+        if read is not None:  # an adapter trained on a set labelling some AUs reads those alone: it claims those
+            self.labelled_aus = tuple(AUS[i] for i in read)
+        self._claimed = np.isin(np.array(AUS), self.labelled_aus)  # (17,) bool: AUs written as labels
         self.kw = self.options.pipeline_kwargs()
         self.batch_size, self.device = batch_size, device
         s = pipe.unet.config.sample_size * pipe.vae_scale_factor
@@ -93,7 +97,8 @@ class SynFERGenerator:
             self.stats["relabelled"] += int(out.relabelled.sum())
             for j, c in enumerate(conds):
                 label = int(out.expression[j]) if self.kw["pseudo_label"] and out.expression[j] >= 0 else c.expression
-                yield Sample(image=out.images[j], intensity=aus[j], expression=label, prompt=prompts[j], seed=c.seed)
+                yield Sample(image=out.images[j], intensity=np.where(self._claimed, aus[j], np.nan).astype(np.float32),
+                             expression=label, prompt=prompts[j], seed=c.seed)
 
 
 class SynFERTiny(SynFERGenerator):

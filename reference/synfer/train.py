@@ -50,6 +50,15 @@ def expression_caption(code: int) -> str:
     return f"a photo of a {ADJECTIVE[EXPRESSIONS[code]]} face"
 
 
+def caption(stage: str, expression: int) -> str:
+    """The training caption of a face in `stage`: GENERIC in `base`; its expression caption in `text` (which
+    requires expressions); in `adapter` its expression caption, or GENERIC for a row without an expression (-1:
+    the adapter learns AUs, and the generator prompts a condition without an expression with GENERIC too)."""
+    if stage == "base" or (stage == "adapter" and expression < 0):
+        return GENERIC
+    return expression_caption(expression)
+
+
 def _opt(params, cfg):
     return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=1e-2)
 
@@ -71,7 +80,7 @@ def diffusion_step(pipe: SynFERPipeline, cfg: SynFERTinyConfig, step: int, stage
     n, dev = len(wb.images), wb.images.device
     drop_text = torch.rand(n, generator=g) < cfg.p_drop_text
     drop_au = (torch.rand(n, generator=g) < cfg.p_drop_au).to(dev)
-    caps = [GENERIC if stage == "base" else expression_caption(int(e)) for e in wb.expression]
+    caps = [caption(stage, int(e)) for e in wb.expression]
     caps = ["" if d else c for c, d in zip(caps, drop_text.tolist())]
     with torch.no_grad():
         z0 = pipe.vae.encode(wb.images).latent_dist.mean * pipe.vae.config.scaling_factor

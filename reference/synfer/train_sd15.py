@@ -12,8 +12,9 @@ checkpoints), each saved as a SynFER pipeline folder with `training.json`:
   labeller  the FERAnno pseudo-labeller on UNet features and cross-attention maps at t_small (needs the adapter).
 After all four the folder samples with the published settings (semantic guidance, pseudo-labels).
 The loss of each stage is the tiny trainer's own (reference/synfer/train.py `diffusion_step`, `fer_loss`,
-`labeller_loss`). Rows without an expression are refused by name in every stage that reads expressions
-(text, fer, labeller); the adapter stage reads none.
+`labeller_loss`). Rows without an expression are refused by name in every stage that learns expressions (text, fer,
+labeller); the adapter stage captions such a row with the generic caption (`train.caption`), as the generator
+prompts a condition without an expression.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def train_sd15_synfer(folder: Path, data: Path, cfg: SynFERSD15Config = SynFERSD
     from reference.common.sd15train import LabelledFaces, output_folder, to_device, train_sd15
     from reference.synfer.config import sd15_heads
     from reference.synfer.lora import add_lora, lora_state, merge_lora
-    from reference.synfer.train import diffusion_step, fer_loss, labeller_loss
+    from reference.synfer.train import GENERIC, diffusion_step, fer_loss, labeller_loss
 
     pipe = load_stage_input(folder, cfg)
     size = pipe.unet.config.sample_size * pipe.vae_scale_factor
@@ -133,7 +134,8 @@ def train_sd15_synfer(folder: Path, data: Path, cfg: SynFERSD15Config = SynFERSD
         pipe = _with(pipe, **sd15_heads(pipe.unet, pipe.tokenizer.model_max_length, ("au_adapter",), read=read,
                                         num_tokens=cfg.adapter_tokens))
         trainable = {"au_adapter": pipe.au_adapter}
-        extra = {"adapter_reads_aus": labelled, "not_conditioned_aus": [a for a in AUS if a not in labelled]}
+        extra = {"adapter_reads_aus": labelled, "not_conditioned_aus": [a for a in AUS if a not in labelled],
+                 "adapter_captions": f"the row's expression caption, or {GENERIC!r} for a row without an expression"}
     elif stage == "fer":
         _need(pipe, folder, stage, absent=("fer_classifier", "fer_ensemble"))
         faces = LabelledFaces(data, size, need_expression=True, what=what)
