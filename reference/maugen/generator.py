@@ -78,6 +78,8 @@ class MAUGenGenerator:
     labelled_aus = DISFA12
     expression_labelled = False
     needs = ("weights", "device")  # a local pipeline folder (--option weights=DIR); runs on --option device=cuda
+    option_help = {"unknown_words": "a prompt word the tokenizer lacks: refuse (by name) or warn (drawn as <unk>; "
+                                    "docs/captions.md)"}
 
     def __init__(self, weights: str | Path | None = None, steps: int = 30, guidance_scale: float = 7.5,
                  batch_size: int = 64, device: str = "cpu", dtype: str = "float32", negative_prompt: str | None = None,
@@ -163,6 +165,9 @@ class MAUGenTiny(MAUGenGenerator):
     name = "maugen-tiny"
     version = "2"  # 2: the published variant by default (the v1 variant records version 1, as it was filed)
     needs = ("device",)  # committed weights
+    option_help = {**MAUGenGenerator.option_help,
+                   "captions": "world (the filed checkpoint) or mixed (fine-tuned on world and MAUGen authors' caption "
+                               "styles; docs/captions.md)"}
     SAMPLING = {"published": (30, 7.5), "v1": (25, 3.0)}  # variant -> (steps, CFG) it samples with by default
 
     def __init__(self, variant: str = "published", steps: int | None = None, guidance_scale: float | None = None,
