@@ -143,3 +143,25 @@ def test_synfer_tiny_ensemble_errors_follow_the_guidance_classifier(one_thread):
     r = ensemble_error_correlation(batches=2)
     assert r["ensemble_wrong_where_classifier_wrong"] >= 3 * r["ensemble_wrong"]
     assert r["same_wrong_class"] >= 0.8
+
+
+def feranno_accuracy(batches: int = 2, batch: int = 128) -> dict[str, float]:
+    """The measurement of docs/fidelity-synfer.md row 11: synfer-tiny's pseudo-labeller (FERAnno) accuracy on
+    held-out world-train faces (world seed 0, samples from 60,000,000 on: no stage trained on them) by route to
+    t_small, beside the external ensemble's. Not run as a test (about a minute on 2 cores)."""
+    import torch
+
+    from bench.world.params import WorldConfig
+    from reference.common.worlddata import world_batch
+    from reference.synfer.config import SynFERTinyConfig
+    from reference.synfer.train import load_tiny_synfer
+
+    pipe = load_tiny_synfer(SynFERTinyConfig(), stage="full")
+    wbs = [world_batch(WorldConfig(seed=0), step, batch, offset=60_000_000) for step in range(batches)]
+    x, y = torch.cat([w.images for w in wbs]), torch.cat([w.expression for w in wbs])  # (N, 3, 64, 64), (N,)
+    out: dict[str, float] = {"faces": len(y)}
+    for mode in ("renoise", "renoise-image", "invert"):
+        labels = pipe.label_images(x, feranno=mode, rectify="hard", generator=torch.Generator().manual_seed(0))
+        out[mode] = (labels.pseudo == y).float().mean().item()
+        out["ensemble"] = (labels.ensemble == y).float().mean().item()
+    return out
