@@ -1,4 +1,4 @@
-"""`augen import-disfa` (bench/data/disfa.py): a tiny fake DISFA tree (two subjects, short AVI videos of a posed face
+"""`augen import-disfa` (bench/generation/disfa.py): a tiny fake DISFA tree (two subjects, short AVI videos of a posed face
 written with PyAV, label files) -> the label rows `augen import` reads (both layouts: videos, extracted frames), the
 subject folds, the hostile inputs as one error naming file and row, and one import end to end into a set MAUGen's
 trainer reads (12 labelled AUs, the rest masked, captions)."""
@@ -16,7 +16,7 @@ from PIL import Image
 
 from bench.core.errors import DataError, UsageError
 from bench.data.aus import AU_INDEX, AUS, subset
-from bench.data.disfa import PARTS, disfa_label_file, fold_subjects
+from bench.generation.disfa import PARTS, disfa_label_file, fold_subjects
 from bench.world.prompts import prompt_from_aus
 
 SUBJECTS = ("SN001", "SN002")

@@ -1,6 +1,6 @@
 """`augen import IMAGES --labels FILE --out SET`: a generator's photographs (or videos, frame by frame) and claimed
 labels -> an aligned SampleSet (bench.generation.importer); `augen import-disfa DISFA --out SET`: DISFA the same way,
-for training (bench.data.disfa)."""
+for training (bench.generation.disfa)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def cmd_import(args) -> int:
 
 
 def cmd_import_disfa(args) -> int:
-    from bench.data.disfa import import_disfa, subjects_option
+    from bench.generation.disfa import import_disfa, subjects_option
 
     cfg = ImportConfig(size=args.size, shard_size=args.shard_size, name=args.name or "", frame_stride=args.frame_stride,
                        max_frames=args.max_frames, face_check=args.face_check)
