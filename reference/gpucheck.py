@@ -1,7 +1,13 @@
-"""GPU check of a reference pipeline at SD-1.5 size with random weights: images/s and peak memory.
+"""GPU check of a reference pipeline at SD-1.5 size with random weights: images/s and peak memory, sampling or
+(`--train`) training.
 
     python -m reference.gpucheck maugen --size 512 --steps 30 --batch 4 --out reports/maugen_gpu.json
     python -m reference.gpucheck synfer --size 512 --steps 50 --batch 4 --out reports/synfer_gpu.json  # guided
+    python -m reference.gpucheck maugen --train --size 512 --steps 20 --batch 4 --out reports/maugen_train_gpu.json
+
+`--train` runs the sd15 trainer itself (`augen train MODEL --config sd15`'s code: bf16 autocast, gradient
+checkpointing, AdamW) for `--steps` optimiser steps of `--batch` faces on random SD-1.5-size weights and a small
+world SampleSet upsampled to `--size`, timing every step after the first (TRAIN_CHECKS: one function per model).
 
 Runs on CUDA in bf16 (SDPA attention, channels-last UNet); refuses to run on CPU unless --allow-cpu (used
 by a smoke test at a tiny size). Random weights give the real shapes, so speed and memory are those of the
@@ -16,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 
@@ -65,6 +72,70 @@ def run_check(model: str, size: int, steps: int, batch: int, device: str, dtype:
             "torch": torch.__version__}
 
 
+def _timed_steps(stamps: list[float], device: str):
+    """A stand-in for sd15train.train_resumable that records when each optimiser step ends."""
+    import reference.common.sd15train as sd
+
+    real = sd.train_resumable
+
+    def timed(ckpt, steps, step_fn, *a, **kw):
+        def fn(step):
+            out = step_fn(step)
+            if device == "cuda":
+                torch.cuda.synchronize()
+            stamps.append(time.perf_counter())
+            return out
+        return real(ckpt, steps, fn, *a, **kw)
+    return timed
+
+
+def _world_faces(root: Path, n: int) -> Path:
+    """n world-train faces at 128 px with their labels and world-grammar captions (the trainers upsample)."""
+    from bench.world.make import make_world_set
+    from bench.world.params import WorldConfig
+
+    make_world_set(root, WorldConfig(seed=0, image_size=128), "train", n, progress=False)
+    return root
+
+
+def train_check_maugen(size: int, steps: int, batch: int, device: str, pipe=None) -> dict:
+    """MAUGen's sd15 trainer (published variant, random rectangles: the head masks' landmark reading is data
+    preparation, cached once per set) for `steps` optimiser steps of `batch` faces at `size` px; `pipe`: the
+    pipeline to train (default: random SD-1.5-inpainting-size weights, `build_sd15_random`)."""
+    import tempfile
+    from unittest import mock
+
+    import reference.common.sd15train as sd
+    from reference.maugen.train import MAUGenSD15Config, train_sd15_maugen
+
+    torch.manual_seed(0)
+    pipe = pipe if pipe is not None else build("maugen")
+    pipe.unet.register_to_config(sample_size=size // pipe.vae_scale_factor)  # the trainer's image size
+    stamps: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        data = _world_faces(Path(tmp) / "faces", 4 * batch)
+        cfg = MAUGenSD15Config(steps=steps, batch=batch, grad_accum=1, checkpoint_every=steps + 1, masks="random",
+                               out=str(Path(tmp) / "out"))
+        if device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        with mock.patch.object(sd, "train_resumable", _timed_steps(stamps, device)):
+            train_sd15_maugen(Path("random-sd15-weights"), data, cfg, progress=False, pipe=pipe)
+    per_step = [b - a for a, b in zip(stamps, stamps[1:])]  # the first step (warm-up) is left out
+    sec = float(np.median(per_step)) if per_step else float("nan")
+    return {"model": "maugen", "mode": "train", "size": size, "steps": steps, "batch": batch, "grad_accum": 1,
+            "device": device, "device_name": torch.cuda.get_device_name() if device == "cuda" else "cpu",
+            "precision": "bf16 autocast" if device == "cuda" else "fp32", "gradient_checkpointing": True,
+            "seconds_per_step": round(sec, 3), "steps_per_s": round(1 / sec, 4) if per_step else None,
+            "images_per_s": round(batch / sec, 4) if per_step else None,
+            "peak_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if device == "cuda" else None,
+            "unet_params_m": round(sum(p.numel() for p in pipe.unet.parameters()) / 1e6, 1),
+            "torch": torch.__version__}
+
+
+#: --train: one function per model, (size, steps, batch, device) -> the result JSON
+TRAIN_CHECKS = {"maugen": train_check_maugen}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", choices=("maugen", "synfer"))
@@ -73,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--out", help="JSON file to write")
     ap.add_argument("--allow-cpu", action="store_true", help="run on CPU in float32 (smoke test only)")
+    ap.add_argument("--train", action="store_true", help="time training steps of the sd15 trainer, not sampling")
     a = ap.parse_args(argv)
     if torch.cuda.is_available():
         device, dtype = "cuda", torch.bfloat16
@@ -81,7 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("gpucheck: no CUDA device (pass --allow-cpu for a CPU smoke run)", file=sys.stderr)
         return 2
-    res = run_check(a.model, a.size, a.steps, a.batch, device, dtype, repeats=1 if device == "cpu" else 2)
+    if a.train and a.model not in TRAIN_CHECKS:
+        print(f"gpucheck: no --train check for {a.model} yet", file=sys.stderr)
+        return 2
+    res = (TRAIN_CHECKS[a.model](a.size, a.steps, a.batch, device) if a.train else
+           run_check(a.model, a.size, a.steps, a.batch, device, dtype, repeats=1 if device == "cpu" else 2))
     text = json.dumps(res, indent=1)
     print(text)
     if a.out:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from fractions import Fraction
 from pathlib import Path
 
@@ -148,9 +149,11 @@ def test_import_disfa_end_to_end_gives_a_set_maugen_trains_on(tmp_path, frames, 
     want = sorted(tuple(_value(s, f, au) for au in subset("DISFA12")) for s in SUBJECTS for f in (1, 3))
     got = sorted(tuple(int(r.intensity[AU_INDEX[au]]) for au in subset("DISFA12")) for r in rows)
     assert got == want and all(r.prompt == prompt_from_aus(r.intensity) for r in rows)
-    faces = LabelledFaces(out, 32, any_aus=subset("DISFA12"), captions="dataset", what="MAUGen")
+    assert json.loads((out / "head_regions.json").read_text())["count"] == 4  # written by the import
+    faces = LabelledFaces(out, 32, any_aus=subset("DISFA12"), captions="dataset", what="MAUGen", head_regions=True)
     wb = faces.batch(0, 4, seed=0)
     assert wb.au_mask[0].tolist() == [a in subset("DISFA12") for a in AUS] and wb.expression.tolist() == [-1] * 4
+    assert wb.regions.shape == (4, 1, 32, 32) and 0.2 < float(wb.regions.mean()) < 0.8
     assert faces.describe()["masked_aus"] == [a for a in AUS if a not in subset("DISFA12")]
     (root / "Videos_LeftCamera" / "LeftVideoSN002_comp.avi").unlink()
     assert main(["import-disfa", str(root), "--out", str(tmp_path / "o2"), "--quiet"]) == 2

@@ -10,6 +10,7 @@ import json
 import pytest
 import torch
 
+from bench.core.errors import DataError
 from bench.data.aus import AUS
 from bench.generation.base import get_generator, write_generated
 from bench.world.conditions import world_conditions
@@ -57,6 +58,11 @@ def test_sd15_layout_head_masks_train_and_resume_bitwise(folder, data, tmp_path,
     unet = json.loads((folder / "unet" / "config.json").read_text())
     assert unet["in_channels"] == 9 and unet["layers_per_block"] == 2 and len(unet["down_block_types"]) == 4
     assert unet["down_block_types"][:3] == ["CrossAttnDownBlock2D"] * 3 and unet["up_block_types"][0] == "UpBlock2D"
+    from bench.cli import main
+
+    with pytest.raises(DataError, match=r"no head regions .* write them with `augen head-regions"):
+        _train(folder, data, tmp_path / "straight")
+    assert main(["head-regions", str(data), "--quiet"]) == 0
     monkeypatch.setattr(mt, "random_masks", lambda *a: pytest.fail("head masks were asked for"))
     straight = _train(folder, data, tmp_path / "straight")
     rep = json.loads((straight / "training.json").read_text())
@@ -84,3 +90,14 @@ def test_sd15_layout_head_masks_train_and_resume_bitwise(folder, data, tmp_path,
     gen = get_generator("maugen", {"weights": str(straight), "steps": 2})
     (s,) = list(gen.generate(world_conditions(WORLD, "test", 1)))
     assert s.image.shape == (64, 64, 3)
+
+
+def test_the_gpu_training_check_runs_the_trainer_on_cpu(folder):
+    """reference/gpucheck.py --train's MAUGen check, on CPU with the tiny SD-layout weights: the sd15 trainer's
+    steps timed (the first left out), the result JSON's fields."""
+    from reference.gpucheck import TRAIN_CHECKS
+    from reference.maugen.config import from_sd15_folder
+
+    res = TRAIN_CHECKS["maugen"](64, 3, 2, "cpu", pipe=from_sd15_folder(folder))
+    assert res["mode"] == "train" and res["precision"] == "fp32" and res["peak_memory_gib"] is None
+    assert res["seconds_per_step"] > 0 and res["images_per_s"] == pytest.approx(2 / res["seconds_per_step"], rel=0.02)

@@ -36,6 +36,16 @@ def cmd_import_disfa(args) -> int:
     return 0
 
 
+def cmd_head_regions(args) -> int:
+    from bench.data.sampleset import SampleSet
+    from bench.judges.faceapi.headregions import faceapi_head_regions
+
+    ss = SampleSet(args.set)
+    polys = faceapi_head_regions(ss, progress=not args.quiet)
+    print(f"{args.set}: head regions of {len(polys)} faces written (head_regions.npy, head_regions.json)")
+    return 0
+
+
 def add_commands(sub) -> None:
     im = sub.add_parser("import", help="images or videos (folder, tar or one video) + claimed labels -> an aligned "
                                        "SampleSet of faces")
@@ -95,3 +105,9 @@ def add_commands(sub) -> None:
     d.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
     d.set_defaults(func=cmd_import_disfa)
+
+    h = sub.add_parser("head-regions", help="write every face's head outline (face-api's 68 landmarks) into a "
+                                            "SampleSet: the inpainting regions of `augen train maugen --config sd15`")
+    h.add_argument("set", help="the SampleSet folder (its faces already cropped: imported or generated)")
+    h.add_argument("--quiet", action="store_true", help="no progress bar")
+    h.set_defaults(func=cmd_head_regions)

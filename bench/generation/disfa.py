@@ -143,10 +143,11 @@ def disfa_label_file(labels: str | os.PathLike, images: str | os.PathLike, subje
 def import_disfa(root: str | os.PathLike, out: str | os.PathLike, *, labels: str | os.PathLike | None = None,
                  images: str | os.PathLike | None = None, subjects: Sequence[str] | None = None,
                  cfg=None, workers: int = 1, progress: bool = False, overwrite: bool = False,
-                 log: Callable[[str], None] = lambda _m: None) -> dict:
+                 log: Callable[[str], None] = lambda _m: None, head_regions: bool = True) -> dict:
     """DISFA -> an imported SampleSet (module docstring); returns the import's counts plus `disfa` (the subjects,
     their sources and kept frames, the caption rule). `labels` defaults to ROOT/ActionUnit_Labels, `images` to
-    ROOT/Videos_LeftCamera; the frame stride and cap are `cfg`'s (an ImportConfig)."""
+    ROOT/Videos_LeftCamera; the frame stride and cap are `cfg`'s (an ImportConfig). `head_regions`: also write
+    every face's head outline into the set (bench.data.headregions; MAUGen's sd15 trainer reads them)."""
     import tempfile
 
     from bench.generation.importer import ImportConfig, import_images
@@ -162,6 +163,11 @@ def import_disfa(root: str | os.PathLike, out: str | os.PathLike, *, labels: str
         label_file.write_text(text, encoding="utf-8")
         stats = import_images(images, label_file, out, cfg, workers=workers, progress=progress,
                               overwrite=overwrite, log=log)
+    if head_regions:
+        from bench.data.sampleset import SampleSet
+        from bench.judges.faceapi.headregions import faceapi_head_regions
+
+        info["head_regions"] = len(faceapi_head_regions(SampleSet(out), progress=progress))
     return {**stats, "disfa": info}
 
 

@@ -83,14 +83,14 @@ class LabelledFaces:
       by name); otherwise `expression` is -1 where a row has none, never a default class.
     - `captions`: a key of CAPTION_RULES ("world" unless asked), or None (the stage reads no captions: prompts are
       ""); "dataset" refuses a row without a caption by file and row on construction.
-    - `head_regions`: each batch carries every face's head as `regions` (reference/common/headmask.py: face-api's
-      68 landmarks, read once per set and cached).
+    - `head_regions`: each batch carries every face's head as `regions` (bench.data.headregions: the outlines
+      `augen head-regions SET` writes into the set from face-api's 68 landmarks; missing ones are refused by name).
     References: another row of the same identity when the set names identities, else the face itself.
     """
 
     def __init__(self, root: str | Path, size: int, *, need_aus: tuple[int, ...] = (), any_aus: tuple[int, ...] = (),
                  need_expression: bool = False, reference_size: int = 0, what: str = "this method",
-                 captions: str | None = "world", head_regions: bool = False, progress: bool = False):
+                 captions: str | None = "world", head_regions: bool = False):
         from bench.data.sampleset import SampleSet
 
         if captions is not None and captions not in CAPTION_RULES:
@@ -128,9 +128,9 @@ class LabelledFaces:
                         [prompt_from_aus(v) for v in intensity])  # NaN AUs are left out of the world grammar
         self.polygons = None  # (N, K, 2) head outlines in the set's image pixels
         if head_regions:
-            from reference.common.headmask import set_polygons
+            from bench.data.headregions import read_head_regions
 
-            self.polygons = set_polygons(self.set, progress=progress)
+            self.polygons = read_head_regions(self.set)
         by_id: dict[str, list[int]] = {}
         for i, s in enumerate(self.rows):
             if s.identity:
@@ -176,9 +176,9 @@ class LabelledFaces:
                 else torch.zeros(n, 3, 0, 0))
         regions = None
         if self.polygons is not None:
-            from reference.common.headmask import rasterise
+            from bench.data.headregions import rasterise
 
-            regions = rasterise(self.polygons[rows], self.set.image_size, self.size)
+            regions = torch.from_numpy(rasterise(self.polygons[rows], self.set.image_size, self.size))[:, None]
         return WorldBatch(images=self._images(rows, self.size), aus=torch.from_numpy(self.aus[rows]),
                           expression=torch.tensor([self.rows[i].expression for i in rows], dtype=torch.long),
                           prompts=[self.prompts[i] for i in rows], references=refs,
@@ -186,9 +186,9 @@ class LabelledFaces:
 
 
 def _regions_said() -> str:
-    from reference.common.headmask import RULE
+    from bench.data.headregions import RULE
 
-    return f"head regions from face-api's 68 landmarks ({RULE}, reference/common/headmask.py)"
+    return f"head regions from face-api's 68 landmarks ({RULE}, bench/data/headregions.py)"
 
 
 def _labels(s, root: str | Path) -> Path:

@@ -38,7 +38,7 @@ class WorldBatch:
     references: torch.Tensor  # (B, 3, R, R) float in [-1, 1]: same identity, neutral, frontal
     au_mask: torch.Tensor | None = None  # (B, 17) bool: the AU is labelled in this row (None -> all true)
     regions: torch.Tensor | None = None  # (B, 1, S, S) float: each face's inpainting region (1 = regenerate), e.g. its
-    #                                      head (reference/common/headmask.py); None = the trainer draws its own
+    #                                      head (bench/data/headregions.py); None = the trainer draws its own
 
     def __post_init__(self):
         if self.au_mask is None:

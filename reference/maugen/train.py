@@ -16,7 +16,7 @@ kill); the result is a pipeline folder `maugen-tiny-<hash>` with `training.json`
 `--config sd15` (`train_sd15_maugen`) runs the same `training_step` on SD-1.5 inpainting weights and batches
 of a labelled SampleSet (reference/common/sd15train.py: bf16, gradient checkpointing, accelerate): the set's own
 captions (or a stated rule), its labelled AUs (the others masked out of the label losses) and head masks from
-face-api's landmarks as the inpainting regions (reference/common/headmask.py; `masks=random`: rectangles).
+face-api's landmarks as the inpainting regions (bench/data/headregions.py; `masks=random`: rectangles).
 """
 
 from __future__ import annotations
@@ -218,7 +218,7 @@ class MAUGenSD15Config(SD15TrainConfig):
     intensity_weight: float = 1.0  # weight of the authors' focal-MSE beside focal BCE
     mrl_weight: float = 0.05  # weight of the contrastive alignment loss
     reference_size: int = 112  # identity ViT-S/8 input size
-    masks: str = "head"  # inpainting regions: head (from face-api's landmarks, reference/common/headmask.py) | random
+    masks: str = "head"  # inpainting regions: head (`augen head-regions SET`, bench/data/headregions.py) | random
     weights_variant: str = ""  # file variant of the SD folder's weights ("fp16" for *.fp16.safetensors; "" plain)
     captions: str = "dataset"  # caption rule (sd15train.CAPTION_RULES): the set's own | world (the world grammar)
     variant: str = "published"  # MAUGen variant trained (sd15 trains the authors' published model only)
@@ -232,21 +232,22 @@ class MAUGenSD15Config(SD15TrainConfig):
 
 
 def train_sd15_maugen(folder: Path, data: Path, cfg: MAUGenSD15Config = MAUGenSD15Config(),
-                      progress: bool = True) -> Path:
+                      progress: bool = True, pipe: MAUGenPipeline | None = None) -> Path:
     """Fine-tune MAUGen (published) on SD-1.5 inpainting weights in `folder` from the SampleSet `data`.
 
     Trains UNet, text encoder, MRL, DIG head and identity ViT jointly with `training_step` (VAE frozen); returns
     the pipeline folder (loadable by the `maugen` generator with weights=DIR). Captions: `cfg.captions`; a set
     labelling only some of DISFA12 trains with the others masked out of the label losses (training.json names them).
+    `pipe`: an already built pipeline instead of `folder`'s (reference/gpucheck.py: random SD-1.5-size weights).
     """
     from reference.common.sd15train import LabelledFaces, output_folder, to_device, train_sd15
     from reference.maugen.config import from_sd15_folder
 
     torch.manual_seed(cfg.seed)  # the untrained MRL / DIG head / ViT initialisation
-    pipe = from_sd15_folder(folder, weights_variant=cfg.weights_variant or None)
+    pipe = pipe or from_sd15_folder(folder, weights_variant=cfg.weights_variant or None)
     size = pipe.unet.config.sample_size * pipe.vae_scale_factor
     faces = LabelledFaces(data, size, any_aus=DISFA12, reference_size=cfg.reference_size, what="MAUGen",
-                          captions=cfg.captions, head_regions=cfg.masks == "head", progress=progress)
+                          captions=cfg.captions, head_regions=cfg.masks == "head")
     trainable = {"unet": pipe.unet, "text_encoder": pipe.text_encoder, "mrl": pipe.mrl,
                  "label_head": pipe.label_head, "identity_encoder": pipe.identity_encoder}
 
