@@ -4,6 +4,7 @@
     python -m reference.gpucheck maugen --size 512 --steps 30 --batch 4 --out reports/maugen_gpu.json
     python -m reference.gpucheck synfer --size 512 --steps 50 --batch 4 --out reports/synfer_gpu.json  # guided
     python -m reference.gpucheck maugen --train --size 512 --steps 20 --batch 4 --out reports/maugen_train_gpu.json
+    python -m reference.gpucheck synfer --train --size 512 --steps 10 --batch 4 --out reports/synfer_train_gpu.json
 
 `--train` runs the sd15 trainer itself (`augen train MODEL --config sd15`'s code: bf16 autocast, gradient
 checkpointing, AdamW) for `--steps` optimiser steps of `--batch` faces on random SD-1.5-size weights and a small
@@ -132,8 +133,67 @@ def train_check_maugen(size: int, steps: int, batch: int, device: str, pipe=None
             "torch": torch.__version__}
 
 
+SYNFER_TRAIN_STAGES = ("text", "text-full", "adapter", "fer", "labeller")  # text = LoRA (the default), then full
+
+
+def train_check_synfer(size: int, steps: int, batch: int, device: str, pipe=None) -> dict:
+    """Every SynFER sd15 stage (reference/synfer/train_sd15.py: text with LoRA, text with full fine-tuning, adapter,
+    fer, labeller) for `steps` optimiser steps of `batch` faces at `size` px, each timed after its first step, with
+    its peak memory; `pipe`: the SD-1.5 pipeline the stages start from (SynFERPipeline without SynFER modules;
+    default: random SD-1.5-size weights). Each stage gets the modules its input folder would hold (the labeller an
+    AU adapter)."""
+    import shutil
+    import tempfile
+    from unittest import mock
+
+    import reference.common.sd15train as sd
+    from reference.synfer.config import sd15_heads
+    from reference.synfer.train_sd15 import SynFERSD15Config, train_sd15_synfer
+
+    torch.manual_seed(0)
+    if pipe is None:
+        from reference.common.parts import eval_mode, sd15_text_encoder, sd15_unet, sd15_vae, sd_scheduler
+        from reference.common.text import world_tokenizer
+        from reference.synfer.pipeline_synfer import SynFERPipeline
+
+        tok = world_tokenizer()
+        pipe = eval_mode(SynFERPipeline(vae=sd15_vae(), text_encoder=sd15_text_encoder(tok), tokenizer=tok,
+                                        unet=sd15_unet(4), scheduler=sd_scheduler()))
+    pipe.unet.register_to_config(sample_size=size // pipe.vae_scale_factor)  # the trainer's image size
+    stages = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        data = _world_faces(Path(tmp) / "faces", 4 * batch)
+        for name in SYNFER_TRAIN_STAGES:
+            stage = name.split("-")[0]
+            heads = sd15_heads(pipe.unet, pipe.tokenizer.model_max_length, ("au_adapter",)) if stage == "labeller" \
+                else {}
+            start = type(pipe)(**{**pipe.components, **heads})
+            cfg = SynFERSD15Config(stage=stage, tuning="full" if name == "text-full" else "lora", steps=steps,
+                                   batch=batch, grad_accum=1, checkpoint_every=steps + 1, out=str(Path(tmp) / name))
+            stamps: list[float] = []
+            if device == "cuda":
+                torch.cuda.empty_cache()
+                torch.cuda.reset_peak_memory_stats()
+            with mock.patch.object(sd, "train_resumable", _timed_steps(stamps, device)):
+                out = train_sd15_synfer(Path("random-sd15-weights"), data, cfg, progress=False, pipe=start)
+            shutil.rmtree(out)  # gigabytes at SD size: one stage's folder and checkpoint at a time
+            out.with_name(out.name + ".ckpt").unlink()
+            per_step = [b - a for a, b in zip(stamps, stamps[1:])]  # the first step (warm-up) is left out
+            sec = float(np.median(per_step)) if per_step else float("nan")
+            stages[name] = {
+                "seconds_per_step": round(sec, 3), "steps_per_s": round(1 / sec, 4) if per_step else None,
+                "images_per_s": round(batch / sec, 4) if per_step else None,
+                "peak_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if device == "cuda" else None,
+                "lr": cfg.lr, "gradient_checkpointing": stage == "text"}
+    return {"model": "synfer", "mode": "train", "size": size, "steps": steps, "batch": batch, "grad_accum": 1,
+            "device": device, "device_name": torch.cuda.get_device_name() if device == "cuda" else "cpu",
+            "precision": "bf16 autocast" if device == "cuda" else "fp32", "stages": stages,
+            "unet_params_m": round(sum(p.numel() for p in pipe.unet.parameters()) / 1e6, 1),
+            "torch": torch.__version__}
+
+
 #: --train: one function per model, (size, steps, batch, device) -> the result JSON
-TRAIN_CHECKS = {"maugen": train_check_maugen}
+TRAIN_CHECKS = {"maugen": train_check_maugen, "synfer": train_check_synfer}
 
 
 def main(argv: list[str] | None = None) -> int:

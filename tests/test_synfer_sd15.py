@@ -191,7 +191,7 @@ def test_adapter_trains_on_an_au_subset_without_reading_the_missing_ones(sd, tmp
     assert np.isnan(s.intensity[AUS.index(24)]) and not np.isnan(np.delete(s.intensity, AUS.index(24))).any()
 
 
-def test_stages_that_read_expressions_refuse_a_set_without_them_and_the_chain_order_is_checked(sd, chain, tmp_path):
+def test_expression_stages_refuse_sets_without_them_and_the_chain_order_is_checked(sd, chain, tmp_path):
     few = few_labelled(tmp_path / "few", AUS)  # no expressions
     for stage in ("text", "fer"):
         with pytest.raises(DataError, match=f"SynFER's {stage} stage trains on expression labels; this set has none"):
@@ -204,3 +204,21 @@ def test_stages_that_read_expressions_refuse_a_set_without_them_and_the_chain_or
         _train(chain["adapter"], few, tmp_path / "o", stage="adapter")
     with pytest.raises(UsageError, match="sd15 SynFER trains stage text, adapter, fer, labeller, not 'base'"):
         _train(sd, few, tmp_path / "o", stage="base")
+
+
+def test_the_gpu_training_check_runs_every_stage_on_cpu():
+    """reference/gpucheck.py --train's SynFER check (what tools/gpu-check.sh runs in bf16 on a GPU), on CPU with
+    SD-1.5's layout at tiny widths: every stage trained through the sd15 trainer, its steps timed."""
+    from reference.common.parts import eval_mode, sd_scheduler, tiny_sd15_parts
+    from reference.common.text import world_tokenizer
+    from reference.gpucheck import SYNFER_TRAIN_STAGES, TRAIN_CHECKS
+    from reference.synfer.pipeline_synfer import SynFERPipeline
+
+    tok = world_tokenizer()
+    pipe = eval_mode(SynFERPipeline(**tiny_sd15_parts(4, tok), tokenizer=tok, scheduler=sd_scheduler()))
+    res = TRAIN_CHECKS["synfer"](64, 2, 2, "cpu", pipe=pipe)
+    assert res["mode"] == "train" and res["precision"] == "fp32" and tuple(res["stages"]) == SYNFER_TRAIN_STAGES
+    for got in res["stages"].values():
+        assert got["seconds_per_step"] > 0 and got["peak_memory_gib"] is None
+        assert got["images_per_s"] == pytest.approx(2 / got["seconds_per_step"], rel=0.02)
+    assert res["stages"]["text"]["lr"] == 1e-4 and res["stages"]["text-full"]["lr"] == 1e-5

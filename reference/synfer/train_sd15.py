@@ -101,22 +101,23 @@ def _need(pipe: SynFERPipeline, folder: Path, stage: str, absent: tuple[str, ...
 
 
 def train_sd15_synfer(folder: Path, data: Path, cfg: SynFERSD15Config = SynFERSD15Config(),
-                      progress: bool = True) -> Path:
+                      progress: bool = True, pipe: SynFERPipeline | None = None) -> Path:
     """Train SynFER's `cfg.stage` on the weights in `folder` (SD-1.5, or the previous stage's output) from the
-    SampleSet `data`; returns the pipeline folder (loadable by the `synfer` generator with weights=DIR)."""
+    SampleSet `data`; returns the pipeline folder (loadable by the `synfer` generator with weights=DIR).
+    `pipe`: the stage's input already built (reference/gpucheck.py on random weights); None: loaded from `folder`."""
     from reference.common.sd15train import LabelledFaces, output_folder, to_device, train_sd15
     from reference.synfer.config import sd15_heads
     from reference.synfer.lora import add_lora, lora_state, merge_lora
     from reference.synfer.train import GENERIC, diffusion_step, fer_loss, labeller_loss
 
-    pipe = load_stage_input(folder, cfg)
+    pipe = load_stage_input(folder, cfg) if pipe is None else pipe
     size = pipe.unet.config.sample_size * pipe.vae_scale_factor
     what = f"SynFER's {cfg.stage} stage"
-    stage, extra, before_save = cfg.stage, {}, None
+    stage, extra, before_save = cfg.stage, {}, None  # captions=None below: SynFER captions from expressions
     torch.manual_seed(cfg.seed)  # a new module's initialisation
     if stage == "text":
         _need(pipe, folder, stage, absent=("au_adapter", "fer_classifier", "pseudo_labeller", "fer_ensemble"))
-        faces = LabelledFaces(data, size, need_expression=True, what=what)
+        faces = LabelledFaces(data, size, need_expression=True, what=what, captions=None)
         if cfg.tuning == "lora":
             add_lora(pipe.unet, cfg.lora_rank, cfg.seed)
             trainable = {"unet_lora": lora_state(pipe.unet)}
@@ -126,9 +127,10 @@ def train_sd15_synfer(folder: Path, data: Path, cfg: SynFERSD15Config = SynFERSD
         else:
             trainable = {"unet": pipe.unet, "text_encoder": pipe.text_encoder}
             extra = {"tuning": "full"}
+        extra["text_captions"] = "expression captions (reference/synfer/train.py expression_caption)"
     elif stage == "adapter":
         _need(pipe, folder, stage, absent=("au_adapter",))
-        faces = LabelledFaces(data, size, any_aus=AUS, what=what)
+        faces = LabelledFaces(data, size, any_aus=AUS, what=what, captions=None)
         labelled = faces.describe()["labelled_aus"]
         read = None if len(labelled) == len(AUS) else tuple(AUS.index(a) for a in labelled)
         pipe = _with(pipe, **sd15_heads(pipe.unet, pipe.tokenizer.model_max_length, ("au_adapter",), read=read,
@@ -138,13 +140,13 @@ def train_sd15_synfer(folder: Path, data: Path, cfg: SynFERSD15Config = SynFERSD
                  "adapter_captions": f"the row's expression caption, or {GENERIC!r} for a row without an expression"}
     elif stage == "fer":
         _need(pipe, folder, stage, absent=("fer_classifier", "fer_ensemble"))
-        faces = LabelledFaces(data, size, need_expression=True, what=what)
+        faces = LabelledFaces(data, size, need_expression=True, what=what, captions=None)
         pipe = _with(pipe, **sd15_heads(pipe.unet, pipe.tokenizer.model_max_length,
                                         ("fer_classifier", "fer_ensemble")))
         trainable = {"fer_classifier": pipe.fer_classifier, "fer_ensemble": pipe.fer_ensemble}
     else:
         _need(pipe, folder, stage, absent=("pseudo_labeller",), present=("au_adapter",))
-        faces = LabelledFaces(data, size, need_expression=True, what=what)
+        faces = LabelledFaces(data, size, need_expression=True, what=what, captions=None)
         pipe = _with(pipe, **sd15_heads(pipe.unet, pipe.tokenizer.model_max_length, ("pseudo_labeller",),
                                         t_small=cfg.t_small))
         trainable = {"pseudo_labeller": pipe.pseudo_labeller}
