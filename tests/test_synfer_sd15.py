@@ -202,6 +202,8 @@ def test_expression_stages_refuse_sets_without_them_and_the_chain_order_is_check
         _train(sd, few, tmp_path / "o", stage="labeller")
     with pytest.raises(UsageError, match="already has au_adapter; the adapter stage trains on SD-1.5 or an earlier"):
         _train(chain["adapter"], few, tmp_path / "o", stage="adapter")
+    with pytest.raises(UsageError, match="adapter/unet: no fp16-variant weights; the folder holds plain files"):
+        _train(chain["adapter"], few, tmp_path / "o", stage="fer", weights_variant="fp16")
     with pytest.raises(UsageError, match="sd15 SynFER trains stage text, adapter, fer, labeller, not 'base'"):
         _train(sd, few, tmp_path / "o", stage="base")
 

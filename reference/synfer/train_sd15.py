@@ -76,12 +76,13 @@ class SynFERSD15Config(SD15TrainConfig):
 def load_stage_input(folder: Path, cfg: SynFERSD15Config) -> SynFERPipeline:
     """The `--sd15` folder as a SynFER pipeline: SD-1.5 weights (no SynFER modules yet), or a previous stage's
     output folder (model_index.json names SynFERPipeline) with the modules it trained; DDIM with SD's settings."""
-    from reference.common.parts import check_sd15_folder
+    from reference.common.parts import check_sd15_folder, check_weights_variant
     from reference.synfer.config import from_sd15_folder
 
     folder = check_sd15_folder(folder, "Stable Diffusion 1.5")
     index = folder / "model_index.json"
     if index.is_file() and json.loads(index.read_text()).get("_class_name") == SynFERPipeline.__name__:
+        check_weights_variant(folder, cfg.weights_variant)
         pipe = SynFERPipeline.from_pretrained(folder, variant=cfg.weights_variant or None)
     else:
         pipe = from_sd15_folder(folder, weights_variant=cfg.weights_variant or None, heads=False)
