@@ -17,7 +17,7 @@ grammar (the condition's own prompt); plus the two records of the authors' sampl
 Per row, micro and macro F1 (over the AUs the requests hold) of (a) the AUs the model claims and (b) the AUs the
 world judge reads in the image, each against the request, beside two trivial predictors of the request (the
 request set's per-AU majority; a random claim at each AU's base rate, mean over RANDOM_DRAWS seeded draws).
-Generated rows are cached under --work (one .npz per row and n), so a stopped run resumes where it was.
+Generated rows are cached under --work (one .npz per row, n and steps), so a stopped run resumes where it was.
 The results JSON is written first; report.md (and records.png, the two records before/after) are drawn from it.
 """
 
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -102,14 +103,14 @@ def baselines(request: np.ndarray) -> dict:
             "base_rate": {f"AU{a}": float(r) for a, r in zip(CAPTION_AUS, rate)}}
 
 
-def _generate(row: str, conds: list[Condition], world: dict, judge, cache: Path | None) -> dict[str, np.ndarray]:
+def _generate(spec: tuple, conds: list[Condition], world: dict, judge, cache: Path | None) -> dict[str, np.ndarray]:
     """Images (N, H, W, 3) uint8, claims (N, 17) and the judge's au_prob (N, 17) of one row (cached)."""
     if cache is not None and cache.is_file():
         with np.load(cache) as z:
             return dict(z)
     from bench.generation.base import get_generator
 
-    name, options, _ = ROWS[row]
+    name, options, _ = spec
     gen = get_generator(name, options, world=world)
     samples = list(gen.generate(conds))
     images = np.stack([s.image for s in samples])
@@ -125,8 +126,11 @@ def _generate(row: str, conds: list[Condition], world: dict, judge, cache: Path 
 
 
 def run(n: int = 300, work: Path | None = None, rows: tuple[str, ...] = tuple(ROWS), figure: Path | None = None,
-        progress: bool = True) -> dict:
-    """Generate every row on the n val conditions and the two records, judge, and score (the results dict)."""
+        progress: bool = True, steps: int | None = None) -> dict:
+    """Generate every row on the n val conditions and the two records, judge, and score (the results dict).
+    `steps`: sampling steps of every MAUGen row (None: the generator's default, the authors' 30)."""
+    specs = {k: (g, {**o, "steps": steps} if steps is not None and g.startswith("maugen") else o, s)
+             for k, (g, o, s) in ROWS.items()}  # one steps setting for every model row, recorded in its options
     from bench.judges import build_judge
     from bench.scoring.protocols import load_protocol
 
@@ -136,21 +140,21 @@ def run(n: int = 300, work: Path | None = None, rows: tuple[str, ...] = tuple(RO
     request = occurrence(np.stack([c.aus for c in study_conditions(world, n, "world")]))
     table = {}
     for row in rows:
-        style = ROWS[row][2]
+        style = specs[row][2]
         if progress:
-            print(f"prompts study: {row} ({n} conditions)", flush=True)
-        got = _generate(row, study_conditions(world, n, style), world, judge,
-                        None if work is None else work / f"{row}-n{n}.npz")
+            print(f"prompts study: {row} ({n} conditions) {time.strftime('%H:%M:%S')}", flush=True)
+        got = _generate(specs[row], study_conditions(world, n, style), world, judge,
+                        None if work is None else work / f"{row}-n{n}-steps{steps or 'default'}.npz")
         judge_occ = (got["judge_prob"][:, _COLS] >= 0.5).astype(np.float64)
-        table[row] = {"generator": ROWS[row][0], "options": ROWS[row][1], "prompts": style or "none (the world's "
+        table[row] = {"generator": specs[row][0], "options": specs[row][1], "prompts": style or "none (the world's "
                       "own image)", "claims_vs_request": None if row == "real" else f1_pair(request,
                                                                                           occurrence(got["claims"])),
                       "judge_vs_request": f1_pair(request, judge_occ)}
     records, pictures = [], {}
     for row in (r for r in RECORD_ROWS if r in rows):
-        style = ROWS[row][2]
-        got = _generate(row, record_conditions(style), world, judge,
-                        None if work is None else work / f"records-{row}.npz")
+        style = specs[row][2]
+        got = _generate(specs[row], record_conditions(style), world, judge,
+                        None if work is None else work / f"records-{row}-steps{steps or 'default'}.npz")
         pictures[row] = got["images"]
         for i, (levels, _) in enumerate(AUTHORS_RECORDS):
             records.append({"record": i + 1, "row": row, "prompt": str(got["prompts"][i]),
@@ -164,7 +168,7 @@ def run(n: int = 300, work: Path | None = None, rows: tuple[str, ...] = tuple(RO
     return new_results(study="prompts", protocol=PROTOCOL, n=n, caption_seed=CAPTION_SEED, threshold=THRESHOLD,
                        judge={"id": judge.id, "sha256": judge.sha256}, baselines=baselines(request), rows=table,
                        records=records, example={"authors": example.prompt, "world": prompt_from_aus(example.aus)},
-                       command=f"augen study prompts --n {n}")
+                       command=f"augen study prompts --n {n}" + (f" --steps {steps}" if steps else ""))
 
 
 def write_figure(figure: Path, rows: dict[str, np.ndarray]) -> None:
@@ -223,7 +227,8 @@ def run_study(args) -> int:
     out = Path(args.out)
     if not args.report_only:
         work = Path(args.work) if args.work else cache_root() / "runs" / "prompts"
-        write_results(args.json, run(n=args.n, work=work, figure=out / "records.png", progress=not args.quiet))
+        write_results(args.json, run(n=args.n, work=work, figure=out / "records.png", progress=not args.quiet,
+                                     steps=args.steps))
     wrote = (out / "records.png").is_file()
     res = json.loads(Path(args.json).read_text())
     atomic_write_text(out / "report.md", markdown(res, "records.png" if wrote else None))
