@@ -152,6 +152,8 @@ def _aureader(p: argparse.ArgumentParser) -> None:
 def _prompts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n", type=int, default=300, help="world val conditions asked in each caption style")
     p.add_argument("--steps", type=int, help="sampling steps of every MAUGen row (default: the generator's, 30)")
+    p.add_argument("--rows", help="comma-separated rows to run (default all: before, before-world, after, "
+                                  "after-world, real)")
     p.add_argument("--out", default="reports/prompts", help="folder for report.md and records.png")
     p.add_argument("--json", default="reports/results/prompts/results.json", help="the results file written")
     p.add_argument("--work", help="generated rows, cached to resume (default $AUGEN_CACHE/runs/prompts)")

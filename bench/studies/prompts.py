@@ -168,7 +168,8 @@ def run(n: int = 300, work: Path | None = None, rows: tuple[str, ...] = tuple(RO
     return new_results(study="prompts", protocol=PROTOCOL, n=n, caption_seed=CAPTION_SEED, threshold=THRESHOLD,
                        judge={"id": judge.id, "sha256": judge.sha256}, baselines=baselines(request), rows=table,
                        records=records, example={"authors": example.prompt, "world": prompt_from_aus(example.aus)},
-                       command=f"augen study prompts --n {n}" + (f" --steps {steps}" if steps else ""))
+                       command=f"augen study prompts --n {n}" + (f" --steps {steps}" if steps else "")
+                       + (f" --rows {','.join(rows)}" if tuple(rows) != tuple(ROWS) else ""))
 
 
 def write_figure(figure: Path, rows: dict[str, np.ndarray]) -> None:
@@ -227,8 +228,14 @@ def run_study(args) -> int:
     out = Path(args.out)
     if not args.report_only:
         work = Path(args.work) if args.work else cache_root() / "runs" / "prompts"
-        write_results(args.json, run(n=args.n, work=work, figure=out / "records.png", progress=not args.quiet,
-                                     steps=args.steps))
+        rows = tuple(args.rows.split(",")) if args.rows else tuple(ROWS)
+        unknown = sorted(set(rows) - set(ROWS))
+        if unknown:
+            from bench.core.errors import UsageError
+
+            raise UsageError(f"--rows: no row {', '.join(unknown)} (rows: {', '.join(ROWS)})")
+        write_results(args.json, run(n=args.n, work=work, rows=rows, figure=out / "records.png",
+                                     progress=not args.quiet, steps=args.steps))
     wrote = (out / "records.png").is_file()
     res = json.loads(Path(args.json).read_text())
     atomic_write_text(out / "report.md", markdown(res, "records.png" if wrote else None))
