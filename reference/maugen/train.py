@@ -130,6 +130,8 @@ def training_step(pipe: MAUGenPipeline, cfg: MAUGenTinyConfig, step: int, wb: Wo
         lab = focal_bce(logits, occ, mask=known) + 0.1 * focal_mse_tanh(inten, target, mask=known)
     diff = F.mse_loss(eps, noise)
     keep = ~drop
+    # unlabelled AUs enter the alignment as their 0 placeholders: positives are rows of equal levels, and a SampleSet
+    # labels the same AUs in every row, so only labelled AUs tell rows apart
     mrl = pipe.mrl.alignment_loss(pooled[keep], target[keep], z0[keep], identity[keep], has_ref[keep])
     loss = diff + cfg.label_weight * lab + cfg.mrl_weight * mrl
     return loss, {"diffusion": diff.item(), "label": lab.item(), "mrl": mrl.item()}
