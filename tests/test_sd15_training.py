@@ -117,7 +117,7 @@ def test_sd15_resumes_after_a_crash_to_identical_weights(model, folders, data, t
 def test_sd15_bad_inputs_give_one_clear_error(folders, data, tmp_path):
     from reference.common.sd15train import sd15_options
     from reference.maugen.train import train_command as maugen_train
-    from reference.synfer.train import train_command as synfer_train
+    from reference.synfer.trainer import train_command as synfer_train
 
     with pytest.raises(MissingWeights, match="no such folder.*nothing is downloaded"):
         _train("maugen", tmp_path / "nowhere", data, tmp_path / "o")

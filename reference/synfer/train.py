@@ -26,7 +26,6 @@ import torch
 import torch.nn.functional as F
 
 from bench.core.errors import MissingWeights, UsageError
-from bench.core.registry import check_fields
 from bench.data.aus import EXPRESSIONS
 from bench.world.params import WorldConfig
 from reference.common.autoencoder import WEIGHTS, TinyVAEConfig, cache_dir, find_trained, load_tiny_vae
@@ -225,18 +224,3 @@ def load_tiny_synfer(cfg: SynFERTinyConfig = SynFERTinyConfig(), stage: str = "f
     pipe = SynFERPipeline.from_pretrained(folder)
     pipe.set_progress_bar_config(disable=True)
     return pipe
-
-
-def train_command(config: str, options: dict, progress: bool = True) -> Path:
-    """`augen train synfer --config tiny|sd15 [--sd15 FOLDER --data SET] [--option k=v]` (`augen.trainers`)."""
-    if config == "sd15":
-        from reference.common.sd15train import sd15_options
-        from reference.synfer.train_sd15 import SynFERSD15Config, train_sd15_synfer
-
-        folder, data, rest = sd15_options(options, "synfer")
-        check_fields(SynFERSD15Config, rest, "trainer synfer (sd15)")
-        return train_sd15_synfer(folder, data, SynFERSD15Config(**rest), progress=progress)
-    if config != "tiny":
-        raise UsageError(f"unknown config {config!r} (tiny | sd15)")
-    check_fields(SynFERTinyConfig, options, "trainer synfer")
-    return train_tiny_synfer(SynFERTinyConfig(**options), progress=progress)
