@@ -203,3 +203,20 @@ def test_f1_micro_pools_cells_and_skips_nan():
     # labelled cells: tp = (0,0), (1,1); fp = (0,1); fn = (1,0), (2,2) -> 2*2 / (2*2 + 1 + 2)
     assert f1_micro(true, pred) == pytest.approx(4 / 7)
     assert f1_micro(np.zeros((2, 2)), np.zeros((2, 2))) is None
+
+
+def test_the_two_style_checkpoint_is_committed_with_the_caption_tokenizer():
+    import dataclasses
+
+    from transformers import PreTrainedTokenizerFast
+
+    from reference.common.autoencoder import WEIGHTS
+    from reference.maugen.config import TWO_STYLE, MAUGenTinyConfig
+
+    cfg = MAUGenTinyConfig(**TWO_STYLE)
+    folder = WEIGHTS / cfg.key
+    saved = PreTrainedTokenizerFast.from_pretrained(folder / "tokenizer")
+    assert saved.get_vocab() == caption_tokenizer().get_vocab()
+    record = json.loads((folder / "training.json").read_text())
+    assert record["config"] == dataclasses.asdict(cfg) and record["key"] == cfg.key
+    assert unknown_words(saved, [t for _, t in AUTHORS_RECORDS]) == []
