@@ -146,7 +146,7 @@ def _cond(i: int, prompt: str) -> Condition:
 def test_both_tiny_pipelines_refuse_unknown_words_by_name(maugen, synfer):
     text = AUTHORS_RECORDS[0][1]
     for pipe in (maugen, synfer):
-        with pytest.raises(UsageError, match=r"condition 2: .*does not know 'Displaying', 'moderate', 'warm'"):
+        with pytest.raises(UsageError, match=r"prompt 2: .*does not know 'Displaying', 'moderate', 'warm'"):
             pipe(["a face", text], num_inference_steps=1)
     with pytest.raises(UsageError, match="negative prompt 1: .*'blurry'"):
         maugen(["a face"], num_inference_steps=1, negative_prompt="blurry")

@@ -344,8 +344,8 @@ class MAUGenPipeline(DiffusionPipeline):
         n, dev = len(prompts), self._execution_device
         negative_prompt = self.default_negative_prompt() if negative_prompt is None else negative_prompt
         neg = [negative_prompt] * n if isinstance(negative_prompt, str) else list(negative_prompt)
-        refuse_unknown(self.tokenizer, prompts, model_name(self), mode=unknown_words)  # a word-level vocabulary
-        refuse_unknown(self.tokenizer, neg, model_name(self), what="negative prompt", mode=unknown_words)  # drops them
+        refuse_unknown(self.tokenizer, prompts, model_name(self), what="prompt", mode=unknown_words)  # word-level:
+        refuse_unknown(self.tokenizer, neg, model_name(self), what="negative prompt", mode=unknown_words)  # no <unk>
         a = self.mrl.config.num_aus
         published = self.variant == "published"
         inten = torch.zeros(n, a) if au_intensity is None or published else torch.as_tensor(au_intensity).float()

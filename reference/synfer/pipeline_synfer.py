@@ -269,7 +269,7 @@ class SynFERPipeline(DiffusionPipeline):
             semantic_guidance_scale = PUBLISHED_SG_SCALE if on else 0.0
         self.check_inputs(prompts, au_intensity, expression, semantic_guidance_scale, layout_image, height, width,
                           guidance_start, guidance_norm, inversion, inversion_strength, feranno, rectify)
-        refuse_unknown(self.tokenizer, prompts, model_name(self))  # a word-level vocabulary drops unknown words
+        refuse_unknown(self.tokenizer, prompts, model_name(self), what="prompt")  # word-level: no silent <unk>
         # the default negative is the reproduction's SD-size text, which a tiny word-level tokenizer reads as <unk>s
         # (as every call of a tiny pipeline without negative_prompt="" always did): warned by name, not refused
         refuse_unknown(self.tokenizer, [negative_prompt], model_name(self), what="negative prompt", mode="warn")
