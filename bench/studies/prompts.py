@@ -196,7 +196,8 @@ def markdown(res: dict, figure: str | None = None) -> str:
              f"same vector: \"{res['example']['world']}\"", "",
              "| row | generator (options) | prompts | claims vs request: micro F1 | macro F1 "
              "| judge vs request: micro F1 | macro F1 |", "|---|---|---|---|---|---|---|"]
-    for name, r in res["rows"].items():
+    for name in sorted(res["rows"], key=lambda k: list(ROWS).index(k) if k in ROWS else len(ROWS)):  # study order
+        r = res["rows"][name]
         c, j = r["claims_vs_request"] or {}, r["judge_vs_request"]
         opts = ", ".join(f"{k}={v}" for k, v in r["options"].items())
         lines.append(f"| {name} | {r['generator']}{f' ({opts})' if opts else ''} | {r['prompts']} | "
@@ -210,9 +211,12 @@ def markdown(res: dict, figure: str | None = None) -> str:
               "A row is worth reading only where it clears both baselines.", "",
               "## The authors' two records", "", "| record | row | prompt as sent | requested | claimed | judged |",
               "|---|---|---|---|---|---|"]
+    def by_au(d: dict) -> list:
+        return sorted(d.items(), key=lambda kv: int(kv[0][2:]))
+
     for r in res["records"]:
-        req = ", ".join(f"{k}={v}" for k, v in r["requested"].items())
-        cl = ", ".join(f"{k}={v:g}" for k, v in r["claimed"].items()) or "none"
+        req = ", ".join(f"{k}={v}" for k, v in by_au(r["requested"]))
+        cl = ", ".join(f"{k}={v:g}" for k, v in by_au(r["claimed"])) or "none"
         lines.append(f"| {r['record']} | {r['row']} | {r['prompt']} | {req} | {cl} | {', '.join(r['judged']) or 'none'}"
                      " |")
     if figure:
