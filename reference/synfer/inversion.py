@@ -19,7 +19,7 @@ import torch
 
 INVERSION_SOURCES = ("neutral", "target")  # inversion condition: "a photo of a face" + zero AUs | the target's own
 PUBLISHED_INVERSION_STRENGTH = 0.7  # the reproduction's 35 inverted steps of 50 (ev:115)
-FERANNO_INVERSION_STEPS = 3  # DDIM steps from the clean latent to t_small (t = 16, 33, 50 for t_small = 50)
+FERANNO_INVERSION_STEPS = 3  # DDIM steps from the clean latent to t_small (t = 17, 33, 50 for t_small = 50)
 
 
 def inverted_steps(strength: float, num_steps: int) -> int:
