@@ -19,6 +19,7 @@ from bench.core.errors import DataError, UsageError
 from bench.data.aus import AU_INDEX, AUS, subset
 from bench.generation.disfa import PARTS, disfa_label_file, fold_subjects
 from bench.world.prompts import prompt_from_aus
+from tests.helpers.frames import moving_window_frames
 
 SUBJECTS = ("SN001", "SN002")
 N_FRAMES = 4
@@ -63,11 +64,7 @@ def fake_disfa(root: Path, frames: list[np.ndarray], labels: dict | None = None,
 @pytest.fixture(scope="module")
 def frames(shipped_photos) -> list[np.ndarray]:
     """Four 256 px frames of a posed face (a moving window over one shipped photo)."""
-    path = next(p.path for p in shipped_photos if p.path.name == "0-f15-hao-ph.jpg")
-    with Image.open(path) as im:
-        photo = np.asarray(im.convert("RGB"))
-    return [np.asarray(Image.fromarray(photo[8 * k:8 * k + 448, 4 * k:4 * k + 448]).resize((256, 256)))
-            for k in range(N_FRAMES)]
+    return moving_window_frames(shipped_photos, N_FRAMES)
 
 
 def _rows(text: str) -> list[dict]:

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from bench.cli import main
 from bench.core.errors import DataError
@@ -31,6 +30,7 @@ from bench.data.aus import EXPRESSIONS
 from bench.data.hostile import VFR_MS, write_hostile_videos
 from bench.data.sampleset import SampleSet
 from bench.generation import importer
+from tests.helpers.frames import moving_window_frames
 from tests.helpers.interrupt import stop_importer_at
 
 #: sha256 over the sha256 of each of single_face.mp4's 72 frames (upright RGB, bench.data.video._digest), in order
@@ -45,11 +45,7 @@ def _csv(path: Path) -> list[list[str]]:
 @pytest.fixture(scope="module")
 def face_frames(shipped_photos) -> list[np.ndarray]:
     """Six 256 px frames of a posed face, the window moving 8 px a frame (one face in each)."""
-    path = next(p.path for p in shipped_photos if p.path.name == "0-f15-hao-ph.jpg")
-    with Image.open(path) as im:
-        photo = np.asarray(im.convert("RGB"))
-    return [np.asarray(Image.fromarray(photo[8 * k:8 * k + 448, 4 * k:4 * k + 448]).resize((256, 256)))
-            for k in range(6)]
+    return moving_window_frames(shipped_photos, 6)
 
 
 @pytest.fixture(scope="module")

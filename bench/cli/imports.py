@@ -46,6 +46,16 @@ def cmd_head_regions(args) -> int:
     return 0
 
 
+def _writing_arguments(parser, unit: str) -> None:
+    """How an import writes its set, the same for `import` and `import-disfa`: shards, workers, name, overwrite."""
+    parser.add_argument("--shard-size", type=int, default=ImportConfig.shard_size,
+                        help=f"{unit} per shard: the unit of resuming and of --workers")
+    parser.add_argument("--workers", type=int, default=1, help="processes writing shards")
+    parser.add_argument("--name", help="the set's name (default: the output folder's name)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def add_commands(sub) -> None:
     im = sub.add_parser("import", help="images or videos (folder, tar or one video) + claimed labels -> an aligned "
                                        "SampleSet of faces")
@@ -68,18 +78,13 @@ def add_commands(sub) -> None:
     im.add_argument("--no-face-check", dest="face_check", action="store_false",
                     help="keep every face face-api's detector finds; by default a face whose aligned crop holds no "
                          "face for MediaPipe's Face Landmarker is skipped as 'not a face'")
-    im.add_argument("--shard-size", type=int, default=ImportConfig.shard_size,
-                    help="images per shard: the unit of resuming and of --workers")
-    im.add_argument("--workers", type=int, default=1, help="processes writing shards")
     im.add_argument("--frame-stride", type=int, default=ImportConfig.frame_stride, metavar="N",
                     help="videos: keep frames 0, N, 2N, ... (default 1: every frame); a frame is a row named "
                          "<video>_f<index>, labelled by its own label row or else by the video's")
     im.add_argument("--max-frames", type=int, default=ImportConfig.max_frames, metavar="M",
                     help="videos: keep at most M frames of each (default 0: no cap); decoding stops there")
-    im.add_argument("--name", help="the set's name (default: the output folder's name)")
     im.add_argument("--generator", default=ImportConfig.generator, help="the generator name to record")
-    im.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
-    im.add_argument("--quiet", action="store_true", help="no progress bar")
+    _writing_arguments(im, "images")
     im.set_defaults(func=cmd_import)
 
     d = sub.add_parser("import-disfa", help="DISFA's videos (or extracted frames) and AU intensity files -> an "
@@ -99,11 +104,7 @@ def add_commands(sub) -> None:
     d.add_argument("--size", type=int, default=ImportConfig.size, help="aligned crop side in px (default 256)")
     d.add_argument("--no-face-check", dest="face_check", action="store_false",
                    help="keep every face face-api finds (default: MediaPipe must find a face in the crop too)")
-    d.add_argument("--shard-size", type=int, default=ImportConfig.shard_size, help="frames per shard (resuming)")
-    d.add_argument("--workers", type=int, default=1, help="processes writing shards")
-    d.add_argument("--name", help="the set's name (default: the output folder's name)")
-    d.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
-    d.add_argument("--quiet", action="store_true", help="no progress bar")
+    _writing_arguments(d, "frames")
     d.set_defaults(func=cmd_import_disfa)
 
     h = sub.add_parser("head-regions", help="write every face's head outline (face-api's 68 landmarks) into a "
