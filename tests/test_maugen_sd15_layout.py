@@ -14,7 +14,7 @@ from bench.core.errors import DataError
 from bench.data.aus import AUS
 from bench.generation.base import get_generator, write_generated
 from bench.world.conditions import world_conditions
-from tests.helpers.sd15 import sd_like_folder
+from tests.helpers.sd15 import crash_in_step_1, saved_weights, sd_like_folder, train_cli
 
 WORLD = {"seed": 0, "image_size": 64}
 
@@ -33,26 +33,14 @@ def folder(tmp_path_factory):
 
 
 def _train(folder, data, out):
-    from bench.cli import build_parser
-
-    argv = ["train", "maugen", "--config", "sd15", "--sd15", str(folder), "--data", str(data), "--quiet"]
-    for k, v in {"steps": 2, "batch": 2, "grad_accum": 1, "checkpoint_every": 1, "p_inpaint": 1.0, "masks": "head",
-                 "reference_size": 32, "out": out}.items():
-        argv += ["--option", f"{k}={v}"]
-    args = build_parser().parse_args(argv)
-    assert args.func(args) == 0
-    return out
+    return train_cli("maugen", folder, data, out, p_inpaint=1.0, masks="head", reference_size=32)
 
 
 def _weights(folder, subs=("unet", "text_encoder", "label_head", "mrl")):
-    from safetensors.torch import load_file
-
-    return {f"{s}/{k}": v for s in subs
-            for k, v in load_file(next((folder / s).glob("*.safetensors"))).items()}
+    return saved_weights(folder, *subs)
 
 
 def test_sd15_layout_head_masks_train_and_resume_bitwise(folder, data, tmp_path, monkeypatch, faceapi_weights):
-    import reference.common.sd15train as sd
     import reference.maugen.train as mt
 
     unet = json.loads((folder / "unet" / "config.json").read_text())
@@ -68,19 +56,8 @@ def test_sd15_layout_head_masks_train_and_resume_bitwise(folder, data, tmp_path,
     rep = json.loads((straight / "training.json").read_text())
     assert "head regions from face-api's 68 landmarks" in rep["inpainting"] and rep["captions"].startswith("dataset")
     assert rep["config"]["masks"] == "head" and rep["labelled_aus"] == list(AUS) and rep["masked_aus"] == []
-    real = sd.train_resumable
-
-    def crash_at_1(ckpt, steps, step_fn, *a, **kw):
-        def fn(step):
-            if step == 1:
-                raise KeyboardInterrupt("simulated crash")
-            return step_fn(step)
-        return real(ckpt, steps, fn, *a, **kw)
-
-    monkeypatch.setattr(sd, "train_resumable", crash_at_1)
-    with pytest.raises(KeyboardInterrupt):
+    with crash_in_step_1(), pytest.raises(KeyboardInterrupt):
         _train(folder, data, tmp_path / "resumed")
-    monkeypatch.setattr(sd, "train_resumable", real)
     torch.manual_seed(99)  # the global RNG state must not matter
     resumed = _train(folder, data, tmp_path / "resumed")
     a, b = _weights(straight), _weights(resumed)

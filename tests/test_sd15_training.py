@@ -13,7 +13,7 @@ import torch
 from bench.core.errors import DataError, MissingWeights, UsageError
 from bench.generation.base import get_generator, write_generated
 from bench.world.conditions import world_conditions
-from tests.helpers.sd15 import sd_like_folder
+from tests.helpers.sd15 import crash_in_step_1, saved_weights, sd_like_folder, train_cli
 from tests.test_sd15_data import few_labelled
 
 WORLD = {"seed": 0, "image_size": 48}  # not the folders' 64 px: the trainer resizes
@@ -35,24 +35,14 @@ def folders(tmp_path_factory):
 
 
 def _train(model, folder, data, out, **options):
-    """`augen train MODEL --config sd15 --sd15 FOLDER --data SET --option k=v ... --quiet` through the CLI parser
-    (errors raised, not printed)."""
-    from bench.cli import build_parser
-
-    argv = ["train", model, "--config", "sd15", "--sd15", str(folder), "--data", str(data), "--quiet"]
-    if model == "maugen":  # head masks (the default) read face-api's landmarks: tests/test_maugen_sd15_layout.py
+    """`helpers.sd15.train_cli` with 2 micro-batches per step; MAUGen inpaints random rectangles (head masks, the
+    default, read face-api's landmarks: tests/test_maugen_sd15_layout.py)."""
+    if model == "maugen":
         options = {"masks": "random", **options}
-    for k, v in {"steps": 2, "batch": 2, "grad_accum": 2, "checkpoint_every": 1, "out": out, **options}.items():
-        argv += ["--option", f"{k}={v}"]
-    args = build_parser().parse_args(argv)
-    assert args.func(args) == 0
-    return out
+    return train_cli(model, folder, data, out, **{"grad_accum": 2, **options})
 
 
-def _weights(folder, *subs):
-    from safetensors.torch import load_file
-
-    return {f"{s}/{k}": v for s in subs for k, v in load_file(next((folder / s).glob("*.safetensors"))).items()}
+_weights = saved_weights
 
 
 def _conds(n=1):
@@ -88,25 +78,13 @@ def test_synfer_sd15_adapter_and_text_stages_train_and_sample(folders, data, tmp
 
 
 @pytest.mark.parametrize("model", ["maugen", "synfer"])
-def test_sd15_resumes_after_a_crash_to_identical_weights(model, folders, data, tmp_path, monkeypatch):
+def test_sd15_resumes_after_a_crash_to_identical_weights(model, folders, data, tmp_path):
     """Step 0 checkpointed, a crash in step 1, a rerun == 2 steps straight."""
-    import reference.common.sd15train as sd
 
     straight = _train(model, folders[model], data, tmp_path / "straight", gradient_checkpointing=False)
-    real = sd.train_resumable
-
-    def crash_at_1(ckpt, steps, step_fn, *a, **kw):
-        def fn(step):
-            if step == 1:
-                raise KeyboardInterrupt("simulated crash")
-            return step_fn(step)
-        return real(ckpt, steps, fn, *a, **kw)
-
-    monkeypatch.setattr(sd, "train_resumable", crash_at_1)
-    with pytest.raises(KeyboardInterrupt):
+    with crash_in_step_1(), pytest.raises(KeyboardInterrupt):
         _train(model, folders[model], data, tmp_path / "resumed", gradient_checkpointing=False)
     assert (tmp_path / "resumed.ckpt").is_file() and not (tmp_path / "resumed").exists()
-    monkeypatch.setattr(sd, "train_resumable", real)
     torch.manual_seed(1234)  # the global RNG state must not matter
     resumed = _train(model, folders[model], data, tmp_path / "resumed", gradient_checkpointing=False)
     subs = ("unet", "text_encoder", "label_head", "mrl") if model == "maugen" else ("au_adapter",)

@@ -16,7 +16,7 @@ from bench.core.errors import DataError, UsageError
 from bench.data.aus import AUS
 from bench.generation.base import get_generator, write_generated
 from bench.world.conditions import world_conditions
-from tests.helpers.sd15 import sd_like_folder
+from tests.helpers.sd15 import crash_in_step_1, saved_weights, sd_like_folder, train_cli
 from tests.test_sd15_data import few_labelled
 
 WORLD = {"seed": 0, "image_size": 48}
@@ -38,21 +38,10 @@ def sd(tmp_path_factory):
 
 
 def _train(folder, data, out, **options):
-    """`augen train synfer --config sd15 --sd15 FOLDER --data SET --option k=v ... --quiet` through the CLI."""
-    from bench.cli import build_parser
-
-    argv = ["train", "synfer", "--config", "sd15", "--sd15", str(folder), "--data", str(data), "--quiet"]
-    for k, v in {"steps": 2, "batch": 2, "grad_accum": 1, "checkpoint_every": 1, "out": out, **options}.items():
-        argv += ["--option", f"{k}={v}"]
-    args = build_parser().parse_args(argv)
-    assert args.func(args) == 0
-    return out
+    return train_cli("synfer", folder, data, out, **options)
 
 
-def _weights(folder, *subs):
-    from safetensors.torch import load_file
-
-    return {f"{s}/{k}": v for s in subs for k, v in load_file(next((folder / s).glob("*.safetensors"))).items()}
+_weights = saved_weights
 
 
 @pytest.fixture(scope="module")
@@ -92,25 +81,13 @@ def test_every_stage_trains_and_the_chain_samples_with_the_published_settings(ch
 
 
 @pytest.mark.parametrize("stage", CHAIN)
-def test_each_stage_resumes_after_a_crash_to_identical_weights(stage, chain, data, tmp_path, monkeypatch):
+def test_each_stage_resumes_after_a_crash_to_identical_weights(stage, chain, data, tmp_path):
     """Step 0 checkpointed, a crash in step 1, a rerun == the chain's 2 steps straight (bit for bit)."""
-    import reference.common.sd15train as loop
 
     source = chain[CHAIN[CHAIN.index(stage) - 1]] if stage != "text" else chain["sd"]
-    real = loop.train_resumable
-
-    def crash_at_1(ckpt, steps, step_fn, *a, **kw):
-        def fn(step):
-            if step == 1:
-                raise KeyboardInterrupt("simulated crash")
-            return step_fn(step)
-        return real(ckpt, steps, fn, *a, **kw)
-
-    monkeypatch.setattr(loop, "train_resumable", crash_at_1)
-    with pytest.raises(KeyboardInterrupt):
+    with crash_in_step_1(), pytest.raises(KeyboardInterrupt):
         _train(source, data, tmp_path / "resumed", stage=stage)
     assert (tmp_path / "resumed.ckpt").is_file() and not (tmp_path / "resumed").exists()
-    monkeypatch.setattr(loop, "train_resumable", real)
     torch.manual_seed(1234)  # the global RNG state must not matter
     resumed = _train(source, data, tmp_path / "resumed", stage=stage)
     a, b = _weights(chain[stage], *TRAINED[stage]), _weights(resumed, *TRAINED[stage])

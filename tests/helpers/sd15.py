@@ -1,10 +1,13 @@
 """SD-1.5-shaped folders of tiny random weights (test_maugen_published.py, test_sd15_training.py): the same
-component classes and config keys as a diffusers SD-1.5 checkpoint, small enough for CPU tests."""
+component classes and config keys as a diffusers SD-1.5 checkpoint, small enough for CPU tests; and what the sd15
+training tests share: a run through the CLI, the saved weights, a simulated crash."""
 
 from __future__ import annotations
 
 import json
 import string
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -64,3 +67,51 @@ def sd_like_folder(root: Path, in_channels: int = 9, fp16_variant: bool = True, 
         {"_class_name": "PNDMScheduler", "beta_schedule": "scaled_linear", "beta_start": 0.00085,
          "beta_end": 0.012, "num_train_timesteps": 1000, "skip_prk_steps": True}))
     return out
+
+
+# -- training through the CLI, saved weights, a simulated crash (test_sd15_training.py, test_synfer_sd15.py,
+#    test_maugen_sd15_layout.py) ----------------------------------------------------------------------------------
+
+LOOP = {"steps": 2, "batch": 2, "grad_accum": 1, "checkpoint_every": 1}  # the smallest run that checkpoints twice
+
+
+def train_cli(model: str, folder: Path, data: Path, out: Path, **options) -> Path:
+    """`augen train MODEL --config sd15 --sd15 FOLDER --data SET --option k=v ... --quiet` through the CLI parser
+    (errors raised, not printed); `options` over `LOOP`. Returns `out`."""
+    from bench.cli import build_parser
+
+    argv = ["train", model, "--config", "sd15", "--sd15", str(folder), "--data", str(data), "--quiet"]
+    for k, v in {**LOOP, "out": out, **options}.items():
+        argv += ["--option", f"{k}={v}"]
+    args = build_parser().parse_args(argv)
+    assert args.func(args) == 0
+    return out
+
+
+def saved_weights(folder: Path, *subs: str) -> dict[str, torch.Tensor]:
+    """Every tensor of the pipeline folder's `subs` components, keyed `component/name`."""
+    from safetensors.torch import load_file
+
+    return {f"{s}/{k}": v for s in subs for k, v in load_file(next((folder / s).glob("*.safetensors"))).items()}
+
+
+@contextmanager
+def crash_in_step_1() -> Iterator[None]:
+    """Within the block, the sd15 training loop checkpoints step 0 and raises KeyboardInterrupt in step 1; the real
+    loop is back after it."""
+    import reference.common.sd15train as loop
+
+    real = loop.train_resumable
+
+    def crashing(ckpt, steps, step_fn, *a, **kw):
+        def fn(step):
+            if step == 1:
+                raise KeyboardInterrupt("simulated crash")
+            return step_fn(step)
+        return real(ckpt, steps, fn, *a, **kw)
+
+    loop.train_resumable = crashing
+    try:
+        yield
+    finally:
+        loop.train_resumable = real
