@@ -40,6 +40,42 @@ def test_two_sample_resamples_are_independent_redraws_of_each_set():
     np.testing.assert_allclose(reps, np.arange(30.0)[i1].mean(1) - np.arange(50.0)[i2].mean(1))
 
 
+def test_one_sample_counts_are_the_draws_of_bootstrap_ci():
+    seen = []
+    S.bootstrap_ci(lambda a: seen.append(a.copy()) or 0.0, np.arange(40), n_boot=9, seed=5)
+    w = S.bootstrap_counts(40, n_boot=9, seed=5)
+    assert w.shape == (9, 40) and (w.sum(1) == 40).all()
+    np.testing.assert_array_equal(w, [np.bincount(rows, minlength=40) for rows in seen])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_alignment_intervals_from_counts_equal_the_resampled_copies(seed):
+    """Mean per-AU F1 and kappa over row counts (what the scorer computes) give the same replicates, bit for bit,
+    as the statistic on resampled copies of the rows (`bootstrap_ci`): NaN labels, a rare AU whose resamples often
+    hold no positive (NaN F1, left out of the mean), an AU nobody labels, an AU always present."""
+    rng = np.random.default_rng(seed)
+    n = 300
+    t = (rng.random((n, 5)) < [0.3, 0.01, 0.5, 0.2, 1.0]).astype(np.float64)
+    p = np.where(rng.random((n, 5)) < 0.8, t, 1 - t)
+    p[:, 1] = t[:, 1]  # ~3 positives: about 1 resample in 20 holds none in either, so its F1 there is NaN
+    t[rng.random((n, 5)) < 0.1] = np.nan
+    p[rng.random((n, 5)) < 0.1] = np.nan
+    t[:, 2] = np.nan
+    w = S.bootstrap_counts(n, BOOT["n_boot"], BOOT["seed"])
+    pairs = ((lambda a, b: A.nanmean(A.f1_per_column(a, b)), A.mean_f1_resampled),
+             (lambda a, b: A.nanmean(A.kappa_per_column(a, b)), A.mean_kappa_resampled))
+    for stat, resampled in pairs:
+        copies = []
+
+        def record(a, b, stat=stat, copies=copies):
+            copies.append(stat(a, b))
+            return 0.0
+
+        S.bootstrap_ci(record, t, p, **BOOT)
+        np.testing.assert_array_equal(resampled(t, p, w), copies)
+        assert S.bootstrap_ci_counts(resampled, t, p, w=w, alpha=BOOT["alpha"]) == S.bootstrap_ci(stat, t, p, **BOOT)
+
+
 def test_group_weights_leave_out_each_row_once():
     w = S.group_weights(23, groups=5, seed=1)
     assert w.shape == (5, 23) and ((1 - w).sum(0) == 1).all()
@@ -158,10 +194,11 @@ def test_kappa_row_bootstrap_covers_the_population_kappa():
     rates = (np.array([0.3, 0.5]), np.array([0.85, 0.8]), np.array([0.1, 0.2]))
     truth = float(population_kappa(*rates).mean())
     rng = np.random.default_rng(14)
+    w = S.bootstrap_counts(400, BOOT["n_boot"], BOOT["seed"])
     hits = []
     for _ in range(DRAWS):
         t, p = draw_labels(rng, 400, *rates)
-        lo, hi = S.bootstrap_ci(lambda a, b: A.nanmean(A.kappa_per_column(a, b)), t, p, **BOOT)
+        lo, hi = S.bootstrap_ci_counts(A.mean_kappa_resampled, t, p, w=w, alpha=BOOT["alpha"])
         hits.append(lo <= truth <= hi)
     assert 0.93 <= coverage(hits) <= 0.97
 

@@ -33,12 +33,40 @@ def _binary(true: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     return (a >= 0.5) & ok, (b >= 0.5) & ok, ok, ok.sum(0)
 
 
+def binary_counts(true: np.ndarray, pred: np.ndarray, w: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per column of binary labels (n, k): (both positive, true positive, pred positive, agreeing, labelled) row
+    counts, each (k,) float. With row counts `w` (B, n) of B resamples (`bench.metrics.stats.bootstrap_counts`):
+    each (B, k), the counts of every resample from one matrix product. Counts are integers, so the F1 and kappa
+    formulas below give bit for bit what they give on a resampled copy of the rows."""
+    t, p, ok, _ = _binary(true, pred)
+    k = t.shape[1]
+    x = np.concatenate([t & p, t, p, (t == p) & ok, ok], axis=1).astype(np.float64)  # (n, 5k)
+    c = x.sum(0) if w is None else np.asarray(w, np.float64) @ x  # (5k,) or (B, 5k)
+    return tuple(c[..., i * k:(i + 1) * k] for i in range(5))
+
+
+def f1_from_counts(both: np.ndarray, t: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """F1 = 2 |T & P| / (|T| + |P|) from counts (any shape); NaN where neither has a positive."""
+    denom = t + p
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, 2.0 * both / denom, np.nan)
+
+
+def kappa_from_counts(agree: np.ndarray, t: np.ndarray, p: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Cohen's kappa of binary labels (p_o - p_e) / (1 - p_e) from counts (any shape): p_o = agree / n, p_e from
+    the marginals t / n and p / n; NaN where nothing is labelled or p_e = 1."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        po = agree / n
+        tm, pm = t / n, p / n
+        pe = tm * pm + (1 - tm) * (1 - pm)
+        return np.where((n > 0) & (pe < 1), (po - pe) / (1 - pe), np.nan)
+
+
 def f1_per_column(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """F1 of binary labels per column (n, k); NaN where a column has no labelled rows or no positives at all."""
-    t, p, _, _ = _binary(true, pred)
-    denom = t.sum(0) + p.sum(0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denom > 0, 2.0 * (t & p).sum(0) / denom, np.nan)
+    both, t, p, _, _ = binary_counts(true, pred)
+    return f1_from_counts(both, t, p)
 
 
 def f1_micro(true: np.ndarray, pred: np.ndarray) -> float | None:
@@ -51,12 +79,20 @@ def f1_micro(true: np.ndarray, pred: np.ndarray) -> float | None:
 
 def kappa_per_column(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """Cohen's kappa of binary labels per column: (p_o - p_e) / (1 - p_e)."""
-    t, p, ok, n = _binary(true, pred)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        po = ((t == p) & ok).sum(0) / n
-        tm, pm = t.sum(0) / n, p.sum(0) / n
-        pe = tm * pm + (1 - tm) * (1 - pm)
-        return np.where((n > 0) & (pe < 1), (po - pe) / (1 - pe), np.nan)
+    both, t, p, agree, n = binary_counts(true, pred)
+    return kappa_from_counts(agree, t, p, n)
+
+
+def mean_f1_resampled(true: np.ndarray, pred: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """(B,) mean per-column F1 (`nanmean_rows`) of each resample given by row counts `w` (B, n)."""
+    both, t, p, _, _ = binary_counts(true, pred, w)
+    return nanmean_rows(f1_from_counts(both, t, p))
+
+
+def mean_kappa_resampled(true: np.ndarray, pred: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """(B,) mean per-column kappa (`nanmean_rows`) of each resample given by row counts `w` (B, n)."""
+    _, t, p, agree, n = binary_counts(true, pred, w)
+    return nanmean_rows(kappa_from_counts(agree, t, p, n))
 
 
 def roc_auc_per_column(true: np.ndarray, score: np.ndarray) -> np.ndarray:
@@ -174,6 +210,15 @@ def nanmean(x: np.ndarray) -> float:
     """Unweighted mean over defined entries (the 'mean F1 over AUs' convention)."""
     x = np.asarray(x, np.float64)
     return float(np.nanmean(x)) if np.isfinite(x).any() else float("nan")
+
+
+def nanmean_rows(x: np.ndarray) -> np.ndarray:
+    """`nanmean` of each row of (B, k): (B,), NaN for a row with no defined entry."""
+    x = np.asarray(x, np.float64)
+    out = np.full(len(x), np.nan)
+    ok = np.isfinite(x).any(1)
+    out[ok] = [float(np.nanmean(row)) for row in x[ok]]
+    return out
 
 
 def _labelled(a: np.ndarray) -> np.ndarray:

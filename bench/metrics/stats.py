@@ -32,6 +32,22 @@ METHODS = ("percentile", "basic", "bca")
 # ------------------------------------------------------------------------------------------- one sample
 
 
+def resample_indices(n: int, n_boot: int = 200, seed: int = 0):
+    """The row indices of `n_boot` one-sample resamples, one (n,) array at a time (seeded): the draws every
+    one-sample bootstrap here makes (`bootstrap_ci`, `bootstrap_counts`)."""
+    rng = np.random.default_rng(seed)
+    return (rng.integers(0, n, n) for _ in range(n_boot))
+
+
+def finite_percentiles(vals: np.ndarray, alpha: float = 0.05) -> tuple[float, float]:
+    """(alpha/2, 1 - alpha/2) quantiles of the finite replicates; (nan, nan) when none is finite."""
+    vals = np.asarray(vals, np.float64)
+    vals = vals[np.isfinite(vals)]
+    if not len(vals):
+        return float("nan"), float("nan")
+    return float(np.quantile(vals, alpha / 2)), float(np.quantile(vals, 1 - alpha / 2))
+
+
 def bootstrap_ci(stat: Callable[..., float], *arrays: np.ndarray, n_boot: int = 200, seed: int = 0,
                  alpha: float = 0.05) -> tuple[float, float]:
     """Percentile interval of `stat(*arrays)` over `n_boot` joint resamples of rows (seeded).
@@ -42,12 +58,22 @@ def bootstrap_ci(stat: Callable[..., float], *arrays: np.ndarray, n_boot: int = 
     n = len(arrays[0])
     if any(len(a) != n for a in arrays):
         raise ValueError("arrays must have the same number of rows")
-    rng = np.random.default_rng(seed)
-    vals = np.array([stat(*(a[idx] for a in arrays)) for idx in (rng.integers(0, n, n) for _ in range(n_boot))])
-    vals = vals[np.isfinite(vals)]
-    if not len(vals):
-        return float("nan"), float("nan")
-    return float(np.quantile(vals, alpha / 2)), float(np.quantile(vals, 1 - alpha / 2))
+    vals = np.array([stat(*(a[idx] for a in arrays)) for idx in resample_indices(n, n_boot, seed)])
+    return finite_percentiles(vals, alpha)
+
+
+def bootstrap_counts(n: int, n_boot: int = 200, seed: int = 0) -> np.ndarray:
+    """The resamples of `bootstrap_ci(..., n_boot=n_boot, seed=seed)` on n rows as row counts (B, n) float64:
+    count[b, i] = how often row i is in resample b (the same draws)."""
+    return counts(np.stack(list(resample_indices(n, n_boot, seed))), n) if n_boot else np.zeros((0, n))
+
+
+def bootstrap_ci_counts(stat: Callable[..., np.ndarray], *arrays: np.ndarray, w: np.ndarray, alpha: float = 0.05
+                        ) -> tuple[float, float]:
+    """`bootstrap_ci` for a statistic written on row counts: `stat(*arrays, w)` takes the counts w (B, n) of every
+    resample (`bootstrap_counts`) and returns the B replicates at once (a weighted sum over rows is one matrix
+    product instead of B fancy-indexed copies). Same replicates, same interval, given the same draws."""
+    return finite_percentiles(stat(*arrays, w), alpha)
 
 
 # ------------------------------------------------------------------------------------------- two samples

@@ -9,7 +9,7 @@ import numpy as np
 from bench.core.registry import register_metric
 from bench.data.aus import AU_INDEX, N_EXPRESSIONS
 from bench.metrics import alignment as A
-from bench.metrics.stats import bootstrap_ci
+from bench.metrics.stats import bootstrap_ci, bootstrap_ci_counts
 from bench.scoring.context import NotApplicable, ScoreInputs, Value
 
 AU_READS = ("au_intensity", "au_prob")
@@ -55,6 +55,18 @@ def mean_f1(true: np.ndarray, pred: np.ndarray) -> float:
     return A.nanmean(A.f1_per_column(true, pred))
 
 
+def mean_f1_ci(x: ScoreInputs, true: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
+    """Percentile bootstrap interval of `mean_f1` over the protocol's row resamples (those of `bootstrap_ci`),
+    every resample's counts from one matrix product."""
+    return bootstrap_ci_counts(A.mean_f1_resampled, true, pred, w=x.boot_counts(), alpha=x.proto.bootstrap.alpha)
+
+
+def mean_kappa_ci(x: ScoreInputs, true: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
+    """Percentile bootstrap interval of `mean_kappa`, as `mean_f1_ci`."""
+    return bootstrap_ci_counts(A.mean_kappa_resampled, true, pred, w=x.boot_counts(),
+                               alpha=x.proto.bootstrap.alpha)
+
+
 def per_au(x: ScoreInputs, values: np.ndarray) -> dict[str, float | None]:
     return {k: (None if np.isnan(v) else round(float(v), 4)) for k, v in zip(x.au_names, values)}
 
@@ -80,7 +92,7 @@ def _claimed(x: ScoreInputs) -> tuple[np.ndarray, np.ndarray]:
 def au_f1(x: ScoreInputs) -> Value:
     """Mean per-AU F1 of claimed vs judged occurrence; interval: percentile bootstrap over samples."""
     occ, jocc = _claimed(x)[1], judged(x)[2]
-    return Value(mean_f1(occ, jocc), x.n, bootstrap_ci(mean_f1, occ, jocc, **x.boot),
+    return Value(mean_f1(occ, jocc), x.n, mean_f1_ci(x, occ, jocc),
                  {"per_au": per_au(x, A.f1_per_column(occ, jocc)), "au_judge": x.au_judge})
 
 
@@ -106,7 +118,7 @@ def au_kappa(x: ScoreInputs) -> Value:
     """Mean per-AU Cohen's kappa of claimed vs judged occurrence (0 = chance); interval: percentile bootstrap over
     samples (its lower bound gates the leaderboard: docs/verdicts.md). n/a for a set that labels none of the AUs."""
     occ, jocc = _claimed(x)[1], judged(x)[2]
-    return Value(mean_kappa(occ, jocc), x.n, bootstrap_ci(mean_kappa, occ, jocc, **x.boot),
+    return Value(mean_kappa(occ, jocc), x.n, mean_kappa_ci(x, occ, jocc),
                  {"per_au": per_au(x, A.kappa_per_column(occ, jocc)), "au_judge": x.au_judge})
 
 
@@ -133,7 +145,7 @@ def au_kappa_gate(x: ScoreInputs) -> Value:
     jocc = judge_occurrence(ji, jp, x.proto.occurrence_threshold)
     names = [f"AU{a:02d}" for a in x.proto.au_gate]
     per = A.kappa_per_column(occ, jocc)
-    return Value(mean_kappa(occ, jocc), x.n, bootstrap_ci(mean_kappa, occ, jocc, **x.boot),
+    return Value(mean_kappa(occ, jocc), x.n, mean_kappa_ci(x, occ, jocc),
                  {"per_au": {k: (None if np.isnan(v) else round(float(v), 4)) for k, v in zip(names, per)},
                   "au_judge": x.au_judge, "aus": names})
 

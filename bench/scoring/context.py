@@ -12,6 +12,7 @@ import numpy as np
 from bench.core.protocol import Protocol
 from bench.data.aus import AU_INDEX, subset
 from bench.data.conditions import Condition
+from bench.metrics.stats import bootstrap_counts
 
 
 class NotApplicable(Exception):  # noqa: N818  (a signal, not an error)
@@ -52,6 +53,12 @@ class ScoreInputs:
     def boot(self) -> dict:
         b = self.proto.bootstrap
         return {"n_boot": b.n, "seed": b.seed, "alpha": b.alpha}
+
+    def boot_counts(self) -> np.ndarray:
+        """Row counts (B, N) of the protocol's one-sample bootstrap resamples of this set's rows: the draws of
+        `bootstrap_ci(..., **self.boot)`, made once for every alignment interval that is a sum over rows."""
+        b = self.proto.bootstrap
+        return self.memo("boot_counts", lambda: bootstrap_counts(self.n, b.n, b.seed))
 
     @property
     def cols(self) -> list[int]:

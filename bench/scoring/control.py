@@ -8,7 +8,7 @@ import numpy as np
 from bench.core.registry import register_metric
 from bench.metrics import alignment as A
 from bench.metrics.stats import bootstrap_ci
-from bench.scoring.alignment import AU_READS, judged, judged_expression, mean_f1, occurrence, per_au
+from bench.scoring.alignment import AU_READS, judged, judged_expression, mean_f1, mean_f1_ci, occurrence, per_au
 from bench.scoring.context import NotApplicable, ScoreInputs, Value
 
 
@@ -33,7 +33,7 @@ def _requested_aus(x: ScoreInputs) -> np.ndarray:
                            "ignores the set's claimed labels (au_f1 reads those)")
 def au_f1_condition(x: ScoreInputs) -> Value:
     req_occ, jocc = occurrence(x, _requested_aus(x)), judged(x)[2]
-    return Value(mean_f1(req_occ, jocc), x.n, bootstrap_ci(mean_f1, req_occ, jocc, **x.boot),
+    return Value(mean_f1(req_occ, jocc), x.n, mean_f1_ci(x, req_occ, jocc),
                  {"per_au": per_au(x, A.f1_per_column(req_occ, jocc))})
 
 

@@ -35,7 +35,16 @@ import numpy as np
 from bench.core.atomic import atomic_write_text
 from bench.metrics import alignment as A
 from bench.metrics import realism as R
-from bench.metrics.stats import METHODS, bootstrap_ci, clopper_pearson, group_weights, interval, two_sample_counts
+from bench.metrics.stats import (
+    METHODS,
+    bootstrap_ci,
+    bootstrap_ci_counts,
+    bootstrap_counts,
+    clopper_pearson,
+    group_weights,
+    interval,
+    two_sample_counts,
+)
 
 Draw = Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]]  # rng -> (reference, generated) rows
 
@@ -207,15 +216,17 @@ def fd_pair(f1: np.ndarray, f2: np.ndarray, s: Setting, tally: Callable[..., Tal
 
 def kappa_coverage(name: str, draw: Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]], truth: float,
                    draws: int, n_boot: int = 200, alpha: float = 0.05, boot_seed: int = 0, seed: int = 0) -> Tally:
-    """The row bootstrap percentile interval of mean kappa over `draws` label sets."""
-    def stat(t, p):
-        return A.nanmean(A.kappa_per_column(t, p))
-
+    """The row bootstrap percentile interval of mean kappa over `draws` label sets, computed as the scorer computes
+    it (`bench.scoring.alignment.mean_kappa_ci`: row counts of `bootstrap_ci`'s resamples)."""
     out = Tally(name, "kappa", "percentile (rows)", "population kappa", truth)
     rng = np.random.default_rng(seed)
+    w = None
     for _ in range(draws):
         t, p = draw(rng)
-        out.add(bootstrap_ci(stat, t, p, n_boot=n_boot, seed=boot_seed, alpha=alpha), stat(t, p))
+        if w is None or w.shape[1] != len(t):
+            w = bootstrap_counts(len(t), n_boot, boot_seed)
+        out.add(bootstrap_ci_counts(A.mean_kappa_resampled, t, p, w=w, alpha=alpha),
+                A.nanmean(A.kappa_per_column(t, p)))
     return out
 
 
