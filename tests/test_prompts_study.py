@@ -46,7 +46,8 @@ def test_known_values_recomputed(study):
     res, out = study
     world = load_protocol(prompts.PROTOCOL).world.as_dict()
     request = prompts.occurrence(np.stack([c.aus for c in prompts.study_conditions(world, 4, "world")]))
-    with np.load(out / "work" / "real-n4-steps2.npz") as z:
+    (cached,) = (out / "work").glob("real-n4-steps2-*.npz")
+    with np.load(cached) as z:
         judged = (z["judge_prob"][:, prompts._COLS] >= 0.5).astype(float)
     assert res["rows"]["real"]["judge_vs_request"]["micro_f1"] == pytest.approx(f1_micro(request, judged))
     t, p = request >= 0.5, judged >= 0.5
@@ -55,3 +56,14 @@ def test_known_values_recomputed(study):
     tp = (majority & t).sum()
     expect = 2 * tp / (t.sum() + majority.sum()) if t.sum() + majority.sum() else None
     assert res["baselines"]["majority"]["micro_f1"] == pytest.approx(expect)
+
+
+def test_rows_are_cached_under_their_generator_config(study):
+    """A retrained checkpoint (another weights key) never reads the rows cached for the one before: the cache file
+    is named by the generator's config, and each row records that config."""
+    res, out = study
+    digest = {p.name.split("-n4-")[0]: p.stem.rsplit("-", 1)[1] for p in (out / "work").glob("*-n4-*.npz")}
+    assert set(digest) == set(res["rows"])
+    assert digest["after"] == digest["after-world"] != digest["before-world"]  # same generator, same config
+    assert res["rows"]["after"]["config"]["weights"] != res["rows"]["before"]["config"]["weights"]
+    assert res["rows"]["before"]["config"]["weights"] == res["rows"]["before-world"]["config"]["weights"]

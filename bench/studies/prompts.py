@@ -24,6 +24,7 @@ The results JSON is written first; report.md (and records.png, the two records b
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -104,19 +105,24 @@ def baselines(request: np.ndarray) -> dict:
 
 
 def _generate(spec: tuple, conds: list[Condition], world: dict, judge, cache: Path | None) -> dict[str, np.ndarray]:
-    """Images (N, H, W, 3) uint8, claims (N, 17) and the judge's au_prob (N, 17) of one row (cached)."""
-    if cache is not None and cache.is_file():
-        with np.load(cache) as z:
-            return dict(z)
+    """Images (N, H, W, 3) uint8, claims (N, 17), the judge's au_prob (N, 17) and the generator's config (its
+    weights key) of one row. Cached in `cache` with the generator's config hashed into the file name, so a
+    retrained checkpoint never reads the rows of the one before."""
     from bench.generation.base import get_generator
 
     name, options, _ = spec
     gen = get_generator(name, options, world=world)
+    config = json.dumps({"generator": name, **gen.config}, sort_keys=True, default=str)
+    if cache is not None:
+        cache = cache.with_name(f"{cache.stem}-{hashlib.sha256(config.encode()).hexdigest()[:10]}.npz")
+        if cache.is_file():
+            with np.load(cache) as z:
+                return dict(z)
     samples = list(gen.generate(conds))
     images = np.stack([s.image for s in samples])
     out = {"images": images, "claims": np.stack([s.intensity for s in samples]).astype(np.float32),
            "judge_prob": judge(images)["au_prob"].astype(np.float32),
-           "prompts": np.array([c.prompt for c in conds])}
+           "prompts": np.array([c.prompt for c in conds]), "config": np.array(config)}
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp.npz")
@@ -146,7 +152,8 @@ def run(n: int = 300, work: Path | None = None, rows: tuple[str, ...] = tuple(RO
         got = _generate(specs[row], study_conditions(world, n, style), world, judge,
                         None if work is None else work / f"{row}-n{n}-steps{steps or 'default'}.npz")
         judge_occ = (got["judge_prob"][:, _COLS] >= 0.5).astype(np.float64)
-        table[row] = {"generator": specs[row][0], "options": specs[row][1], "prompts": style or "none (the world's "
+        table[row] = {"generator": specs[row][0], "options": specs[row][1],
+                      "config": json.loads(str(got["config"])), "prompts": style or "none (the world's "
                       "own image)", "claims_vs_request": None if row == "real" else f1_pair(request,
                                                                                           occurrence(got["claims"])),
                       "judge_vs_request": f1_pair(request, judge_occ)}
@@ -194,13 +201,15 @@ def markdown(res: dict, figure: str | None = None) -> str:
              f"samples 0..{res['n'] - 1}. Judge: {res['judge']['id']}. See docs/captions.md.", "",
              f"An authors'-style request: \"{res['example']['authors']}\"  ", f"The world-grammar request of the "
              f"same vector: \"{res['example']['world']}\"", "",
-             "| row | generator (options) | prompts | claims vs request: micro F1 | macro F1 "
+             "| row | generator (options): weights | prompts | claims vs request: micro F1 | macro F1 "
              "| judge vs request: micro F1 | macro F1 |", "|---|---|---|---|---|---|---|"]
     for name in sorted(res["rows"], key=lambda k: list(ROWS).index(k) if k in ROWS else len(ROWS)):  # study order
         r = res["rows"][name]
         c, j = r["claims_vs_request"] or {}, r["judge_vs_request"]
         opts = ", ".join(f"{k}={v}" for k, v in r["options"].items())
-        lines.append(f"| {name} | {r['generator']}{f' ({opts})' if opts else ''} | {r['prompts']} | "
+        weights = r.get("config", {}).get("weights")
+        lines.append(f"| {name} | {r['generator']}{f' ({opts})' if opts else ''}{f': {weights}' if weights else ''} | "
+                     f"{r['prompts']} | "
                      f"{_f(c.get('micro_f1'))} | {_f(c.get('macro_f1'))} | {_f(j['micro_f1'])} | "
                      f"{_f(j['macro_f1'])} |")
     for name, key in (("per-AU majority of the requests", "majority"), ("random at the base rate (mean of "
