@@ -89,6 +89,9 @@ def unknown_words(tokenizer, prompts: list[str]) -> list[str]:
 #: What a pipeline does with a prompt word its tokenizer lacks: "refuse" (the default) or "warn" (read it as <unk>,
 #: as before this check; an explicit, recorded choice, e.g. to measure what such prompts used to give).
 UNKNOWN_WORDS = ("refuse", "warn")
+#: Not a user's choice: the caller has already checked these prompts (a generator checks every condition before
+#: drawing any, and says so once), so the pipeline neither checks nor warns again per batch.
+CHECKED = "checked"
 
 
 def refuse_unknown(tokenizer, prompts: list[str], model: str, file: str | None = None, what: str = "condition",
@@ -100,9 +103,9 @@ def refuse_unknown(tokenizer, prompts: list[str], model: str, file: str | None =
     as a warning, and the prompts go on."""
     from bench.core.errors import DataError, UsageError
 
-    if mode not in UNKNOWN_WORDS:
+    if mode not in UNKNOWN_WORDS + (CHECKED,):
         raise UsageError(f"unknown_words must be one of {', '.join(UNKNOWN_WORDS)}, not {mode!r}")
-    if not unknown_words(tokenizer, prompts):
+    if mode == CHECKED or not unknown_words(tokenizer, prompts):
         return
     bad = [(row, words) for row, p in enumerate(prompts, 1) if (words := unknown_words(tokenizer, [p]))]
     row, words = bad[0]

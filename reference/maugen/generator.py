@@ -24,7 +24,7 @@ from bench.data.aus import AU_INDEX, N_AUS
 from bench.data.conditions import Condition
 from bench.data.sampleset import Sample
 from reference.common.parts import load_pipeline_folder
-from reference.common.text import UNKNOWN_WORDS, refuse_unknown
+from reference.common.text import CHECKED, UNKNOWN_WORDS, refuse_unknown
 from reference.maugen.pipeline_maugen import DISFA12, VARIANTS, MAUGenPipeline
 
 _COLS = [AU_INDEX[a] for a in DISFA12]
@@ -127,8 +127,11 @@ class MAUGenGenerator:
     def check_prompts(self, conditions: list[Condition], file: str | None = None) -> None:
         """Refuse conditions whose prompts hold words the model's tokenizer does not know (by name and condition
         index; with `file`, the conditions are its rows in order). `generate` checks all before drawing any."""
-        refuse_unknown(self.pipe.tokenizer, [c.prompt for c in conditions], self.config["weights"] or "maugen", file,
+        name = self.config["weights"] or "maugen"
+        refuse_unknown(self.pipe.tokenizer, [c.prompt for c in conditions], name, file,
                        rows=[c.index for c in conditions], mode=self.unknown_words)
+        refuse_unknown(self.pipe.tokenizer, [self.negative_prompt], name, what="negative prompt",
+                       mode=self.unknown_words)
 
     def generate(self, conditions: list[Condition]) -> Iterator[Sample]:
         self.check_prompts(conditions)
@@ -138,7 +141,7 @@ class MAUGenGenerator:
             gens = [torch.Generator(self.device).manual_seed(int(c.seed)) for c in conds]  # batch-independent
             out = self.pipe([c.prompt for c in conds], au_intensity=torch.from_numpy(inten).float(),
                             num_inference_steps=self.steps, guidance_scale=self.guidance_scale,
-                            negative_prompt=self.negative_prompt, generator=gens, unknown_words=self.unknown_words,
+                            negative_prompt=self.negative_prompt, generator=gens, unknown_words=CHECKED,
                             **self._inpaint_inputs(conds))
             for j, c in enumerate(conds):
                 claim = np.full(N_AUS, np.nan, dtype=np.float32)

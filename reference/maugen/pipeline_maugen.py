@@ -332,7 +332,8 @@ class MAUGenPipeline(DiffusionPipeline):
         label_branch: the label head reads the conditional ("cond", MAUGen) or, under CFG, the unconditional
         ("uncond") UNet pass, whose features carry the image without the request.
         unknown_words: a prompt word the tokenizer lacks is refused by name ("refuse") or warned about and read as
-        `<unk>` ("warn"; reference.common.text.refuse_unknown).
+        `<unk>` ("warn"; reference.common.text.refuse_unknown); "checked": the caller checked prompts and negative
+        prompts already (a generator, once for all its conditions), nothing is checked or said again.
         """
         # 1. check inputs
         height = height or self.unet.config.sample_size * self.vae_scale_factor
