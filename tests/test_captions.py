@@ -109,11 +109,12 @@ def test_start_from_moves_token_embeddings_by_word():
     from reference.maugen.pipeline_maugen import MAUGenPipeline
     from reference.maugen.train import start_from
 
+    init = MAUGenTinyConfig(variant="published").key  # the published tiny, world grammar only
     torch.manual_seed(0)
-    pipe = build_tiny(MAUGenTinyConfig(**TWO_STYLE))
+    pipe = build_tiny(MAUGenTinyConfig(**TWO_STYLE, init=init))
     fresh = pipe.text_encoder.get_input_embeddings().weight.detach().clone()
-    start_from(pipe, TWO_STYLE["init"])
-    src = MAUGenPipeline.from_pretrained(WEIGHTS / TWO_STYLE["init"])
+    start_from(pipe, init)
+    src = MAUGenPipeline.from_pretrained(WEIGHTS / init)
     old, new = src.tokenizer.get_vocab(), pipe.tokenizer.get_vocab()
     w_old, w_new = src.text_encoder.get_input_embeddings().weight, pipe.text_encoder.get_input_embeddings().weight
     for word in ("cheeks", "<ID>", "moderately"):
@@ -172,6 +173,22 @@ def test_generators_refuse_before_drawing_with_the_condition_and_the_file_row(ma
     generic = SynFERGenerator(pipe=synfer, steps=1, unlabelled_prompt="generic", negative_prompt="")  # synfer-tiny's
     assert next(generic.generate(conds)).prompt
     assert MAUGenGenerator(pipe=maugen, steps=1, unknown_words="warn").config["unknown_words"] == "warn"
+
+
+def test_warn_mode_says_it_once_for_a_whole_generation(maugen):
+    """A generator checks every condition before drawing any; the pipeline, called per batch, says nothing again."""
+    import warnings
+
+    from reference.maugen.generator import MAUGenGenerator
+
+    conds = [_cond(i, "a face with a warm smile") for i in range(3)]
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        samples = list(MAUGenGenerator(pipe=maugen, steps=1, batch_size=1, unknown_words="warn").generate(conds))
+    said = [w for w in seen if "does not know" in str(w.message)]
+    assert len(samples) == 3 and len(said) == 1 and "3 of 3 prompts" in str(said[0].message)
+    with pytest.raises(UsageError, match="negative prompt 1: .*'blur'"):  # the negative prompt is checked there too
+        next(MAUGenGenerator(pipe=maugen, steps=1, negative_prompt="blur").generate([_cond(0, "a face")]))
 
 
 def test_augen_generate_refuses_the_authors_sample_file_by_file_and_row(tmp_path, capsys):
