@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from bench.core.errors import DataError, UsageError
+from bench.core.registry import check_fields
 from bench.world.prompts import prompt_from_aus
 from reference.common.autoencoder import cache_dir
 from reference.common.loop import lr_factor, step_generator, train_resumable
@@ -288,3 +289,20 @@ def sd15_options(options: dict, trainer: str) -> tuple[Path, Path, dict]:
         raise UsageError(f"`augen train {trainer} --config sd15` needs --sd15 FOLDER (local diffusers SD-1.5 "
                          f"weights) and --data SET (a labelled face SampleSet)")
     return Path(str(sd)), Path(str(data)), rest
+
+
+def train_by_config(trainer: str, config: str, options: dict, tiny: Callable[[], tuple[type, Callable]],
+                    sd15: Callable[[], tuple[type, Callable]], progress: bool = True) -> Path:
+    """`augen train TRAINER --config tiny|sd15 [--option k=v]`: check the options against the chosen config's fields
+    and train. `tiny` / `sd15` return (config class, train function) when called, so each trainer imports only the
+    config it runs; the sd15 function takes (folder, data, config), the tiny one (config)."""
+    if config == "sd15":
+        folder, data, rest = sd15_options(options, trainer)
+        cls, train = sd15()
+        check_fields(cls, rest, f"trainer {trainer} (sd15)")
+        return train(folder, data, cls(**rest), progress=progress)
+    if config != "tiny":
+        raise UsageError(f"unknown config {config!r} (tiny | sd15)")
+    cls, train = tiny()
+    check_fields(cls, options, f"trainer {trainer}")
+    return train(cls(**options), progress=progress)

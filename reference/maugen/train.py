@@ -29,14 +29,13 @@ import torch
 import torch.nn.functional as F
 
 from bench.core.errors import MissingWeights, UsageError
-from bench.core.registry import check_fields
 from bench.world.captions import training_prompt
 from bench.world.params import WorldConfig
 from reference.common import autoencoder
 from reference.common.autoencoder import TinyVAEConfig, cache_dir, find_trained, load_tiny_vae
 from reference.common.loop import lr_factor, optimizer_step, step_generator, train_resumable
 from reference.common.parts import save_trained
-from reference.common.sd15train import SD15TrainConfig
+from reference.common.sd15train import SD15TrainConfig, train_by_config
 from reference.common.worlddata import WorldBatch, disfa12, world_batch
 from reference.maugen.config import MAUGenTinyConfig, build_tiny
 from reference.maugen.modules import focal_bce, focal_mse, focal_mse_tanh
@@ -268,13 +267,5 @@ def train_sd15_maugen(folder: Path, data: Path, cfg: MAUGenSD15Config = MAUGenSD
 
 def train_command(config: str, options: dict, progress: bool = True) -> Path:
     """`augen train maugen --config tiny|sd15 [--sd15 FOLDER --data SET] [--option k=v]` (`augen.trainers`)."""
-    if config == "sd15":
-        from reference.common.sd15train import sd15_options
-
-        folder, data, rest = sd15_options(options, "maugen")
-        check_fields(MAUGenSD15Config, rest, "trainer maugen (sd15)")
-        return train_sd15_maugen(folder, data, MAUGenSD15Config(**rest), progress=progress)
-    if config != "tiny":
-        raise UsageError(f"unknown config {config!r} (tiny | sd15)")
-    check_fields(MAUGenTinyConfig, options, "trainer maugen")
-    return train_tiny_maugen(MAUGenTinyConfig(**options), progress=progress)
+    return train_by_config("maugen", config, options, lambda: (MAUGenTinyConfig, train_tiny_maugen),
+                           lambda: (MAUGenSD15Config, train_sd15_maugen), progress)
